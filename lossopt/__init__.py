@@ -1,0 +1,20 @@
+"""lossopt: the losses of maximum-likelihood estimation, their gradients and
+the optimizers that minimise them, on a compiled (Cython + C, OpenMP) core.
+
+The public names live here; the compiled modules (``lossopt._kernels``) are
+private.
+"""
+
+from ._version import __version__
+from ._threads import get_num_threads, set_num_threads, threads
+from .functional import expit, log_expit, log_softmax, logsumexp, sigmoid, softmax
+from .losses import (Loss, SoftmaxCrossEntropy, SquaredError, softmax_cross_entropy,
+                     squared_error)
+
+__all__ = [
+    "__version__",
+    "get_num_threads", "set_num_threads", "threads",
+    "logsumexp", "softmax", "log_softmax", "expit", "sigmoid", "log_expit",
+    "Loss", "SoftmaxCrossEntropy", "softmax_cross_entropy",
+    "SquaredError", "squared_error",
+]

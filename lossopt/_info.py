@@ -1,0 +1,108 @@
+"""`lossopt info`: how the compiled core was built, and a short self-check of
+every kernel against a NumPy float64 reference on random data."""
+
+import numpy as np
+
+from . import functional as F
+from ._kernels import _runtime
+from ._threads import get_num_threads
+from .losses import SoftmaxCrossEntropy, SquaredError
+
+
+def build_info():
+    """The facts `lossopt info` prints, as a dict."""
+    from . import __version__
+    return {
+        "version": __version__,
+        "numpy": np.__version__,
+        "compiler": _runtime.compiler(),
+        "openmp": _runtime.openmp_enabled(),
+        "openmp_version": _runtime.openmp_version(),
+        "threads": get_num_threads(),
+        "cpus": _runtime.omp_num_procs(),
+        "simd": _runtime.simd_path(),
+        **_runtime.constants(),
+    }
+
+
+# NumPy float64 references, written the textbook way
+def _ref_logsumexp(x):
+    m = x.max(axis=1, keepdims=True)
+    return (m + np.log(np.exp(x - m).sum(axis=1, keepdims=True)))[:, 0]
+
+
+def _ref_softmax(x):
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _ref_cross_entropy(x, y):
+    p = _ref_softmax(x)
+    n = x.shape[0]
+    loss = -np.log(p[np.arange(n), y]).mean()
+    g = p.copy()
+    g[np.arange(n), y] -= 1
+    return loss, g / n
+
+
+def self_check(seed=0):
+    """Run each kernel against its float64 reference; yield (name, ok, error)."""
+    rng = np.random.default_rng(seed)
+    x64 = rng.normal(scale=4.0, size=(257, 13))
+    y = rng.integers(0, 13, size=257)
+    target = rng.normal(size=(257, 3))
+    pred = rng.normal(size=(257, 3))
+    cases = []
+    for dtype, tol in ((np.float64, 1e-12), (np.float32, 2e-5)):
+        x = x64.astype(dtype)
+        xr = x.astype(np.float64)
+        tag = np.dtype(dtype).name
+        cases.append((f"logsumexp {tag}", F.logsumexp(x, axis=1), _ref_logsumexp(xr), tol))
+        cases.append((f"softmax {tag}", F.softmax(x, axis=1), _ref_softmax(xr), tol))
+        cases.append((f"log_softmax {tag}", F.log_softmax(x, axis=1),
+                      xr - _ref_logsumexp(xr)[:, None], tol))
+        cases.append((f"expit {tag}", F.expit(x), 1 / (1 + np.exp(-xr)), tol))
+        cases.append((f"log_expit {tag}", F.log_expit(x), -np.log1p(np.exp(-xr)), tol))
+        loss, grad = SoftmaxCrossEntropy().loss_and_gradient(x, y)
+        rl, rg = _ref_cross_entropy(xr, y)
+        cases.append((f"softmax_cross_entropy loss {tag}", loss, rl, tol))
+        cases.append((f"softmax_cross_entropy grad {tag}", grad, rg, tol))
+        p, t = pred.astype(dtype), target.astype(dtype)
+        loss, grad = SquaredError().loss_and_gradient(p, t)
+        pr, tr = p.astype(np.float64), t.astype(np.float64)
+        cases.append((f"squared_error loss {tag}", loss,
+                      0.5 * ((pr - tr) ** 2).sum(axis=1).mean(), tol))
+        cases.append((f"squared_error grad {tag}", grad, (pr - tr) / len(pr), tol))
+    for name, got, ref, tol in cases:
+        got = np.asarray(got, dtype=np.float64)
+        err = float(np.max(np.abs(got - ref) / (np.abs(ref) + 1e-300 + tol)))
+        yield name, bool(np.allclose(got, ref, rtol=tol, atol=tol * 1e-3)), err
+
+
+def info(stream=None):
+    """Print the build report and the self-check; return 0 if all passed."""
+    import sys
+    stream = stream or sys.stdout
+    b = build_info()
+    omp = (f"yes (OpenMP {b['openmp_version']}), {b['threads']} thread(s) of "
+           f"{b['cpus']} CPU(s)" if b["openmp"] else "no (serial build)")
+    lines = [
+        f"lossopt {b['version']} (numpy {b['numpy']})",
+        f"compiler : {b['compiler']}",
+        f"openmp   : {omp}",
+        f"simd     : {b['simd']}",
+        f"blocks   : {b['block_elems']} elements; threads from "
+        f"{b['parallel_min_exp_elems']} (exp-bound) / "
+        f"{b['parallel_min_stream_elems']} (streaming) elements",
+        "",
+        "self-check against NumPy float64 references:",
+    ]
+    print("\n".join(lines), file=stream)
+    failed = 0
+    for name, ok, err in self_check():
+        failed += not ok
+        print(f"  {'PASS' if ok else 'FAIL'}  {name:<36} max rel. error {err:.1e}",
+              file=stream)
+    print(f"\n{'all checks passed' if not failed else f'{failed} check(s) FAILED'}",
+          file=stream)
+    return 1 if failed else 0

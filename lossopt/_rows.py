@@ -1,0 +1,69 @@
+"""Row layout for the row-wise kernels.
+
+The kernels see a 2-D array whose rows are the slices being reduced (the
+reduced axes moved last and flattened) with unit stride along a row.  These
+helpers build that view (copying only when the layout needs it) and map a
+result back to the caller's layout, writing into a caller's `out` directly when
+it can be viewed as rows and does not overlap what the kernel reads.
+"""
+
+import math
+
+import numpy as np
+
+from ._validation import overlaps
+
+
+def _kernel_ready(r):
+    """`r` itself when its rows have unit stride, else a contiguous copy."""
+    if (r.shape[1] > 1 and r.strides[1] != r.itemsize) or r.strides[0] % r.itemsize:
+        return np.ascontiguousarray(r)
+    return r
+
+
+def permutation(ndim, axes):
+    """Axis order that puts `axes` last, the others first in their order."""
+    return [i for i in range(ndim) if i not in axes] + list(axes)
+
+
+def to_rows(a, axes):
+    """Return (rows, batch_shape, perm) for reducing `a` over `axes`."""
+    perm = permutation(a.ndim, axes)
+    moved = a.transpose(perm)
+    n_batch = a.ndim - len(axes)
+    batch = moved.shape[:n_batch]
+    n, k = math.prod(batch), math.prod(moved.shape[n_batch:])
+    return _kernel_ready(moved.reshape(n, k)), batch, perm
+
+
+def _same_layout(a, b):
+    return (a.shape == b.shape and a.strides == b.strides and
+            a.__array_interface__["data"][0] == b.__array_interface__["data"][0])
+
+
+def out_rows(out, perm, x_rows, others=()):
+    """A row view of `out` the kernel may write into, or None.
+
+    None when `out` cannot be viewed as unit-stride rows, or when it overlaps
+    an input other than being exactly `x_rows` (writing in place over the
+    input being read row by row is safe; any other overlap is not).
+    """
+    n, k = x_rows.shape
+    if out.size == 0:
+        return None
+    r = out.transpose(perm).reshape(n, k)
+    if not np.may_share_memory(r, out):
+        return None
+    if (k > 1 and r.strides[1] != r.itemsize) or r.strides[0] % r.itemsize:
+        return None
+    if any(overlaps(r, o) for o in others):
+        return None
+    if overlaps(r, x_rows) and not _same_layout(r, x_rows):
+        return None
+    return r
+
+
+def from_rows(rows, shape, perm):
+    """Inverse of `to_rows` for an output of the input's full `shape`."""
+    moved_shape = tuple(shape[p] for p in perm)
+    return rows.reshape(moved_shape).transpose(np.argsort(perm))

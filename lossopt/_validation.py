@@ -1,0 +1,133 @@
+"""The one validation layer of lossopt.
+
+Every public function turns its arguments into what the kernels expect here,
+before any output is written.  Errors name the argument and say what was
+expected.  Inputs are never modified: conversions copy, and outputs are
+checked for overlap with the inputs.
+
+dtype rule (one rule for every function): float32 and float64 are kept;
+float16 becomes float32; bool and integer data become float64.  Complex,
+long double, object and string data are refused with a TypeError.
+"""
+
+import operator
+
+import numpy as np
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def as_float_array(x, name, dtype=None):
+    """`x` as an ndarray of float32/float64 (see the module's dtype rule).
+
+    With `dtype` given, the array is converted to that float dtype instead.
+    The result may share memory with `x`; it is never written to.
+    """
+    try:
+        arr = np.asarray(x)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{name} must be a rectangular numeric array ({exc})") from None
+    kind = arr.dtype.kind
+    if kind == "f" and arr.dtype.itemsize > 8:
+        raise TypeError(f"{name} has dtype {arr.dtype}; lossopt computes in float32 "
+                        "or float64: convert it with .astype(np.float64)")
+    if kind not in "biuf":
+        raise TypeError(f"{name} must be a real numeric array (bool, int or float), "
+                        f"got dtype {arr.dtype}")
+    if dtype is not None:
+        return arr.astype(dtype, copy=False)
+    if arr.dtype == np.float32 or arr.dtype == np.float64:
+        return arr
+    if arr.dtype == np.float16:
+        return arr.astype(np.float32)
+    return arr.astype(np.float64)
+
+
+def result_dtype(*arrays):
+    """float32 when every array is float32, else float64."""
+    if all(a.dtype == np.float32 for a in arrays):
+        return np.dtype(np.float32)
+    return np.dtype(np.float64)
+
+
+def check_reduction(reduction):
+    if not isinstance(reduction, str) or reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    return reduction
+
+
+def check_fraction(value, name):
+    """A float in [0, 1]."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a float in [0, 1], got {value!r}") from None
+    if not 0.0 <= v <= 1.0:
+        raise ValueError(f"{name} must be in [0, 1], got {value!r}")
+    return v
+
+
+def check_int(value, name):
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an integer, got {value!r}") from None
+
+
+def normalize_axes(axis, ndim, name="axis"):
+    """`axis` (None, an int or a tuple of ints) as a sorted tuple of
+    non-negative axes of an array with `ndim` dimensions."""
+    if axis is None:
+        return tuple(range(ndim))
+    items = axis if isinstance(axis, (tuple, list)) else (axis,)
+    out = []
+    for ax in items:
+        ax = check_int(ax, name)
+        if not -ndim <= ax < ndim:
+            raise ValueError(f"{name} {ax} is out of bounds for an array of dimension {ndim}")
+        out.append(ax % ndim)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{name} contains a repeated axis: {axis!r}")
+    return tuple(sorted(out))
+
+
+def as_mask(where, shape, name="where"):
+    """A boolean mask broadcast to `shape`."""
+    arr = np.asarray(where)
+    if arr.dtype != np.bool_:
+        raise TypeError(f"{name} must be a boolean array, got dtype {arr.dtype}")
+    try:
+        return np.broadcast_to(arr, shape)
+    except ValueError:
+        raise ValueError(f"{name} with shape {arr.shape} cannot be broadcast to the "
+                         f"input's shape {shape}") from None
+
+
+def as_weights(w, shape, name):
+    """Non-negative float64 weights of exactly `shape` (NaN propagates)."""
+    arr = as_float_array(w, name, dtype=np.float64)
+    if arr.shape != tuple(shape):
+        raise ValueError(f"{name} must have shape {tuple(shape)}, got {arr.shape}")
+    if arr.size and np.min(arr) < 0:
+        raise ValueError(f"{name} must be non-negative, got a minimum of {np.min(arr)}")
+    return np.ascontiguousarray(arr)
+
+
+def check_out(out, shape, dtype, name="out"):
+    """`out` must be a writable ndarray of exactly `shape` and `dtype`."""
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray, got {type(out).__name__}")
+    if out.shape != tuple(shape):
+        raise ValueError(f"{name} must have shape {tuple(shape)}, got {out.shape}")
+    if out.dtype != dtype:
+        raise TypeError(f"{name} must have dtype {np.dtype(dtype)}, got {out.dtype}")
+    if not out.flags.writeable:
+        raise ValueError(f"{name} is read-only; pass a writable array")
+    return out
+
+
+def overlaps(a, b):
+    """True when arrays `a` and `b` may share memory."""
+    return a is not None and b is not None and np.may_share_memory(a, b)

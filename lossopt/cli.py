@@ -1,0 +1,31 @@
+"""The `lossopt` command."""
+
+import argparse
+import sys
+
+
+def _parser():
+    parser = argparse.ArgumentParser(
+        prog="lossopt",
+        description="Losses of maximum-likelihood estimation and their optimizers, "
+                    "on a compiled core.")
+    from . import __version__
+    parser.add_argument("--version", action="version", version=f"lossopt {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.add_parser("info", help="show the build (compiler, OpenMP, SIMD path) and "
+                                "self-check every kernel")
+    return parser
+
+
+def main(argv=None):
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "info":
+        from ._info import info
+        return info()
+    parser.print_help()
+    return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

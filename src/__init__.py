@@ -1,0 +1,1 @@
+"""Compiled kernels of lossopt (private; use the functions in `lossopt`)."""

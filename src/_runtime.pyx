@@ -1,0 +1,48 @@
+# cython: language_level=3
+"""What the compiled core was built with, and OpenMP's view of threads."""
+
+from _common cimport (lossopt_openmp_enabled, lossopt_omp_max_threads,
+                      lossopt_omp_num_procs, lossopt_openmp_version,
+                      lossopt_compiler, lossopt_simd_path, BLOCK_ELEMS,
+                      PARALLEL_MIN_EXP_ELEMS, PARALLEL_MIN_STREAM_ELEMS)
+
+
+def openmp_enabled():
+    """True when the kernels were compiled with OpenMP."""
+    return bool(lossopt_openmp_enabled())
+
+
+def openmp_version():
+    """The _OPENMP date macro (e.g. 201511), or 0 without OpenMP."""
+    return lossopt_openmp_version()
+
+
+def omp_max_threads():
+    """omp_get_max_threads() in the calling thread (OMP_NUM_THREADS,
+    threadpoolctl limits and the CPU affinity mask all act on it); 1 without
+    OpenMP."""
+    return lossopt_omp_max_threads()
+
+
+def omp_num_procs():
+    """omp_get_num_procs(): the processors available to this process."""
+    return lossopt_omp_num_procs()
+
+
+def compiler():
+    """The C compiler that built the kernels."""
+    return lossopt_compiler().decode()
+
+
+def simd_path():
+    """The instruction-set path the vectorised exp runs on this CPU."""
+    return lossopt_simd_path().decode()
+
+
+def constants():
+    """Block size and thread thresholds (elements) compiled into the kernels."""
+    return {
+        "block_elems": BLOCK_ELEMS,
+        "parallel_min_exp_elems": PARALLEL_MIN_EXP_ELEMS,
+        "parallel_min_stream_elems": PARALLEL_MIN_STREAM_ELEMS,
+    }
