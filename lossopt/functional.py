@@ -63,7 +63,10 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False, *, where=
     -----
     Edge cases follow ``scipy.special.logsumexp``: a slice of all ``-inf``
     gives ``-inf``, ``+inf`` gives ``+inf``, NaN gives NaN, an empty slice
-    gives ``-inf``.
+    gives ``-inf``.  One deliberate difference: when ``b == 0`` for every
+    entry of a slice, the result is ``-inf`` (nothing is present) even if `a`
+    holds ``inf`` or NaN there, where scipy's fallback computes
+    ``0 * inf = NaN``.
 
     Examples
     --------

@@ -114,6 +114,8 @@ cdef inline double direct_lse(const RowArgs *a, const floating *xr, Py_ssize_t i
         sign[0] = 1.0
     elif total < 0:
         sign[0] = -1.0
+        if a.row_sign == NULL:
+            return NAN                 # a negative sum without return_sign
     elif total == 0:
         sign[0] = 0.0
     else:
@@ -464,6 +466,8 @@ cdef inline Py_ssize_t _stride(object arr, int itemsize) except -1:
     """Row stride in elements of a 2-D array whose rows have unit stride."""
     shape = arr.shape
     strides = arr.strides
+    if shape[0] == 0 or shape[1] == 0:
+        return 0
     if shape[1] > 1 and strides[1] != itemsize:
         raise ValueError("kernel needs rows with unit stride")
     if strides[0] % itemsize:
