@@ -77,7 +77,7 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False, *, where=
     >>> logsumexp([[0.0, 0.0], [1.0, -np.inf]], axis=1)
     array([0.69314718, 1.        ])
     >>> logsumexp([1.0, 2.0], b=[1.0, -1.0], return_sign=True)
-    (np.float64(1.541324854612918), np.float64(-1.0))
+    (np.float64(1.5413248546129181), np.float64(-1.0))
     >>> float(logsumexp([0.0, 5.0], where=[True, False]))
     0.0
     """
@@ -306,6 +306,6 @@ def log_expit(x, out=None):
     --------
     >>> from lossopt import log_expit
     >>> log_expit([-1000.0, 0.0, 1000.0])
-    array([-1.00000000e+03, -6.93147181e-01, -0.00000000e+00])
+    array([-1.00000000e+03, -6.93147181e-01,  0.00000000e+00])
     """
     return _elementwise(x, out, True)

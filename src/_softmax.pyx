@@ -251,6 +251,15 @@ cdef inline double log_sum(double s, double c) noexcept nogil:
     return log1p(s / c) + log(c)
 
 
+cdef inline double one_minus_p(double e, double inv, double s, double c) noexcept nogil:
+    """1 - p for an entry with exponential e, where p = e / (c + s).  For a
+    maximum (e == 1) it is the sum of the other terms over the total, which
+    keeps its precision when p rounds to 1."""
+    if e == 1.0:
+        return ((c - 1.0) + s) * inv
+    return 1.0 - e * inv
+
+
 cdef inline void fill_row(floating *outr, Py_ssize_t n, double v) noexcept nogil:
     cdef Py_ssize_t j
     for j in range(n):
@@ -262,7 +271,7 @@ cdef inline double finalize_row(const RowArgs *a, const floating *xr, floating *
                                 double s, double c, double acc1, double acc2) noexcept nogil:
     """Write row i's result; return its weighted loss (cross-entropy) or 0."""
     cdef Py_ssize_t j, C = a.n_cols, y
-    cdef double lz, res, sg, inv, loss, sw, sc, wy, keep, eps_c, A, cj, wj, ey
+    cdef double lz, res, sg, inv, loss, sw, sc, wy, keep, eps_c, A, cj, wj, ey, ej
     cdef const double *w = a.class_weight
     cdef bint grad = a.want_grad
 
@@ -337,8 +346,11 @@ cdef inline double finalize_row(const RowArgs *a, const floating *xr, floating *
                 else:
                     for j in range(C):
                         outr[j] = <floating>(sc * (outr[j] * inv * A - eps_c * w[j]))
+                # the label's entry, A (p_y - 1) + (eps/C)(W - w_y), with 1 - p_y
+                # taken from the other terms: exact even when p_y rounds to 1
                 wj = 1.0 if w == NULL else w[y]
-                outr[y] = <floating>(sc * (ey * inv * A - eps_c * wj - keep * wy))
+                outr[y] = <floating>(sc * (eps_c * (a.class_weight_sum - wj) -
+                                           A * one_minus_p(ey, inv, s, c)))
         else:
             # probability targets: loss = sum_k c_k (-log p_k), c_k = w_k y'_k
             loss = acc2 * lz - acc1
@@ -348,7 +360,12 @@ cdef inline double finalize_row(const RowArgs *a, const floating *xr, floating *
                     cj = keep * pr[j] + eps_c
                     if w != NULL:
                         cj = cj * w[j]
-                    outr[j] = <floating>(sc * (outr[j] * inv * acc2 - cj))
+                    ej = outr[j]
+                    if ej == 1.0:
+                        # a maximum: (sum c - c_j) - sum c (1 - p_j), as above
+                        outr[j] = <floating>(sc * ((acc2 - cj) - acc2 * one_minus_p(ej, inv, s, c)))
+                    else:
+                        outr[j] = <floating>(sc * (ej * inv * acc2 - cj))
     if sw == 0.0:
         loss = 0.0
     else:
@@ -462,7 +479,7 @@ cdef int run_rows(RowArgs *a, const floating *x, floating *out, const floating *
 
 # ------------------------------------------------------------------ wrappers --
 
-cdef inline Py_ssize_t _stride(object arr, int itemsize) except -1:
+cdef inline Py_ssize_t _stride(object arr, int itemsize) except? -1:
     """Row stride in elements of a 2-D array whose rows have unit stride."""
     shape = arr.shape
     strides = arr.strides

@@ -3,19 +3,21 @@
 import numpy as np
 
 
-def numerical_gradient(f, x, h=1e-6):
-    """Central differences of the scalar function f at x (float64)."""
+def numerical_gradient(f, x, h=1e-3):
+    """Gradient of the scalar function f at x by fourth-order central
+    differences, (f(x-2h) - 8f(x-h) + 8f(x+h) - f(x+2h)) / 12h, in float64:
+    truncation error O(h^4), rounding error O(eps |f| / h), both ~1e-12 here."""
     x = np.array(x, dtype=np.float64)
     g = np.zeros_like(x)
     flat, gflat = x.reshape(-1), g.reshape(-1)
     for i in range(flat.size):
         old = flat[i]
-        flat[i] = old + h
-        fp = f(x)
-        flat[i] = old - h
-        fm = f(x)
+        values = []
+        for step in (-2, -1, 1, 2):
+            flat[i] = old + step * h
+            values.append(f(x))
         flat[i] = old
-        gflat[i] = (fp - fm) / (2 * h)
+        gflat[i] = (values[0] - 8 * values[1] + 8 * values[2] - values[3]) / (12 * h)
     return g
 
 
@@ -25,3 +27,34 @@ def ulp_distance(got, ref):
     got = np.asarray(got, dtype=np.float64)
     spacing = np.spacing(np.abs(ref))
     return np.abs(got - ref) / spacing
+
+
+def reference_cross_entropy(logits, target, class_weight=None, label_smoothing=0.0,
+                            ignore_index=-100, reduction="mean", sample_weight=None):
+    """torch.nn.functional.cross_entropy's definition in float64 NumPy, written
+    straight from its documentation (logits (N, C)), plus sample_weight and
+    lossopt's zero-denominator rule."""
+    z = np.asarray(logits, dtype=np.float64)
+    n, c = z.shape
+    m = z.max(axis=1, keepdims=True)
+    logp = z - m - np.log(np.exp(z - m).sum(axis=1, keepdims=True))
+    w = np.ones(c) if class_weight is None else np.asarray(class_weight, np.float64)
+    sw = np.ones(n) if sample_weight is None else np.asarray(sample_weight, np.float64)
+    eps = label_smoothing
+    target = np.asarray(target)
+    if target.dtype.kind in "iu":
+        active = target != ignore_index
+        y = np.where(active, target, 0)
+        nll = -w[y] * logp[np.arange(n), y]
+        smooth = -(logp * w).sum(axis=1)
+        per = np.where(active, (1 - eps) * nll + eps / c * smooth, 0.0) * sw
+        denominator = (w[y] * sw)[active].sum()
+    else:
+        q = target * (1 - eps) + eps / c
+        per = -(w * q * logp).sum(axis=1) * sw
+        denominator = sw.sum()
+    if reduction == "none":
+        return per
+    if reduction == "sum":
+        return per.sum()
+    return per.sum() / denominator if denominator != 0 else 0.0

@@ -164,7 +164,8 @@ def test_read_only_strided_and_not_modified(rng):
     a = rng.normal(size=(40, 30))
     copy = a.copy()
     a.flags.writeable = False
-    for view in (a, a[:, ::3], a[::2], a.T, np.asfortranarray(a)):
+    for view in (a, a[:, ::3], a[::2], a.T, np.asfortranarray(a), a[::-1], a[:, ::-1],
+                 a[::-1, :1]):
         np.testing.assert_allclose(lossopt.logsumexp(view, axis=1),
                                    sc.logsumexp(view, axis=1), rtol=1e-14)
     np.testing.assert_array_equal(a, copy)

@@ -1,6 +1,8 @@
 """Regression losses: the negative log-likelihoods of continuous targets.
 Kernels: ``src/_regression.pyx``."""
 
+import math
+
 import numpy as np
 
 from .._kernels import _regression
@@ -20,9 +22,9 @@ def _regression_inputs(pred, target, sample_weight):
     if target.shape != pred.shape:
         raise ValueError(f"target must have the shape of pred, {pred.shape}; got "
                          f"{target.shape}")
-    n = pred.shape[0]
-    p2 = np.ascontiguousarray(pred).reshape(n, -1)
-    t2 = np.ascontiguousarray(target, dtype=pred.dtype).reshape(n, -1)
+    n, k = pred.shape[0], math.prod(pred.shape[1:])
+    p2 = np.ascontiguousarray(pred).reshape(n, k)
+    t2 = np.ascontiguousarray(target, dtype=pred.dtype).reshape(n, k)
     sw = None if sample_weight is None else as_weights(sample_weight, (n,), "sample_weight")
     return pred, p2, t2, sw
 

@@ -1,0 +1,78 @@
+"""Against PyTorch, where it is installed (it is not a test dependency): the
+same values and autograd gradients for every option both libraries share."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+import lossopt
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+
+
+@pytest.mark.parametrize("kind, weighted, eps, reduction, ignore", [
+    case for case in itertools.product(["labels", "probs"], [False, True], [0.0, 0.15],
+                                       ["mean", "sum", "none"], [-100, 2])
+    if not (case[0] == "probs" and case[4] != -100)])  # torch: no ignore_index with probs
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_cross_entropy_matches_torch(rng, kind, weighted, eps, reduction, ignore, dtype):
+    n, c = 12, 6
+    logits = (rng.normal(size=(n, c)) * 3).astype(dtype)
+    if kind == "labels":
+        target = rng.integers(0, c, size=n)
+        target[:2] = ignore if ignore >= 0 else -100
+        t_target = torch.from_numpy(target)
+    else:
+        target = rng.dirichlet(np.ones(c), size=n).astype(dtype)
+        t_target = torch.from_numpy(target)
+    w = rng.uniform(0.2, 2.0, size=c) if weighted else None
+    z = torch.from_numpy(logits.copy()).requires_grad_(True)
+    ref = F.cross_entropy(z, t_target, weight=None if w is None else torch.from_numpy(
+        w.astype(dtype)), ignore_index=ignore, reduction=reduction, label_smoothing=eps)
+    (ref if reduction != "none" else ref.sum()).backward()
+    loss = lossopt.SoftmaxCrossEntropy(class_weight=w, label_smoothing=eps,
+                                       ignore_index=ignore, reduction=reduction)
+    value, grad = loss.loss_and_gradient(logits, target)
+    rtol = 1e-12 if dtype == np.float64 else 2e-5
+    np.testing.assert_allclose(value, ref.detach().numpy(), rtol=rtol)
+    np.testing.assert_allclose(grad, z.grad.numpy(), rtol=rtol, atol=1e-7 if dtype == np.float32
+                               else 1e-15)
+
+
+def test_cross_entropy_class_axis_matches_torch(rng):
+    logits = rng.normal(size=(4, 5, 3, 2))
+    target = rng.integers(0, 5, size=(4, 3, 2))
+    z = torch.from_numpy(logits.copy()).requires_grad_(True)
+    ref = F.cross_entropy(z, torch.from_numpy(target), label_smoothing=0.1)
+    ref.backward()
+    value, grad = lossopt.SoftmaxCrossEntropy(label_smoothing=0.1, axis=1).loss_and_gradient(
+        logits, target)
+    np.testing.assert_allclose(value, ref.item(), rtol=1e-13)
+    np.testing.assert_allclose(grad, z.grad.numpy(), rtol=1e-12, atol=1e-16)
+
+
+@pytest.mark.parametrize("shape", [(50,), (20, 3)])
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_squared_error_relation_to_mse_loss(rng, shape, reduction):
+    pred, target = rng.normal(size=shape), rng.normal(size=shape)
+    p = torch.from_numpy(pred.copy()).requires_grad_(True)
+    ref = F.mse_loss(p, torch.from_numpy(target), reduction=reduction)
+    ref.backward()
+    k = 1 if len(shape) == 1 else shape[1]
+    factor = 2.0 / k if reduction == "mean" else 2.0
+    value, grad = lossopt.SquaredError(reduction=reduction).loss_and_gradient(pred, target)
+    np.testing.assert_allclose(factor * value, ref.item(), rtol=1e-14)
+    np.testing.assert_allclose(factor * grad, p.grad.numpy(), rtol=1e-14)
+
+
+def test_logsumexp_and_softmax_match_torch(rng):
+    x = rng.normal(size=(30, 11)) * 10
+    t = torch.from_numpy(x)
+    np.testing.assert_allclose(lossopt.logsumexp(x, axis=1), torch.logsumexp(t, 1).numpy(),
+                               rtol=1e-14)
+    np.testing.assert_allclose(lossopt.softmax(x, axis=1), torch.softmax(t, 1).numpy(),
+                               rtol=1e-14, atol=1e-300)
+    np.testing.assert_allclose(lossopt.log_softmax(x, axis=1),
+                               torch.log_softmax(t, 1).numpy(), rtol=1e-13, atol=1e-14)
