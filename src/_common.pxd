@@ -11,6 +11,48 @@ cdef extern from "lossopt_math.h" nogil:
     double lossopt_exp(double x)
     void lossopt_exp_block(double *x, Py_ssize_t n)
     void lossopt_exp_array(const double *x, double *out, Py_ssize_t n)
+    double lossopt_log1p(double x)
+    void lossopt_log1p_block(double *x, Py_ssize_t n)
+    void lossopt_log1p_array(const double *x, double *out, Py_ssize_t n)
+    void lossopt_log_sum_block(const double *s, const double *c, double *lz, Py_ssize_t n)
+    void lossopt_exp_block_f32(float *x, Py_ssize_t n)
+    void lossopt_expf_array(const float *x, float *out, Py_ssize_t n)
+    void lossopt_rows_max_f64(const double *x, Py_ssize_t stride, Py_ssize_t n_rows,
+                              Py_ssize_t n_cols, double *m_out)
+    void lossopt_rows_max_f32(const float *x, Py_ssize_t stride, Py_ssize_t n_rows,
+                              Py_ssize_t n_cols, double *m_out)
+    void lossopt_rows_exp_sum_f64(const double *x, Py_ssize_t stride,
+                                  const unsigned char *mask, Py_ssize_t mask_stride,
+                                  Py_ssize_t n_rows, Py_ssize_t n_cols, const double *m,
+                                  double *e, double *s_out, double *c_out)
+    void lossopt_rows_exp_sum_f32(const float *x, Py_ssize_t stride,
+                                  const unsigned char *mask, Py_ssize_t mask_stride,
+                                  Py_ssize_t n_rows, Py_ssize_t n_cols, const double *m,
+                                  float *e, double *s_out, double *c_out)
+    void lossopt_block_exp_sum_f64(const double *x, Py_ssize_t stride,
+                                   const unsigned char *mask, Py_ssize_t mask_stride,
+                                   Py_ssize_t n_rows, Py_ssize_t n_cols, double *m_out,
+                                   double *e, double *s_out, double *c_out)
+    void lossopt_block_exp_sum_f32(const float *x, Py_ssize_t stride,
+                                   const unsigned char *mask, Py_ssize_t mask_stride,
+                                   Py_ssize_t n_rows, Py_ssize_t n_cols, double *m_out,
+                                   float *e, double *s_out, double *c_out)
+    void lossopt_grad_row_f64(const double *e, const double *p, const double *w, double *out,
+                              Py_ssize_t n, double alpha, double sc, double keep,
+                              double eps_c, double sum_c, double omp)
+    void lossopt_grad_row_f32(const float *e, const float *p, const double *w, float *out,
+                              Py_ssize_t n, double alpha, double sc, double keep,
+                              double eps_c, double sum_c, double omp)
+    void lossopt_log_softmax_row_f64(const double *x, double *out, Py_ssize_t n, double m,
+                                     double lz)
+    void lossopt_log_softmax_row_f32(const float *x, float *out, Py_ssize_t n, double m,
+                                     double lz)
+    void lossopt_coef_sums_f64(const double *x, const double *p, const double *w,
+                               Py_ssize_t n, double m, double keep, double eps_c,
+                               double *acc1, double *acc2)
+    void lossopt_coef_sums_f32(const float *x, const float *p, const double *w,
+                               Py_ssize_t n, double m, double keep, double eps_c,
+                               double *acc1, double *acc2)
     int lossopt_openmp_enabled()
     int lossopt_omp_max_threads()
     int lossopt_omp_num_procs()
@@ -29,6 +71,81 @@ cdef extern from "lossopt_math.h" nogil:
 cdef enum:
     PARALLEL_MIN_EXP_ELEMS = 32768
     PARALLEL_MIN_STREAM_ELEMS = 131072
+
+
+cdef inline void rows_max(const floating *x, Py_ssize_t stride, Py_ssize_t n_rows,
+                          Py_ssize_t n_cols, double *m_out) noexcept nogil:
+    """m_out[i] = max of row i (rows at x + i * stride)."""
+    if floating is float:
+        lossopt_rows_max_f32(x, stride, n_rows, n_cols, m_out)
+    else:
+        lossopt_rows_max_f64(x, stride, n_rows, n_cols, m_out)
+
+
+cdef inline void rows_exp_sum(const floating *x, Py_ssize_t stride, const unsigned char *mask,
+                              Py_ssize_t mask_stride, Py_ssize_t n_rows, Py_ssize_t n_cols,
+                              const double *m, floating *e, double *s_out,
+                              double *c_out) noexcept nogil:
+    """e = exp(x - m) row by row (0 where masked); s += sum of e != 1 and
+    c += count of e == 1, per row, in float64."""
+    if floating is float:
+        lossopt_rows_exp_sum_f32(x, stride, mask, mask_stride, n_rows, n_cols, m, e,
+                                 s_out, c_out)
+    else:
+        lossopt_rows_exp_sum_f64(x, stride, mask, mask_stride, n_rows, n_cols, m, e,
+                                 s_out, c_out)
+
+
+cdef inline void block_exp_sum(const floating *x, Py_ssize_t stride, const unsigned char *mask,
+                               Py_ssize_t mask_stride, Py_ssize_t n_rows, Py_ssize_t n_cols,
+                               double *m_out, floating *e, double *s_out,
+                               double *c_out) noexcept nogil:
+    """For a block of rows: their maxima m (over the unmasked entries), then
+    e = exp(x - m) (0 where masked), s += sum of e != 1, c += count of e == 1."""
+    if floating is float:
+        lossopt_block_exp_sum_f32(x, stride, mask, mask_stride, n_rows, n_cols, m_out, e,
+                                  s_out, c_out)
+    else:
+        lossopt_block_exp_sum_f64(x, stride, mask, mask_stride, n_rows, n_cols, m_out, e,
+                                  s_out, c_out)
+
+
+cdef inline void grad_row(const floating *e, const floating *p, const double *w,
+                          floating *out, Py_ssize_t n, double alpha, double sc, double keep,
+                          double eps_c, double sum_c, double omp) noexcept nogil:
+    """out_j = alpha e_j - sc c_j with c_j = (keep p_j + eps_c) w_j (p_j, w_j = 1
+    where NULL); with p, at the maxima (e_j == 1): sc ((sum_c - c_j) - sum_c omp)."""
+    if floating is float:
+        lossopt_grad_row_f32(e, p, w, out, n, alpha, sc, keep, eps_c, sum_c, omp)
+    else:
+        lossopt_grad_row_f64(e, p, w, out, n, alpha, sc, keep, eps_c, sum_c, omp)
+
+
+cdef inline void log_softmax_row(const floating *x, floating *out, Py_ssize_t n, double m,
+                                 double lz) noexcept nogil:
+    """out_j = (x_j - m) - lz."""
+    if floating is float:
+        lossopt_log_softmax_row_f32(x, out, n, m, lz)
+    else:
+        lossopt_log_softmax_row_f64(x, out, n, m, lz)
+
+
+cdef inline void coef_sums(const floating *x, const floating *p, const double *w,
+                           Py_ssize_t n, double m, double keep, double eps_c,
+                           double *acc1, double *acc2) noexcept nogil:
+    """acc1 += sum c_j (x_j - m) over c_j != 0, acc2 += sum c_j."""
+    if floating is float:
+        lossopt_coef_sums_f32(x, p, w, n, m, keep, eps_c, acc1, acc2)
+    else:
+        lossopt_coef_sums_f64(x, p, w, n, m, keep, eps_c, acc1, acc2)
+
+
+cdef inline void exp_block(floating *x, Py_ssize_t n) noexcept nogil:
+    """x = exp(x) in the data's precision, vectorised."""
+    if floating is float:
+        lossopt_exp_block_f32(x, n)
+    else:
+        lossopt_exp_block(x, n)
 
 
 cdef inline int threads_for(Py_ssize_t work, Py_ssize_t n_blocks, int n_threads,

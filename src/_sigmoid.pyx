@@ -13,24 +13,24 @@ and the results are 1 / 0 and -0 / x, as they must be.  NaN gives NaN.
 """
 
 from cython.parallel cimport prange
-from libc.math cimport log1p, fabs
+from libc.math cimport fabs
 
-from _common cimport (floating, BLOCK_ELEMS, lossopt_exp_block, threads_for,
+from _common cimport (floating, BLOCK_ELEMS, exp_block, lossopt_log1p, threads_for,
                       n_blocks_of, PARALLEL_MIN_EXP_ELEMS)
 
 
 cdef inline void sigmoid_block(const floating *x, floating *out, Py_ssize_t n,
                                bint log_) noexcept nogil:
-    cdef double buf[BLOCK_ELEMS]
+    cdef floating buf[BLOCK_ELEMS]
     cdef Py_ssize_t j
     cdef double v, e
     for j in range(n):
-        buf[j] = -fabs(<double>x[j])
-    lossopt_exp_block(buf, n)
+        buf[j] = -fabs(x[j])
+    exp_block(buf, n)          # in the data's precision
     if log_:
         for j in range(n):
             v = x[j]
-            out[j] = <floating>((v if v < 0 else 0.0) - log1p(buf[j]))
+            out[j] = <floating>((v if v < 0 else 0.0) - lossopt_log1p(buf[j]))
     else:
         for j in range(n):
             e = buf[j]

@@ -13,12 +13,17 @@ axis last, unit stride) and processes it in blocks of rows:
    vectorised sweep (a 10-class row is too short to vectorise on its own);
    rows longer than the buffer go through it in chunks;
 3. per row: s = sum of e = exp(t) over the entries with e != 1 and c = the
-   number of entries with e == 1 (the maxima).  Keeping the maxima out of s
-   gives log(sum exp(t)) = log(c) + log1p(s / c) to full precision even when
-   the other terms are far below one ulp of c (the same scheme as
-   scipy.special.logsumexp);
+   number of entries with e == 1 (the maxima), then, for the whole block in
+   one vectorised sweep, lz = log(c + s) = log1p(s / c) + log1p(c - 1).
+   Keeping the maxima out of s keeps full precision when the other terms are
+   far below one ulp of c (the scheme of scipy.special.logsumexp);
 4. per row: the result -- lse, probabilities, log-probabilities or the loss
-   and its gradient -- written once.
+   and its gradient -- written once.  The exponentials of a row that fits the
+   buffer are still there; a longer row recomputes them chunk by chunk (its
+   output may be its input, so nothing is stored in the output early).
+
+The inner loops (row maxima, shifts, exp, log1p, sums) are the vectorised C
+helpers of lossopt_math.h.
 
 Sums are accumulated in float64 whatever the data type.  Reductions over rows
 are summed per block, and the block sums are combined in block order, so the
@@ -43,7 +48,9 @@ from libc.stdlib cimport malloc, free
 
 import numpy as np
 
-from _common cimport (floating, BLOCK_ELEMS, lossopt_exp_block, lossopt_exp_array,
+from _common cimport (floating, BLOCK_ELEMS, lossopt_exp_array, lossopt_expf_array,
+                      lossopt_log1p_array, lossopt_log_sum_block, rows_max, rows_exp_sum,
+                      block_exp_sum, grad_row, log_softmax_row, coef_sums,
                       threads_for, n_blocks_of, sum_in_order, PARALLEL_MIN_EXP_ELEMS)
 
 
@@ -61,8 +68,9 @@ cdef enum:
     ROW_POS_INF = 3
     ROW_IGNORED = 4
 
-# per-thread workspace: the exp buffer plus six per-row arrays
-DEF N_ROW_ARRAYS = 6
+# per-thread workspace: the exp buffer plus five per-row arrays (m, flag, s, c, lz)
+cdef enum:
+    WS_ARRAYS = 6
 
 
 cdef struct RowArgs:
@@ -123,132 +131,78 @@ cdef inline double direct_lse(const RowArgs *a, const floating *xr, Py_ssize_t i
     return log(fabs(total))
 
 
-cdef inline void row_max(const RowArgs *a, const floating *xr, Py_ssize_t i,
-                         double *m_out, double *flag_out) noexcept nogil:
-    """Maximum of the present entries of row i, and the row's flag."""
-    cdef Py_ssize_t j, C = a.n_cols
-    cdef double m = -INFINITY, v, sign
-    cdef bint has_nan = False
-    if a.mode == MODE_CE_LABELS and a.labels[i] == a.ignore_index:
-        m_out[0] = 0.0
-        flag_out[0] = ROW_IGNORED
-        return
-    if a.mask == NULL and a.b == NULL:
-        for j in range(C):
+cdef inline double masked_max(const RowArgs *a, const floating *xr, Py_ssize_t i) noexcept nogil:
+    cdef double m = -INFINITY, v
+    cdef Py_ssize_t j
+    for j in range(a.n_cols):
+        if is_present(a, i, j):
             v = xr[j]
             m = v if v > m else m
-    else:
-        for j in range(C):
-            if is_present(a, i, j):
-                v = xr[j]
-                m = v if v > m else m
-    m_out[0] = m
-    flag_out[0] = ROW_FINITE
+    return m
+
+
+cdef inline int row_flag(const RowArgs *a, const floating *xr, Py_ssize_t i,
+                         double m) noexcept nogil:
+    """The row's flag, given its maximum m; for logsumexp rows whose maximum is
+    not finite, also writes their (literal) result."""
+    cdef Py_ssize_t j
+    cdef int flag
+    cdef double sign
+    if a.mode == MODE_CE_LABELS and a.labels[i] == a.ignore_index:
+        return ROW_IGNORED
     if isfinite(m):
-        return
-    for j in range(C):
+        return ROW_FINITE
+    flag = ROW_POS_INF if m > 0 else ROW_NEG_INF
+    for j in range(a.n_cols):
         if xr[j] != xr[j] and is_present(a, i, j):
-            has_nan = True
+            flag = ROW_NAN
             break
-    if has_nan:
-        flag_out[0] = ROW_NAN
-    elif m > 0:
-        flag_out[0] = ROW_POS_INF
-    else:
-        flag_out[0] = ROW_NEG_INF
     if a.mode == MODE_LSE:
         a.row_value[i] = direct_lse(a, xr, i, &sign)
         if a.row_sign != NULL:
             a.row_sign[i] = sign
+    return flag
 
 
-cdef inline void prep_segment(const RowArgs *a, const floating *xr, floating *outr,
-                              const floating *pr, Py_ssize_t i, Py_ssize_t j0,
-                              Py_ssize_t n, double m, int flag, double *buf,
-                              double *acc1, double *acc2) noexcept nogil:
-    """Write t = x - m (or -inf for absent entries) of columns [j0, j0+n) of
-    row i into buf, and accumulate what the loss needs from t."""
-    cdef Py_ssize_t j, y
-    cdef double t, c, eps_c, keep, s1 = 0.0, s2 = 0.0
-    cdef const double *w = a.class_weight
-    if flag == ROW_FINITE or flag == ROW_POS_INF:
-        if a.mask == NULL and a.b == NULL:
-            for j in range(n):
-                buf[j] = xr[j0 + j] - m
-        else:
-            for j in range(n):
-                buf[j] = (xr[j0 + j] - m) if is_present(a, i, j0 + j) else -INFINITY
-    else:
-        t = NAN if flag == ROW_NAN else -INFINITY
-        for j in range(n):
-            buf[j] = t
-    if a.mode == MODE_LOG_SOFTMAX:
-        for j in range(n):
-            outr[j0 + j] = <floating>buf[j]
-    elif flag != ROW_FINITE:
-        return
-    elif a.mode == MODE_CE_LABELS:
-        y = a.labels[i]
-        if j0 <= y < j0 + n:
-            acc1[0] = buf[y - j0]
-        if a.smoothing != 0.0:
-            if w == NULL:
-                for j in range(n):
-                    s2 += buf[j]
-            else:
-                for j in range(n):
-                    if w[j0 + j] != 0.0:
-                        s2 += w[j0 + j] * buf[j]
-            acc2[0] += s2
-    elif a.mode == MODE_CE_PROBS:
-        keep = 1.0 - a.smoothing
-        eps_c = a.smoothing / a.n_cols
-        for j in range(n):
-            c = keep * pr[j0 + j] + eps_c
-            if w != NULL:
-                c = c * w[j0 + j]
-            if c != 0.0:
-                s1 += c * buf[j]
-                s2 += c
-        acc1[0] += s1
-        acc2[0] += s2
-
-
-cdef inline void distribute_segment(const RowArgs *a, floating *outr, Py_ssize_t i,
-                                    Py_ssize_t j0, Py_ssize_t n, const double *e,
-                                    double *s_out, double *c_out) noexcept nogil:
-    """Sum the exponentials of one segment (maxima counted apart, see the
-    module docstring) and keep them in the output row where it needs them."""
+cdef inline void exp_row(const RowArgs *a, const floating *xr, Py_ssize_t i, Py_ssize_t j0,
+                         Py_ssize_t n, double m, floating *e, double *s,
+                         double *c) noexcept nogil:
+    """e[j] = exp(x[j0 + j] - m) for the present entries (0 for the others), and
+    the sums of e (weighted by b for logsumexp with b)."""
     cdef Py_ssize_t j
-    cdef double s = 0.0, c = 0.0, ej, bj
-    cdef const double *br
-    if a.b != NULL:
-        br = a.b + i * a.b_stride + j0
-        for j in range(n):
-            ej = e[j]
-            bj = br[j]
-            if ej == 1.0:
-                c += bj
+    cdef double v, bj, ss = 0.0, cc = 0.0
+    cdef const unsigned char *mask = NULL
+    if a.b == NULL:
+        if a.mask != NULL:
+            mask = a.mask + i * a.mask_stride + j0
+        rows_exp_sum(xr + j0, 0, mask, 0, 1, n, &m, e, s, c)
+        return
+    # logsumexp with b (rare): scalar libm exp, entries with b == 0 absent
+    for j in range(n):
+        if is_present(a, i, j0 + j):
+            v = exp(<double>xr[j0 + j] - m)
+            bj = a.b[i * a.b_stride + j0 + j]
+            if v == 1.0:
+                cc += bj
             else:
-                s += bj * ej
-    else:
-        for j in range(n):
-            ej = e[j]
-            c += 1.0 if ej == 1.0 else 0.0
-            s += 0.0 if ej == 1.0 else ej
-    s_out[0] += s
-    c_out[0] += c
-    if a.mode == MODE_SOFTMAX or (a.want_grad and (a.mode == MODE_CE_LABELS or
-                                                    a.mode == MODE_CE_PROBS)):
-        for j in range(n):
-            outr[j0 + j] = <floating>e[j]
+                ss += bj * v
+        else:
+            v = 0.0
+        e[j] = <floating>v
+    s[0] += ss
+    c[0] += cc
 
 
-cdef inline double log_sum(double s, double c) noexcept nogil:
-    """log(c + s) for c >= 1 maxima and the rest s, precise when s << c."""
-    if c == 1.0:
-        return log1p(s)
-    return log1p(s / c) + log(c)
+cdef inline const floating *exp_chunk(const RowArgs *a, const floating *xr, Py_ssize_t i,
+                                      Py_ssize_t j0, Py_ssize_t n, double m,
+                                      const floating *e, floating *buf) noexcept nogil:
+    """exp(x - m) for columns [j0, j0 + n): from the block buffer when the row
+    is still there (e != NULL), else recomputed into buf."""
+    cdef double s = 0.0, c = 0.0
+    if e != NULL:
+        return e + j0
+    exp_row(a, xr, i, j0, n, m, buf, &s, &c)
+    return buf
 
 
 cdef inline double one_minus_p(double e, double inv, double s, double c) noexcept nogil:
@@ -266,19 +220,13 @@ cdef inline void fill_row(floating *outr, Py_ssize_t n, double v) noexcept nogil
         outr[j] = <floating>v
 
 
-cdef inline double finalize_row(const RowArgs *a, const floating *xr, floating *outr,
-                                const floating *pr, Py_ssize_t i, double m, int flag,
-                                double s, double c, double acc1, double acc2) noexcept nogil:
-    """Write row i's result; return its weighted loss (cross-entropy) or 0."""
-    cdef Py_ssize_t j, C = a.n_cols, y
-    cdef double lz, res, sg, inv, loss, sw, sc, wy, keep, eps_c, A, cj, wj, ey, ej
-    cdef const double *w = a.class_weight
-    cdef bint grad = a.want_grad
-
-    if a.mode == MODE_LSE:
-        if flag != ROW_FINITE:
-            return 0.0                     # done in row_max
-        # scipy's formula: s/c, sign, log1p(s/c) + log|c| + m
+cdef inline void finalize_lse(const RowArgs *a, const floating *xr, Py_ssize_t i, double m,
+                              double s, double c, double lz) noexcept nogil:
+    cdef double res, sg = 1.0
+    if a.b == NULL:
+        res = lz + m
+    else:
+        # scipy's formula with signed weights: s/c, sign, log1p(s/c) + log|c| + m
         if s != 0.0:
             s = s / c
         sg = (1.0 if s + 1.0 > 0 else (-1.0 if s + 1.0 < 0 else 0.0))
@@ -286,90 +234,111 @@ cdef inline double finalize_row(const RowArgs *a, const floating *xr, floating *
         if s < -1.0:
             s = -s - 2.0
         res = log1p(s) + log(fabs(c)) + m
-        if not isfinite(res):
-            res = direct_lse(a, xr, i, &sg)
-        elif sg < 0 and a.row_sign == NULL:
-            res = NAN
-        a.row_value[i] = res
-        if a.row_sign != NULL:
-            a.row_sign[i] = sg
-        return 0.0
+    if not isfinite(res):
+        res = direct_lse(a, xr, i, &sg)
+    elif sg < 0 and a.row_sign == NULL:
+        res = NAN
+    a.row_value[i] = res
+    if a.row_sign != NULL:
+        a.row_sign[i] = sg
 
+
+cdef inline void finalize_softmax(const RowArgs *a, const floating *xr, floating *outr,
+                                  Py_ssize_t i, double m, int flag, double s, double c,
+                                  double lz, const floating *e, floating *buf) noexcept nogil:
+    cdef Py_ssize_t j, j0, n, C = a.n_cols
+    cdef double inv, lzv
+    cdef const floating *ech
     if a.mode == MODE_SOFTMAX:
-        if flag == ROW_FINITE:
-            inv = 1.0 / (c + s)
-            for j in range(C):
-                outr[j] = <floating>(outr[j] * inv)
-        else:
+        if flag != ROW_FINITE:
             fill_row(outr, C, 0.0 if flag == ROW_NEG_INF else NAN)
-        return 0.0
-
-    if a.mode == MODE_LOG_SOFTMAX:
-        if flag == ROW_FINITE:
-            lz = log_sum(s, c)
-            for j in range(C):
-                outr[j] = <floating>(outr[j] - lz)
-        return 0.0
-
-    # cross-entropy
-    sw = 1.0 if a.sample_weight == NULL else a.sample_weight[i]
-    if flag == ROW_IGNORED or flag == ROW_NEG_INF:
-        if grad:
-            fill_row(outr, C, 0.0)
-        loss = 0.0
-    elif flag != ROW_FINITE:
-        if grad:
-            fill_row(outr, C, NAN)
-        loss = NAN
-    else:
-        lz = log_sum(s, c)
+            return
         inv = 1.0 / (c + s)
-        sc = a.grad_scale * sw
+        j0 = 0
+        while j0 < C:
+            n = min(<Py_ssize_t>BLOCK_ELEMS, C - j0)
+            ech = exp_chunk(a, xr, i, j0, n, m, e, buf)
+            grad_row(ech, NULL, NULL, outr + j0, n, inv, 0.0, 0.0, 0.0, 0.0, 0.0)
+            j0 += n
+        return
+    # log_softmax: (x - m) - lz; with a +inf, x - inf as scipy (lz = 0)
+    if flag == ROW_NEG_INF or flag == ROW_NAN or flag == ROW_IGNORED:
+        fill_row(outr, C, -INFINITY if flag == ROW_NEG_INF else NAN)
+        return
+    lzv = lz if flag == ROW_FINITE else 0.0
+    if a.mask == NULL:
+        log_softmax_row(xr, outr, C, m, lzv)
+    else:
+        for j in range(C):
+            outr[j] = <floating>(((xr[j] - m) - lzv) if is_present(a, i, j) else -INFINITY)
+
+
+cdef inline double finalize_cross_entropy(const RowArgs *a, const floating *xr,
+                                          floating *outr, const floating *pr, Py_ssize_t i,
+                                          double m, int flag, double s, double c, double lz,
+                                          const floating *e, floating *buf) noexcept nogil:
+    """Write row i's gradient (when wanted); return its weighted loss."""
+    cdef Py_ssize_t j, j0, n, C = a.n_cols, y = 0
+    cdef double inv, loss, sw, sc, wy = 0.0, keep, eps_c, A = 0.0, ey, wsum
+    cdef double acc1 = 0.0, acc2 = 0.0
+    cdef const double *w = a.class_weight
+    cdef const floating *ech
+    sw = 1.0 if a.sample_weight == NULL else a.sample_weight[i]
+    if flag != ROW_FINITE:
+        # ignored or every class masked: 0; +inf or NaN logits: NaN
+        loss = 0.0 if (flag == ROW_IGNORED or flag == ROW_NEG_INF) else NAN
+        if a.want_grad:
+            fill_row(outr, C, loss)
+    else:
         keep = 1.0 - a.smoothing
         eps_c = a.smoothing / C
+        # everything the loss needs is read from x before the gradient is
+        # written, so `outr` may be `xr`
         if a.mode == MODE_CE_LABELS:
             y = a.labels[i]
             wy = 1.0 if w == NULL else w[y]
+            acc1 = xr[y] - m
+            if a.smoothing != 0.0:
+                # sum_k w_k (x_k - m): the smoothing term's log-probabilities
+                wsum = 0.0
+                coef_sums(xr, NULL, w, C, m, 1.0, 0.0, &acc2, &wsum)
             # loss = (1-eps) w_y (-log p_y) + (eps/C) sum_k w_k (-log p_k)
             loss = 0.0
             if keep * wy != 0.0:
                 loss = keep * wy * (lz - acc1)
             if a.smoothing != 0.0:
                 loss += eps_c * (a.class_weight_sum * lz - acc2)
-            if grad:
-                # d loss / d x_j = p_j A - (eps/C) w_j - (1-eps) w_y [j == y]
-                A = keep * wy + eps_c * a.class_weight_sum
-                ey = outr[y]
-                if w == NULL:
-                    for j in range(C):
-                        outr[j] = <floating>(sc * (outr[j] * inv * A - eps_c))
-                else:
-                    for j in range(C):
-                        outr[j] = <floating>(sc * (outr[j] * inv * A - eps_c * w[j]))
-                # the label's entry, A (p_y - 1) + (eps/C)(W - w_y), with 1 - p_y
-                # taken from the other terms: exact even when p_y rounds to 1
-                wj = 1.0 if w == NULL else w[y]
-                outr[y] = <floating>(sc * (eps_c * (a.class_weight_sum - wj) -
-                                           A * one_minus_p(ey, inv, s, c)))
+            A = keep * wy + eps_c * a.class_weight_sum
         else:
-            # probability targets: loss = sum_k c_k (-log p_k), c_k = w_k y'_k
+            # probability targets: loss = sum_k c_k (-log p_k), c_k = w_k y'_k,
+            # with 0 log 0 = 0 for c_k = 0
+            coef_sums(xr, pr, w, C, m, keep, eps_c, &acc1, &acc2)
             loss = acc2 * lz - acc1
-            if grad:
-                # d loss / d x_j = p_j sum_k c_k - c_j
-                for j in range(C):
-                    cj = keep * pr[j] + eps_c
-                    if w != NULL:
-                        cj = cj * w[j]
-                    ej = outr[j]
-                    if ej == 1.0:
-                        # a maximum: (sum c - c_j) - sum c (1 - p_j), as above
-                        outr[j] = <floating>(sc * ((acc2 - cj) - acc2 * one_minus_p(ej, inv, s, c)))
-                    else:
-                        outr[j] = <floating>(sc * (ej * inv * acc2 - cj))
-    if sw == 0.0:
-        loss = 0.0
-    else:
-        loss = sw * loss
+        if a.want_grad:
+            inv = 1.0 / (c + s)
+            sc = a.grad_scale * sw
+            j0 = 0
+            while j0 < C:
+                n = min(<Py_ssize_t>BLOCK_ELEMS, C - j0)
+                ech = exp_chunk(a, xr, i, j0, n, m, e, buf)
+                if a.mode == MODE_CE_LABELS:
+                    # d loss / d x_j = p_j A - (eps/C) w_j - (1-eps) w_y [j == y]
+                    grad_row(ech, NULL, w + j0 if w != NULL else NULL, outr + j0, n,
+                             sc * inv * A, sc, 0.0, eps_c, 0.0, 0.0)
+                    if j0 <= y < j0 + n:
+                        # the label's entry, A (p_y - 1) + (eps/C)(W - w_y), with
+                        # 1 - p_y from the other terms: exact when p_y rounds to 1
+                        ey = ech[y - j0]
+                        outr[y] = <floating>(sc * (eps_c * (a.class_weight_sum - wy) -
+                                                   A * one_minus_p(ey, inv, s, c)))
+                else:
+                    # d loss / d x_j = p_j sum_k c_k - c_j; at a maximum (e == 1)
+                    # (sum c - c_j) - sum c (1 - p_j), exact when p_j rounds to 1
+                    grad_row(ech, pr + j0, w + j0 if w != NULL else NULL, outr + j0, n,
+                             sc * inv * acc2, sc, keep, eps_c, acc2,
+                             one_minus_p(1.0, inv, s, c))
+                j0 += n
+    loss = 0.0 if sw == 0.0 else sw * loss
     if a.row_value != NULL:
         a.row_value[i] = loss
     return loss
@@ -379,73 +348,76 @@ cdef inline void rows_block(const RowArgs *a, const floating *x, floating *out,
                             const floating *probs, Py_ssize_t blk,
                             double *ws) noexcept nogil:
     """Process the rows of block `blk` with the per-thread workspace `ws`."""
-    cdef Py_ssize_t C = a.n_cols, R = a.rows_per_block
+    cdef Py_ssize_t C = a.n_cols, R = a.rows_per_block, xs = a.x_stride
     cdef Py_ssize_t r0 = blk * R
     cdef Py_ssize_t r1 = min(r0 + R, a.n_rows)
-    cdef double *buf = ws
+    cdef Py_ssize_t nr = r1 - r0
+    cdef floating *buf = <floating *>ws
     cdef double *rm = ws + BLOCK_ELEMS
     cdef double *rflag = rm + BLOCK_ELEMS
     cdef double *rs = rflag + BLOCK_ELEMS
     cdef double *rc = rs + BLOCK_ELEMS
-    cdef double *ra1 = rc + BLOCK_ELEMS
-    cdef double *ra2 = ra1 + BLOCK_ELEMS
-    cdef Py_ssize_t i, j, k, di, dj, fill, pos, take
+    cdef double *rlz = rc + BLOCK_ELEMS
+    cdef bint plain = a.mask == NULL and a.b == NULL
+    cdef Py_ssize_t i, k, j0, n
     cdef double loss = 0.0
+    cdef const floating *e
+    cdef const floating *xr
     cdef const floating *pr = NULL
     cdef floating *outr = NULL
 
-    for i in range(r0, r1):
-        k = i - r0
-        row_max(a, x + i * a.x_stride, i, &rm[k], &rflag[k])
+    for k in range(nr):
         rs[k] = 0.0
         rc[k] = 0.0
-        ra1[k] = 0.0
-        ra2[k] = 0.0
+    if a.b == NULL and C <= BLOCK_ELEMS:
+        # 1-2. maxima, exponentials and their sums for the whole block at once
+        block_exp_sum(x + r0 * xs, xs, a.mask + r0 * a.mask_stride if a.mask != NULL
+                      else NULL, a.mask_stride, nr, C, rm, buf, rs, rc)
+        for k in range(nr):
+            rflag[k] = row_flag(a, x + (r0 + k) * xs, r0 + k, rm[k])
+    else:
+        # 1. maxima and flags; 2. exponentials row by row, a long row in chunks
+        for k in range(nr):
+            xr = x + (r0 + k) * xs
+            if plain:
+                rows_max(xr, xs, 1, C, &rm[k])
+            else:
+                rm[k] = masked_max(a, xr, r0 + k)
+            rflag[k] = row_flag(a, xr, r0 + k, rm[k])
+        if C <= BLOCK_ELEMS:
+            for k in range(nr):
+                exp_row(a, x + (r0 + k) * xs, r0 + k, 0, C, rm[k], buf + k * C,
+                        &rs[k], &rc[k])
+        else:
+            xr = x + r0 * xs
+            j0 = 0
+            while j0 < C:
+                n = min(<Py_ssize_t>BLOCK_ELEMS, C - j0)
+                exp_row(a, xr, r0, j0, n, rm[0], buf, rs, rc)
+                j0 += n
 
-    # stream the block through the buffer: whole rows when they fit,
-    # chunks of one row otherwise
-    i = r0
-    j = 0
-    di = r0
-    dj = 0
-    while i < r1:
-        fill = 0
-        while i < r1 and fill < BLOCK_ELEMS:
-            take = min(C - j, BLOCK_ELEMS - fill)
-            k = i - r0
-            if probs != NULL:
-                pr = probs + i * a.probs_stride
-            if out != NULL:
-                outr = out + i * a.out_stride
-            prep_segment(a, x + i * a.x_stride, outr, pr, i, j, take, rm[k],
-                         <int>rflag[k], buf + fill, &ra1[k], &ra2[k])
-            fill += take
-            j += take
-            if j == C:
-                i += 1
-                j = 0
-        lossopt_exp_block(buf, fill)
-        pos = 0
-        while pos < fill:
-            take = min(C - dj, fill - pos)
-            k = di - r0
-            if out != NULL:
-                outr = out + di * a.out_stride
-            distribute_segment(a, outr, di, dj, take, buf + pos, &rs[k], &rc[k])
-            pos += take
-            dj += take
-            if dj == C:
-                di += 1
-                dj = 0
+    # 3. lz = log(c + s) for the whole block (rows with a flag ignore it)
+    if a.b == NULL:
+        lossopt_log_sum_block(rs, rc, rlz, nr)
 
-    for i in range(r0, r1):
-        k = i - r0
-        if probs != NULL:
-            pr = probs + i * a.probs_stride
+    # 4. results, row by row
+    for k in range(nr):
+        i = r0 + k
+        xr = x + i * xs
+        e = buf + k * C if C <= BLOCK_ELEMS else NULL
         if out != NULL:
             outr = out + i * a.out_stride
-        loss += finalize_row(a, x + i * a.x_stride, outr, pr, i, rm[k], <int>rflag[k],
-                             rs[k], rc[k], ra1[k], ra2[k])
+        if a.mode == MODE_LSE:
+            if <int>rflag[k] == ROW_FINITE:
+                finalize_lse(a, xr, i, rm[k], rs[k], rc[k], rlz[k] if a.b == NULL else 0.0)
+        elif a.mode == MODE_SOFTMAX or a.mode == MODE_LOG_SOFTMAX:
+            # a long row (e == NULL) is alone in its block: buf is free again
+            finalize_softmax(a, xr, outr, i, rm[k], <int>rflag[k], rs[k], rc[k], rlz[k], e, buf)
+        else:
+            if probs != NULL:
+                pr = probs + i * a.probs_stride
+            loss += finalize_cross_entropy(a, xr, outr, pr, i, rm[k], <int>rflag[k], rs[k],
+                                           rc[k], rlz[k], e, buf)
     if a.block_loss != NULL:
         a.block_loss[blk] = loss
 
@@ -453,7 +425,7 @@ cdef inline void rows_block(const RowArgs *a, const floating *x, floating *out,
 cdef int run_rows(RowArgs *a, const floating *x, floating *out, const floating *probs,
                   int n_threads) except -1 nogil:
     """Run the engine over all rows; returns 0, or raises MemoryError."""
-    cdef Py_ssize_t n_blocks, blk, ws_size = (1 + N_ROW_ARRAYS) * BLOCK_ELEMS
+    cdef Py_ssize_t n_blocks, blk, ws_size = WS_ARRAYS * BLOCK_ELEMS
     cdef int nt, tid
     cdef double *ws
     if a.n_cols > 0:
@@ -627,3 +599,15 @@ def exp_array(const double[::1] x, double[::1] out):
     """out = exp(x) with the library's vectorised exp (for tests)."""
     if x.shape[0]:
         lossopt_exp_array(&x[0], &out[0], x.shape[0])
+
+
+def expf_array(const float[::1] x, float[::1] out):
+    """out = exp(x) with the library's vectorised float exp (for tests)."""
+    if x.shape[0]:
+        lossopt_expf_array(&x[0], &out[0], x.shape[0])
+
+
+def log1p_array(const double[::1] x, double[::1] out):
+    """out = log1p(x) with the library's vectorised log1p (for tests)."""
+    if x.shape[0]:
+        lossopt_log1p_array(&x[0], &out[0], x.shape[0])

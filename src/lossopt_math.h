@@ -203,12 +203,419 @@ static void lossopt_exp_block(double *x, ptrdiff_t n)
         x[i] = lossopt_exp(x[i]);
 }
 
+/*
+ * exp(x) for one float, the same scheme in single precision (16 lanes on
+ * AVX-512): n from the 1.5 * 2^23 shift, LN2F_HI has 8 trailing zero bits so
+ * n * LN2F_HI is exact for |n| < 2^8, and the degree-7 Taylor polynomial has
+ * truncation error below r^8/8! < 6e-9 (0.05 ulp) on |r| <= 0.3466.
+ * x is clamped to [-104, 89]: exp(89) overflows and exp(-104) underflows.
+ * `lo` is a small correction added to the reduced argument: exp(x + lo).
+ */
+static inline float lossopt_expf_lo(float x, float lo)
+{
+    const float log2e = 0x1.715476p0f;
+    const float shift = 0x1.8p23f;
+    const float ln2_hi = 0x1.62e4p-1f;
+    const float ln2_lo = 0x1.7f7d1cp-20f;
+
+    x = x > 89.0f ? 89.0f : x;
+    lo = x < -104.0f ? 0.0f : lo;
+    x = x < -104.0f ? -104.0f : x;
+
+    float kd = x * log2e + shift;
+    float nd = kd - shift;
+    float r = ((x - nd * ln2_hi) - nd * ln2_lo) + lo;
+
+    float p = 1.0f / 5040.0f;                 /* 1/7! */
+    p = p * r + 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+
+    uint32_t kb, sb;
+    memcpy(&kb, &kd, sizeof kb);
+    memcpy(&sb, &shift, sizeof sb);
+    /* u = n + 256 >= 0; 2^n1 has exponent field (u >> 1) - 1, 2^n2 u - (u >> 1) - 1 */
+    uint32_t u = kb - sb + 256u;
+    uint32_t u1 = u >> 1;
+    uint32_t b1 = (u1 - 1u) << 23, b2 = (u - u1 - 1u) << 23;
+    float s1, s2;
+    memcpy(&s1, &b1, sizeof s1);
+    memcpy(&s2, &b2, sizeof s2);
+    return (p * s1) * s2;
+}
+
+static inline float lossopt_expf(float x)
+{
+    return lossopt_expf_lo(x, 0.0f);
+}
+
+/* x[i] <- exp(x[i]) for floats. */
+LOSSOPT_CLONES
+static void lossopt_exp_block_f32(float *x, ptrdiff_t n)
+{
+#pragma omp simd
+    for (ptrdiff_t i = 0; i < n; i++)
+        x[i] = lossopt_expf(x[i]);
+}
+
+/* ----------------------------------------------------------------- log1p -- */
+
+/*
+ * log1p(x) for one double, branch-free so that loops over it vectorise.
+ *
+ *   u = fl(1 + x) = 2^k (1 + f),  1 + f in [sqrt(2)/2, sqrt(2))
+ *   log1p(x) = k ln2 + log(1 + f) + c,   c = (x - (u - 1)) / u
+ *
+ * c corrects for the rounding of u to first order.  With s = f / (2 + f),
+ * |s| <= 0.1716,
+ *
+ *   log(1 + f) = 2 atanh(s) = 2s + s R,   R = sum_{k>=1} 2 s^{2k} / (2k + 1),
+ *
+ * and since 2s = f - s f and s f = hfsq (1 - s) with hfsq = f^2/2, it is
+ * evaluated as f - (hfsq - s (hfsq + R)): the large terms f and hfsq
+ * are nearly exact and the rounding of the series only touches the small
+ * term s (hfsq + R).  The series is cut after s^18: the first omitted term
+ * is below 2e-17 relative.  k is recovered from the exponent bits with
+ * integer operations only (no int -> double conversion, which AVX2 lacks).
+ *
+ * Edges: log1p(-1) = -inf, log1p(x < -1) = NaN, log1p(+inf) = +inf,
+ * log1p(NaN) = NaN.
+ */
+static inline double lossopt_log1p(double x)
+{
+    const double ln2_hi = 0x1.62e42fee00000p-1;
+    const double ln2_lo = 0x1.a39ef35793c76p-33;
+    double u = 1.0 + x;
+    double c = (x - (u - 1.0)) / u;
+    /* move the mantissa range [1, 2) to [sqrt(2)/2, sqrt(2)) */
+    uint64_t iu = lossopt_as_u64(u) + (0x3ff0000000000000ULL - 0x3fe6a09e667f3bcdULL);
+    /* k = biased exponent - 1023, as a double: 2^52 + e - 2^52 - 1023 */
+    double kd = lossopt_as_f64(0x4330000000000000ULL | (iu >> 52)) - 0x1p52 - 1023.0;
+    double f = lossopt_as_f64((iu & 0x000fffffffffffffULL) + 0x3fe6a09e667f3bcdULL) - 1.0;
+    double hfsq = 0.5 * f * f;
+    double s = f / (2.0 + f);
+    double z = s * s;
+    double R = 2.0 / 19.0;
+    R = R * z + 2.0 / 17.0;
+    R = R * z + 2.0 / 15.0;
+    R = R * z + 2.0 / 13.0;
+    R = R * z + 2.0 / 11.0;
+    R = R * z + 2.0 / 9.0;
+    R = R * z + 2.0 / 7.0;
+    R = R * z + 2.0 / 5.0;
+    R = R * z + 2.0 / 3.0;
+    R = R * z;
+    double r = kd * ln2_hi - ((hfsq - (s * (hfsq + R) + (kd * ln2_lo + c))) - f);
+    r = (x == INFINITY || x == 0.0) ? x : r;          /* +inf, and +-0 keeps its sign */
+    r = (x > -1.0) ? r : ((x == -1.0) ? -INFINITY : NAN);
+    return (x != x) ? x : r;
+}
+
+/* x[i] <- log1p(x[i]) for i < n, vectorised. */
+LOSSOPT_CLONES
+static void lossopt_log1p_block(double *x, ptrdiff_t n)
+{
+#pragma omp simd
+    for (ptrdiff_t i = 0; i < n; i++)
+        x[i] = lossopt_log1p(x[i]);
+}
+
+/* ----------------------------------------------- row helpers (the engine) -- */
+
+/*
+ * lz[i] = log(c[i] + s[i]) for c[i] >= 1 maxima and the rest s[i] >= 0,
+ * as log1p(s/c) + log1p(c - 1): precise when s << c.
+ */
+LOSSOPT_CLONES
+static void lossopt_log_sum_block(const double *s, const double *c, double *lz, ptrdiff_t n)
+{
+#pragma omp simd
+    for (ptrdiff_t i = 0; i < n; i++)
+        lz[i] = lossopt_log1p(s[i] / c[i]) + lossopt_log1p(c[i] - 1.0);
+}
+
+/* Rows at least this long are handled row by row, each in vectorised passes;
+ * shorter rows (a 10-class row is shorter than one AVX-512 float vector)
+ * would leave the vector loops in their scalar remainders, so a block of them
+ * is transposed and processed column by column, vectorised across rows. */
+#define LOSSOPT_FUSED_ROW_MIN 64
+
+/*
+ * The engine's hot loops, for a block of rows (row i at x + i * stride,
+ * n_rows * n_cols <= LOSSOPT_BLOCK_ELEMS), with an optional mask:
+ *
+ *   m_i = max_j x_ij over the present entries          (block_exp_sum only)
+ *   e[i * n_cols + j] = exp(x_ij - m_i), 0 where absent
+ *   c_i += number of e == 1 (the maxima, exp(0)),   s_i += sum of the other e
+ *
+ * Sums are float64 for both data types and run over j in order.  For floats,
+ * x - m is split into th + tl exactly (two-sum) and exp(th + tl) is
+ * evaluated, so float data loses nothing to the subtraction.  The maximum
+ * may or may not ignore NaN: the engine checks rows with a non-finite
+ * maximum for NaN itself, and otherwise NaN propagates through the sums.
+ */
+#define LOSSOPT_DEFINE_ROW_HELPERS(T, SUFFIX, EXPLO, IS_FLOAT)                       \
+    /* th + tl = x - m exactly (tl = 0 for doubles: t is used as it is) */           \
+    static inline T lossopt_diff_lo_##SUFFIX(T x, T m, T th)                         \
+    {                                                                                \
+        if (!IS_FLOAT)                                                               \
+            return (T)0;                                                             \
+        T bp = th - x, ap = th - bp;                                                 \
+        T tl = (x - ap) + (-m - bp);                                                 \
+        return (th > (T)-104 && th < (T)89) ? tl : (T)0; /* -inf - m: tl = 0 */     \
+    }                                                                                \
+    LOSSOPT_CLONES                                                                   \
+    static void lossopt_rows_max_##SUFFIX(const T *x, ptrdiff_t stride,              \
+                                          ptrdiff_t n_rows, ptrdiff_t n_cols,        \
+                                          double *m_out)                             \
+    {                                                                                \
+        for (ptrdiff_t i = 0; i < n_rows; i++) {                                     \
+            const T *xr = x + i * stride;                                            \
+            T m = -INFINITY;                                                         \
+            _Pragma("omp simd reduction(max:m)")                                     \
+            for (ptrdiff_t j = 0; j < n_cols; j++)                                   \
+                m = xr[j] > m ? xr[j] : m;                                           \
+            m_out[i] = (double)m;                                                    \
+        }                                                                            \
+    }                                                                                \
+    /* e, s, c for rows whose maxima m are known, row by row */                     \
+    LOSSOPT_CLONES                                                                   \
+    static void lossopt_rows_exp_sum_##SUFFIX(                                       \
+        const T *x, ptrdiff_t stride, const unsigned char *mask,                     \
+        ptrdiff_t mask_stride, ptrdiff_t n_rows, ptrdiff_t n_cols,                   \
+        const double *m, T *e, double *s_out, double *c_out)                         \
+    {                                                                                \
+        for (ptrdiff_t i = 0; i < n_rows; i++) {                                     \
+            const T *xr = x + i * stride;                                            \
+            const unsigned char *mr = mask ? mask + i * mask_stride : NULL;          \
+            T *er = e + i * n_cols;                                                  \
+            T mi = (T)m[i];                                                          \
+            double s = 0.0, c = 0.0;                                                 \
+            if (mr == NULL) {                                                        \
+                _Pragma("omp simd reduction(+:s, c)")                                \
+                for (ptrdiff_t j = 0; j < n_cols; j++) {                             \
+                    T th = xr[j] - mi;                                               \
+                    T v = EXPLO(th, lossopt_diff_lo_##SUFFIX(xr[j], mi, th));        \
+                    er[j] = v;                                                       \
+                    c += (v == (T)1) ? 1.0 : 0.0;                                    \
+                    s += (v == (T)1) ? 0.0 : (double)v;                              \
+                }                                                                    \
+            } else {                                                                 \
+                _Pragma("omp simd reduction(+:s, c)")                                \
+                for (ptrdiff_t j = 0; j < n_cols; j++) {                             \
+                    T th = xr[j] - mi;                                               \
+                    T v = EXPLO(th, lossopt_diff_lo_##SUFFIX(xr[j], mi, th));        \
+                    v = mr[j] ? v : (T)0;                                            \
+                    er[j] = v;                                                       \
+                    c += (v == (T)1) ? 1.0 : 0.0;                                    \
+                    s += (v == (T)1) ? 0.0 : (double)v;                              \
+                }                                                                    \
+            }                                                                        \
+            s_out[i] += s;                                                           \
+            c_out[i] += c;                                                           \
+        }                                                                            \
+    }                                                                                \
+    /* m, e, s, c for a block of rows (s and c are added to) */                      \
+    LOSSOPT_CLONES                                                                   \
+    static void lossopt_block_exp_sum_##SUFFIX(                                      \
+        const T *x, ptrdiff_t stride, const unsigned char *mask,                     \
+        ptrdiff_t mask_stride, ptrdiff_t n_rows, ptrdiff_t n_cols,                   \
+        double *m_out, T *e, double *s_out, double *c_out)                           \
+    {                                                                                \
+        const ptrdiff_t nr = n_rows, C = n_cols;                                     \
+        if (C >= LOSSOPT_FUSED_ROW_MIN) {                                            \
+            for (ptrdiff_t i = 0; i < nr; i++) {                                     \
+                const T *xr = x + i * stride;                                        \
+                const unsigned char *mr = mask ? mask + i * mask_stride : NULL;      \
+                T m = -INFINITY;                                                     \
+                if (mr == NULL) {                                                    \
+                    _Pragma("omp simd reduction(max:m)")                             \
+                    for (ptrdiff_t j = 0; j < C; j++)                                \
+                        m = xr[j] > m ? xr[j] : m;                                   \
+                } else {                                                             \
+                    _Pragma("omp simd reduction(max:m)")                             \
+                    for (ptrdiff_t j = 0; j < C; j++) {                              \
+                        T v = mr[j] ? xr[j] : (T)-INFINITY;                          \
+                        m = v > m ? v : m;                                           \
+                    }                                                                \
+                }                                                                    \
+                m_out[i] = (double)m;                                                \
+            }                                                                        \
+            lossopt_rows_exp_sum_##SUFFIX(x, stride, mask, mask_stride, nr, C,       \
+                                          m_out, e, s_out, c_out);                   \
+            return;                                                                  \
+        }                                                                            \
+        /* short rows: column-major copy tr[j * nr + i], vertical passes */          \
+        T tr[LOSSOPT_BLOCK_ELEMS], mv[LOSSOPT_BLOCK_ELEMS];                          \
+        T lo[IS_FLOAT ? LOSSOPT_BLOCK_ELEMS : 1];                                    \
+        for (ptrdiff_t i = 0; i < nr; i++) {                                         \
+            const T *xr = x + i * stride;                                            \
+            const unsigned char *mr = mask ? mask + i * mask_stride : NULL;          \
+            for (ptrdiff_t j = 0; j < C; j++)                                        \
+                tr[j * nr + i] = (mr == NULL || mr[j]) ? xr[j] : (T)-INFINITY;      \
+        }                                                                            \
+        _Pragma("omp simd")                                                          \
+        for (ptrdiff_t i = 0; i < nr; i++)                                           \
+            mv[i] = tr[i];                                                           \
+        for (ptrdiff_t j = 1; j < C; j++) {                                          \
+            const T *col = tr + j * nr;                                              \
+            _Pragma("omp simd")                                                      \
+            for (ptrdiff_t i = 0; i < nr; i++)                                       \
+                mv[i] = col[i] > mv[i] ? col[i] : mv[i];                             \
+        }                                                                            \
+        for (ptrdiff_t j = 0; j < C; j++) {                                          \
+            T *col = tr + j * nr;                                                    \
+            T *lcol = lo + (j * nr) * IS_FLOAT;                                      \
+            _Pragma("omp simd")                                                      \
+            for (ptrdiff_t i = 0; i < nr; i++) {                                     \
+                T th = col[i] - mv[i];                                               \
+                if (IS_FLOAT)                                                        \
+                    lcol[i * IS_FLOAT] = lossopt_diff_lo_##SUFFIX(col[i], mv[i], th); \
+                col[i] = th;                                                         \
+            }                                                                        \
+        }                                                                            \
+        const ptrdiff_t n = nr * C;                                                  \
+        _Pragma("omp simd")                                                          \
+        for (ptrdiff_t k = 0; k < n; k++)                                            \
+            tr[k] = EXPLO(tr[k], IS_FLOAT ? lo[k * IS_FLOAT] : (T)0);                \
+        for (ptrdiff_t j = 0; j < C; j++) {                                          \
+            const T *col = tr + j * nr;                                              \
+            _Pragma("omp simd")                                                      \
+            for (ptrdiff_t i = 0; i < nr; i++) {                                     \
+                T v = col[i];                                                        \
+                c_out[i] += (v == (T)1) ? 1.0 : 0.0;                                 \
+                s_out[i] += (v == (T)1) ? 0.0 : (double)v;                           \
+            }                                                                        \
+        }                                                                            \
+        for (ptrdiff_t i = 0; i < nr; i++) {                                         \
+            m_out[i] = (double)mv[i];                                                \
+            for (ptrdiff_t j = 0; j < C; j++)                                        \
+                e[i * C + j] = tr[j * nr + i];                                       \
+        }                                                                            \
+    }
+
+static inline double lossopt_exp_lo(double x, double lo)
+{
+    return lossopt_exp(x + lo);   /* lo is 0 for doubles */
+}
+
+LOSSOPT_DEFINE_ROW_HELPERS(double, f64, lossopt_exp_lo, 0)
+LOSSOPT_DEFINE_ROW_HELPERS(float, f32, lossopt_expf_lo, 1)
+
+/* ------------------------------------------- row outputs (the engine) -- */
+
+/*
+ * Per-row output and loss helpers, for float and double rows, in float64
+ * arithmetic.  The target coefficient of class j is
+ *
+ *   c_j = (keep * p_j + eps_c) * w_j      (p_j = 1, w_j = 1 where p, w are NULL)
+ *
+ * i.e. the smoothed probability target times the class weight (probability
+ * targets), or the smoothing mass eps/C times the class weight (labels).
+ */
+#define LOSSOPT_DEFINE_OUTPUT_HELPERS(T, SUFFIX, IS_FLOAT)                            \
+    /*  out_j = alpha e_j - sc c_j, and where e_j == 1 (a maximum, when           */\
+    /*  max_form): sc ((sum_c - c_j) - sum_c one_minus_p), exact near p = 1         */\
+    static inline void lossopt_grad_row_body_##SUFFIX(                               \
+        const T *e, const T *p, const double *w, T *out, ptrdiff_t n, double alpha,  \
+        double sc, double keep, double eps_c, double sum_c, double omp, int max_form)\
+    {                                                                                \
+        _Pragma("omp simd")                                                          \
+        for (ptrdiff_t j = 0; j < n; j++) {                                          \
+            double cj = (keep * (p ? (double)p[j] : 1.0) + eps_c) * (w ? w[j] : 1.0); \
+            double g = alpha * (double)e[j] - sc * cj;                               \
+            if (max_form)                                                            \
+                g = (e[j] == (T)1) ? sc * ((sum_c - cj) - sum_c * omp) : g;          \
+            out[j] = (T)g;                                                           \
+        }                                                                            \
+    }                                                                                \
+    LOSSOPT_CLONES                                                                   \
+    static void lossopt_grad_row_##SUFFIX(                                           \
+        const T *e, const T *p, const double *w, T *out, ptrdiff_t n, double alpha,  \
+        double sc, double keep, double eps_c, double sum_c, double omp)              \
+    {                                                                                \
+        /* constant NULL-ness per call, so each variant vectorises */               \
+        if (p == NULL && w == NULL)                                                  \
+            lossopt_grad_row_body_##SUFFIX(e, NULL, NULL, out, n, alpha, sc, keep,   \
+                                           eps_c, sum_c, omp, 0);                    \
+        else if (p == NULL)                                                          \
+            lossopt_grad_row_body_##SUFFIX(e, NULL, w, out, n, alpha, sc, keep,      \
+                                           eps_c, sum_c, omp, 0);                    \
+        else if (w == NULL)                                                          \
+            lossopt_grad_row_body_##SUFFIX(e, p, NULL, out, n, alpha, sc, keep,      \
+                                           eps_c, sum_c, omp, 1);                    \
+        else                                                                         \
+            lossopt_grad_row_body_##SUFFIX(e, p, w, out, n, alpha, sc, keep, eps_c,  \
+                                           sum_c, omp, 1);                           \
+    }                                                                                \
+    /* out_j = (x_j - m) - lz */                                                     \
+    LOSSOPT_CLONES                                                                   \
+    static void lossopt_log_softmax_row_##SUFFIX(const T *x, T *out, ptrdiff_t n,    \
+                                                 double m, double lz)                \
+    {                                                                                \
+        _Pragma("omp simd")                                                          \
+        for (ptrdiff_t j = 0; j < n; j++)                                            \
+            out[j] = (T)(((double)x[j] - m) - lz);                                   \
+    }                                                                                \
+    /* sum_j c_j (x_j - m) over c_j != 0 (0 log 0 = 0), and sum_j c_j */             \
+    static inline void lossopt_coef_sums_body_##SUFFIX(                              \
+        const T *x, const T *p, const double *w, ptrdiff_t n, double m, double keep, \
+        double eps_c, double *acc1, double *acc2)                                    \
+    {                                                                                \
+        double a1 = 0.0, a2 = 0.0;                                                   \
+        _Pragma("omp simd reduction(+:a1, a2)")                                      \
+        for (ptrdiff_t j = 0; j < n; j++) {                                          \
+            double cj = (keep * (p ? (double)p[j] : 1.0) + eps_c) * (w ? w[j] : 1.0); \
+            a1 += (cj != 0.0) ? cj * ((double)x[j] - m) : 0.0;                       \
+            a2 += cj;                                                                \
+        }                                                                            \
+        *acc1 += a1;                                                                 \
+        *acc2 += a2;                                                                 \
+    }                                                                                \
+    LOSSOPT_CLONES                                                                   \
+    static void lossopt_coef_sums_##SUFFIX(const T *x, const T *p, const double *w,  \
+                                           ptrdiff_t n, double m, double keep,       \
+                                           double eps_c, double *acc1, double *acc2) \
+    {                                                                                \
+        if (p == NULL && w == NULL)                                                  \
+            lossopt_coef_sums_body_##SUFFIX(x, NULL, NULL, n, m, keep, eps_c, acc1, acc2); \
+        else if (p == NULL)                                                          \
+            lossopt_coef_sums_body_##SUFFIX(x, NULL, w, n, m, keep, eps_c, acc1, acc2); \
+        else if (w == NULL)                                                          \
+            lossopt_coef_sums_body_##SUFFIX(x, p, NULL, n, m, keep, eps_c, acc1, acc2); \
+        else                                                                         \
+            lossopt_coef_sums_body_##SUFFIX(x, p, w, n, m, keep, eps_c, acc1, acc2); \
+    }
+
+LOSSOPT_DEFINE_OUTPUT_HELPERS(double, f64, 0)
+LOSSOPT_DEFINE_OUTPUT_HELPERS(float, f32, 1)
+
 /* out[i] <- exp(x[i]) for i < n (used by the tests to check exp itself). */
 static void lossopt_exp_array(const double *x, double *out, ptrdiff_t n)
 {
     if (out != x)
         memcpy(out, x, (size_t)n * sizeof *out);
     lossopt_exp_block(out, n);
+}
+
+/* out[i] <- exp(x[i]) for floats (used by the tests). */
+static void lossopt_expf_array(const float *x, float *out, ptrdiff_t n)
+{
+    if (out != x)
+        memcpy(out, x, (size_t)n * sizeof *out);
+    lossopt_exp_block_f32(out, n);
+}
+
+/* out[i] <- log1p(x[i]) for i < n (used by the tests). */
+static void lossopt_log1p_array(const double *x, double *out, ptrdiff_t n)
+{
+    if (out != x)
+        memcpy(out, x, (size_t)n * sizeof *out);
+    lossopt_log1p_block(out, n);
 }
 
 #endif /* LOSSOPT_MATH_H */

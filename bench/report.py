@@ -1,0 +1,82 @@
+"""Side-by-side timing report: ratios of lossopt to each peer, measured in one
+run on one thread (median of repeated runs).
+
+    python bench/report.py [--quick] [--markdown FILE]
+
+A ratio below 1 means lossopt is faster (time of lossopt / time of the peer).
+"""
+
+import argparse
+import platform
+import sys
+import time
+
+import numpy as np
+
+import lossopt
+from cases import DTYPES, KERNELS, ROW_SIZES, exp_reference, row_inputs, single_thread
+
+
+def median_time(fn, repeat, min_time=0.05):
+    """Median seconds of one call, over `repeat` samples of >= min_time each."""
+    fn()  # warm up
+    t0 = time.perf_counter()
+    fn()
+    one = max(time.perf_counter() - t0, 1e-7)
+    inner = max(1, int(min_time / one))
+    samples = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for _ in range(inner):
+            fn()
+        samples.append((time.perf_counter() - t0) / inner)
+    return float(np.median(samples))
+
+
+def measure(sizes=ROW_SIZES, repeat=7):
+    rows = []
+    with single_thread():
+        for kernel, (impls, args_of) in KERNELS.items():
+            for n, c in sizes:
+                for dtype in DTYPES:
+                    x, y = row_inputs(n, c, dtype)
+                    times = {name: median_time(make(*args_of(x, y)), repeat)
+                             for name, make in impls.items()}
+                    times["np.exp"] = median_time(exp_reference(x), repeat)
+                    rows.append((kernel, (n, c), np.dtype(dtype).name, times))
+    return rows
+
+
+def table(rows):
+    peers = sorted({p for *_, t in rows for p in t if p not in ("lossopt", "np.exp")})
+    head = ["kernel", "(N, C)", "dtype", "lossopt ms", "÷ np.exp"] + [f"÷ {p}" for p in peers]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for kernel, (n, c), dtype, t in rows:
+        ours = t["lossopt"]
+        cells = [kernel, f"({n:.0e}, {c})".replace("e+0", "e"), dtype, f"{ours * 1e3:.2f}",
+                 f"{ours / t['np.exp']:.2f}"]
+        cells += [f"{ours / t[p]:.3f}" if p in t else "—" for p in peers]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller inputs, fewer repeats")
+    parser.add_argument("--markdown", metavar="FILE", help="also write the table to FILE")
+    args = parser.parse_args(argv)
+    sizes = [(n // 10, c) for n, c in ROW_SIZES] if args.quick else ROW_SIZES
+    rows = measure(sizes, repeat=3 if args.quick else 7)
+    header = (f"lossopt {lossopt.__version__}, numpy {np.__version__}, "
+              f"{platform.machine()} {platform.processor() or ''}, 1 thread; "
+              "ratio = lossopt time / other time (< 1: lossopt faster)")
+    text = header + "\n\n" + table(rows)
+    print(text)
+    if args.markdown:
+        with open(args.markdown, "w") as fh:
+            fh.write(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
