@@ -1,5 +1,5 @@
 """Side-by-side timing report: ratios of lossopt to each peer, measured in one
-run on one thread (median of repeated runs).
+run on one thread (best of interleaved rounds).
 
     python bench/report.py [--quick] [--markdown FILE]
 
@@ -17,33 +17,38 @@ import lossopt
 from cases import DTYPES, KERNELS, ROW_SIZES, exp_reference, row_inputs, single_thread
 
 
-def median_time(fn, repeat, min_time=0.05):
-    """Median seconds of one call, over `repeat` samples of >= min_time each."""
-    fn()  # warm up
+def time_round(fn, inner):
     t0 = time.perf_counter()
-    fn()
-    one = max(time.perf_counter() - t0, 1e-7)
-    inner = max(1, int(min_time / one))
-    samples = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        for _ in range(inner):
-            fn()
-        samples.append((time.perf_counter() - t0) / inner)
-    return float(np.median(samples))
+    for _ in range(inner):
+        fn()
+    return (time.perf_counter() - t0) / inner
 
 
-def measure(sizes=ROW_SIZES, repeat=7):
+def best_times(fns, rounds, min_time=0.03):
+    """Seconds per call of each function: the best of `rounds` rounds, the
+    functions interleaved within each round so that they share the machine's
+    slow drifts (this machine is shared and noisy)."""
+    inner = {}
+    for name, fn in fns.items():
+        fn()  # warm up
+        inner[name] = max(1, int(min_time / max(time_round(fn, 1), 1e-7)))
+    best = {name: float("inf") for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            best[name] = min(best[name], time_round(fn, inner[name]))
+    return best
+
+
+def measure(sizes=ROW_SIZES, rounds=7):
     rows = []
     with single_thread():
         for kernel, (impls, args_of) in KERNELS.items():
             for n, c in sizes:
                 for dtype in DTYPES:
                     x, y = row_inputs(n, c, dtype)
-                    times = {name: median_time(make(*args_of(x, y)), repeat)
-                             for name, make in impls.items()}
-                    times["np.exp"] = median_time(exp_reference(x), repeat)
-                    rows.append((kernel, (n, c), np.dtype(dtype).name, times))
+                    fns = {name: make(*args_of(x, y)) for name, make in impls.items()}
+                    fns["np.exp"] = exp_reference(x)
+                    rows.append((kernel, (n, c), np.dtype(dtype).name, best_times(fns, rounds)))
     return rows
 
 
@@ -66,7 +71,7 @@ def main(argv=None):
     parser.add_argument("--markdown", metavar="FILE", help="also write the table to FILE")
     args = parser.parse_args(argv)
     sizes = [(n // 10, c) for n, c in ROW_SIZES] if args.quick else ROW_SIZES
-    rows = measure(sizes, repeat=3 if args.quick else 7)
+    rows = measure(sizes, rounds=3 if args.quick else 7)
     header = (f"lossopt {lossopt.__version__}, numpy {np.__version__}, "
               f"{platform.machine()} {platform.processor() or ''}, 1 thread; "
               "ratio = lossopt time / other time (< 1: lossopt faster)")

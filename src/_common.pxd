@@ -32,11 +32,11 @@ cdef extern from "lossopt_math.h" nogil:
     void lossopt_block_exp_sum_f64(const double *x, Py_ssize_t stride,
                                    const unsigned char *mask, Py_ssize_t mask_stride,
                                    Py_ssize_t n_rows, Py_ssize_t n_cols, double *m_out,
-                                   double *e, double *s_out, double *c_out)
+                                   double *e, int want_e, double *s_out, double *c_out)
     void lossopt_block_exp_sum_f32(const float *x, Py_ssize_t stride,
                                    const unsigned char *mask, Py_ssize_t mask_stride,
                                    Py_ssize_t n_rows, Py_ssize_t n_cols, double *m_out,
-                                   float *e, double *s_out, double *c_out)
+                                   float *e, int want_e, double *s_out, double *c_out)
     void lossopt_grad_row_f64(const double *e, const double *p, const double *w, double *out,
                               Py_ssize_t n, double alpha, double sc, double keep,
                               double eps_c, double sum_c, double omp)
@@ -63,14 +63,13 @@ cdef extern from "lossopt_math.h" nogil:
 
 # Thread thresholds, in elements.  Below them a kernel runs on the calling
 # thread only: starting and joining an OpenMP team costs a few microseconds,
-# more than the work.  Measured with bench/thread_threshold.py (2-core AMD EPYC
-# Zen 4, see the table in that file): the exp-bound row kernels break even
-# between 8k and 16k elements, the bandwidth-bound element-wise kernels
-# between 32k and 64k; the thresholds sit above both break-even points, so
-# small inputs are never slower with more threads.
+# as much as the work.  Measured with bench/thread_threshold.py (its docstring
+# has the table): on the 2-core development machine a second thread is as
+# often slower as faster up to 16384 elements and faster in every kernel from
+# 32768 on, for the exp-bound row kernels and the streaming ones alike.
 cdef enum:
     PARALLEL_MIN_EXP_ELEMS = 32768
-    PARALLEL_MIN_STREAM_ELEMS = 131072
+    PARALLEL_MIN_STREAM_ELEMS = 32768
 
 
 cdef inline void rows_max(const floating *x, Py_ssize_t stride, Py_ssize_t n_rows,
@@ -98,16 +97,18 @@ cdef inline void rows_exp_sum(const floating *x, Py_ssize_t stride, const unsign
 
 cdef inline void block_exp_sum(const floating *x, Py_ssize_t stride, const unsigned char *mask,
                                Py_ssize_t mask_stride, Py_ssize_t n_rows, Py_ssize_t n_cols,
-                               double *m_out, floating *e, double *s_out,
+                               double *m_out, floating *e, bint want_e, double *s_out,
                                double *c_out) noexcept nogil:
     """For a block of rows: their maxima m (over the unmasked entries), then
-    e = exp(x - m) (0 where masked), s += sum of e != 1, c += count of e == 1."""
+    e = exp(x - m) (0 where masked), s += sum of e != 1, c += count of e == 1.
+    e is a workspace of n_rows * n_cols elements; it holds the exponentials
+    afterwards only if want_e."""
     if floating is float:
         lossopt_block_exp_sum_f32(x, stride, mask, mask_stride, n_rows, n_cols, m_out, e,
-                                  s_out, c_out)
+                                  want_e, s_out, c_out)
     else:
         lossopt_block_exp_sum_f64(x, stride, mask, mask_stride, n_rows, n_cols, m_out, e,
-                                  s_out, c_out)
+                                  want_e, s_out, c_out)
 
 
 cdef inline void grad_row(const floating *e, const floating *p, const double *w,

@@ -62,10 +62,12 @@ cdef inline double squared_error_block(const floating *p, const floating *t,
 
 def squared_error(const floating[:, ::1] pred, const floating[:, ::1] target,
                   floating[:, ::1] grad, const double[::1] sample_weight,
-                  double grad_scale, double[::1] row_loss, int n_threads=1):
+                  double grad_scale, double[::1] row_loss, int n_threads=1, *,
+                  Py_ssize_t min_parallel=-1):
     """Return sum_i w_i l_i; write grad = grad_scale * w_i (yhat - y) (when
     `grad` is given; it may be `pred` itself) and w_i l_i per row (when
-    `row_loss` is given)."""
+    `row_loss` is given).  min_parallel overrides the thread threshold
+    (bench/thread_threshold.py)."""
     cdef Py_ssize_t N = pred.shape[0], K = pred.shape[1]
     cdef Py_ssize_t R, nb, blk, r0
     cdef int nt
@@ -80,7 +82,8 @@ def squared_error(const floating[:, ::1] pred, const floating[:, ::1] target,
         return 0.0
     R = max(<Py_ssize_t>1, STREAM_BLOCK // K)
     nb = n_blocks_of(N, R)
-    nt = threads_for(N * K, nb, n_threads, PARALLEL_MIN_STREAM_ELEMS)
+    nt = threads_for(N * K, nb, n_threads, PARALLEL_MIN_STREAM_ELEMS if min_parallel < 0
+                     else min_parallel)
     partial = np.empty(nb, dtype=np.float64)
     if grad is not None:
         g = &grad[0, 0]

@@ -37,10 +37,13 @@ cdef inline void sigmoid_block(const floating *x, floating *out, Py_ssize_t n,
             out[j] = <floating>((e if x[j] < 0 else 1.0) / (1.0 + e))
 
 
-def sigmoid(const floating[::1] x, floating[::1] out, bint log, int n_threads=1):
-    """out = expit(x) (log=False) or log_expit(x) (log=True); out may be x."""
+def sigmoid(const floating[::1] x, floating[::1] out, bint log, int n_threads=1, *,
+            Py_ssize_t min_parallel=-1):
+    """out = expit(x) (log=False) or log_expit(x) (log=True); out may be x.
+    min_parallel overrides the thread threshold (bench/thread_threshold.py)."""
     cdef Py_ssize_t n = x.shape[0], nb = n_blocks_of(n, BLOCK_ELEMS), blk, lo
-    cdef int nt = threads_for(n, nb, n_threads, PARALLEL_MIN_EXP_ELEMS)
+    cdef int nt = threads_for(n, nb, n_threads, PARALLEL_MIN_EXP_ELEMS if min_parallel < 0
+                              else min_parallel)
     if n == 0:
         return
     cdef const floating *xp = &x[0]

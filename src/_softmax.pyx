@@ -359,6 +359,8 @@ cdef inline void rows_block(const RowArgs *a, const floating *x, floating *out,
     cdef double *rc = rs + BLOCK_ELEMS
     cdef double *rlz = rc + BLOCK_ELEMS
     cdef bint plain = a.mask == NULL and a.b == NULL
+    # only softmax and the cross-entropy gradient read the exponentials again
+    cdef bint want_e = a.mode == MODE_SOFTMAX or a.want_grad
     cdef Py_ssize_t i, k, j0, n
     cdef double loss = 0.0
     cdef const floating *e
@@ -372,7 +374,7 @@ cdef inline void rows_block(const RowArgs *a, const floating *x, floating *out,
     if a.b == NULL and C <= BLOCK_ELEMS:
         # 1-2. maxima, exponentials and their sums for the whole block at once
         block_exp_sum(x + r0 * xs, xs, a.mask + r0 * a.mask_stride if a.mask != NULL
-                      else NULL, a.mask_stride, nr, C, rm, buf, rs, rc)
+                      else NULL, a.mask_stride, nr, C, rm, buf, want_e, rs, rc)
         for k in range(nr):
             rflag[k] = row_flag(a, x + (r0 + k) * xs, r0 + k, rm[k])
     else:
@@ -423,7 +425,7 @@ cdef inline void rows_block(const RowArgs *a, const floating *x, floating *out,
 
 
 cdef int run_rows(RowArgs *a, const floating *x, floating *out, const floating *probs,
-                  int n_threads) except -1 nogil:
+                  int n_threads, Py_ssize_t min_parallel) except -1 nogil:
     """Run the engine over all rows; returns 0, or raises MemoryError."""
     cdef Py_ssize_t n_blocks, blk, ws_size = WS_ARRAYS * BLOCK_ELEMS
     cdef int nt, tid
@@ -433,7 +435,8 @@ cdef int run_rows(RowArgs *a, const floating *x, floating *out, const floating *
     else:
         a.rows_per_block = BLOCK_ELEMS
     n_blocks = n_blocks_of(a.n_rows, a.rows_per_block)
-    nt = threads_for(a.n_rows * a.n_cols, n_blocks, n_threads, PARALLEL_MIN_EXP_ELEMS)
+    nt = threads_for(a.n_rows * a.n_cols, n_blocks, n_threads,
+                     PARALLEL_MIN_EXP_ELEMS if min_parallel < 0 else min_parallel)
     ws = <double *>malloc(nt * ws_size * sizeof(double))
     if ws == NULL:
         with gil:
@@ -494,7 +497,8 @@ cdef inline void _set_mask(RowArgs *a, const unsigned char[:, :] where, object w
 
 def logsumexp_rows(const floating[:, :] x, double[::1] out, double[::1] sign=None,
                    const unsigned char[:, :] where=None, const double[:, :] b=None,
-                   int n_threads=1, *, x_arr=None, where_arr=None, b_arr=None):
+                   int n_threads=1, *, x_arr=None, where_arr=None, b_arr=None,
+                   Py_ssize_t min_parallel=-1):
     """out[i] = log|sum_j b_ij exp(x_ij)| over the present entries of row i."""
     cdef RowArgs a
     _init_args(&a, MODE_LSE, x.shape[0], x.shape[1])
@@ -516,12 +520,13 @@ def logsumexp_rows(const floating[:, :] x, double[::1] out, double[::1] sign=Non
                 sign[i] = 0.0
         return
     with nogil:
-        run_rows(&a, &x[0, 0], <floating *>NULL, <const floating *>NULL, n_threads)
+        run_rows(&a, &x[0, 0], <floating *>NULL, <const floating *>NULL, n_threads,
+                 min_parallel)
 
 
 def softmax_rows(const floating[:, :] x, floating[:, :] out, bint log,
                  const unsigned char[:, :] where=None, int n_threads=1, *,
-                 x_arr=None, out_arr=None, where_arr=None):
+                 x_arr=None, out_arr=None, where_arr=None, Py_ssize_t min_parallel=-1):
     """out = softmax(x) (log=False) or log_softmax(x) (log=True), row by row.
     `out` may be `x` itself."""
     cdef RowArgs a
@@ -532,7 +537,7 @@ def softmax_rows(const floating[:, :] x, floating[:, :] out, bint log,
     if a.n_rows == 0 or a.n_cols == 0:
         return
     with nogil:
-        run_rows(&a, &x[0, 0], &out[0, 0], <const floating *>NULL, n_threads)
+        run_rows(&a, &x[0, 0], &out[0, 0], <const floating *>NULL, n_threads, min_parallel)
 
 
 def softmax_cross_entropy_rows(const floating[:, :] logits, floating[:, :] grad,
@@ -541,7 +546,8 @@ def softmax_cross_entropy_rows(const floating[:, :] logits, floating[:, :] grad,
                                const double[::1] sample_weight, Py_ssize_t ignore_index,
                                double smoothing, double grad_scale,
                                double[::1] row_loss, int n_threads=1, *,
-                               logits_arr=None, grad_arr=None, probs_arr=None):
+                               logits_arr=None, grad_arr=None, probs_arr=None,
+                               Py_ssize_t min_parallel=-1):
     """Fused softmax cross-entropy over rows: returns the (sample-weighted) sum
     of the row losses, writes each row's gradient times `grad_scale` into
     `grad` (when given; it may be `logits` itself) and each row's weighted loss
@@ -590,7 +596,7 @@ def softmax_cross_entropy_rows(const floating[:, :] logits, floating[:, :] grad,
     if probs is not None:
         p_ptr = &probs[0, 0]
     with nogil:
-        run_rows(&a, x_ptr, g_ptr, p_ptr, n_threads)
+        run_rows(&a, x_ptr, g_ptr, p_ptr, n_threads, min_parallel)
         total = sum_in_order(&partial[0], n_blocks)
     return total
 

@@ -419,12 +419,13 @@ static void lossopt_log_sum_block(const double *s, const double *c, double *lz, 
             c_out[i] += c;                                                           \
         }                                                                            \
     }                                                                                \
-    /* m, e, s, c for a block of rows (s and c are added to) */                      \
+    /* m, e, s, c for a block of rows (s and c are added to); e is also the   */\
+    /* workspace of long rows, and is written for short rows only if want_e  */                      \
     LOSSOPT_CLONES                                                                   \
     static void lossopt_block_exp_sum_##SUFFIX(                                      \
         const T *x, ptrdiff_t stride, const unsigned char *mask,                     \
         ptrdiff_t mask_stride, ptrdiff_t n_rows, ptrdiff_t n_cols,                   \
-        double *m_out, T *e, double *s_out, double *c_out)                           \
+        double *m_out, T *e, int want_e, double *s_out, double *c_out)               \
     {                                                                                \
         const ptrdiff_t nr = n_rows, C = n_cols;                                     \
         if (C >= LOSSOPT_FUSED_ROW_MIN) {                                            \
@@ -445,37 +446,80 @@ static void lossopt_log_sum_block(const double *s, const double *c, double *lz, 
                 }                                                                    \
                 m_out[i] = (double)m;                                                \
             }                                                                        \
-            lossopt_rows_exp_sum_##SUFFIX(x, stride, mask, mask_stride, nr, C,       \
-                                          m_out, e, s_out, c_out);                   \
+            /* shift the rows into e, then one flat exp sweep (no vector   */        \
+            /* loop ends in a scalar remainder of exps), then the sums     */        \
+            T lo[IS_FLOAT ? LOSSOPT_BLOCK_ELEMS : 1];                                \
+            for (ptrdiff_t i = 0; i < nr; i++) {                                     \
+                const T *xr = x + i * stride;                                        \
+                const unsigned char *mr = mask ? mask + i * mask_stride : NULL;      \
+                T *er = e + i * C, *lr = lo + (i * C) * IS_FLOAT;                    \
+                T mi = (T)m_out[i];                                                  \
+                _Pragma("omp simd")                                                  \
+                for (ptrdiff_t j = 0; j < C; j++) {                                  \
+                    T th = xr[j] - mi;                                               \
+                    if (IS_FLOAT)                                                    \
+                        lr[j * IS_FLOAT] = lossopt_diff_lo_##SUFFIX(xr[j], mi, th);  \
+                    er[j] = th;                                                      \
+                }                                                                    \
+                if (mr != NULL) {                                                    \
+                    _Pragma("omp simd")                                              \
+                    for (ptrdiff_t j = 0; j < C; j++)                                \
+                        er[j] = mr[j] ? er[j] : (T)-INFINITY;                        \
+                }                                                                    \
+            }                                                                        \
+            const ptrdiff_t nf = nr * C;                                             \
+            _Pragma("omp simd")                                                      \
+            for (ptrdiff_t k = 0; k < nf; k++)                                       \
+                e[k] = EXPLO(e[k], IS_FLOAT ? lo[k * IS_FLOAT] : (T)0);              \
+            for (ptrdiff_t i = 0; i < nr; i++) {                                     \
+                const T *er = e + i * C;                                             \
+                double s = 0.0, c = 0.0;                                             \
+                _Pragma("omp simd reduction(+:s, c)")                                \
+                for (ptrdiff_t j = 0; j < C; j++) {                                  \
+                    c += (er[j] == (T)1) ? 1.0 : 0.0;                                \
+                    s += (er[j] == (T)1) ? 0.0 : (double)er[j];                      \
+                }                                                                    \
+                s_out[i] += s;                                                       \
+                c_out[i] += c;                                                       \
+            }                                                                        \
             return;                                                                  \
         }                                                                            \
-        /* short rows: column-major copy tr[j * nr + i], vertical passes */          \
+        /* short rows: column by column, vectorised across the rows (strided  */     \
+        /* loads), into a column-major buffer tr[j * nr + i]                   */    \
         T tr[LOSSOPT_BLOCK_ELEMS], mv[LOSSOPT_BLOCK_ELEMS];                          \
         T lo[IS_FLOAT ? LOSSOPT_BLOCK_ELEMS : 1];                                    \
-        for (ptrdiff_t i = 0; i < nr; i++) {                                         \
-            const T *xr = x + i * stride;                                            \
-            const unsigned char *mr = mask ? mask + i * mask_stride : NULL;          \
-            for (ptrdiff_t j = 0; j < C; j++)                                        \
-                tr[j * nr + i] = (mr == NULL || mr[j]) ? xr[j] : (T)-INFINITY;      \
-        }                                                                            \
-        _Pragma("omp simd")                                                          \
         for (ptrdiff_t i = 0; i < nr; i++)                                           \
-            mv[i] = tr[i];                                                           \
-        for (ptrdiff_t j = 1; j < C; j++) {                                          \
-            const T *col = tr + j * nr;                                              \
-            _Pragma("omp simd")                                                      \
-            for (ptrdiff_t i = 0; i < nr; i++)                                       \
-                mv[i] = col[i] > mv[i] ? col[i] : mv[i];                             \
+            mv[i] = (T)-INFINITY;                                                    \
+        for (ptrdiff_t j = 0; j < C; j++) {                                          \
+            if (mask == NULL) {                                                      \
+                _Pragma("omp simd")                                                  \
+                for (ptrdiff_t i = 0; i < nr; i++) {                                 \
+                    T v = x[i * stride + j];                                         \
+                    mv[i] = v > mv[i] ? v : mv[i];                                   \
+                }                                                                    \
+            } else {                                                                 \
+                _Pragma("omp simd")                                                  \
+                for (ptrdiff_t i = 0; i < nr; i++) {                                 \
+                    T v = mask[i * mask_stride + j] ? x[i * stride + j] : (T)-INFINITY;\
+                    mv[i] = v > mv[i] ? v : mv[i];                                   \
+                }                                                                    \
+            }                                                                        \
         }                                                                            \
         for (ptrdiff_t j = 0; j < C; j++) {                                          \
             T *col = tr + j * nr;                                                    \
             T *lcol = lo + (j * nr) * IS_FLOAT;                                      \
             _Pragma("omp simd")                                                      \
             for (ptrdiff_t i = 0; i < nr; i++) {                                     \
-                T th = col[i] - mv[i];                                               \
+                T v = x[i * stride + j];                                             \
+                T th = v - mv[i];                                                    \
                 if (IS_FLOAT)                                                        \
-                    lcol[i * IS_FLOAT] = lossopt_diff_lo_##SUFFIX(col[i], mv[i], th); \
+                    lcol[i * IS_FLOAT] = lossopt_diff_lo_##SUFFIX(v, mv[i], th);     \
                 col[i] = th;                                                         \
+            }                                                                        \
+            if (mask != NULL) {                                                      \
+                _Pragma("omp simd")                                                  \
+                for (ptrdiff_t i = 0; i < nr; i++)                                   \
+                    col[i] = mask[i * mask_stride + j] ? col[i] : (T)-INFINITY;      \
             }                                                                        \
         }                                                                            \
         const ptrdiff_t n = nr * C;                                                  \
@@ -491,12 +535,14 @@ static void lossopt_log_sum_block(const double *s, const double *c, double *lz, 
                 s_out[i] += (v == (T)1) ? 0.0 : (double)v;                           \
             }                                                                        \
         }                                                                            \
-        for (ptrdiff_t i = 0; i < nr; i++) {                                         \
+        for (ptrdiff_t i = 0; i < nr; i++)                                           \
             m_out[i] = (double)mv[i];                                                \
-            for (ptrdiff_t j = 0; j < C; j++)                                        \
-                e[i * C + j] = tr[j * nr + i];                                       \
+        if (e != NULL) {   /* the exponentials row-major, when wanted */             \
+            for (ptrdiff_t i = 0; i < nr; i++)                                       \
+                for (ptrdiff_t j = 0; j < C; j++)                                    \
+                    e[i * C + j] = tr[j * nr + i];                                   \
         }                                                                            \
-    }
+    }                                                                                \
 
 static inline double lossopt_exp_lo(double x, double lo)
 {

@@ -1,0 +1,49 @@
+"""pytest-benchmark comparisons: lossopt against NumPy, SciPy, scikit-learn and
+torch (each when installed), one thread, at (N, C) = (1e6, 10), (1e5, 100),
+(1e4, 1000), float64 and float32.
+
+    pytest bench/ --benchmark-only --benchmark-group-by=param:case
+
+For a table of ratios measured side by side in one run, use
+``python bench/report.py``; both use the implementations in bench/cases.py.
+"""
+
+import numpy as np
+import pytest
+
+from cases import DTYPES, KERNELS, ROW_SIZES, exp_reference, row_inputs, single_thread
+
+CASES = [(kernel, n, c, np.dtype(dtype).name)
+         for kernel in KERNELS for n, c in ROW_SIZES for dtype in DTYPES]
+
+
+def impl_params():
+    for kernel, n, c, dtype in CASES:
+        impls, _ = KERNELS[kernel]
+        for name in list(impls) + ["np.exp"]:
+            yield pytest.param(kernel, n, c, dtype, name,
+                               id=f"{kernel}-{n}x{c}-{dtype}-{name}")
+
+
+@pytest.fixture(scope="module")
+def inputs():
+    cache = {}
+
+    def get(n, c, dtype):
+        key = (n, c, dtype)
+        if key not in cache:
+            cache.clear()
+            cache[key] = row_inputs(n, c, np.dtype(dtype))
+        return cache[key]
+    return get
+
+
+@pytest.mark.parametrize("kernel, n, c, dtype, impl", list(impl_params()))
+def test_kernel(benchmark, inputs, kernel, n, c, dtype, impl):
+    x, y = inputs(n, c, dtype)
+    impls, args_of = KERNELS[kernel]
+    fn = exp_reference(x) if impl == "np.exp" else impls[impl](*args_of(x, y))
+    benchmark.group = f"{kernel} {n}x{c} {dtype}"
+    benchmark.extra_info["case"] = f"{kernel} {n}x{c} {dtype}"
+    with single_thread():
+        benchmark.pedantic(fn, rounds=5, iterations=1, warmup_rounds=1)
