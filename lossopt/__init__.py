@@ -5,7 +5,15 @@ The public names live here; the compiled modules (``lossopt._kernels``) are
 private.
 """
 
-from ._version import __version__
+try:
+    from ._version import __version__
+    from ._kernels import _runtime as _check_build  # noqa: F401
+except ImportError as exc:  # pragma: no cover - only without a build
+    raise ImportError(
+        "lossopt is being imported from its source folder, which has no compiled "
+        "kernels. Install it (pip install .) and run Python from another directory, "
+        "or use the console scripts (lossopt, pytest), which do not put the "
+        "current directory on sys.path.") from exc
 from ._threads import get_num_threads, set_num_threads, threads
 from .functional import expit, log_expit, log_softmax, logsumexp, sigmoid, softmax
 from .losses import (Loss, SoftmaxCrossEntropy, SquaredError, softmax_cross_entropy,

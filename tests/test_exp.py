@@ -49,3 +49,65 @@ def test_edges():
         np.testing.assert_array_equal(got, np.exp(x))
     assert got[0] == 1.0 and got[1] == 1.0
     assert got[-1] == np.e
+
+
+def kernel_expf(x):
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    out = np.empty_like(x)
+    _softmax.expf_array(x, out)
+    return out
+
+
+def kernel_log1p(x):
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    out = np.empty_like(x)
+    _softmax.log1p_array(x, out)
+    return out
+
+
+def test_float_exp_within_one_ulp(rng):
+    x = np.concatenate([rng.uniform(-103.9, 88.7, 2_000_000), rng.uniform(-1, 1, 100_000)]
+                       ).astype(np.float32)
+    got = kernel_expf(x)
+    ref = np.exp(x.astype(np.float64))
+    f32 = np.finfo(np.float32)
+    normal = (ref >= f32.tiny) & (ref <= f32.max)
+    err = np.abs(got[normal] - ref[normal]) / np.spacing(ref[normal].astype(np.float32))
+    assert err.max() <= 1.0
+    sub = (ref < f32.tiny)
+    assert (np.abs(got[sub] - ref[sub]) <= np.spacing(np.float32(0))).all()
+    assert np.isinf(got[ref > f32.max]).all()
+
+
+def test_float_exp_edges():
+    x = np.array([0, -0.0, np.inf, -np.inf, np.nan, 88.73, -103.97, -104.5],
+                 dtype=np.float32)
+    with np.errstate(over="ignore"):
+        np.testing.assert_array_equal(kernel_expf(x), np.exp(x))
+    x = np.array([88.72, 1.0, -87.33], dtype=np.float32)   # near the ends: 1 ulp
+    ref = np.exp(x.astype(np.float64))
+    assert (np.abs(kernel_expf(x) - ref) <= np.spacing(ref.astype(np.float32))).all()
+
+
+def test_log1p_against_long_double(rng):
+    r = rng.random(1_000_000)
+    x = np.concatenate([r[:250_000] * 10, 10.0 ** (-20 + 40 * r[250_000:500_000]),
+                        -1 + 10.0 ** (-15 * r[500_000:750_000]), (r[750_000:] - 0.5) * 1e-8])
+    got = kernel_log1p(x)
+    if np.finfo(np.longdouble).nmant >= 63:
+        ref = np.log1p(x.astype(np.longdouble))
+        nz = ref != 0
+        err = np.abs(got[nz].astype(np.longdouble) - ref[nz]) / \
+            np.spacing(np.abs(ref[nz]).astype(np.float64)).astype(np.longdouble)
+        assert err.max() <= 1.0
+    else:
+        for v, g in zip(x[::991], got[::991]):
+            ref = mpmath.log1p(mpmath.mpf(v))
+            assert abs(mpmath.mpf(g) - ref) <= np.spacing(abs(float(ref)))
+
+
+def test_log1p_edges():
+    x = np.array([0.0, -0.0, np.inf, -1.0, -2.0, np.nan, 5e-324, 1e308, 1.0])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        np.testing.assert_array_equal(kernel_log1p(x), np.log1p(x))
+    assert np.signbit(kernel_log1p(np.array([-0.0]))[0])

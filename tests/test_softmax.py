@@ -180,3 +180,43 @@ def test_property_matches_scipy(x, data):
         if x.size:
             np.testing.assert_allclose(got, theirs(x.astype(np.float64), axis=axis),
                                        rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("n_cols", [3, 10, 63, 64, 100, 3000])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_masks_on_every_path(rng, n_cols, dtype):
+    """Short rows (column-wise path), mid rows (flat exp) and long rows (chunks)."""
+    x = (rng.normal(size=(40, n_cols)) * 5).astype(dtype)
+    mask = rng.random(x.shape) < 0.7
+    mask[3] = False
+    x64 = x.astype(np.float64)
+    p = lossopt.softmax(x, axis=1, where=mask)
+    lp = lossopt.log_softmax(x, axis=1, where=mask)
+    lse = lossopt.logsumexp(x, axis=1, where=mask)
+    rtol = 1e-13 if dtype == np.float64 else 2e-6
+    for i in range(40):
+        m = mask[i]
+        if not m.any():
+            assert (p[i] == 0).all() and (lp[i] == -np.inf).all() and lse[i] == -np.inf
+            continue
+        np.testing.assert_allclose(p[i][m], sc.softmax(x64[i][m]), rtol=rtol, atol=1e-30)
+        np.testing.assert_allclose(lp[i][m], sc.log_softmax(x64[i][m]), rtol=rtol,
+                                   atol=1e-14 if dtype == np.float64 else 1e-6)
+        assert (p[i][~m] == 0).all() and (lp[i][~m] == -np.inf).all()
+        assert lse[i] == pytest.approx(sc.logsumexp(x64[i][m]), rel=rtol)
+
+
+@pytest.mark.parametrize("n_cols", [5, 100, 3000])
+def test_float32_accuracy_against_mpmath(rng, n_cols):
+    """float32 data keeps its precision: x - max is taken exactly (two-sum)."""
+    x = (rng.normal(size=(4, n_cols)) * 30).astype(np.float32)
+    p = lossopt.softmax(x, axis=1)
+    lp = lossopt.log_softmax(x, axis=1)
+    for i in range(4):
+        ref = mp_log_softmax(x[i].astype(np.float64))
+        ref_lp = np.array([float(v) for v in ref])
+        ref_p = np.array([float(mpmath.exp(v)) for v in ref])
+        big = ref_p > 1e-30
+        assert (np.abs(lp[i] - ref_lp) <= 2 * np.spacing(np.abs(ref_lp).astype(np.float32))).all()
+        assert (np.abs(p[i][big] - ref_p[big]) <=
+                2 * np.spacing(ref_p[big].astype(np.float32))).all()
