@@ -20,11 +20,15 @@ def _parser():
 def main(argv=None):
     parser = _parser()
     args = parser.parse_args(argv)
-    if args.command == "info":
-        from ._info import info
-        return info()
-    parser.print_help()
-    return 2
+    try:
+        if args.command == "info":
+            from ._info import info
+            return info()
+        parser.print_help()
+        return 2
+    except BrokenPipeError:  # e.g. `lossopt info | head`: stop quietly
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -164,6 +164,12 @@ def test_all_ignored_gives_zero_loss_and_gradient(rng):
     assert value == 0.0
     np.testing.assert_array_equal(grad, 0.0)
     assert lossopt.softmax_cross_entropy(np.zeros((0, 3)), np.zeros(0, int)) == 0.0
+    # no classes at all: every label must be ignore_index, and the loss is 0
+    loss = lossopt.SoftmaxCrossEntropy(class_weight=np.zeros(0), ignore_index=0)
+    value, grad = loss.loss_and_gradient(np.zeros((5, 0)), np.zeros(5, np.int64))
+    assert value == 0.0 and grad.shape == (5, 0)
+    with pytest.raises(ValueError, match=r"class label 0, outside \[0, 0\)"):
+        lossopt.softmax_cross_entropy(np.zeros((5, 0)), np.zeros(5, np.int64))
 
 
 def test_ignore_index_custom_and_in_range(rng):
@@ -314,10 +320,14 @@ def test_out_errors_write_nothing():
 
 @given(st.integers(0, 12), st.integers(1, 9), st.sampled_from([np.float32, np.float64]),
        st.sampled_from(REDUCTIONS), st.floats(0, 1), st.booleans(), st.booleans(),
-       st.integers(0, 2**32 - 1))
-def test_property_against_reference(n, c, dtype, reduction, eps, weighted, probs, seed):
+       st.integers(0, 2**32 - 1), st.sampled_from(["C", "F", "rows", "cols", "reversed"]))
+def test_property_against_reference(n, c, dtype, reduction, eps, weighted, probs, seed,
+                                    layout):
     rng = np.random.default_rng(seed)
-    logits = (rng.normal(size=(n, c)) * 5).astype(dtype)
+    base = (rng.normal(size=(2 * n, 2 * c)) * 5).astype(dtype)
+    logits = {"C": np.ascontiguousarray(base[:n, :c]), "F": np.asfortranarray(base[:n, :c]),
+              "rows": base[::2, :c], "cols": base[:n, ::2],
+              "reversed": base[:n, :c][::-1, ::-1]}[layout]
     if probs:
         target = rng.dirichlet(np.ones(c), size=n).astype(dtype)
     else:

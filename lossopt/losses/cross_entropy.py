@@ -168,10 +168,10 @@ class SoftmaxCrossEntropy(Loss):
         # the mean's denominator (torch's rule, see the class docstring)
         if labels is not None:
             active = labels != ignore
-            row_w = np.ones(labels.shape) if cw is None else cw[np.where(active, labels, 0)]
+            row_w = np.ones(np.count_nonzero(active)) if cw is None else cw[labels[active]]
             if sw is not None:
-                row_w = row_w * sw
-            denominator = float(np.sum(row_w[active]))
+                row_w = row_w * sw[active]
+            denominator = float(np.sum(row_w))
         else:
             denominator = float(rows.shape[0]) if sw is None else float(np.sum(sw))
 
