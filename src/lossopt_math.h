@@ -490,36 +490,34 @@ static void lossopt_log_sum_block(const double *s, const double *c, double *lz, 
         T lo[IS_FLOAT ? LOSSOPT_BLOCK_ELEMS : 1];                                    \
         for (ptrdiff_t i = 0; i < nr; i++)                                           \
             mv[i] = (T)-INFINITY;                                                    \
-        for (ptrdiff_t j = 0; j < C; j++) {                                          \
+        for (ptrdiff_t j = 0; j < C; j++) {   /* gather column j, track maxima */    \
+            T *col = tr + j * nr;                                                    \
             if (mask == NULL) {                                                      \
                 _Pragma("omp simd")                                                  \
                 for (ptrdiff_t i = 0; i < nr; i++) {                                 \
                     T v = x[i * stride + j];                                         \
+                    col[i] = v;                                                      \
                     mv[i] = v > mv[i] ? v : mv[i];                                   \
                 }                                                                    \
             } else {                                                                 \
                 _Pragma("omp simd")                                                  \
                 for (ptrdiff_t i = 0; i < nr; i++) {                                 \
                     T v = mask[i * mask_stride + j] ? x[i * stride + j] : (T)-INFINITY;\
+                    col[i] = v;                                                      \
                     mv[i] = v > mv[i] ? v : mv[i];                                   \
                 }                                                                    \
             }                                                                        \
         }                                                                            \
-        for (ptrdiff_t j = 0; j < C; j++) {                                          \
+        for (ptrdiff_t j = 0; j < C; j++) {   /* shift by the maxima */              \
             T *col = tr + j * nr;                                                    \
             T *lcol = lo + (j * nr) * IS_FLOAT;                                      \
             _Pragma("omp simd")                                                      \
             for (ptrdiff_t i = 0; i < nr; i++) {                                     \
-                T v = x[i * stride + j];                                             \
+                T v = col[i];                                                        \
                 T th = v - mv[i];                                                    \
                 if (IS_FLOAT)                                                        \
                     lcol[i * IS_FLOAT] = lossopt_diff_lo_##SUFFIX(v, mv[i], th);     \
                 col[i] = th;                                                         \
-            }                                                                        \
-            if (mask != NULL) {                                                      \
-                _Pragma("omp simd")                                                  \
-                for (ptrdiff_t i = 0; i < nr; i++)                                   \
-                    col[i] = mask[i * mask_stride + j] ? col[i] : (T)-INFINITY;      \
             }                                                                        \
         }                                                                            \
         const ptrdiff_t n = nr * C;                                                  \
