@@ -21,6 +21,13 @@ def have(module):
     return importlib.util.find_spec(module) is not None
 
 
+def installed(impls):
+    """{name: factory} for the implementations whose module is installed;
+    `impls` maps a name to (module it needs or None, factory)."""
+    return {name: make for name, (module, make) in impls.items()
+            if module is None or have(module)}
+
+
 @contextlib.contextmanager
 def single_thread():
     """Pin lossopt, torch and every BLAS/OpenMP pool to one thread."""
@@ -91,11 +98,8 @@ def ce_torch(logits, labels):
     return run
 
 
-CROSS_ENTROPY = {"lossopt": ce_lossopt, "numpy": ce_numpy}
-if have("sklearn"):
-    CROSS_ENTROPY["sklearn"] = ce_sklearn
-if have("torch"):
-    CROSS_ENTROPY["torch"] = ce_torch
+CROSS_ENTROPY = installed({"lossopt": (None, ce_lossopt), "numpy": (None, ce_numpy),
+                           "sklearn": ("sklearn", ce_sklearn), "torch": ("torch", ce_torch)})
 
 
 # --------------------------------------------------------------- logsumexp --
@@ -122,11 +126,8 @@ def lse_torch(x):
     return lambda: torch.logsumexp(t, 1)
 
 
-LOGSUMEXP = {"lossopt": lse_lossopt, "numpy": lse_numpy}
-if have("scipy"):
-    LOGSUMEXP["scipy"] = lse_scipy
-if have("torch"):
-    LOGSUMEXP["torch"] = lse_torch
+LOGSUMEXP = installed({"lossopt": (None, lse_lossopt), "numpy": (None, lse_numpy),
+                       "scipy": ("scipy", lse_scipy), "torch": ("torch", lse_torch)})
 
 
 # ---------------------------------------------------------- the exp bound --

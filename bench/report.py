@@ -9,34 +9,12 @@ A ratio below 1 means lossopt is faster (time of lossopt / time of the peer).
 import argparse
 import platform
 import sys
-import time
 
 import numpy as np
 
 import lossopt
 from cases import DTYPES, KERNELS, ROW_SIZES, exp_reference, row_inputs, single_thread
-
-
-def time_round(fn, inner):
-    t0 = time.perf_counter()
-    for _ in range(inner):
-        fn()
-    return (time.perf_counter() - t0) / inner
-
-
-def best_times(fns, rounds, min_time=0.03):
-    """Seconds per call of each function: the best of `rounds` rounds, the
-    functions interleaved within each round so that they share the machine's
-    slow drifts (this machine is shared and noisy)."""
-    inner = {}
-    for name, fn in fns.items():
-        fn()  # warm up
-        inner[name] = max(1, int(min_time / max(time_round(fn, 1), 1e-7)))
-    best = {name: float("inf") for name in fns}
-    for _ in range(rounds):
-        for name, fn in fns.items():
-            best[name] = min(best[name], time_round(fn, inner[name]))
-    return best
+from timing import best_times
 
 
 def measure(sizes=ROW_SIZES, rounds=7):

@@ -9,11 +9,11 @@ gradient / outputs) are identical, bit for bit, to the 1-thread results.
 
 import argparse
 import sys
-import time
 
 import numpy as np
 
 import lossopt
+from timing import best_time
 
 
 def cases(quick):
@@ -41,20 +41,6 @@ def as_bytes(result):
     return b"".join(np.asarray(r).tobytes() for r in parts)
 
 
-def best(fn, rounds, min_time=0.05):
-    fn()
-    t0 = time.perf_counter()
-    fn()
-    inner = max(1, int(min_time / max(time.perf_counter() - t0, 1e-7)))
-    out = float("inf")
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        for _ in range(inner):
-            fn()
-        out = min(out, (time.perf_counter() - t0) / inner)
-    return out
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 4, 8, 16])
@@ -69,12 +55,12 @@ def main(argv=None):
     for name, fn in cases(args.quick):
         with lossopt.threads(1):
             ref = as_bytes(fn())
-            t1 = best(fn, args.rounds)
+            t1 = best_time(fn, args.rounds, 0.05)
         cells = []
         for n in counts[1:]:
             with lossopt.threads(n):
                 same = as_bytes(fn()) == ref
-                tn = best(fn, args.rounds)
+                tn = best_time(fn, args.rounds, 0.05)
             all_same &= same
             cells.append(f"{t1 / tn:8.2f}{'=' if same else '!'} ")
         print(f"{name:<34}{t1 * 1e3:12.2f}" + "".join(f"{c:>10}" for c in cells))

@@ -30,11 +30,11 @@ numbers move with the OpenMP runtime's thread start-up cost.
 
 import argparse
 import sys
-import time
 
 import numpy as np
 
 from lossopt._kernels import _regression, _sigmoid, _softmax
+from timing import best_times
 
 SIZES = [2048, 8192, 16384, 32768, 65536, 131072, 524288]
 
@@ -69,20 +69,6 @@ def kernels(n):
             "squared error": squared_error}
 
 
-def best(fn, rounds=15, min_time=0.01):
-    fn()
-    t0 = time.perf_counter()
-    fn()
-    inner = max(1, int(min_time / max(time.perf_counter() - t0, 1e-7)))
-    out = float("inf")
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        for _ in range(inner):
-            fn()
-        out = min(out, (time.perf_counter() - t0) / inner)
-    return out
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
@@ -94,9 +80,9 @@ def main(argv=None):
         ks = kernels(n)
         cells = []
         for name in names:
-            one = best(lambda: ks[name](1))
-            many = best(lambda: ks[name](args.threads))
-            cells.append(f"{many / one:18.2f}")
+            t = best_times({1: lambda: ks[name](1),
+                            args.threads: lambda: ks[name](args.threads)}, 15, 0.01)
+            cells.append(f"{t[args.threads] / t[1]:18.2f}")
         print(f"{n:>9}  " + "  ".join(cells))
     return 0
 

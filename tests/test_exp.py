@@ -9,11 +9,16 @@ from lossopt._kernels import _softmax
 mpmath.mp.dps = 40
 
 
-def kernel_exp(x):
-    x = np.ascontiguousarray(x, dtype=np.float64)
+def run_kernel(kernel, x, dtype):
+    """The library's vectorised function (a test hook of _softmax) applied to x."""
+    x = np.ascontiguousarray(x, dtype=dtype)
     out = np.empty_like(x)
-    _softmax.exp_array(x, out)
+    kernel(x, out)
     return out
+
+
+def kernel_exp(x):
+    return run_kernel(_softmax.exp_array, x, np.float64)
 
 
 def test_million_points_against_long_double(rng):
@@ -52,17 +57,11 @@ def test_edges():
 
 
 def kernel_expf(x):
-    x = np.ascontiguousarray(x, dtype=np.float32)
-    out = np.empty_like(x)
-    _softmax.expf_array(x, out)
-    return out
+    return run_kernel(_softmax.expf_array, x, np.float32)
 
 
 def kernel_log1p(x):
-    x = np.ascontiguousarray(x, dtype=np.float64)
-    out = np.empty_like(x)
-    _softmax.log1p_array(x, out)
-    return out
+    return run_kernel(_softmax.log1p_array, x, np.float64)
 
 
 def test_float_exp_within_one_ulp(rng):
