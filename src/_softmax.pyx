@@ -9,9 +9,11 @@ axis last, unit stride) and processes it in blocks of rows:
    `where`, and with b != 0 for logsumexp), and a flag for rows whose maximum
    is not finite (all entries -inf or absent, a +inf, or a NaN);
 2. the shifted values t = x - m of the whole block are written into one
-   contiguous buffer of at most BLOCK_ELEMS doubles and exponentiated in one
-   vectorised sweep (a 10-class row is too short to vectorise on its own);
-   rows longer than the buffer go through it in chunks;
+   buffer of at most BLOCK_ELEMS values (of the data's type; float data gets
+   a float exp) and exponentiated in one vectorised sweep: a 10-class row is
+   too short to vectorise on its own, so rows shorter than 64 are even taken
+   column by column across the block; rows longer than the buffer go through
+   it in chunks;
 3. per row: s = sum of e = exp(t) over the entries with e != 1 and c = the
    number of entries with e == 1 (the maxima), then, for the whole block in
    one vectorised sweep, lz = log(c + s) = log1p(s / c) + log1p(c - 1).
@@ -617,3 +619,33 @@ def log1p_array(const double[::1] x, double[::1] out):
     """out = log1p(x) with the library's vectorised log1p (for tests)."""
     if x.shape[0]:
         lossopt_log1p_array(&x[0], &out[0], x.shape[0])
+
+
+def label_denominator(const Py_ssize_t[::1] labels, Py_ssize_t n_classes,
+                      Py_ssize_t ignore_index, const double[::1] class_weight,
+                      const double[::1] sample_weight):
+    """One pass over the class labels: (the sum over the non-ignored samples of
+    class_weight[label] * sample_weight, the index of the first label outside
+    [0, n_classes) that is not ignore_index, or -1).  The sum runs in sample
+    order with Neumaier's compensation, so it is as exact as a pairwise sum
+    and does not depend on the thread count."""
+    cdef Py_ssize_t i, y, n = labels.shape[0], bad = -1
+    cdef double total = 0.0, comp = 0.0, w, t
+    with nogil:
+        for i in range(n):
+            y = labels[i]
+            if y == ignore_index:
+                continue
+            if y < 0 or y >= n_classes:
+                bad = i
+                break
+            w = 1.0 if class_weight is None else class_weight[y]
+            if sample_weight is not None:
+                w = w * sample_weight[i]
+            t = total + w
+            if fabs(total) >= fabs(w):
+                comp += (total - t) + w
+            else:
+                comp += (w - t) + total
+            total = t
+    return total + comp, bad

@@ -340,3 +340,24 @@ def test_property_against_reference(n, c, dtype, reduction, eps, weighted, probs
     rtol = 1e-12 if dtype == np.float64 else 1e-5
     np.testing.assert_allclose(value, ref, rtol=rtol, atol=1e-12)
     assert grad.shape == logits.shape and grad.dtype == dtype
+
+
+def test_denominator_is_exact_for_large_batches(rng):
+    """The mean divides by the summed weights, accumulated with compensation."""
+    n = 200_001
+    logits = np.zeros((n, 2))
+    labels = rng.integers(0, 2, size=n)
+    labels[::7] = -100
+    sw = rng.uniform(0, 1, size=n)
+    cw = np.array([0.3, 1.7])
+    value = lossopt.softmax_cross_entropy(logits, labels, sample_weight=sw, class_weight=cw)
+    active = labels != -100
+    weights = (cw[labels[active]] * sw[active])
+    import math
+    ref = math.fsum(weights * np.log(2.0)) / math.fsum(weights)
+    assert value == pytest.approx(ref, rel=1e-14)
+
+
+def test_huge_unsigned_labels_are_out_of_range():
+    with pytest.raises(ValueError, match="outside"):
+        lossopt.softmax_cross_entropy(np.zeros((1, 3)), np.array([2**64 - 100], np.uint64))

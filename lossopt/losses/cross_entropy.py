@@ -133,12 +133,10 @@ class SoftmaxCrossEntropy(Loss):
                 raise ValueError(
                     f"target holds class labels, so its shape must be the logits' shape "
                     f"without the class axis, {batch}; got {target.shape}")
-            outside = ((target < 0) | (target >= n_classes)) & (target != ignore)
-            if outside.any():
-                first = target[outside].flat[0]
-                raise ValueError(
-                    f"target holds class label {first}, outside [0, {n_classes}) and not "
-                    f"ignore_index={ignore}")
+            if target.dtype.kind == "u" and target.size and \
+                    target.max() > np.iinfo(np.intp).max:
+                raise ValueError(f"target holds class label {target.max()}, outside "
+                                 f"[0, {n_classes}) and not ignore_index={ignore}")
             labels = np.ascontiguousarray(target.reshape(-1), dtype=np.intp)
         elif target.dtype.kind == "f":
             if target.shape != logits.shape:
@@ -165,13 +163,14 @@ class SoftmaxCrossEntropy(Loss):
         if probs is not None:
             probs_rows = _rows.to_rows(probs, (axis,))[0]
 
-        # the mean's denominator (torch's rule, see the class docstring)
+        # the mean's denominator (torch's rule, see the class docstring), and
+        # the labels checked, in one pass
         if labels is not None:
-            active = labels != ignore
-            row_w = np.ones(np.count_nonzero(active)) if cw is None else cw[labels[active]]
-            if sw is not None:
-                row_w = row_w * sw[active]
-            denominator = float(np.sum(row_w))
+            denominator, bad = _softmax.label_denominator(labels, n_classes, ignore, cw, sw)
+            if bad >= 0:
+                raise ValueError(
+                    f"target holds class label {labels[bad]}, outside [0, {n_classes}) and "
+                    f"not ignore_index={ignore}")
         else:
             denominator = float(rows.shape[0]) if sw is None else float(np.sum(sw))
 
