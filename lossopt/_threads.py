@@ -42,6 +42,9 @@ def get_num_threads():
     return max(1, _runtime.omp_max_threads())
 
 
+MAX_THREADS = 2**31 - 1   # OpenMP's num_threads is a C int
+
+
 def _check_n(n):
     if n is None:
         return None
@@ -51,8 +54,9 @@ def _check_n(n):
         n = operator.index(n)
     except TypeError:
         raise TypeError(f"n must be a positive integer or None, got {n!r}") from None
-    if n < 1:
-        raise ValueError(f"n must be a positive integer or None, got {n}")
+    if not 1 <= n <= MAX_THREADS:
+        raise ValueError(f"n must be a positive integer (at most {MAX_THREADS}) or None, "
+                         f"got {n}")
     return n
 
 

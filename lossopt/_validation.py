@@ -67,13 +67,20 @@ def check_fraction(value, name):
     return v
 
 
-def check_int(value, name):
+INT64_MIN, INT64_MAX = -2**63, 2**63 - 1
+
+
+def check_int(value, name, low=INT64_MIN, high=INT64_MAX):
+    """An integer in [low, high] (by default one a 64-bit index holds)."""
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be an integer, got {value!r}")
     try:
-        return operator.index(value)
+        value = operator.index(value)
     except TypeError:
         raise TypeError(f"{name} must be an integer, got {value!r}") from None
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be an integer in [{low}, {high}], got {value}")
+    return value
 
 
 def normalize_axes(axis, ndim, name="axis"):

@@ -248,6 +248,21 @@ cdef inline void finalize_lse(const RowArgs *a, const floating *xr, Py_ssize_t i
 cdef inline void finalize_softmax(const RowArgs *a, const floating *xr, floating *outr,
                                   Py_ssize_t i, double m, int flag, double s, double c,
                                   double lz, const floating *e, floating *buf) noexcept nogil:
+    """softmax / log_softmax of row i into outr."""
+    cdef Py_ssize_t j
+    cdef const unsigned char *mr
+    row_softmax(a, xr, outr, i, m, flag, s, c, lz, e, buf)
+    if a.mask != NULL:
+        # masked entries are absent: 0 / -inf even in a row holding NaN or +inf
+        mr = a.mask + i * a.mask_stride
+        for j in range(a.n_cols):
+            if mr[j] == 0:
+                outr[j] = <floating>(0.0 if a.mode == MODE_SOFTMAX else -INFINITY)
+
+
+cdef inline void row_softmax(const RowArgs *a, const floating *xr, floating *outr,
+                             Py_ssize_t i, double m, int flag, double s, double c,
+                             double lz, const floating *e, floating *buf) noexcept nogil:
     cdef Py_ssize_t j, j0, n, C = a.n_cols
     cdef double inv, lzv
     cdef const floating *ech
@@ -287,10 +302,11 @@ cdef inline double finalize_cross_entropy(const RowArgs *a, const floating *xr,
     cdef const floating *ech
     sw = 1.0 if a.sample_weight == NULL else a.sample_weight[i]
     if flag != ROW_FINITE:
-        # ignored or every class masked: 0; +inf or NaN logits: NaN
+        # ignored or every class masked: 0; +inf or NaN logits: NaN, except that
+        # a sample weighted 0 contributes nothing, to the gradient either
         loss = 0.0 if (flag == ROW_IGNORED or flag == ROW_NEG_INF) else NAN
         if a.want_grad:
-            fill_row(outr, C, loss)
+            fill_row(outr, C, 0.0 if a.grad_scale * sw == 0.0 else loss)
     else:
         keep = 1.0 - a.smoothing
         eps_c = a.smoothing / C
@@ -316,9 +332,11 @@ cdef inline double finalize_cross_entropy(const RowArgs *a, const floating *xr,
             # with 0 log 0 = 0 for c_k = 0
             coef_sums(xr, pr, w, C, m, keep, eps_c, &acc1, &acc2)
             loss = acc2 * lz - acc1
-        if a.want_grad:
+        sc = a.grad_scale * sw
+        if a.want_grad and sc == 0.0:
+            fill_row(outr, C, 0.0)          # weighted 0: contributes nothing
+        elif a.want_grad:
             inv = 1.0 / (c + s)
-            sc = a.grad_scale * sw
             j0 = 0
             while j0 < C:
                 n = min(<Py_ssize_t>BLOCK_ELEMS, C - j0)
@@ -516,10 +534,11 @@ def logsumexp_rows(const floating[:, :] x, double[::1] out, double[::1] sign=Non
     if sign is not None:
         a.row_sign = &sign[0]
     if a.n_cols == 0:
+        # the sum of nothing: -inf, with scipy's sign for it, sign(-inf) = -1
         for i in range(a.n_rows):
             out[i] = -INFINITY
             if sign is not None:
-                sign[i] = 0.0
+                sign[i] = -1.0
         return
     with nogil:
         run_rows(&a, &x[0, 0], <floating *>NULL, <const floating *>NULL, n_threads,

@@ -154,6 +154,18 @@ def test_nan_and_inf_propagate():
     assert np.isnan(lossopt.softmax_cross_entropy(z, [0, 0, 1]))
 
 
+def test_samples_weighted_zero_contribute_nothing():
+    """An ignored sample, or one with sample_weight 0, has gradient 0 even when
+    its logits are NaN or +inf (torch's autograd gives NaN there)."""
+    z = np.array([[np.nan, 1.0], [np.inf, 1.0], [0.0, 1.0], [np.nan, 0.0]])
+    loss = lossopt.SoftmaxCrossEntropy(reduction="sum")
+    value, grad = loss.loss_and_gradient(z, np.array([-100, -100, 1, 0]),
+                                         sample_weight=[1.0, 1.0, 1.0, 0.0])
+    assert value == pytest.approx(np.log1p(np.exp(-1.0)), rel=1e-15)
+    np.testing.assert_array_equal(grad[[0, 1, 3]], 0.0)
+    assert np.isfinite(grad[2]).all()
+
+
 def test_all_ignored_gives_zero_loss_and_gradient(rng):
     z = rng.normal(size=(4, 3))
     value, grad = lossopt.SoftmaxCrossEntropy().loss_and_gradient(z, np.full(4, -100))
@@ -289,6 +301,7 @@ def test_threads_bit_identical(rng):
     ({}, dict(sample_weight=[1.0, -2.0]), ValueError, "sample_weight must be non-negative"),
     ({"reduction": "avg"}, {}, ValueError, "reduction must be one of"),
     ({"ignore_index": 1.5}, {}, TypeError, "ignore_index must be an integer"),
+    ({"ignore_index": 2**63}, {}, ValueError, "ignore_index must be an integer in"),
     ({"axis": 2}, {}, ValueError, "axis 2 is out of bounds"),
     ({}, dict(logits=np.array([["a", "b", "c"]] * 2)), TypeError, "logits must be a real"),
     ({}, dict(logits=np.float64(1.0)), ValueError, "at least one dimension"),

@@ -53,6 +53,11 @@ def test_edge_cases_like_scipy(row):
 
 def test_empty():
     assert lossopt.logsumexp(np.array([])) == -np.inf
+    # scipy's sign for the sum of nothing is sign(-inf) = -1
+    assert lossopt.logsumexp(np.zeros(0), return_sign=True) == sc.logsumexp(
+        np.zeros(0), return_sign=True)
+    np.testing.assert_array_equal(lossopt.logsumexp(np.zeros((0, 3)), axis=0, return_sign=True),
+                                  sc.logsumexp(np.zeros((0, 3)), axis=0, return_sign=True))
     np.testing.assert_array_equal(lossopt.logsumexp(np.zeros((3, 0)), axis=1), [-np.inf] * 3)
     assert lossopt.logsumexp(np.zeros((0, 3)), axis=1).shape == (0,)
     assert lossopt.logsumexp(np.zeros((0, 3)), axis=0).tolist() == [-np.inf] * 3

@@ -220,3 +220,20 @@ def test_float32_accuracy_against_mpmath(rng, n_cols):
         assert (np.abs(lp[i] - ref_lp) <= 2 * np.spacing(np.abs(ref_lp).astype(np.float32))).all()
         assert (np.abs(p[i][big] - ref_p[big]) <=
                 2 * np.spacing(ref_p[big].astype(np.float32))).all()
+
+
+@pytest.mark.parametrize("n_cols", [3, 70, 3000])
+def test_masked_entries_stay_absent_next_to_nan_and_inf(n_cols):
+    for bad in (np.nan, np.inf):
+        x = np.linspace(-1, 1, n_cols)
+        x[0] = bad
+        x[1] = -np.inf
+        mask = np.ones(n_cols, bool)
+        mask[2] = False
+        p = lossopt.softmax(x, where=mask)
+        lp = lossopt.log_softmax(x, where=mask)
+        assert p[2] == 0.0 and lp[2] == -np.inf
+        assert np.isnan(p[mask]).all()
+        assert np.isnan(lp[0])
+        with np.errstate(invalid="ignore"):
+            np.testing.assert_array_equal(lp[mask][1:], sc.log_softmax(x[mask])[1:])

@@ -72,6 +72,9 @@ class SoftmaxCrossEntropy(Loss):
 
     * if the denominator is 0 (every sample ignored, or all weights 0), the
       mean loss is 0 and the gradient 0, not NaN;
+    * an ignored sample, or one with ``sample_weight`` 0, contributes nothing:
+      loss 0 and gradient 0 even where its logits hold NaN or ``+inf`` (torch's
+      autograd gives NaN there);
     * a ``-inf`` logit is a masked class with probability 0: it never makes a
       NaN.  Zero target mass on it contributes 0 (0 log 0 = 0); positive mass
       on it (its label, or label smoothing, which spreads mass over every
