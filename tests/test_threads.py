@@ -72,3 +72,18 @@ def test_concurrent_python_threads(rng):
         assert v1 == v2
         np.testing.assert_array_equal(g1, g2)
     np.testing.assert_allclose(parallel[0][0], sc.logsumexp(xs[0], axis=1), rtol=1e-14)
+
+
+def test_default_follows_omp_num_threads():
+    import os
+    import subprocess
+    import sys
+    if not _runtime.openmp_enabled():
+        pytest.skip("serial build")
+    for n in ("1", "3"):
+        env = dict(os.environ, OMP_NUM_THREADS=n)
+        out = subprocess.run([sys.executable, "-c",
+                              "import lossopt; print(lossopt.get_num_threads())"],
+                             capture_output=True, text=True, env=env, cwd="/", timeout=60)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip() == n
