@@ -419,8 +419,15 @@ static void lossopt_log_sum_block(const double *s, const double *c, double *lz, 
             c_out[i] += c;                                                           \
         }                                                                            \
     }                                                                                \
-    /* m, e, s, c for a block of rows (s and c are added to); e is also the   */\
-    /* workspace of long rows, and is written for short rows only if want_e  */                      \
+    /* v[k] = exp(v[k] + lo[k]) over a flat block (lo only for floats) */            \
+    static inline void lossopt_exp_lo_flat_##SUFFIX(T *v, const T *lo, ptrdiff_t n)  \
+    {                                                                                \
+        _Pragma("omp simd")                                                          \
+        for (ptrdiff_t k = 0; k < n; k++)                                            \
+            v[k] = EXPLO(v[k], IS_FLOAT ? lo[k * IS_FLOAT] : (T)0);                  \
+    }                                                                                \
+    /* m, e, s, c for a block of rows (s and c are added to); e is also the */       \
+    /* workspace of long rows, and is written for short rows only if want_e */       \
     LOSSOPT_CLONES                                                                   \
     static void lossopt_block_exp_sum_##SUFFIX(                                      \
         const T *x, ptrdiff_t stride, const unsigned char *mask,                     \
@@ -467,10 +474,7 @@ static void lossopt_log_sum_block(const double *s, const double *c, double *lz, 
                         er[j] = mr[j] ? er[j] : (T)-INFINITY;                        \
                 }                                                                    \
             }                                                                        \
-            const ptrdiff_t nf = nr * C;                                             \
-            _Pragma("omp simd")                                                      \
-            for (ptrdiff_t k = 0; k < nf; k++)                                       \
-                e[k] = EXPLO(e[k], IS_FLOAT ? lo[k * IS_FLOAT] : (T)0);              \
+            lossopt_exp_lo_flat_##SUFFIX(e, lo, nr * C);                             \
             for (ptrdiff_t i = 0; i < nr; i++) {                                     \
                 const T *er = e + i * C;                                             \
                 double s = 0.0, c = 0.0;                                             \
@@ -520,10 +524,7 @@ static void lossopt_log_sum_block(const double *s, const double *c, double *lz, 
                 col[i] = th;                                                         \
             }                                                                        \
         }                                                                            \
-        const ptrdiff_t n = nr * C;                                                  \
-        _Pragma("omp simd")                                                          \
-        for (ptrdiff_t k = 0; k < n; k++)                                            \
-            tr[k] = EXPLO(tr[k], IS_FLOAT ? lo[k * IS_FLOAT] : (T)0);                \
+        lossopt_exp_lo_flat_##SUFFIX(tr, lo, nr * C);                                \
         for (ptrdiff_t j = 0; j < C; j++) {                                          \
             const T *col = tr + j * nr;                                              \
             _Pragma("omp simd")                                                      \
