@@ -43,7 +43,6 @@ Row flags (the maximum is not finite):
 * ``ROW_IGNORED``: cross-entropy row whose label is ignore_index.
 """
 
-cimport cython
 from cython.parallel cimport prange, threadid
 from libc.math cimport log, log1p, exp, fabs, INFINITY, NAN, isfinite
 from libc.stdlib cimport malloc, free

@@ -7,7 +7,6 @@ import mpmath
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
-from hypothesis.extra import numpy as hnp
 
 import lossopt
 from helpers import numerical_gradient, reference_cross_entropy, ulp_distance

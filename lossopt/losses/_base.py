@@ -3,7 +3,6 @@ calls, and one way of turning a weighted sum into the requested reduction."""
 
 import inspect
 
-import numpy as np
 
 from .._validation import check_reduction
 
