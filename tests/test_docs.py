@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 
 import lossopt
-from lossopt import _threads, functional
+from lossopt import _threads, functional, likelihood
 from lossopt.losses import cross_entropy, regression
 
 
-@pytest.mark.parametrize("module", [functional, cross_entropy, regression, _threads])
+@pytest.mark.parametrize("module", [functional, cross_entropy, regression, _threads,
+                                    likelihood])
 def test_docstring_examples(module):
     np.set_printoptions(legacy=False)
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
