@@ -160,16 +160,26 @@ print(f"{'unpacked':<20} {unpacked / 1024:8.1f} KiB")
 for i in sorted(z.infolist(), key=lambda i: -i.file_size)[:8]:
     print(f"    {i.file_size / 1024:8.1f} KiB  {i.filename}")
 EOF
-for _ in 1 2 3; do   # the first run also compiles the .pyc files: report the last
-  "$WORK/venv/bin/python" -X importtime -c "import lossopt" 2>"$WORK/importtime.txt"
+"$WORK/venv/bin/python" -c "import lossopt"   # compiles the .pyc files once
+for i in 1 2 3 4 5; do
+  "$WORK/venv/bin/python" -X importtime -c "import lossopt" 2>"$WORK/importtime.$i.txt"
 done
-python - "$WORK/importtime.txt" <<'EOF'
+python - "$WORK"/importtime.*.txt <<'EOF'
 import sys
-rows = [line.split("|") for line in open(sys.argv[1]) if line.startswith("import time:")]
-rows = [(int(r[1]), r[2].rstrip()) for r in rows if r[1].strip().isdigit()]
-total = {name.strip(): cum for cum, name in rows}
-print(f"import lossopt: {total['lossopt'] / 1000:.1f} ms cumulative "
-      f"(numpy alone: {total.get('numpy', 0) / 1000:.1f} ms of it), python -X importtime")
+runs = []
+for path in sys.argv[1:]:
+    cum = {}
+    for line in open(path):
+        fields = line.split("|")
+        if line.startswith("import time:") and fields[1].strip().isdigit():
+            cum[fields[2].strip()] = int(fields[1])
+    runs.append((cum["lossopt"], cum["lossopt"] - cum.get("numpy", 0)))
+total = sorted(r[0] for r in runs)
+own = sorted(r[1] for r in runs)
+print(f"import lossopt (python -X importtime, {len(runs)} runs): "
+      f"best {total[0] / 1000:.1f} ms, median {total[len(total) // 2] / 1000:.1f} ms; "
+      f"lossopt's own share (minus numpy): best {own[0] / 1000:.1f} ms, "
+      f"median {own[len(own) // 2] / 1000:.1f} ms")
 EOF
 echo
 echo "check_wheel: OK"
