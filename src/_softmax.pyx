@@ -584,6 +584,12 @@ def softmax_cross_entropy_rows(const floating[:, :] logits, floating[:, :] grad,
     a.x_stride = _stride(logits_arr, sizeof(floating))
     if a.n_rows == 0:
         return 0.0
+    if a.n_cols == 0:
+        # every label must be ignore_index (checked by the caller): loss 0.
+        # Before any &w[0] below: class_weight is empty then.
+        if row_loss is not None:
+            row_loss[:] = 0.0
+        return 0.0
     if labels is not None:
         a.labels = &labels[0]
     else:
@@ -601,11 +607,6 @@ def softmax_cross_entropy_rows(const floating[:, :] logits, floating[:, :] grad,
         a.out_stride = _stride(grad_arr, sizeof(floating))
     if row_loss is not None:
         a.row_value = &row_loss[0]
-    if a.n_cols == 0:
-        # every label must be ignore_index (checked by the caller): loss 0
-        if row_loss is not None:
-            row_loss[:] = 0.0
-        return 0.0
     a.rows_per_block = max(<Py_ssize_t>1, BLOCK_ELEMS // a.n_cols)
     n_blocks = n_blocks_of(a.n_rows, a.rows_per_block)
     partial = np.empty(n_blocks, dtype=np.float64)

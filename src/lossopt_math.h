@@ -26,6 +26,19 @@
 #include <omp.h>
 #endif
 
+/* `omp simd` loops are written LOSSOPT_OMP_SIMD(clauses), never as a bare
+ * pragma: MSVC's OpenMP (2.0) has no simd directive.  With /openmp it is a
+ * compile error, and /openmp:experimental, which knows it, has no max
+ * reductions and turns /fp:fast on inside such loops.  So MSVC never sees one
+ * (it vectorises the plain loops by itself); every other compiler gets
+ * `#pragma omp simd clauses` (-fopenmp-simd, or -fopenmp). */
+#if defined(_MSC_VER) && !defined(__clang__)
+#define LOSSOPT_OMP_SIMD(...)
+#else
+#define LOSSOPT_PRAGMA_(...) _Pragma(#__VA_ARGS__)
+#define LOSSOPT_OMP_SIMD(...) LOSSOPT_PRAGMA_(omp simd __VA_ARGS__)
+#endif
+
 /* Elements per row block.  A block of rows is shifted into a buffer of this
  * many doubles (16 KiB) and exponentiated in one vectorised sweep; the block,
  * the logits it came from and the gradient it produces stay in L1/L2. */
@@ -198,7 +211,7 @@ static inline double lossopt_exp(double x)
 LOSSOPT_CLONES
 static void lossopt_exp_block(double *x, ptrdiff_t n)
 {
-#pragma omp simd
+LOSSOPT_OMP_SIMD()
     for (ptrdiff_t i = 0; i < n; i++)
         x[i] = lossopt_exp(x[i]);
 }
@@ -257,7 +270,7 @@ static inline float lossopt_expf(float x)
 LOSSOPT_CLONES
 static void lossopt_exp_block_f32(float *x, ptrdiff_t n)
 {
-#pragma omp simd
+LOSSOPT_OMP_SIMD()
     for (ptrdiff_t i = 0; i < n; i++)
         x[i] = lossopt_expf(x[i]);
 }
@@ -319,7 +332,7 @@ static inline double lossopt_log1p(double x)
 LOSSOPT_CLONES
 static void lossopt_log1p_block(double *x, ptrdiff_t n)
 {
-#pragma omp simd
+LOSSOPT_OMP_SIMD()
     for (ptrdiff_t i = 0; i < n; i++)
         x[i] = lossopt_log1p(x[i]);
 }
@@ -333,7 +346,7 @@ static void lossopt_log1p_block(double *x, ptrdiff_t n)
 LOSSOPT_CLONES
 static void lossopt_log_sum_block(const double *s, const double *c, double *lz, ptrdiff_t n)
 {
-#pragma omp simd
+LOSSOPT_OMP_SIMD()
     for (ptrdiff_t i = 0; i < n; i++)
         lz[i] = lossopt_log1p(s[i] / c[i]) + lossopt_log1p(c[i] - 1.0);
 }
@@ -376,7 +389,7 @@ static void lossopt_log_sum_block(const double *s, const double *c, double *lz, 
         for (ptrdiff_t i = 0; i < n_rows; i++) {                                     \
             const T *xr = x + i * stride;                                            \
             T m = -INFINITY;                                                         \
-            _Pragma("omp simd reduction(max:m)")                                     \
+            LOSSOPT_OMP_SIMD(reduction(max:m))                                       \
             for (ptrdiff_t j = 0; j < n_cols; j++)                                   \
                 m = xr[j] > m ? xr[j] : m;                                           \
             m_out[i] = (double)m;                                                    \
@@ -396,7 +409,7 @@ static void lossopt_log_sum_block(const double *s, const double *c, double *lz, 
             T mi = (T)m[i];                                                          \
             double s = 0.0, c = 0.0;                                                 \
             if (mr == NULL) {                                                        \
-                _Pragma("omp simd reduction(+:s, c)")                                \
+                LOSSOPT_OMP_SIMD(reduction(+:s, c))                                  \
                 for (ptrdiff_t j = 0; j < n_cols; j++) {                             \
                     T th = xr[j] - mi;                                               \
                     T v = EXPLO(th, lossopt_diff_lo_##SUFFIX(xr[j], mi, th));        \
@@ -405,7 +418,7 @@ static void lossopt_log_sum_block(const double *s, const double *c, double *lz, 
                     s += (v == (T)1) ? 0.0 : (double)v;                              \
                 }                                                                    \
             } else {                                                                 \
-                _Pragma("omp simd reduction(+:s, c)")                                \
+                LOSSOPT_OMP_SIMD(reduction(+:s, c))                                  \
                 for (ptrdiff_t j = 0; j < n_cols; j++) {                             \
                     T th = xr[j] - mi;                                               \
                     T v = EXPLO(th, lossopt_diff_lo_##SUFFIX(xr[j], mi, th));        \
@@ -422,7 +435,7 @@ static void lossopt_log_sum_block(const double *s, const double *c, double *lz, 
     /* v[k] = exp(v[k] + lo[k]) over a flat block (lo only for floats) */            \
     static inline void lossopt_exp_lo_flat_##SUFFIX(T *v, const T *lo, ptrdiff_t n)  \
     {                                                                                \
-        _Pragma("omp simd")                                                          \
+        LOSSOPT_OMP_SIMD()                                                           \
         for (ptrdiff_t k = 0; k < n; k++)                                            \
             v[k] = EXPLO(v[k], IS_FLOAT ? lo[k * IS_FLOAT] : (T)0);                  \
     }                                                                                \
@@ -441,11 +454,11 @@ static void lossopt_log_sum_block(const double *s, const double *c, double *lz, 
                 const unsigned char *mr = mask ? mask + i * mask_stride : NULL;      \
                 T m = -INFINITY;                                                     \
                 if (mr == NULL) {                                                    \
-                    _Pragma("omp simd reduction(max:m)")                             \
+                    LOSSOPT_OMP_SIMD(reduction(max:m))                               \
                     for (ptrdiff_t j = 0; j < C; j++)                                \
                         m = xr[j] > m ? xr[j] : m;                                   \
                 } else {                                                             \
-                    _Pragma("omp simd reduction(max:m)")                             \
+                    LOSSOPT_OMP_SIMD(reduction(max:m))                               \
                     for (ptrdiff_t j = 0; j < C; j++) {                              \
                         T v = mr[j] ? xr[j] : (T)-INFINITY;                          \
                         m = v > m ? v : m;                                           \
@@ -461,7 +474,7 @@ static void lossopt_log_sum_block(const double *s, const double *c, double *lz, 
                 const unsigned char *mr = mask ? mask + i * mask_stride : NULL;      \
                 T *er = e + i * C, *lr = lo + (i * C) * IS_FLOAT;                    \
                 T mi = (T)m_out[i];                                                  \
-                _Pragma("omp simd")                                                  \
+                LOSSOPT_OMP_SIMD()                                                   \
                 for (ptrdiff_t j = 0; j < C; j++) {                                  \
                     T th = xr[j] - mi;                                               \
                     if (IS_FLOAT)                                                    \
@@ -469,7 +482,7 @@ static void lossopt_log_sum_block(const double *s, const double *c, double *lz, 
                     er[j] = th;                                                      \
                 }                                                                    \
                 if (mr != NULL) {                                                    \
-                    _Pragma("omp simd")                                              \
+                    LOSSOPT_OMP_SIMD()                                               \
                     for (ptrdiff_t j = 0; j < C; j++)                                \
                         er[j] = mr[j] ? er[j] : (T)-INFINITY;                        \
                 }                                                                    \
@@ -478,7 +491,7 @@ static void lossopt_log_sum_block(const double *s, const double *c, double *lz, 
             for (ptrdiff_t i = 0; i < nr; i++) {                                     \
                 const T *er = e + i * C;                                             \
                 double s = 0.0, c = 0.0;                                             \
-                _Pragma("omp simd reduction(+:s, c)")                                \
+                LOSSOPT_OMP_SIMD(reduction(+:s, c))                                  \
                 for (ptrdiff_t j = 0; j < C; j++) {                                  \
                     c += (er[j] == (T)1) ? 1.0 : 0.0;                                \
                     s += (er[j] == (T)1) ? 0.0 : (double)er[j];                      \
@@ -497,14 +510,14 @@ static void lossopt_log_sum_block(const double *s, const double *c, double *lz, 
         for (ptrdiff_t j = 0; j < C; j++) {   /* gather column j, track maxima */    \
             T *col = tr + j * nr;                                                    \
             if (mask == NULL) {                                                      \
-                _Pragma("omp simd")                                                  \
+                LOSSOPT_OMP_SIMD()                                                   \
                 for (ptrdiff_t i = 0; i < nr; i++) {                                 \
                     T v = x[i * stride + j];                                         \
                     col[i] = v;                                                      \
                     mv[i] = v > mv[i] ? v : mv[i];                                   \
                 }                                                                    \
             } else {                                                                 \
-                _Pragma("omp simd")                                                  \
+                LOSSOPT_OMP_SIMD()                                                   \
                 for (ptrdiff_t i = 0; i < nr; i++) {                                 \
                     T v = mask[i * mask_stride + j] ? x[i * stride + j] : (T)-INFINITY;\
                     col[i] = v;                                                      \
@@ -515,7 +528,7 @@ static void lossopt_log_sum_block(const double *s, const double *c, double *lz, 
         for (ptrdiff_t j = 0; j < C; j++) {   /* shift by the maxima */              \
             T *col = tr + j * nr;                                                    \
             T *lcol = lo + (j * nr) * IS_FLOAT;                                      \
-            _Pragma("omp simd")                                                      \
+            LOSSOPT_OMP_SIMD()                                                       \
             for (ptrdiff_t i = 0; i < nr; i++) {                                     \
                 T v = col[i];                                                        \
                 T th = v - mv[i];                                                    \
@@ -527,7 +540,7 @@ static void lossopt_log_sum_block(const double *s, const double *c, double *lz, 
         lossopt_exp_lo_flat_##SUFFIX(tr, lo, nr * C);                                \
         for (ptrdiff_t j = 0; j < C; j++) {                                          \
             const T *col = tr + j * nr;                                              \
-            _Pragma("omp simd")                                                      \
+            LOSSOPT_OMP_SIMD()                                                       \
             for (ptrdiff_t i = 0; i < nr; i++) {                                     \
                 T v = col[i];                                                        \
                 c_out[i] += (v == (T)1) ? 1.0 : 0.0;                                 \
@@ -569,7 +582,7 @@ LOSSOPT_DEFINE_ROW_HELPERS(float, f32, lossopt_expf_lo, 1)
         const T *e, const T *p, const double *w, T *out, ptrdiff_t n, double alpha,  \
         double sc, double keep, double eps_c, double sum_c, double omp, int max_form)\
     {                                                                                \
-        _Pragma("omp simd")                                                          \
+        LOSSOPT_OMP_SIMD()                                                           \
         for (ptrdiff_t j = 0; j < n; j++) {                                          \
             double cj = (keep * (p ? (double)p[j] : 1.0) + eps_c) * (w ? w[j] : 1.0); \
             double g = alpha * (double)e[j] - sc * cj;                               \
@@ -602,7 +615,7 @@ LOSSOPT_DEFINE_ROW_HELPERS(float, f32, lossopt_expf_lo, 1)
     static void lossopt_log_softmax_row_##SUFFIX(const T *x, T *out, ptrdiff_t n,    \
                                                  double m, double lz)                \
     {                                                                                \
-        _Pragma("omp simd")                                                          \
+        LOSSOPT_OMP_SIMD()                                                           \
         for (ptrdiff_t j = 0; j < n; j++)                                            \
             out[j] = (T)(((double)x[j] - m) - lz);                                   \
     }                                                                                \
@@ -612,7 +625,7 @@ LOSSOPT_DEFINE_ROW_HELPERS(float, f32, lossopt_expf_lo, 1)
         double eps_c, double *acc1, double *acc2)                                    \
     {                                                                                \
         double a1 = 0.0, a2 = 0.0;                                                   \
-        _Pragma("omp simd reduction(+:a1, a2)")                                      \
+        LOSSOPT_OMP_SIMD(reduction(+:a1, a2))                                        \
         for (ptrdiff_t j = 0; j < n; j++) {                                          \
             double cj = (keep * (p ? (double)p[j] : 1.0) + eps_c) * (w ? w[j] : 1.0); \
             a1 += (cj != 0.0) ? cj * ((double)x[j] - m) : 0.0;                       \
