@@ -7,10 +7,10 @@ import pytest
 
 import lossopt
 from lossopt import _threads, functional
-from lossopt.losses import cross_entropy, regression
+from lossopt.losses import binary, cross_entropy, regression
 
 
-@pytest.mark.parametrize("module", [functional, cross_entropy, regression, _threads])
+@pytest.mark.parametrize("module", [functional, cross_entropy, regression, binary, _threads])
 def test_docstring_examples(module):
     np.set_printoptions(legacy=False)
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
