@@ -163,7 +163,7 @@ def check_finite_float(value, name):
 
 
 def _first_bad(arr, bad):
-    return arr.reshape(-1)[np.flatnonzero(bad.reshape(-1))[0]]
+    return float(arr.reshape(-1)[np.flatnonzero(bad.reshape(-1))[0]])
 
 
 def check_binary_labels(target, name="target"):

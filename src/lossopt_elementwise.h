@@ -128,7 +128,7 @@ LOSSOPT_ALWAYS_INLINE double lossopt_el_gaussian_nll(double p, double t, double 
     double d = p - t;
     double vc = v < eps ? eps : v;
     double r = 1.0 / vc;
-    double q = d * r;
+    double q = d / vc;              /* not d * r: 1 / vc overflows for subnormal vc */
     *g = q;
     *gv = 0.5 * (r - q * q);
     *bad = lossopt_bad_negative(v);

@@ -58,3 +58,29 @@ def reference_cross_entropy(logits, target, class_weight=None, label_smoothing=0
     if reduction == "sum":
         return per.sum()
     return per.sum() / denominator if denominator != 0 else 0.0
+
+
+def reduce_reference(per_elem, reduction="mean", sample_weight=None):
+    """lossopt's reduction of an (N, ...) array of per-element losses: sum
+    over the outputs of each sample, times its weight; "mean" divides by N or
+    the weights' sum (0 when that is 0)."""
+    per_elem = np.asarray(per_elem, dtype=np.float64)
+    n = per_elem.shape[0]
+    sw = np.ones(n) if sample_weight is None else np.asarray(sample_weight, np.float64)
+    per = per_elem.reshape(n, int(np.prod(per_elem.shape[1:]))).sum(axis=1) * sw
+    if reduction == "none":
+        return per
+    if reduction == "sum":
+        return per.sum()
+    return per.sum() / sw.sum() if sw.sum() != 0 else 0.0
+
+
+def gradient_reference(grad_elem, reduction="mean", sample_weight=None):
+    """The gradient lossopt returns, from the per-element derivatives."""
+    g = np.asarray(grad_elem, dtype=np.float64)
+    n = g.shape[0]
+    sw = np.ones(n) if sample_weight is None else np.asarray(sample_weight, np.float64)
+    scale = sw / sw.sum() if reduction == "mean" and sw.sum() != 0 else sw
+    if reduction == "mean" and sw.sum() == 0:
+        scale = np.zeros(n)
+    return g * scale.reshape((n,) + (1,) * (g.ndim - 1))
