@@ -170,7 +170,8 @@ LOSSOPT_ALWAYS_INLINE double lossopt_el_poisson_rate(double p, double t, double 
  * Bernoulli NLL with a sigmoid last activation, torch's
  * binary_cross_entropy_with_logits with pos_weight pw:
  *
- *   tt = t (1 - eps) + eps / 2                 (label smoothing toward 1/2)
+ *   tt = t (1 - eps) + eps / 2                 (label smoothing toward 1/2;
+ *                                              1 - tt as (1 - t)(1 - eps) + eps / 2)
  *   lw = 1 + (pw - 1) tt
  *   l  = -pw tt ln sigma(x) - (1 - tt) ln(1 - sigma(x))
  *      = (1 - tt) x + lw softplus(-x),          softplus(z) = ln(1 + e^z)
@@ -196,6 +197,7 @@ LOSSOPT_ALWAYS_INLINE double lossopt_el_bce(double x, double t, double keep, dou
                                     double pw, double *g, int *bad)
 {
     double tt = t * keep + half_eps;
+    double ct = (1.0 - t) * keep + half_eps;  /* 1 - tt without the cancellation */
     double lw = 1.0 + (pw - 1.0) * tt;
     double e = lossopt_exp(-fabs(x));
     /* L = log1p(e) by the shared log core (no edge selects needed: e is in
@@ -206,9 +208,9 @@ LOSSOPT_ALWAYS_INLINE double lossopt_el_bce(double x, double t, double keep, dou
     double L = lossopt_log_core(u, (e - (u - 1.0)) / u, 0.0);
     double s = e / u;
     int pos = x >= 0.0;
-    double cx = pos ? 1.0 - tt : -pw * tt;    /* coefficient of x */
+    double cx = pos ? ct : -pw * tt;          /* coefficient of x */
     double lin = cx == 0.0 ? 0.0 : cx * x;
-    *g = pos ? (1.0 - tt) - lw * s : lw * s - pw * tt;
+    *g = pos ? ct - lw * s : lw * s - pw * tt;
     *bad = lossopt_bad_unit(t);
     return lin + lw * L;
 }
