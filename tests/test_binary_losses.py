@@ -18,6 +18,14 @@ from helpers import gradient_reference, numerical_gradient, reduce_reference
 SHAPES = [(11,), (11, 3), (5, 2, 2)]
 
 
+@pytest.fixture(autouse=True)
+def _restore_mpmath_precision():
+    """Tests here raise mpmath's precision; leave it as it was for others."""
+    dps = mpmath.mp.dps
+    yield
+    mpmath.mp.dps = dps
+
+
 def ref_bce(x, t, pos_weight=1.0, label_smoothing=0.0):
     t = t * (1 - label_smoothing) + label_smoothing / 2
     pw = np.asarray(pos_weight, dtype=np.float64)

@@ -17,6 +17,14 @@ from helpers import gradient_reference, numerical_gradient, reduce_reference
 SHAPES = [(11,), (11, 3), (5, 2, 2)]
 
 
+@pytest.fixture(autouse=True)
+def _restore_mpmath_precision():
+    """Tests here raise mpmath's precision; leave it as it was for others."""
+    dps = mpmath.mp.dps
+    yield
+    mpmath.mp.dps = dps
+
+
 # ------------------------------------------------------------ references --
 
 def ref_absolute(p, t):
