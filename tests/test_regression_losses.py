@@ -12,7 +12,9 @@ from hypothesis import given, strategies as st
 
 import lossopt
 from lossopt._kernels import _regression
-from helpers import gradient_reference, numerical_gradient, reduce_reference
+from helpers import (check_api_thread_counts, check_empty_zero_weights_and_nan, check_kernel_thread_counts,
+                     check_out_and_layouts, gradient_reference, numerical_gradient,
+                     reduce_reference)
 
 SHAPES = [(11,), (11, 3), (5, 2, 2)]
 
@@ -329,23 +331,7 @@ def test_dtype_and_float64_sums(rng, name, dtype):
 def test_out_in_place_and_layouts(rng, name):
     pred = rng.uniform(0.1, 2.0, size=(20, 4))
     target = rng.poisson(2.0, size=(20, 4)).astype(np.float64)
-    loss = ALL[name]()
-    value, ref_grad = loss.loss_and_gradient(pred, target)
-    p = pred.copy()
-    v, g = loss.loss_and_gradient(p, target, out=p)
-    assert g is p and v == value
-    np.testing.assert_array_equal(p, ref_grad)
-    out = np.empty((4, 20)).T
-    loss.gradient(pred, target, out=out)
-    np.testing.assert_array_equal(out, ref_grad)
-    t = target.copy()
-    loss.gradient(pred, t, out=t)
-    np.testing.assert_array_equal(t, ref_grad)
-    ro = pred.copy()
-    ro.flags.writeable = False
-    v, g = loss.loss_and_gradient(np.asfortranarray(ro), target[:, ::-1].copy()[:, ::-1])
-    assert v == value
-    np.testing.assert_array_equal(g, ref_grad)
+    check_out_and_layouts(ALL[name](), pred, target)
 
 
 KERNELS = [
@@ -373,34 +359,17 @@ def test_threads_bit_identical(rng, kernel, k, weighted, per_row):
     n = 40_000 // k
     p, t = rng.normal(size=(n, k)), rng.normal(size=(n, k))
     sw = rng.uniform(size=n) if weighted else None
-    results = []
-    for nt in (1, 2):
-        g = np.empty_like(p)
-        rl = np.empty(n) if per_row else None
-        total = KERNELS[kernel](p, t, g, sw, rl, nt)
-        results.append((np.float64(total[0]).tobytes(), total[1], g.tobytes(),
-                        None if rl is None else rl.tobytes()))
-    assert results[0] == results[1]
+    check_kernel_thread_counts(KERNELS[kernel], p, t, sw, per_row)
 
 
 def test_threads_through_the_api(rng):
     pred, target = rng.normal(size=(200_000, 2)), rng.normal(size=(200_000, 2))
-    out = []
-    for n in (1, 2):
-        with lossopt.threads(n):
-            out.append(lossopt.Huber().loss_and_gradient(pred, target))
-    assert out[0][0] == out[1][0] and out[0][1].tobytes() == out[1][1].tobytes()
+    check_api_thread_counts(lossopt.Huber(), pred, target)
 
 
 @pytest.mark.parametrize("name", list(ALL))
 def test_empty_zero_weights_and_nan(name):
-    loss = ALL[name]()
-    assert loss(np.zeros(0), np.zeros(0)) == 0.0
-    assert ALL[name](reduction="none")(np.zeros((0, 2)), np.zeros((0, 2))).shape == (0,)
-    value, grad = loss.loss_and_gradient([1.0, np.nan], [1.0, 2.0], sample_weight=[1.0, 0.0])
-    assert np.isfinite(value) and grad[1] == 0.0
-    assert np.isnan(loss([np.nan, 1.0], [0.0, 0.0]))
-    assert np.isnan(loss.gradient([np.nan, 1.0], [0.0, 0.0])[0])
+    check_empty_zero_weights_and_nan(ALL[name], 2.0)
 
 
 @pytest.mark.parametrize("call, exc, msg", [

@@ -55,29 +55,34 @@ def finish_gradient(grad, out, shape):
 class ElementwiseLoss(Loss):
     """Base of the losses that are a sum over elements of f(pred, target).
 
-    Subclasses define ``_kernel(p2, t2, grad, sw, scale, row_loss, n_threads)``
-    (returning the weighted sum and the number of targets outside the domain)
-    and ``_check_target(target)`` (raising the error for a target outside the
-    domain; None when every real target is allowed).
+    Subclasses set ``_kernel_fn``, a kernel of ``src/_regression.pyx`` or
+    ``src/_binary.pyx`` called as ``(p2, t2, grad, sw, scale, row_loss,
+    n_threads, **options)`` and returning the weighted sum and the number of
+    targets outside the domain; ``_kernel_options(shape)`` (the validated
+    hyper-parameters, knowing pred's shape); and ``_check_target(target)``
+    (raising the error for a target outside the domain; None when every real
+    target is allowed).
     """
 
     _check_target = None
+    _kernel_fn = None
 
-    def _prepare(self, p2):
-        """Validate the hyper-parameters (knowing pred's (N, K) shape)."""
+    def _kernel_options(self, shape):
+        return {}
 
     def _evaluate(self, pred, target, sample_weight, want_grad, out):
         reduction = self._check_reduction()
         pred, p2, t2, sw = elementwise_inputs(pred, target, sample_weight)
-        self._prepare(p2)
+        options = self._kernel_options(pred.shape)
         n = p2.shape[0]
         denominator = float(n) if sw is None else float(np.sum(sw))
         if out is not None and self._check_target is not None:
             self._check_target(t2)            # before anything is written
         grad = gradient_target(out, pred.shape, p2, (t2, sw)) if want_grad else None
         row_loss = np.empty(n) if reduction == "none" else None
-        total, n_bad = self._kernel(p2, t2, grad, sw, grad_scale(reduction, denominator),
-                                    row_loss, get_num_threads())
+        total, n_bad = type(self)._kernel_fn(p2, t2, grad, sw,
+                                             grad_scale(reduction, denominator), row_loss,
+                                             get_num_threads(), **options)
         if n_bad:
             self._check_target(t2)
             raise AssertionError("kernel and validation disagree")  # pragma: no cover

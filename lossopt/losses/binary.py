@@ -95,36 +95,28 @@ class BinaryCrossEntropy(ElementwiseLoss):
         self.label_smoothing = label_smoothing
         self.reduction = reduction
 
-    def _prepare(self, p2):
-        self._eps = check_fraction(self.label_smoothing, "label_smoothing")
-        self._pw, self._pw_cols = 1.0, None
+    _kernel_fn = staticmethod(_binary.binary_cross_entropy)
+
+    def _kernel_options(self, shape):
+        options = {"label_smoothing": check_fraction(self.label_smoothing, "label_smoothing")}
         if self.pos_weight is None:
-            return
+            return options
         pw = as_float_array(self.pos_weight, "pos_weight", dtype=np.float64)
         if pw.size and np.min(pw) < 0:
             raise ValueError(f"pos_weight must be non-negative, got a minimum of {np.min(pw)}")
         if pw.size == 1:
-            self._pw = float(pw.reshape(-1)[0])
-            return
-        shape = self._batch_shape[1:]
+            options["pos_weight"] = float(pw.reshape(-1)[0])
+            return options
         try:
-            cols = np.broadcast_to(pw, shape)
+            cols = np.broadcast_to(pw, shape[1:])
         except ValueError:
             raise ValueError(f"pos_weight with shape {pw.shape} cannot be broadcast to the "
-                             f"outputs of pred, {shape}") from None
-        self._pw_cols = np.ascontiguousarray(cols, dtype=np.float64).reshape(-1)
-
-    def _evaluate(self, pred, target, sample_weight, want_grad, out):
-        self._batch_shape = np.shape(pred)
-        return super()._evaluate(pred, target, sample_weight, want_grad, out)
+                             f"outputs of pred, {shape[1:]}") from None
+        options["pos_weight_cols"] = np.ascontiguousarray(cols, dtype=np.float64).reshape(-1)
+        return options
 
     def _check_target(self, t2):
         check_unit_interval(t2, "target")
-
-    def _kernel(self, p2, t2, grad, sw, scale, row_loss, n_threads):
-        return _binary.binary_cross_entropy(p2, t2, grad, sw, scale, row_loss, n_threads,
-                                            label_smoothing=self._eps, pos_weight=self._pw,
-                                            pos_weight_cols=self._pw_cols)
 
 
 def binary_cross_entropy(pred, target, *, pos_weight=None, label_smoothing=0.0,
@@ -193,11 +185,7 @@ class Perceptron(_MarginLoss):
     array([ 0., -1.,  1.])
     """
 
-    def __init__(self, reduction="mean"):
-        self.reduction = reduction
-
-    def _kernel(self, p2, t2, grad, sw, scale, row_loss, n_threads):
-        return _binary.perceptron(p2, t2, grad, sw, scale, row_loss, n_threads)
+    _kernel_fn = staticmethod(_binary.perceptron)
 
 
 def perceptron(pred, target, *, sample_weight=None, reduction="mean"):
@@ -259,18 +247,15 @@ class Hinge(_MarginLoss):
     array([0., 1., 0.])
     """
 
+    _kernel_fn = staticmethod(_binary.hinge)
     _squared = False
 
     def __init__(self, margin=1.0, reduction="mean"):
         self.margin = margin
         self.reduction = reduction
 
-    def _prepare(self, p2):
-        self._margin = check_finite_float(self.margin, "margin")
-
-    def _kernel(self, p2, t2, grad, sw, scale, row_loss, n_threads):
-        return _binary.hinge(p2, t2, grad, sw, scale, row_loss, n_threads,
-                             margin=self._margin, squared=self._squared)
+    def _kernel_options(self, shape):
+        return {"margin": check_finite_float(self.margin, "margin"), "squared": self._squared}
 
 
 def hinge(pred, target, *, margin=1.0, sample_weight=None, reduction="mean"):

@@ -73,11 +73,7 @@ class SquaredError(ElementwiseLoss):
     array([0.5, 1. ])
     """
 
-    def __init__(self, reduction="mean"):
-        self.reduction = reduction
-
-    def _kernel(self, p2, t2, grad, sw, scale, row_loss, n_threads):
-        return _regression.squared_error(p2, t2, grad, sw, scale, row_loss, n_threads)
+    _kernel_fn = staticmethod(_regression.squared_error)
 
 
 def squared_error(pred, target, *, sample_weight=None, reduction="mean"):
@@ -137,11 +133,7 @@ class AbsoluteError(ElementwiseLoss):
     array([ 0.33333333, -0.33333333,  0.        ])
     """
 
-    def __init__(self, reduction="mean"):
-        self.reduction = reduction
-
-    def _kernel(self, p2, t2, grad, sw, scale, row_loss, n_threads):
-        return _regression.absolute_error(p2, t2, grad, sw, scale, row_loss, n_threads)
+    _kernel_fn = staticmethod(_regression.absolute_error)
 
 
 def absolute_error(pred, target, *, sample_weight=None, reduction="mean"):
@@ -206,16 +198,14 @@ class Huber(ElementwiseLoss):
     array([0.25, 0.5 ])
     """
 
+    _kernel_fn = staticmethod(_regression.huber)
+
     def __init__(self, delta=1.0, reduction="mean"):
         self.delta = delta
         self.reduction = reduction
 
-    def _prepare(self, p2):
-        self._delta = check_positive_float(self.delta, "delta")
-
-    def _kernel(self, p2, t2, grad, sw, scale, row_loss, n_threads):
-        return _regression.huber(p2, t2, grad, sw, scale, row_loss, n_threads,
-                                 delta=self._delta)
+    def _kernel_options(self, shape):
+        return {"delta": check_positive_float(self.delta, "delta")}
 
 
 def huber(pred, target, *, delta=1.0, sample_weight=None, reduction="mean"):
@@ -289,22 +279,20 @@ class PoissonNLL(ElementwiseLoss):
     array([ 0., -1.])
     """
 
+    _kernel_fn = staticmethod(_regression.poisson_nll)
+
     def __init__(self, log_input=True, full=False, eps=1e-8, reduction="mean"):
         self.log_input = log_input
         self.full = full
         self.eps = eps
         self.reduction = reduction
 
-    def _prepare(self, p2):
-        self._eps = check_positive_float(self.eps, "eps", allow_zero=True)
+    def _kernel_options(self, shape):
+        return {"log_input": bool(self.log_input), "full": bool(self.full),
+                "eps": check_positive_float(self.eps, "eps", allow_zero=True)}
 
     def _check_target(self, t2):
         check_nonnegative(t2, "target")
-
-    def _kernel(self, p2, t2, grad, sw, scale, row_loss, n_threads):
-        return _regression.poisson_nll(p2, t2, grad, sw, scale, row_loss, n_threads,
-                                       log_input=bool(self.log_input), full=bool(self.full),
-                                       eps=self._eps)
 
 
 def poisson_nll(pred, target, *, log_input=True, full=False, eps=1e-8, sample_weight=None,
