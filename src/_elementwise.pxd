@@ -29,6 +29,14 @@ cdef extern from "lossopt_elementwise.h" nogil:
         HINGE "LOSSOPT_HINGE"
         SQUARED_HINGE "LOSSOPT_SQUARED_HINGE"
 
+    enum:
+        DOMAIN_SIGN_LABEL "LOSSOPT_DOMAIN_SIGN_LABEL"
+        DOMAIN_UNIT "LOSSOPT_DOMAIN_UNIT"
+        DOMAIN_NONNEGATIVE "LOSSOPT_DOMAIN_NONNEGATIVE"
+
+    Py_ssize_t lossopt_count_outside_f64(int domain, const double *x, Py_ssize_t n)
+    Py_ssize_t lossopt_count_outside_f32(int domain, const float *x, Py_ssize_t n)
+
     ctypedef struct lossopt_elem_params:
         int kind
         double a
@@ -156,3 +164,16 @@ cdef inline lossopt_elem_params elem_params(int kind, double a=0.0, double b=0.0
     P.c = c
     P.col = NULL
     return P
+
+
+cdef inline Py_ssize_t count_outside(int domain, const floating[:, ::1] x) noexcept:
+    """How many entries of x are outside the domain (NaN never is)."""
+    cdef Py_ssize_t n = x.shape[0] * x.shape[1], bad
+    if n == 0:
+        return 0
+    with nogil:
+        if floating is float:
+            bad = lossopt_count_outside_f32(domain, &x[0, 0], n)
+        else:
+            bad = lossopt_count_outside_f64(domain, &x[0, 0], n)
+    return bad

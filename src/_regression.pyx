@@ -25,7 +25,9 @@ cdef extern from *:
     """
 
 from _common cimport floating
-from _elementwise cimport (run_elementwise, elem_params, SQUARED_ERROR, ABSOLUTE_ERROR,
+from _elementwise cimport (run_elementwise, elem_params, count_outside as _count_outside,
+                           DOMAIN_SIGN_LABEL, DOMAIN_UNIT, DOMAIN_NONNEGATIVE,
+                           SQUARED_ERROR, ABSOLUTE_ERROR,
                            HUBER, GAUSSIAN_NLL, POISSON_NLL_LOG, POISSON_NLL_LOG_FULL,
                            POISSON_NLL_RATE, POISSON_NLL_RATE_FULL)
 
@@ -90,3 +92,16 @@ def poisson_nll(const floating[:, ::1] pred, const floating[:, ::1] target,
         kind = POISSON_NLL_RATE_FULL if full else POISSON_NLL_RATE
     return run_elementwise(elem_params(kind, eps), pred, target, none, grad, none,
                            sample_weight, grad_scale, row_loss, n_threads, min_parallel)
+
+
+# the domains count_outside checks (every element-wise loss uses it, the
+# binary ones too)
+SIGN_LABEL = DOMAIN_SIGN_LABEL
+UNIT = DOMAIN_UNIT
+NONNEGATIVE = DOMAIN_NONNEGATIVE
+
+
+def count_outside(int domain, const floating[:, ::1] x):
+    """Number of entries of x outside `domain` (SIGN_LABEL: -1, 0, +1; UNIT:
+    [0, 1]; NONNEGATIVE: >= 0); NaN is never outside.  One vectorised pass."""
+    return _count_outside(domain, x)

@@ -91,6 +91,40 @@ LOSSOPT_ALWAYS_INLINE int lossopt_bad_negative(double t)
     return t < 0.0;
 }
 
+/* The count of values outside a domain, in one vectorised pass: the check
+ * Python runs before a kernel writes into a caller's out= array (the kernels
+ * themselves count the same way while they compute). */
+enum {
+    LOSSOPT_DOMAIN_SIGN_LABEL = 1,   /* -1, 0 or +1 */
+    LOSSOPT_DOMAIN_UNIT = 2,         /* [0, 1] */
+    LOSSOPT_DOMAIN_NONNEGATIVE = 3   /* >= 0 */
+};
+
+#define LOSSOPT_DEFINE_COUNT_OUTSIDE(T, SUFFIX)                                        \
+    static inline ptrdiff_t lossopt_count_body_##SUFFIX(const int domain, const T *x,  \
+                                                        ptrdiff_t n)                   \
+    {                                                                                  \
+        ptrdiff_t bad = 0;                                                             \
+        _Pragma("omp simd reduction(+:bad)")                                           \
+        for (ptrdiff_t j = 0; j < n; j++)                                              \
+            bad += domain == LOSSOPT_DOMAIN_SIGN_LABEL ? lossopt_bad_sign_label(x[j])  \
+                 : domain == LOSSOPT_DOMAIN_UNIT ? lossopt_bad_unit(x[j])              \
+                 : lossopt_bad_negative(x[j]);                                         \
+        return bad;                                                                    \
+    }                                                                                  \
+    LOSSOPT_CLONES                                                                     \
+    static ptrdiff_t lossopt_count_outside_##SUFFIX(int domain, const T *x, ptrdiff_t n) \
+    {                                                                                  \
+        if (domain == LOSSOPT_DOMAIN_SIGN_LABEL)                                       \
+            return lossopt_count_body_##SUFFIX(LOSSOPT_DOMAIN_SIGN_LABEL, x, n);       \
+        if (domain == LOSSOPT_DOMAIN_UNIT)                                             \
+            return lossopt_count_body_##SUFFIX(LOSSOPT_DOMAIN_UNIT, x, n);             \
+        return lossopt_count_body_##SUFFIX(LOSSOPT_DOMAIN_NONNEGATIVE, x, n);          \
+    }
+
+LOSSOPT_DEFINE_COUNT_OUTSIDE(double, f64)
+LOSSOPT_DEFINE_COUNT_OUTSIDE(float, f32)
+
 /* squared error: l = d^2 / 2, g = d */
 LOSSOPT_ALWAYS_INLINE double lossopt_el_squared(double p, double t, double *g)
 {

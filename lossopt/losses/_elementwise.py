@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 
+from .._kernels import _regression
 from .._threads import get_num_threads
 from .._validation import as_float_array, as_weights, check_out, overlaps
 from ._base import Loss, grad_scale, reduce_loss
@@ -61,10 +62,12 @@ class ElementwiseLoss(Loss):
     targets outside the domain; ``_kernel_options(shape)`` (the validated
     hyper-parameters, knowing pred's shape); and ``_check_target(target)``
     (raising the error for a target outside the domain; None when every real
-    target is allowed).
+    target is allowed) with ``_target_domain``, the domain's code for
+    ``_regression.count_outside``.
     """
 
     _check_target = None
+    _target_domain = None      # _regression.SIGN_LABEL, UNIT or NONNEGATIVE
     _kernel_fn = None
 
     def _kernel_options(self, shape):
@@ -77,7 +80,9 @@ class ElementwiseLoss(Loss):
         n = p2.shape[0]
         denominator = float(n) if sw is None else float(np.sum(sw))
         if out is not None and self._check_target is not None:
-            self._check_target(t2)            # before anything is written
+            # before anything is written: one vectorised pass
+            if _regression.count_outside(self._target_domain, t2):
+                self._check_target(t2)
         grad = gradient_target(out, pred.shape, p2, (t2, sw)) if want_grad else None
         row_loss = np.empty(n) if reduction == "none" else None
         total, n_bad = type(self)._kernel_fn(p2, t2, grad, sw,

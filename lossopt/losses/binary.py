@@ -19,7 +19,7 @@ may even mix -1 and 0).  Any other value raises ``ValueError``; NaN propagates.
 
 import numpy as np
 
-from .._kernels import _binary
+from .._kernels import _binary, _regression
 from .._validation import (as_float_array, check_binary_labels, check_finite_float,
                            check_fraction, check_unit_interval)
 from ._elementwise import ElementwiseLoss
@@ -115,6 +115,8 @@ class BinaryCrossEntropy(ElementwiseLoss):
         options["pos_weight_cols"] = np.ascontiguousarray(cols, dtype=np.float64).reshape(-1)
         return options
 
+    _target_domain = _regression.UNIT
+
     def _check_target(self, t2):
         check_unit_interval(t2, "target")
 
@@ -137,6 +139,8 @@ def binary_cross_entropy(pred, target, *, pos_weight=None, label_smoothing=0.0,
 
 
 class _MarginLoss(ElementwiseLoss):
+    _target_domain = _regression.SIGN_LABEL
+
     def _check_target(self, t2):
         check_binary_labels(t2, "target")
 

@@ -291,6 +291,8 @@ class PoissonNLL(ElementwiseLoss):
         return {"log_input": bool(self.log_input), "full": bool(self.full),
                 "eps": check_positive_float(self.eps, "eps", allow_zero=True)}
 
+    _target_domain = _regression.NONNEGATIVE
+
     def _check_target(self, t2):
         check_nonnegative(t2, "target")
 
@@ -440,7 +442,8 @@ class GaussianNLL(Loss):
             raise TypeError("out must be None or a pair (out_pred, out_var)")
         out_pred, out_var = out
         if (out_pred is not None or out_var is not None) and var.size == pred.size:
-            check_nonnegative(v2, "var")               # before anything is written
+            if _regression.count_outside(_regression.NONNEGATIVE, v2):
+                check_nonnegative(v2, "var")           # before anything is written
         n = p2.shape[0]
         denominator = float(n) if sw is None else float(np.sum(sw))
         grad = grad_var = None
