@@ -239,8 +239,9 @@ LOSSOPT_ALWAYS_INLINE double lossopt_el_bce(double x, double t, double keep, dou
      * written out because GCC 12 stops vectorising the loop when the full
      * lossopt_log1p follows lossopt_exp in one body. */
     double u = 1.0 + e;
-    double L = lossopt_log_core(u, (e - (u - 1.0)) / u, 0.0);
-    double s = e / u;
+    double ru = 1.0 / u;                      /* one division for both quotients */
+    double L = lossopt_log_core(u, (e - (u - 1.0)) * ru, 0.0);
+    double s = e * ru;
     int pos = x >= 0.0;
     double cx = pos ? ct : -pw * tt;          /* coefficient of x */
     double lin = cx == 0.0 ? 0.0 : cx * x;

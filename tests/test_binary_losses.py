@@ -13,9 +13,9 @@ from hypothesis import given, strategies as st
 
 import lossopt
 from lossopt._kernels import _binary
-from helpers import (check_api_thread_counts, check_empty_zero_weights_and_nan, check_kernel_thread_counts,
-                     check_out_and_layouts, gradient_reference, numerical_gradient,
-                     reduce_reference)
+from helpers import (check_api_thread_counts, check_empty_zero_weights_and_nan,
+                     check_kernel_thread_counts, check_out_and_layouts, gradient_reference,
+                     numerical_gradient, reduce_reference)
 
 SHAPES = [(11,), (11, 3), (5, 2, 2)]
 
