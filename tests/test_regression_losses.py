@@ -427,3 +427,30 @@ def test_property_against_reference(name, n, k, dtype, reduction, strided, seed)
     np.testing.assert_allclose(grad, gradient_reference(ref[1], reduction), rtol=rtol,
                                atol=1e-6 if dtype == np.float32 else 1e-15)
     assert grad.dtype == dtype and grad.shape == pred.shape
+
+
+@given(st.integers(0, 20), st.integers(1, 3), st.sampled_from([np.float32, np.float64]),
+       st.sampled_from(["mean", "sum", "none"]), st.sampled_from(["full", "per_sample",
+                                                                  "scalar"]),
+       st.booleans(), st.integers(0, 2**32 - 1))
+def test_gaussian_nll_property(n, k, dtype, reduction, var_kind, strided, seed):
+    rng = np.random.default_rng(seed)
+    pred = rng.normal(size=(n, 2 * k)).astype(dtype)
+    target = rng.normal(size=(n, 2 * k)).astype(dtype)
+    pred, target = (pred[:, ::2], target[:, 1::2]) if strided else (pred[:, :k], target[:, :k])
+    var = {"full": rng.uniform(0.2, 3.0, size=(n, k)), "per_sample": rng.uniform(
+        0.2, 3.0, size=n), "scalar": np.float64(1.3)}[var_kind].astype(dtype)
+    var_full = np.broadcast_to(var[:, None] if var_kind == "per_sample" else var, (n, k))
+    value, (d_pred, d_var) = lossopt.GaussianNLL(reduction=reduction).loss_and_gradient(
+        pred, target, var)
+    el, gp, gv = ref_gaussian(pred.astype(np.float64), target.astype(np.float64),
+                              var_full.astype(np.float64))
+    rtol = 1e-12 if dtype == np.float64 else 2e-5
+    np.testing.assert_allclose(value, reduce_reference(el, reduction), rtol=rtol, atol=1e-6)
+    np.testing.assert_allclose(d_pred, gradient_reference(gp, reduction), rtol=rtol,
+                               atol=1e-6 if dtype == np.float32 else 1e-15)
+    gv = gradient_reference(gv, reduction)
+    ref_dv = {"full": gv, "per_sample": gv.sum(axis=1), "scalar": gv.sum()}[var_kind]
+    np.testing.assert_allclose(d_var, ref_dv, rtol=rtol, atol=1e-5 if dtype == np.float32
+                               else 1e-13)
+    assert d_pred.dtype == dtype and d_var.shape == np.shape(var)
