@@ -8,12 +8,15 @@
  *     l = f(p, t, v),   g = d l / d p,   gv = d l / d v
  *
  * The per-element functions below are tiny, branch-free (selects only) and
- * use the vectorisable lossopt_exp / lossopt_log / lossopt_log1p, so a loop
- * over them vectorises.  The loops (lossopt_elem_body_*) are written once;
- * the loss is a compile-time constant `kind` inside them: the dispatcher
- * (lossopt_elem_rows_*) switches on the kind once per block, outside the
- * loop, and each case inlines the body with that constant, so the switch in
- * lossopt_elem() folds away and each loss gets its own vectorised loop.
+ * use the vectorisable lossopt_exp / lossopt_log / lossopt_log1p (always
+ * inlined), so a loop over them vectorises.  The loops (lossopt_elem_flat_*,
+ * lossopt_elem_rows_body_*) are written once; the loss is a compile-time
+ * constant `kind` inside them: the entry point (lossopt_elem_block_*)
+ * switches on the kind once per block, outside the loop, and each case
+ * inlines the loops with that constant, so the switch in lossopt_elem()
+ * folds away and each loss gets its own vectorised loop (in the style of
+ * scikit-learn's _loss.pyx.tp, where a template writes one loop per loss).
+ * The entry point is compiled once per ISA level (LOSSOPT_CLONES).
  *
  * All arithmetic is in double, for float data too; loss sums are double.
  * A block returns the sum of its (weighted) losses; the Cython driver
