@@ -1,6 +1,7 @@
 """Reference helpers shared by the tests."""
 
 import numpy as np
+import pytest
 
 
 def numerical_gradient(f, x, h=1e-3):
@@ -144,3 +145,13 @@ def check_api_thread_counts(loss, *args):
         with lossopt.threads(n):
             out.append(loss.loss_and_gradient(*args))
     assert out[0][0] == out[1][0] and out[0][1].tobytes() == out[1][1].tobytes()
+
+
+@pytest.fixture(autouse=True)
+def restore_mpmath_precision():
+    """For modules that import it: tests there raise mpmath's precision;
+    leave it as it was for the others."""
+    import mpmath
+    dps = mpmath.mp.dps
+    yield
+    mpmath.mp.dps = dps

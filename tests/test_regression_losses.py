@@ -15,16 +15,9 @@ from lossopt._kernels import _regression
 from helpers import (check_api_thread_counts, check_empty_zero_weights_and_nan,
                      check_kernel_thread_counts, check_out_and_layouts, gradient_reference,
                      numerical_gradient, reduce_reference)
+from helpers import restore_mpmath_precision  # noqa: F401 (autouse fixture)
 
 SHAPES = [(11,), (11, 3), (5, 2, 2)]
-
-
-@pytest.fixture(autouse=True)
-def _restore_mpmath_precision():
-    """Tests here raise mpmath's precision; leave it as it was for others."""
-    dps = mpmath.mp.dps
-    yield
-    mpmath.mp.dps = dps
 
 
 # ------------------------------------------------------------ references --
