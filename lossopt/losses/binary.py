@@ -74,8 +74,10 @@ class BinaryCrossEntropy(ElementwiseLoss):
     Same semantics as ``torch.nn.functional.binary_cross_entropy_with_logits``
     with ``pos_weight``: equal for (N,) logits; for (N, K) torch's mean is
     lossopt's mean divided by K.  torch's elementwise ``weight`` corresponds to
-    ``sample_weight`` with ``reduction="sum"``; with "mean", torch divides by
-    the number of elements and lossopt by the sum of the weights.  Deliberate
+    ``sample_weight`` with ``reduction="sum"`` when it is one weight per
+    sample (shape (N,) or (N, 1)); with "mean", torch divides by the number of
+    elements and lossopt by the sum of the weights.  A torch ``weight`` that
+    varies along the outputs has no lossopt equivalent.  Deliberate
     difference: an infinite logit on the side its target agrees with
     (:math:`x = +\infty`, :math:`t = 1`) gives the limit 0, where torch gives
     NaN (0 * inf).  Targets outside [0, 1] raise ``ValueError``.
