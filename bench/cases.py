@@ -142,3 +142,220 @@ KERNELS = {
     "softmax_cross_entropy": (CROSS_ENTROPY, lambda x, y: (x, y)),
     "logsumexp": (LOGSUMEXP, lambda x, y: (x,)),
 }
+
+
+# ------------------------------------------------------ element-wise losses --
+# loss + gradient (mean reduction) over N elements, (N,) predictions.  The
+# reference is np.exp over N for the transcendental losses and
+# np.add(a, b, out=c) over N for the bandwidth-bound ones (issue 4).
+
+ELEMENTWISE_N = 10_000_000
+
+
+def elementwise_inputs(name, n, dtype, seed=0):
+    """(pred, target[, var]) for the loss `name`, float `dtype`."""
+    rng = np.random.default_rng(seed)
+    pred = rng.normal(size=n)
+    if name == "binary_cross_entropy":
+        return (pred * 3).astype(dtype), rng.uniform(size=n).astype(dtype)
+    if name in ("hinge", "squared_hinge", "perceptron"):
+        return pred.astype(dtype), rng.choice([-1.0, 1.0], size=n).astype(dtype)
+    if name == "poisson_nll":
+        return (pred * 0.5).astype(dtype), rng.poisson(2.0, size=n).astype(dtype)
+    target = rng.normal(size=n).astype(dtype)
+    if name == "gaussian_nll":
+        return pred.astype(dtype), target, rng.uniform(0.5, 2.0, size=n).astype(dtype)
+    return pred.astype(dtype), target
+
+
+def add_reference(x, *_):
+    """np.add(a, b, out=c) over the same number of elements."""
+    out = np.empty_like(x)
+    return lambda: np.add(x, x, out=out)
+
+
+def _torch_peer(fn, grad_of=(0,)):
+    """fn(*tensors) -> torch loss, timed with its backward (gradients with
+    respect to the arrays at positions `grad_of`)."""
+    def make(*arrays):
+        import torch
+
+        def run():
+            ts = [torch.from_numpy(a) for a in arrays]
+            for i in grad_of:
+                ts[i].requires_grad_(True)
+            loss = fn(*ts)
+            loss.backward()
+            return loss.item(), [ts[i].grad for i in grad_of]
+        return run
+    return make
+
+
+def _sklearn_peer(cls_name, **kw):
+    """sklearn._loss's loss_gradient (per-sample values and gradients, 1 thread)."""
+    def make(pred, target):
+        import sklearn._loss.loss as skl
+        loss = getattr(skl, cls_name)(**kw)
+
+        def run():
+            per_sample, grad = loss.loss_gradient(y_true=target, raw_prediction=pred,
+                                                  n_threads=1)
+            return per_sample.mean(), grad
+        return run
+    return make
+
+
+def _lossopt_peer(make_loss):
+    def make(*arrays):
+        loss = make_loss()
+        return lambda: loss.loss_and_gradient(*arrays)
+    return make
+
+
+def _lossopt_out_peer(make_loss):
+    """lossopt writing the gradient into preallocated arrays (out=), as the
+    np.add / np.exp references do; compared with the reference only."""
+    def make(*arrays):
+        loss = make_loss()
+        out = np.empty_like(arrays[0])
+        if len(arrays) == 3:                      # GaussianNLL: (d_pred, d_var)
+            out = (out, np.empty_like(arrays[2]))
+        return lambda: loss.loss_and_gradient(*arrays, out=out)
+    return make
+
+
+def _np_squared_error(p, t):
+    def run():
+        d = p - t
+        return 0.5 * np.dot(d, d) / len(p), d / len(p)
+    return run
+
+
+def _np_absolute_error(p, t):
+    def run():
+        d = p - t
+        return np.abs(d).mean(), np.sign(d) / len(p)
+    return run
+
+
+def _np_huber(p, t, delta=1.0):
+    def run():
+        d = p - t
+        z = np.abs(d)
+        loss = np.where(z < delta, 0.5 * d * d, delta * (z - 0.5 * delta)).mean()
+        return loss, np.clip(d, -delta, delta) / len(p)
+    return run
+
+
+def _np_gaussian_nll(p, t, v, eps=1e-6):
+    def run():
+        vc = np.maximum(v, eps)
+        d = p - t
+        q = d / vc
+        loss = 0.5 * (np.log(vc) + q * d).mean()
+        return loss, q / len(p), 0.5 * (1 / vc - q * q) / len(p)
+    return run
+
+
+def _np_poisson_nll(p, t):
+    def run():
+        e = np.exp(p)
+        return (e - t * p).mean(), (e - t) / len(p)
+    return run
+
+
+def _np_binary_cross_entropy(x, t):
+    def run():
+        loss = (np.logaddexp(0, x) - t * x).mean()
+        e = np.exp(-np.abs(x))
+        sig = np.where(x >= 0, 1, e) / (1 + e)
+        return loss, (sig - t) / len(x)
+    return run
+
+
+def _np_hinge(p, y, squared=False):
+    def run():
+        u = np.maximum(1 - y * p, 0)
+        if squared:
+            return np.dot(u, u) / len(p), -2 * y * u / len(p)
+        return u.mean(), np.where(u > 0, -y, 0) / len(p)
+    return run
+
+
+def _np_perceptron(p, y):
+    def run():
+        z = y * p
+        return np.maximum(-z, 0).mean(), np.where(z <= 0, -y, 0) / len(p)
+    return run
+
+
+def _torch_fn(name, **kw):
+    def fn(*ts):
+        import torch.nn.functional as F
+        return getattr(F, name)(*ts, **kw)
+    return fn
+
+
+def _torch_perceptron(p, y):
+    return (-(y * p)).clamp(min=0).mean()
+
+
+ELEMENTWISE = {
+    # name: ({peer: (module or None, factory)}, reference)
+    "squared_error": (installed({
+        "lossopt": (None, _lossopt_peer(lambda: lossopt.SquaredError())),
+        "lossopt out=": (None, _lossopt_out_peer(lambda: lossopt.SquaredError())),
+        "numpy": (None, _np_squared_error),
+        "sklearn": ("sklearn", _sklearn_peer("HalfSquaredError")),
+        "torch": ("torch", _torch_peer(_torch_fn("mse_loss")))}), "np.add"),
+    "absolute_error": (installed({
+        "lossopt": (None, _lossopt_peer(lambda: lossopt.AbsoluteError())),
+        "lossopt out=": (None, _lossopt_out_peer(lambda: lossopt.AbsoluteError())),
+        "numpy": (None, _np_absolute_error),
+        "sklearn": ("sklearn", _sklearn_peer("AbsoluteError")),
+        "torch": ("torch", _torch_peer(_torch_fn("l1_loss")))}), "np.add"),
+    "huber": (installed({
+        "lossopt": (None, _lossopt_peer(lambda: lossopt.Huber())),
+        "lossopt out=": (None, _lossopt_out_peer(lambda: lossopt.Huber())),
+        "numpy": (None, _np_huber),
+        "sklearn": ("sklearn", _sklearn_peer("HuberLoss", delta=1.0)),
+        "torch": ("torch", _torch_peer(_torch_fn("huber_loss")))}), "np.add"),
+    "gaussian_nll": (installed({
+        "lossopt": (None, _lossopt_peer(lambda: lossopt.GaussianNLL())),
+        "lossopt out=": (None, _lossopt_out_peer(lambda: lossopt.GaussianNLL())),
+        "numpy": (None, _np_gaussian_nll),
+        "torch": ("torch", _torch_peer(_torch_fn("gaussian_nll_loss"), grad_of=(0, 2)))}),
+        "np.exp"),
+    "poisson_nll": (installed({
+        "lossopt": (None, _lossopt_peer(lambda: lossopt.PoissonNLL())),
+        "lossopt out=": (None, _lossopt_out_peer(lambda: lossopt.PoissonNLL())),
+        "numpy": (None, _np_poisson_nll),
+        "sklearn": ("sklearn", _sklearn_peer("HalfPoissonLoss")),
+        "torch": ("torch", _torch_peer(_torch_fn("poisson_nll_loss")))}), "np.exp"),
+    "binary_cross_entropy": (installed({
+        "lossopt": (None, _lossopt_peer(lambda: lossopt.BinaryCrossEntropy())),
+        "lossopt out=": (None, _lossopt_out_peer(lambda: lossopt.BinaryCrossEntropy())),
+        "numpy": (None, _np_binary_cross_entropy),
+        "sklearn": ("sklearn", _sklearn_peer("HalfBinomialLoss")),
+        "torch": ("torch", _torch_peer(_torch_fn("binary_cross_entropy_with_logits")))}),
+        "np.exp"),
+    "hinge": (installed({
+        "lossopt": (None, _lossopt_peer(lambda: lossopt.Hinge())),
+        "lossopt out=": (None, _lossopt_out_peer(lambda: lossopt.Hinge())),
+        "numpy": (None, _np_hinge),
+        "torch": ("torch", _torch_peer(lambda p, y: (1 - y * p).clamp(min=0).mean()))}),
+        "np.add"),
+    "squared_hinge": (installed({
+        "lossopt": (None, _lossopt_peer(lambda: lossopt.SquaredHinge())),
+        "lossopt out=": (None, _lossopt_out_peer(lambda: lossopt.SquaredHinge())),
+        "numpy": (None, lambda p, y: _np_hinge(p, y, squared=True)),
+        "torch": ("torch", _torch_peer(lambda p, y: (1 - y * p).clamp(min=0).square().mean()))}),
+        "np.add"),
+    "perceptron": (installed({
+        "lossopt": (None, _lossopt_peer(lambda: lossopt.Perceptron())),
+        "lossopt out=": (None, _lossopt_out_peer(lambda: lossopt.Perceptron())),
+        "numpy": (None, _np_perceptron),
+        "torch": ("torch", _torch_peer(_torch_perceptron))}), "np.add"),
+}
+
+REFERENCES = {"np.exp": exp_reference, "np.add": add_reference}

@@ -1,7 +1,7 @@
 """Side-by-side timing report: ratios of lossopt to each peer, measured in one
 run on one thread (best of interleaved rounds).
 
-    python bench/report.py [--quick] [--markdown FILE]
+    python bench/report.py [--quick] [--only rows|elementwise] [--markdown FILE]
 
 A ratio below 1 means lossopt is faster (time of lossopt / time of the peer).
 """
@@ -13,7 +13,8 @@ import sys
 import numpy as np
 
 import lossopt
-from cases import DTYPES, KERNELS, ROW_SIZES, exp_reference, row_inputs, single_thread
+from cases import (DTYPES, ELEMENTWISE, ELEMENTWISE_N, KERNELS, REFERENCES, ROW_SIZES,
+                   elementwise_inputs, exp_reference, row_inputs, single_thread)
 from timing import best_times
 
 
@@ -43,17 +44,56 @@ def table(rows):
     return "\n".join(lines)
 
 
+def measure_elementwise(n=ELEMENTWISE_N, rounds=7):
+    """Element-wise losses over n elements; the reference of each is np.exp
+    (transcendental) or np.add (bandwidth-bound)."""
+    rows = []
+    with single_thread():
+        for name, (impls, ref) in ELEMENTWISE.items():
+            for dtype in DTYPES:
+                arrays = elementwise_inputs(name, n, dtype)
+                fns = {peer: make(*arrays) for peer, make in impls.items()}
+                fns[ref] = REFERENCES[ref](arrays[0])
+                rows.append((name, n, np.dtype(dtype).name, ref, best_times(fns, rounds)))
+    return rows
+
+
+def elementwise_table(rows):
+    """Peers are compared with lossopt allocating its gradient, as they do;
+    the np.add / np.exp reference, which writes into out=, with lossopt
+    writing into out= too."""
+    peers = sorted({p for *_, t in rows for p in t
+                    if p not in ("lossopt", "lossopt out=") + tuple(REFERENCES)})
+    head = ["loss", "N", "dtype", "lossopt ms", "reference", "out= ÷ reference"] + [
+        f"÷ {p}" for p in peers]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, n, dtype, ref, t in rows:
+        ours = t["lossopt"]
+        cells = [name, f"{n:.0e}".replace("e+0", "e"), dtype, f"{ours * 1e3:.2f}", ref,
+                 f"{t['lossopt out='] / t[ref]:.2f}"]
+        cells += [f"{ours / t[p]:.3f}" if p in t else "—" for p in peers]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller inputs, fewer repeats")
+    parser.add_argument("--only", choices=["rows", "elementwise"],
+                        help="only the row kernels, or only the element-wise losses")
     parser.add_argument("--markdown", metavar="FILE", help="also write the table to FILE")
     args = parser.parse_args(argv)
-    sizes = [(n // 10, c) for n, c in ROW_SIZES] if args.quick else ROW_SIZES
-    rows = measure(sizes, rounds=3 if args.quick else 7)
+    rounds = 3 if args.quick else 7
     header = (f"lossopt {lossopt.__version__}, numpy {np.__version__}, "
               f"{platform.machine()} {platform.processor() or ''}, 1 thread; "
               "ratio = lossopt time / other time (< 1: lossopt faster)")
-    text = header + "\n\n" + table(rows)
+    text = header
+    if args.only != "elementwise":
+        sizes = [(n // 10, c) for n, c in ROW_SIZES] if args.quick else ROW_SIZES
+        text += "\n\n" + table(measure(sizes, rounds=rounds))
+    if args.only != "rows":
+        n = ELEMENTWISE_N // 10 if args.quick else ELEMENTWISE_N
+        text += "\n\n" + elementwise_table(measure_elementwise(n, rounds=rounds))
     print(text)
     if args.markdown:
         with open(args.markdown, "w") as fh:

@@ -1,6 +1,6 @@
 """pytest-benchmark comparisons: lossopt against NumPy, SciPy, scikit-learn and
 torch (each when installed), one thread, at (N, C) = (1e6, 10), (1e5, 100),
-(1e4, 1000), float64 and float32.
+(1e4, 1000), float64 and float32; the element-wise losses at N = 1e7.
 
     pytest bench/ --benchmark-only --benchmark-group-by=param:case
 
@@ -11,7 +11,8 @@ For a table of ratios measured side by side in one run, use
 import numpy as np
 import pytest
 
-from cases import DTYPES, KERNELS, ROW_SIZES, exp_reference, row_inputs, single_thread
+from cases import (DTYPES, ELEMENTWISE, ELEMENTWISE_N, KERNELS, REFERENCES, ROW_SIZES,
+                   elementwise_inputs, exp_reference, row_inputs, single_thread)
 
 CASES = [(kernel, n, c, np.dtype(dtype).name)
          for kernel in KERNELS for n, c in ROW_SIZES for dtype in DTYPES]
@@ -45,5 +46,23 @@ def test_kernel(benchmark, inputs, kernel, n, c, dtype, impl):
     fn = exp_reference(x) if impl == "np.exp" else impls[impl](*args_of(x, y))
     benchmark.group = f"{kernel} {n}x{c} {dtype}"
     benchmark.extra_info["case"] = f"{kernel} {n}x{c} {dtype}"
+    with single_thread():
+        benchmark.pedantic(fn, rounds=5, iterations=1, warmup_rounds=1)
+
+
+# element-wise losses at N = 1e7 (see ELEMENTWISE in cases.py)
+ELEMENTWISE_CASES = [pytest.param(name, np.dtype(dtype).name, impl,
+                                  id=f"{name}-{ELEMENTWISE_N}-{np.dtype(dtype).name}-{impl}")
+                     for name, (impls, ref) in ELEMENTWISE.items() for dtype in DTYPES
+                     for impl in list(impls) + [ref]]
+
+
+@pytest.mark.parametrize("name, dtype, impl", ELEMENTWISE_CASES)
+def test_elementwise(benchmark, name, dtype, impl):
+    arrays = elementwise_inputs(name, ELEMENTWISE_N, np.dtype(dtype))
+    impls, ref = ELEMENTWISE[name]
+    fn = REFERENCES[ref](arrays[0]) if impl == ref else impls[impl](*arrays)
+    benchmark.group = f"{name} {ELEMENTWISE_N} {dtype}"
+    benchmark.extra_info["case"] = benchmark.group
     with single_thread():
         benchmark.pedantic(fn, rounds=5, iterations=1, warmup_rounds=1)

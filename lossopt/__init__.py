@@ -18,6 +18,10 @@ from ._threads import get_num_threads, set_num_threads, threads
 from .functional import expit, log_expit, log_softmax, logsumexp, sigmoid, softmax
 from .losses import (Loss, SoftmaxCrossEntropy, SquaredError, softmax_cross_entropy,
                      squared_error)
+from .losses import (AbsoluteError, absolute_error, Huber, huber, GaussianNLL, gaussian_nll,
+                     PoissonNLL, poisson_nll)
+from .losses import (BinaryCrossEntropy, binary_cross_entropy, Perceptron, perceptron,
+                     Hinge, hinge, SquaredHinge, squared_hinge)
 
 __all__ = [
     "__version__",
@@ -25,4 +29,8 @@ __all__ = [
     "logsumexp", "softmax", "log_softmax", "expit", "sigmoid", "log_expit",
     "Loss", "SoftmaxCrossEntropy", "softmax_cross_entropy",
     "SquaredError", "squared_error",
+    "AbsoluteError", "absolute_error", "Huber", "huber", "GaussianNLL", "gaussian_nll",
+    "PoissonNLL", "poisson_nll",
+    "BinaryCrossEntropy", "binary_cross_entropy", "Perceptron", "perceptron",
+    "Hinge", "hinge", "SquaredHinge", "squared_hinge",
 ]

@@ -138,3 +138,55 @@ def check_out(out, shape, dtype, name="out"):
 def overlaps(a, b):
     """True when arrays `a` and `b` may share memory."""
     return a is not None and b is not None and np.may_share_memory(a, b)
+
+
+def check_positive_float(value, name, allow_zero=False):
+    """A finite float > 0 (>= 0 with allow_zero)."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a float, got {value!r}") from None
+    if not (v >= 0.0 if allow_zero else v > 0.0) or v == float("inf"):
+        raise ValueError(f"{name} must be a finite float {'>= 0' if allow_zero else '> 0'}, "
+                         f"got {value!r}")
+    return v
+
+
+def check_finite_float(value, name):
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a float, got {value!r}") from None
+    if v != v or v in (float("inf"), float("-inf")):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return v
+
+
+def _first_bad(arr, bad):
+    return float(arr.reshape(-1)[np.flatnonzero(bad.reshape(-1))[0]])
+
+
+def check_binary_labels(target, name="target"):
+    """Labels of a binary margin loss: -1/+1 or 0/1 (NaN propagates)."""
+    t = np.asarray(target)
+    bad = ~((t == 1) | (t == 0) | (t == -1) | np.isnan(t))
+    if bad.any():
+        raise ValueError(f"{name} must hold binary labels, -1/+1 or 0/1; got "
+                         f"{_first_bad(t, bad)!r}")
+
+
+def check_unit_interval(target, name="target"):
+    """Probabilities in [0, 1] (NaN propagates)."""
+    t = np.asarray(target)
+    bad = (t < 0) | (t > 1)
+    if bad.any():
+        raise ValueError(f"{name} must hold probabilities of the positive class, in "
+                         f"[0, 1]; got {_first_bad(t, bad)!r}")
+
+
+def check_nonnegative(values, name):
+    """Values >= 0 (NaN propagates)."""
+    t = np.asarray(values)
+    bad = t < 0
+    if bad.any():
+        raise ValueError(f"{name} must be non-negative; got {_first_bad(t, bad)!r}")

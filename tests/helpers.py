@@ -1,6 +1,7 @@
 """Reference helpers shared by the tests."""
 
 import numpy as np
+import pytest
 
 
 def numerical_gradient(f, x, h=1e-3):
@@ -58,3 +59,99 @@ def reference_cross_entropy(logits, target, class_weight=None, label_smoothing=0
     if reduction == "sum":
         return per.sum()
     return per.sum() / denominator if denominator != 0 else 0.0
+
+
+def reduce_reference(per_elem, reduction="mean", sample_weight=None):
+    """lossopt's reduction of an (N, ...) array of per-element losses: sum
+    over the outputs of each sample, times its weight; "mean" divides by N or
+    the weights' sum (0 when that is 0)."""
+    per_elem = np.asarray(per_elem, dtype=np.float64)
+    n = per_elem.shape[0]
+    sw = np.ones(n) if sample_weight is None else np.asarray(sample_weight, np.float64)
+    per = per_elem.reshape(n, int(np.prod(per_elem.shape[1:]))).sum(axis=1) * sw
+    if reduction == "none":
+        return per
+    if reduction == "sum":
+        return per.sum()
+    return per.sum() / sw.sum() if sw.sum() != 0 else 0.0
+
+
+def gradient_reference(grad_elem, reduction="mean", sample_weight=None):
+    """The gradient lossopt returns, from the per-element derivatives."""
+    g = np.asarray(grad_elem, dtype=np.float64)
+    n = g.shape[0]
+    sw = np.ones(n) if sample_weight is None else np.asarray(sample_weight, np.float64)
+    scale = sw / sw.sum() if reduction == "mean" and sw.sum() != 0 else sw
+    if reduction == "mean" and sw.sum() == 0:
+        scale = np.zeros(n)
+    return g * scale.reshape((n,) + (1,) * (g.ndim - 1))
+
+
+def check_out_and_layouts(loss, pred, target):
+    """The gradient is the same written into pred itself (out=pred), into a
+    Fortran-ordered out, into the target's own array, and from read-only
+    Fortran-ordered input."""
+    value, ref_grad = loss.loss_and_gradient(pred, target)
+    p = pred.copy()
+    v, g = loss.loss_and_gradient(p, target, out=p)
+    assert g is p and v == value
+    np.testing.assert_array_equal(p, ref_grad)
+    out = np.empty(pred.shape[::-1]).T
+    loss.gradient(pred, target, out=out)
+    np.testing.assert_array_equal(out, ref_grad)
+    t = target.copy()
+    loss.gradient(pred, t, out=t)
+    np.testing.assert_array_equal(t, ref_grad)
+    ro = pred.copy()
+    ro.flags.writeable = False
+    v, g = loss.loss_and_gradient(np.asfortranarray(ro), target)
+    assert v == value
+    np.testing.assert_array_equal(g, ref_grad)
+
+
+def check_kernel_thread_counts(kernel, p, t, sw, per_row):
+    """kernel(p, t, grad, sw, row_loss, n_threads) gives the same bits (sum,
+    out-of-domain count, gradient, row losses) on 1 and 2 threads."""
+    results = []
+    for nt in (1, 2):
+        g = np.empty_like(p)
+        rl = np.empty(len(p)) if per_row else None
+        total, bad = kernel(p, t, g, sw, rl, nt)
+        results.append((np.float64(total).tobytes(), bad, g.tobytes(),
+                        None if rl is None else rl.tobytes()))
+    assert results[0] == results[1]
+
+
+def check_empty_zero_weights_and_nan(make, target):
+    """0 rows give 0 (and an empty "none" array); a zero-weight sample adds
+    loss 0 and gradient 0 even when its prediction is NaN; NaN propagates.
+    `target` is a valid target value for the loss."""
+    loss = make()
+    assert loss(np.zeros(0), np.zeros(0)) == 0.0
+    assert make(reduction="none")(np.zeros((0, 2)), np.zeros((0, 2))).shape == (0,)
+    value, grad = loss.loss_and_gradient([1.0, np.nan], [target, target],
+                                         sample_weight=[1.0, 0.0])
+    assert np.isfinite(value) and grad[1] == 0.0
+    assert np.isnan(loss([np.nan, 1.0], [target, target]))
+    assert np.isnan(loss.gradient([np.nan, 1.0], [target, target])[0])
+
+
+def check_api_thread_counts(loss, *args):
+    """loss.loss_and_gradient(*args) gives the same bits with lossopt.threads(1)
+    and lossopt.threads(2) (inputs above the thread threshold)."""
+    import lossopt
+    out = []
+    for n in (1, 2):
+        with lossopt.threads(n):
+            out.append(loss.loss_and_gradient(*args))
+    assert out[0][0] == out[1][0] and out[0][1].tobytes() == out[1][1].tobytes()
+
+
+@pytest.fixture(autouse=True)
+def restore_mpmath_precision():
+    """For modules that import it: tests there raise mpmath's precision;
+    leave it as it was for the others."""
+    import mpmath
+    dps = mpmath.mp.dps
+    yield
+    mpmath.mp.dps = dps

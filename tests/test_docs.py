@@ -7,10 +7,10 @@ import pytest
 
 import lossopt
 from lossopt import _threads, functional, likelihood
-from lossopt.losses import cross_entropy, regression
+from lossopt.losses import binary, cross_entropy, regression
 
 
-@pytest.mark.parametrize("module", [functional, cross_entropy, regression, _threads,
+@pytest.mark.parametrize("module", [functional, cross_entropy, regression, binary, _threads,
                                     likelihood])
 def test_docstring_examples(module):
     np.set_printoptions(legacy=False)

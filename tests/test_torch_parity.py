@@ -76,3 +76,152 @@ def test_logsumexp_and_softmax_match_torch(rng):
                                rtol=1e-14, atol=1e-300)
     np.testing.assert_allclose(lossopt.log_softmax(x, axis=1),
                                torch.log_softmax(t, 1).numpy(), rtol=1e-13, atol=1e-14)
+
+
+# ------------------------------------------------------ element-wise losses --
+# lossopt's per-sample loss sums the K outputs and its mean divides by N;
+# torch's mean divides by N*K.  So torch mean == lossopt mean / K, torch sum ==
+# lossopt sum, and torch's "none" summed over the outputs == lossopt's "none".
+
+def _torch_vs_lossopt(torch_fn, ours, arrays, reduction, dtype, grad_index=(0,)):
+    """Run torch_fn(*tensors, reduction) with autograd and ours(reduction)
+    (-> value, grads); compare values and gradients."""
+    tensors = [torch.from_numpy(np.ascontiguousarray(a)) if isinstance(a, np.ndarray) else a
+               for a in arrays]
+    for i in grad_index:
+        tensors[i].requires_grad_(True)
+    ref = torch_fn(*tensors, reduction)
+    (ref if reduction != "none" else ref.sum()).backward()
+    value, grads = ours(reduction)
+    shape = arrays[0].shape
+    k = 1 if len(shape) == 1 else int(np.prod(shape[1:]))
+    factor = k if reduction == "mean" else 1
+    ref_value = ref.detach().numpy()
+    if reduction == "none":
+        ref_value = ref_value.reshape(shape[0], -1).sum(axis=1)
+    rtol = 1e-13 if dtype == np.float64 else 2e-5
+    atol = 1e-15 if dtype == np.float64 else 1e-6
+    np.testing.assert_allclose(np.asarray(value) / factor, ref_value, rtol=rtol, atol=atol)
+    for i, g in zip(grad_index, grads):
+        np.testing.assert_allclose(np.asarray(g) / factor, tensors[i].grad.numpy(), rtol=rtol,
+                                   atol=atol)
+
+
+SHAPES = [(12,), (12, 3)]
+REDUCTIONS = ["mean", "sum", "none"]
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_l1_loss(rng, shape, reduction, dtype):
+    pred, target = rng.normal(size=shape).astype(dtype), rng.normal(size=shape).astype(dtype)
+    pred.reshape(-1)[0] = target.reshape(-1)[0]                 # the kink: both give 0
+    loss = lossopt.AbsoluteError(reduction=reduction)
+    _torch_vs_lossopt(lambda p, t, r: F.l1_loss(p, t, reduction=r),
+                      lambda r: (lambda v, g: (v, [g]))(*loss.loss_and_gradient(pred, target)),
+                      [pred, target], reduction, dtype)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("delta", [0.5, 1.0, 2.0])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_huber_loss(rng, shape, reduction, delta, dtype):
+    pred = (rng.normal(size=shape) * 2).astype(dtype)
+    target = rng.normal(size=shape).astype(dtype)
+    pred.reshape(-1)[0] = target.reshape(-1)[0] + delta         # at the threshold
+    loss = lossopt.Huber(delta=delta, reduction=reduction)
+    _torch_vs_lossopt(lambda p, t, r: F.huber_loss(p, t, reduction=r, delta=delta),
+                      lambda r: (lambda v, g: (v, [g]))(*loss.loss_and_gradient(pred, target)),
+                      [pred, target], reduction, dtype)
+
+
+def test_huber_loss_weight_is_sample_weight_with_sum(rng):
+    pred, target, w = rng.normal(size=10) * 2, rng.normal(size=10), rng.uniform(size=10)
+    p = torch.from_numpy(pred.copy()).requires_grad_(True)
+    ref = F.huber_loss(p, torch.from_numpy(target), reduction="sum", weight=torch.from_numpy(w))
+    ref.backward()
+    value, grad = lossopt.Huber(reduction="sum").loss_and_gradient(pred, target, w)
+    np.testing.assert_allclose(value, ref.item(), rtol=1e-14)
+    np.testing.assert_allclose(grad, p.grad.numpy(), rtol=1e-14)
+
+
+@pytest.mark.parametrize("var_kind", ["full", "per_sample", "float"])
+@pytest.mark.parametrize("full, eps", [(False, 1e-6), (True, 1e-6), (True, 0.2)])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_gaussian_nll_loss(rng, var_kind, full, eps, reduction, dtype):
+    shape = (9, 3)
+    pred, target = rng.normal(size=shape).astype(dtype), rng.normal(size=shape).astype(dtype)
+    var = {"full": rng.uniform(0.05, 2.0, size=shape).astype(dtype),
+           "per_sample": rng.uniform(0.05, 2.0, size=9).astype(dtype),
+           "float": 0.7}[var_kind]
+    if var_kind == "full":
+        var[0, 0] = eps / 4                    # clamped: torch does not differentiate it
+    loss = lossopt.GaussianNLL(full=full, eps=eps, reduction=reduction)
+
+    def ours(r):
+        value, (g_pred, g_var) = loss.loss_and_gradient(pred, target, var)
+        return value, [g_pred, g_var]
+    _torch_vs_lossopt(
+        lambda p, t, v, r: F.gaussian_nll_loss(p, t, v, full=full, eps=eps, reduction=r),
+        (lambda r: (lambda v, g: (v, g[:1]))(*ours(r))) if var_kind == "float" else ours,
+        [pred, target, var], reduction, dtype,
+        grad_index=(0,) if var_kind == "float" else (0, 2))
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("log_input, full, eps", [(True, False, 1e-8), (True, True, 1e-8),
+                                                  (False, False, 1e-8), (False, True, 0.1)])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_poisson_nll_loss(rng, shape, log_input, full, eps, reduction, dtype):
+    target = rng.poisson(3.0, size=shape).astype(dtype)
+    target.reshape(-1)[:3] = [0.0, 1.0, 0.5]
+    pred = (rng.normal(size=shape) if log_input else rng.uniform(0.1, 4.0, size=shape))
+    pred = pred.astype(dtype)
+    loss = lossopt.PoissonNLL(log_input=log_input, full=full, eps=eps, reduction=reduction)
+    _torch_vs_lossopt(
+        lambda p, t, r: F.poisson_nll_loss(p, t, log_input=log_input, full=full, eps=eps,
+                                           reduction=r),
+        lambda r: (lambda v, g: (v, [g]))(*loss.loss_and_gradient(pred, target)),
+        [pred, target], reduction, dtype)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("pos_weight", [None, "scalar", "per_output"])
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.2])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_binary_cross_entropy_with_logits(rng, shape, pos_weight, label_smoothing, reduction,
+                                          dtype):
+    x = (rng.normal(size=shape) * 4).astype(dtype)
+    x.reshape(-1)[:4] = [40.0, -40.0, 800.0, -800.0]
+    t = rng.uniform(size=shape).astype(dtype)
+    t.reshape(-1)[:4] = [1.0, 0.0, 1.0, 0.0]
+    pw = {None: None, "scalar": np.array(2.5, dtype),
+          "per_output": rng.uniform(0.2, 3.0, size=shape[1:]).astype(dtype)}[pos_weight]
+    smoothed = (t * (1 - label_smoothing) + label_smoothing / 2).astype(dtype)
+    loss = lossopt.BinaryCrossEntropy(pos_weight=pw, label_smoothing=label_smoothing,
+                                      reduction=reduction)
+    _torch_vs_lossopt(
+        lambda z, y, r: F.binary_cross_entropy_with_logits(
+            z, y, pos_weight=None if pw is None else torch.from_numpy(pw), reduction=r),
+        lambda r: (lambda v, g: (v, [g]))(*loss.loss_and_gradient(x, t)),
+        [x, smoothed], reduction, dtype)
+
+
+def test_binary_cross_entropy_weight_is_sample_weight_with_sum(rng):
+    x, t, w = rng.normal(size=(8, 2)), rng.uniform(size=(8, 2)), rng.uniform(size=8)
+    z = torch.from_numpy(x.copy()).requires_grad_(True)
+    ref = F.binary_cross_entropy_with_logits(z, torch.from_numpy(t),
+                                             weight=torch.from_numpy(w[:, None]),
+                                             pos_weight=torch.tensor([0.5, 3.0],
+                                                                     dtype=torch.float64),
+                                             reduction="sum")
+    ref.backward()
+    value, grad = lossopt.BinaryCrossEntropy(pos_weight=[0.5, 3.0],
+                                             reduction="sum").loss_and_gradient(x, t, w)
+    np.testing.assert_allclose(value, ref.item(), rtol=1e-14)
+    np.testing.assert_allclose(grad, z.grad.numpy(), rtol=1e-13, atol=1e-17)

@@ -2,12 +2,21 @@
 
 Each family lives in its own module, next to the name of its kernel:
 cross-entropy in ``cross_entropy.py`` (kernel ``src/_softmax.pyx``),
-regression losses in ``regression.py`` (kernel ``src/_regression.pyx``).
+regression losses in ``regression.py`` (kernel ``src/_regression.pyx``),
+binary classification losses in ``binary.py`` (kernel ``src/_binary.pyx``);
+both on the element-wise driver ``src/_elementwise.pxd``.
 """
 
 from ._base import Loss
 from .cross_entropy import SoftmaxCrossEntropy, softmax_cross_entropy
-from .regression import SquaredError, squared_error
+from .regression import (SquaredError, squared_error, AbsoluteError, absolute_error, Huber,
+                         huber, GaussianNLL, gaussian_nll, PoissonNLL, poisson_nll)
+from .binary import (BinaryCrossEntropy, binary_cross_entropy, Perceptron, perceptron, Hinge,
+                     hinge, SquaredHinge, squared_hinge)
 
 __all__ = ["Loss", "SoftmaxCrossEntropy", "softmax_cross_entropy", "SquaredError",
-           "squared_error"]
+           "squared_error",
+           "AbsoluteError", "absolute_error", "Huber", "huber", "GaussianNLL", "gaussian_nll",
+           "PoissonNLL", "poisson_nll",
+           "BinaryCrossEntropy", "binary_cross_entropy", "Perceptron", "perceptron",
+           "Hinge", "hinge", "SquaredHinge", "squared_hinge"]

@@ -1,0 +1,498 @@
+/*
+ * lossopt_elementwise.h -- the element-wise losses: one value + gradient
+ * function per loss, and one set of loops shared by all of them.
+ *
+ * Every element-wise loss is a function of one prediction p, one target t
+ * (and, for the Gaussian NLL, one variance v):
+ *
+ *     l = f(p, t, v),   g = d l / d p,   gv = d l / d v
+ *
+ * The per-element functions below are tiny, branch-free (selects only) and
+ * use the vectorisable lossopt_exp / lossopt_log / lossopt_log1p (always
+ * inlined), so a loop over them vectorises.  The loops (lossopt_elem_flat_*,
+ * lossopt_elem_rows_body_*) are written once; the loss is a compile-time
+ * constant `kind` inside them: the entry point (lossopt_elem_block_*)
+ * switches on the kind once per block, outside the loop, and each case
+ * inlines the loops with that constant, so the switch in lossopt_elem()
+ * folds away and each loss gets its own vectorised loop (in the style of
+ * scikit-learn's _loss.pyx.tp, where a template writes one loop per loss).
+ * The entry point is compiled once per ISA level (LOSSOPT_CLONES).
+ *
+ * All arithmetic is in double, for float data too; loss sums are double.
+ * A block returns the sum of its (weighted) losses; the Cython driver
+ * (src/_elementwise.pxd) cuts the rows into blocks and adds the block sums
+ * in block order, so results do not depend on the thread count.
+ *
+ * Each function also reports whether its target (its variance, for the
+ * Gaussian NLL) is outside the loss's domain; the driver counts them and
+ * Python raises.  NaN is never "outside": it propagates to the loss.
+ */
+#ifndef LOSSOPT_ELEMENTWISE_H
+#define LOSSOPT_ELEMENTWISE_H
+
+#include "lossopt_math.h"
+
+enum {
+    LOSSOPT_SQUARED_ERROR = 0,
+    LOSSOPT_ABSOLUTE_ERROR = 1,
+    LOSSOPT_HUBER = 2,
+    LOSSOPT_GAUSSIAN_NLL = 3,
+    LOSSOPT_POISSON_NLL_LOG = 4,        /* log_input=True,  full=False */
+    LOSSOPT_POISSON_NLL_LOG_FULL = 5,   /* log_input=True,  full=True  */
+    LOSSOPT_POISSON_NLL_RATE = 6,       /* log_input=False, full=False */
+    LOSSOPT_POISSON_NLL_RATE_FULL = 7,  /* log_input=False, full=True  */
+    LOSSOPT_BINARY_CROSS_ENTROPY = 8,
+    LOSSOPT_PERCEPTRON = 9,
+    LOSSOPT_HINGE = 10,
+    LOSSOPT_SQUARED_HINGE = 11
+};
+
+/* Hyper-parameters; what a, b and c mean depends on the kind:
+ *   Huber: a = delta
+ *   Gaussian NLL: a = eps, b = constant per element (0.5 ln 2pi if full, else 0)
+ *   Poisson NLL: a = eps (log_input=False only)
+ *   binary cross-entropy: a = 1 - label_smoothing, b = label_smoothing / 2,
+ *       c = pos_weight (scalar), col = pos_weight per output (length K) or NULL
+ *   hinge, squared hinge: a = margin */
+typedef struct {
+    int kind;
+    double a, b, c;
+    const double *col;
+} lossopt_elem_params;
+
+#define LOSSOPT_HALF_LN_2PI 0.91893853320467274178
+
+/* ------------------------------------------------------ per-element math -- */
+
+/* sign(d) with sign(+-0) = 0 (the subgradient of |d| lossopt returns at 0)
+ * and NaN kept. */
+LOSSOPT_ALWAYS_INLINE double lossopt_sign0(double d)
+{
+    return d > 0.0 ? 1.0 : (d < 0.0 ? -1.0 : d * 0.0);
+}
+
+/* A binary label as -1 or +1: t == 1 is the positive class, t == 0 and
+ * t == -1 the negative one; NaN stays NaN. */
+LOSSOPT_ALWAYS_INLINE double lossopt_pm1(double t)
+{
+    return t == 1.0 ? 1.0 : (t == t ? -1.0 : t);
+}
+
+/* domains of the checked operand */
+LOSSOPT_ALWAYS_INLINE int lossopt_bad_sign_label(double t)
+{
+    return (t == t) & (t != 1.0) & (t != 0.0) & (t != -1.0);
+}
+
+LOSSOPT_ALWAYS_INLINE int lossopt_bad_unit(double t)
+{
+    return (t < 0.0) | (t > 1.0);
+}
+
+LOSSOPT_ALWAYS_INLINE int lossopt_bad_negative(double t)
+{
+    return t < 0.0;
+}
+
+/* The count of values outside a domain, in one vectorised pass: the check
+ * Python runs before a kernel writes into a caller's out= array (the kernels
+ * themselves count the same way while they compute). */
+enum {
+    LOSSOPT_DOMAIN_SIGN_LABEL = 1,   /* -1, 0 or +1 */
+    LOSSOPT_DOMAIN_UNIT = 2,         /* [0, 1] */
+    LOSSOPT_DOMAIN_NONNEGATIVE = 3   /* >= 0 */
+};
+
+#define LOSSOPT_DEFINE_COUNT_OUTSIDE(T, SUFFIX)                                        \
+    static inline ptrdiff_t lossopt_count_body_##SUFFIX(const int domain, const T *x,  \
+                                                        ptrdiff_t n)                   \
+    {                                                                                  \
+        ptrdiff_t bad = 0;                                                             \
+        _Pragma("omp simd reduction(+:bad)")                                           \
+        for (ptrdiff_t j = 0; j < n; j++)                                              \
+            bad += domain == LOSSOPT_DOMAIN_SIGN_LABEL ? lossopt_bad_sign_label(x[j])  \
+                 : domain == LOSSOPT_DOMAIN_UNIT ? lossopt_bad_unit(x[j])              \
+                 : lossopt_bad_negative(x[j]);                                         \
+        return bad;                                                                    \
+    }                                                                                  \
+    LOSSOPT_CLONES                                                                     \
+    static ptrdiff_t lossopt_count_outside_##SUFFIX(int domain, const T *x, ptrdiff_t n) \
+    {                                                                                  \
+        if (domain == LOSSOPT_DOMAIN_SIGN_LABEL)                                       \
+            return lossopt_count_body_##SUFFIX(LOSSOPT_DOMAIN_SIGN_LABEL, x, n);       \
+        if (domain == LOSSOPT_DOMAIN_UNIT)                                             \
+            return lossopt_count_body_##SUFFIX(LOSSOPT_DOMAIN_UNIT, x, n);             \
+        return lossopt_count_body_##SUFFIX(LOSSOPT_DOMAIN_NONNEGATIVE, x, n);          \
+    }
+
+LOSSOPT_DEFINE_COUNT_OUTSIDE(double, f64)
+LOSSOPT_DEFINE_COUNT_OUTSIDE(float, f32)
+
+/* squared error: l = d^2 / 2, g = d */
+LOSSOPT_ALWAYS_INLINE double lossopt_el_squared(double p, double t, double *g)
+{
+    double d = p - t;
+    *g = d;
+    return 0.5 * d * d;
+}
+
+/* absolute error: l = |d|, g = sign(d), 0 at d = 0 */
+LOSSOPT_ALWAYS_INLINE double lossopt_el_absolute(double p, double t, double *g)
+{
+    double d = p - t;
+    *g = lossopt_sign0(d);
+    return fabs(d);
+}
+
+/* Huber (torch's huber_loss): z = |d|;  l = z^2/2 for z < delta, else
+ * delta (z - delta/2);  g = clip(d, -delta, delta).  C^1: at z = delta both
+ * branches give delta^2/2 and gradient +-delta. */
+LOSSOPT_ALWAYS_INLINE double lossopt_el_huber(double p, double t, double delta, double *g)
+{
+    double d = p - t;
+    double z = fabs(d);
+    *g = d < -delta ? -delta : (d > delta ? delta : d);
+    return z < delta ? 0.5 * d * d : delta * (z - 0.5 * delta);
+}
+
+/* Gaussian NLL (torch's gaussian_nll_loss): vc = max(v, eps);
+ * l = (ln vc + d^2 / vc) / 2 + cst;  g = d / vc;
+ * gv = (1 / vc - d^2 / vc^2) / 2.  Like torch, the clamp is not
+ * differentiated: gv is the derivative at vc also where v < eps. */
+LOSSOPT_ALWAYS_INLINE double lossopt_el_gaussian_nll(double p, double t, double v, double eps,
+                                             double cst, double *g, double *gv, int *bad)
+{
+    double d = p - t;
+    double vc = v < eps ? eps : v;
+    double r = 1.0 / vc;
+    double q = d / vc;              /* not d * r: 1 / vc overflows for subnormal vc */
+    *g = q;
+    *gv = 0.5 * (r - q * q);
+    *bad = lossopt_bad_negative(v);
+    return 0.5 * (lossopt_log(vc) + q * d) + cst;
+}
+
+/* Stirling's term of ln(t!) that torch's poisson_nll_loss adds with
+ * full=True: t ln t - t + ln(2 pi t) / 2 for t > 1, else 0. */
+LOSSOPT_ALWAYS_INLINE double lossopt_stirling(double t)
+{
+    double lt = lossopt_log(t);
+    double s = t * lt - t + (LOSSOPT_HALF_LN_2PI + 0.5 * lt);
+    return t > 1.0 ? s : 0.0;
+}
+
+/* Poisson NLL, log_input=True: p = log rate;  l = e^p - t p, g = e^p - t */
+LOSSOPT_ALWAYS_INLINE double lossopt_el_poisson_log(double p, double t, int full, double *g,
+                                            int *bad)
+{
+    double e = lossopt_exp(p);
+    *g = e - t;
+    *bad = lossopt_bad_negative(t);
+    return e - t * p + (full ? lossopt_stirling(t) : 0.0);
+}
+
+/* Poisson NLL, log_input=False: p = rate;  l = p - t ln(p + eps),
+ * g = 1 - t / (p + eps) */
+LOSSOPT_ALWAYS_INLINE double lossopt_el_poisson_rate(double p, double t, double eps, int full,
+                                             double *g, int *bad)
+{
+    double q = p + eps;
+    *g = 1.0 - t / q;
+    *bad = lossopt_bad_negative(t);
+    return p - t * lossopt_log(q) + (full ? lossopt_stirling(t) : 0.0);
+}
+
+/*
+ * Binary cross-entropy on a logit x with (soft) target t in [0, 1], the
+ * Bernoulli NLL with a sigmoid last activation, torch's
+ * binary_cross_entropy_with_logits with pos_weight pw:
+ *
+ *   tt = t (1 - eps) + eps / 2                 (label smoothing toward 1/2;
+ *                                              1 - tt as (1 - t)(1 - eps) + eps / 2)
+ *   lw = 1 + (pw - 1) tt
+ *   l  = -pw tt ln sigma(x) - (1 - tt) ln(1 - sigma(x))
+ *      = (1 - tt) x + lw softplus(-x),          softplus(z) = ln(1 + e^z)
+ *   g  = lw sigma(x) - pw tt
+ *
+ * Stability.  softplus is split at the one cut-off that matters, z = 0:
+ * softplus(z) = max(z, 0) + log1p(e),  e = exp(-|x|) in (0, 1], which never
+ * overflows.  For x >= 0 that gives l = (1 - tt) x + lw L, for x < 0
+ * l = -pw tt x + lw L with L = log1p(e): the x terms are written per side so
+ * that nothing cancels (no "x - x").  Likewise sigma(-|x|) = s = e / (1 + e),
+ * and g = (1 - tt) - lw s for x >= 0, lw s - pw tt for x < 0, which is exact
+ * even where sigma(x) rounds to 1 (e.g. x = 40, t = 1: g = -4.2e-18, not 0).
+ * The further cut-offs of scalar code (scikit-learn's -37, 18, 33.3) only
+ * skip work: a vector lane computes exp and log1p anyway, and the single
+ * formula is already exact to rounding there: for |x| > 37, e < 2^-53 and
+ * log1p(e) returns e itself (the e^2/2 term is below half an ulp of e), and
+ * for x > 33.3, x + e rounds to x.  For |x| > 745, e underflows to 0 and the
+ * loss is exactly the linear term.  Tests check x = +-18, +-37, +-1e3 against
+ * mpmath.  An infinite logit whose linear coefficient is 0 (x = +inf with
+ * tt = 1, x = -inf with tt = 0) gives the limit 0, not 0 * inf = NaN.
+ */
+LOSSOPT_ALWAYS_INLINE double lossopt_el_bce(double x, double t, double keep, double half_eps,
+                                    double pw, double *g, int *bad)
+{
+    double tt = t * keep + half_eps;
+    double ct = (1.0 - t) * keep + half_eps;  /* 1 - tt without the cancellation */
+    double lw = 1.0 + (pw - 1.0) * tt;
+    double e = lossopt_exp(-fabs(x));
+    /* L = log1p(e) by the shared log core (no edge selects needed: e is in
+     * [0, 1] or NaN, and a NaN logit already makes the linear term NaN);
+     * written out because GCC 12 stops vectorising the loop when the full
+     * lossopt_log1p follows lossopt_exp in one body. */
+    double u = 1.0 + e;
+    double ru = 1.0 / u;                      /* one division for both quotients */
+    double L = lossopt_log_core(u, (e - (u - 1.0)) * ru, 0.0);
+    double s = e * ru;
+    int pos = x >= 0.0;
+    double cx = pos ? ct : -pw * tt;          /* coefficient of x */
+    double lin = cx == 0.0 ? 0.0 : cx * x;
+    *g = pos ? ct - lw * s : lw * s - pw * tt;
+    *bad = lossopt_bad_unit(t);
+    return lin + lw * L;
+}
+
+/* Perceptron criterion, z = y p with y in {-1, +1}: l = max(0, -z);
+ * g = -y where z <= 0 (z = 0 counts as misclassified: the subgradient -y,
+ * so learning starts from zero weights), 0 where z > 0. */
+LOSSOPT_ALWAYS_INLINE double lossopt_el_perceptron(double p, double t, double *g, int *bad)
+{
+    double y = lossopt_pm1(t);
+    double z = y * p;
+    *g = z > 0.0 ? 0.0 : (z <= 0.0 ? -y : z);
+    *bad = lossopt_bad_sign_label(t);
+    return z >= 0.0 ? 0.0 : -z;
+}
+
+/* Hinge and squared hinge, u = margin - y p:
+ *   hinge:          l = max(0, u),    g = -y where u > 0, else 0 (0 at the kink u = 0)
+ *   squared hinge:  l = max(0, u)^2,  g = -2 y max(0, u) */
+LOSSOPT_ALWAYS_INLINE double lossopt_el_hinge(double p, double t, double margin, int squared,
+                                      double *g, int *bad)
+{
+    double y = lossopt_pm1(t);
+    double u = margin - y * p;
+    double h = u <= 0.0 ? 0.0 : u;              /* NaN stays NaN */
+    *bad = lossopt_bad_sign_label(t);
+    if (squared) {
+        *g = -2.0 * y * h;
+        return h * h;
+    }
+    *g = u > 0.0 ? -y : (u <= 0.0 ? 0.0 : u);
+    return h;
+}
+
+/* The loss of one element; with a constant `kind` the switch folds away. */
+LOSSOPT_ALWAYS_INLINE double
+lossopt_elem(const int kind, const lossopt_elem_params P, double p, double t, double v,
+             double pw, double *g, double *gv, int *bad)
+{
+    *bad = 0;
+    *gv = 0.0;
+    switch (kind) {
+    case LOSSOPT_SQUARED_ERROR:
+        return lossopt_el_squared(p, t, g);
+    case LOSSOPT_ABSOLUTE_ERROR:
+        return lossopt_el_absolute(p, t, g);
+    case LOSSOPT_HUBER:
+        return lossopt_el_huber(p, t, P.a, g);
+    case LOSSOPT_GAUSSIAN_NLL:
+        return lossopt_el_gaussian_nll(p, t, v, P.a, P.b, g, gv, bad);
+    case LOSSOPT_POISSON_NLL_LOG:
+        return lossopt_el_poisson_log(p, t, 0, g, bad);
+    case LOSSOPT_POISSON_NLL_LOG_FULL:
+        return lossopt_el_poisson_log(p, t, 1, g, bad);
+    case LOSSOPT_POISSON_NLL_RATE:
+        return lossopt_el_poisson_rate(p, t, P.a, 0, g, bad);
+    case LOSSOPT_POISSON_NLL_RATE_FULL:
+        return lossopt_el_poisson_rate(p, t, P.a, 1, g, bad);
+    case LOSSOPT_BINARY_CROSS_ENTROPY:
+        return lossopt_el_bce(p, t, P.a, P.b, pw, g, bad);
+    case LOSSOPT_PERCEPTRON:
+        return lossopt_el_perceptron(p, t, g, bad);
+    case LOSSOPT_HINGE:
+        return lossopt_el_hinge(p, t, P.a, 0, g, bad);
+    default: /* LOSSOPT_SQUARED_HINGE */
+        return lossopt_el_hinge(p, t, P.a, 1, g, bad);
+    }
+}
+
+/* ------------------------------------------------------------- the loops -- */
+
+/*
+ * lossopt_elem_flat_*: n consecutive elements, each with its own weight
+ * w[j] (has_w) and its own row loss rl[j] (has_rl): (N,) predictions, or
+ * (N, K) ones without weights and without per-sample losses.
+ * lossopt_elem_rows_body_*: n_rows rows of K elements, the weight and the
+ * row loss per row, pos_weight per column (has_col).
+ * Both: loss += w l; g = scale w dl/dp (gv likewise), 0 where w == 0;
+ * bad += count of targets outside the domain.  g may be p itself.
+ */
+#define LOSSOPT_DEFINE_ELEMENTWISE(T, SUFFIX)                                          \
+    LOSSOPT_ALWAYS_INLINE double lossopt_elem_flat_##SUFFIX(   \
+        const int kind, const lossopt_elem_params P, const T *p, const T *t,         \
+        const T *v, T *g, T *gv, const double *w, double *rl, ptrdiff_t n,           \
+        double scale, ptrdiff_t *bad, const int has_g, const int has_w,              \
+        const int has_rl)                                                            \
+    {                                                                                \
+        double acc = 0.0;                                                            \
+        ptrdiff_t nbad = 0;                                                          \
+        _Pragma("omp simd reduction(+:acc, nbad)")                                   \
+        for (ptrdiff_t j = 0; j < n; j++) {                                          \
+            double dg, dgv;                                                          \
+            int b;                                                                   \
+            double vj = kind == LOSSOPT_GAUSSIAN_NLL ? (double)v[j] : 0.0;           \
+            double l = lossopt_elem(kind, P, (double)p[j], (double)t[j], vj, P.c,    \
+                                    &dg, &dgv, &b);                                  \
+            double wj = has_w ? (has_rl && w == NULL ? 1.0 : w[j]) : 1.0;            \
+            if (has_w)                                                               \
+                l = wj != 0.0 ? wj * l : 0.0;                                        \
+            if (has_g) {                                                             \
+                double s = scale * wj;                                               \
+                g[j] = (T)(has_w ? (wj != 0.0 ? s * dg : 0.0) : s * dg);             \
+                if (kind == LOSSOPT_GAUSSIAN_NLL)                                    \
+                    gv[j] = (T)(has_w ? (wj != 0.0 ? s * dgv : 0.0) : s * dgv);      \
+            }                                                                        \
+            if (has_rl)                                                              \
+                rl[j] = l;                                                           \
+            acc += l;                                                                \
+            nbad += b;                                                               \
+        }                                                                            \
+        *bad += nbad;                                                                \
+        return acc;                                                                  \
+    }                                                                                \
+    LOSSOPT_ALWAYS_INLINE double lossopt_elem_rows_body_##SUFFIX( \
+        const int kind, const lossopt_elem_params P, const T *p, const T *t,         \
+        const T *v, T *g, T *gv, const double *w, double *rl, ptrdiff_t n_rows,      \
+        ptrdiff_t K, double scale, ptrdiff_t *bad, const int has_g, const int has_col) \
+    {                                                                                \
+        double total = 0.0;                                                          \
+        ptrdiff_t nbad = 0;                                                          \
+        for (ptrdiff_t i = 0; i < n_rows; i++) {                                     \
+            const ptrdiff_t o = i * K;                                               \
+            const double wi = w ? w[i] : 1.0;                                        \
+            const double s = wi != 0.0 ? scale * wi : 0.0;                           \
+            double acc = 0.0;                                                        \
+            ptrdiff_t rbad = 0;                                                      \
+            _Pragma("omp simd reduction(+:acc, rbad)")                               \
+            for (ptrdiff_t k = 0; k < K; k++) {                                      \
+                double dg, dgv;                                                      \
+                int b;                                                               \
+                double vk = kind == LOSSOPT_GAUSSIAN_NLL ? (double)v[o + k] : 0.0;   \
+                double pw = has_col ? P.col[k] : P.c;                                \
+                double l = lossopt_elem(kind, P, (double)p[o + k], (double)t[o + k], \
+                                        vk, pw, &dg, &dgv, &b);                      \
+                if (has_g) {                                                         \
+                    g[o + k] = (T)(wi != 0.0 ? s * dg : 0.0);                        \
+                    if (kind == LOSSOPT_GAUSSIAN_NLL)                                \
+                        gv[o + k] = (T)(wi != 0.0 ? s * dgv : 0.0);                  \
+                }                                                                    \
+                acc += l;                                                            \
+                rbad += b;                                                           \
+            }                                                                        \
+            acc = wi != 0.0 ? wi * acc : 0.0;                                        \
+            if (rl)                                                                  \
+                rl[i] = acc;                                                         \
+            total += acc;                                                            \
+            nbad += rbad;                                                            \
+        }                                                                            \
+        *bad += nbad;                                                                \
+        return total;                                                                \
+    }                                                                                \
+    /* one loss, one block: pick the loop variant (constant flags) */                \
+    LOSSOPT_ALWAYS_INLINE double lossopt_elem_run_##SUFFIX(   \
+        const int kind, const lossopt_elem_params P, const T *p, const T *t,         \
+        const T *v, T *g, T *gv, const double *w, double *rl, ptrdiff_t n_rows,      \
+        ptrdiff_t K, double scale, int flat, ptrdiff_t *bad)                         \
+    {                                                                                \
+        if (!flat) {                                                                 \
+            if (kind == LOSSOPT_BINARY_CROSS_ENTROPY && P.col != NULL)               \
+                return g ? lossopt_elem_rows_body_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, \
+                                                           n_rows, K, scale, bad, 1, 1) \
+                         : lossopt_elem_rows_body_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, \
+                                                           n_rows, K, scale, bad, 0, 1); \
+            return g ? lossopt_elem_rows_body_##SUFFIX(kind, P, p, t, v, g, gv, w, rl,  \
+                                                       n_rows, K, scale, bad, 1, 0)  \
+                     : lossopt_elem_rows_body_##SUFFIX(kind, P, p, t, v, g, gv, w, rl,  \
+                                                       n_rows, K, scale, bad, 0, 0); \
+        }                                                                            \
+        ptrdiff_t n = n_rows * K;                                                    \
+        if (w == NULL && rl == NULL)                                                 \
+            return g ? lossopt_elem_flat_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, n,  \
+                                                  scale, bad, 1, 0, 0)               \
+                     : lossopt_elem_flat_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, n,  \
+                                                  scale, bad, 0, 0, 0);              \
+        if (rl == NULL)                                                              \
+            return g ? lossopt_elem_flat_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, n,  \
+                                                  scale, bad, 1, 1, 0)               \
+                     : lossopt_elem_flat_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, n,  \
+                                                  scale, bad, 0, 1, 0);              \
+        /* per-sample losses (reduction "none"): w may be NULL here */               \
+        return g ? lossopt_elem_flat_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, n, scale, \
+                                              bad, 1, 1, 1)                          \
+                 : lossopt_elem_flat_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, n, scale, \
+                                              bad, 0, 1, 1);                         \
+    }                                                                                \
+    /*                                                                               \
+     * The entry point: rows [r0, r1) of K elements of the loss P->kind (pointers   \
+     * at row 0); returns                                                            \
+     * the sum of the weighted losses, adds the out-of-domain count to *bad.        \
+     * `flat` (chosen by the driver) treats the block as n_rows * K independent      \
+     * elements: allowed when K == 1, or without w, rl and per-column pos_weight.    \
+     */                                                                              \
+    LOSSOPT_CLONES                                                                   \
+    static double lossopt_elem_block_##SUFFIX(                                       \
+        const lossopt_elem_params *Pp, const T *p, const T *t, const T *v, T *g,     \
+        T *gv, const double *w, double *rl, ptrdiff_t r0, ptrdiff_t r1, ptrdiff_t K, \
+        double scale, int flat, ptrdiff_t *bad)                                      \
+    {                                                                                \
+        const lossopt_elem_params P = *Pp;                                           \
+        const ptrdiff_t o = r0 * K, n_rows = r1 - r0;                                \
+        p += o;                                                                      \
+        t += o;                                                                      \
+        v = v ? v + o : NULL;                                                        \
+        g = g ? g + o : NULL;                                                        \
+        gv = gv ? gv + o : NULL;                                                     \
+        w = w ? w + r0 : NULL;                                                       \
+        rl = rl ? rl + r0 : NULL;                                                    \
+        switch (P.kind) {                                                            \
+        LOSSOPT_ELEM_FAMILY_CASES(SUFFIX)                                            \
+        default:                                                                     \
+            return NAN;                                                              \
+        }                                                                            \
+    }
+
+/* Each extension module compiles the losses of its family only (it defines
+ * LOSSOPT_ELEM_REGRESSION or LOSSOPT_ELEM_BINARY before including this
+ * header); the kernels are compiled once per ISA level, so this halves the
+ * build time.  A kind outside the module's family returns NaN. */
+#if defined(LOSSOPT_ELEM_REGRESSION)
+#define LOSSOPT_ELEM_FAMILY_CASES(SUFFIX)                                            \
+        LOSSOPT_ELEM_CASE(SUFFIX, LOSSOPT_SQUARED_ERROR)                             \
+        LOSSOPT_ELEM_CASE(SUFFIX, LOSSOPT_ABSOLUTE_ERROR)                            \
+        LOSSOPT_ELEM_CASE(SUFFIX, LOSSOPT_HUBER)                                     \
+        LOSSOPT_ELEM_CASE(SUFFIX, LOSSOPT_GAUSSIAN_NLL)                               \
+        LOSSOPT_ELEM_CASE(SUFFIX, LOSSOPT_POISSON_NLL_LOG)                           \
+        LOSSOPT_ELEM_CASE(SUFFIX, LOSSOPT_POISSON_NLL_LOG_FULL)                      \
+        LOSSOPT_ELEM_CASE(SUFFIX, LOSSOPT_POISSON_NLL_RATE)                          \
+        LOSSOPT_ELEM_CASE(SUFFIX, LOSSOPT_POISSON_NLL_RATE_FULL)
+#elif defined(LOSSOPT_ELEM_BINARY)
+#define LOSSOPT_ELEM_FAMILY_CASES(SUFFIX)                                            \
+        LOSSOPT_ELEM_CASE(SUFFIX, LOSSOPT_BINARY_CROSS_ENTROPY)                      \
+        LOSSOPT_ELEM_CASE(SUFFIX, LOSSOPT_PERCEPTRON)                                \
+        LOSSOPT_ELEM_CASE(SUFFIX, LOSSOPT_HINGE)                                     \
+        LOSSOPT_ELEM_CASE(SUFFIX, LOSSOPT_SQUARED_HINGE)
+#else
+#error "define LOSSOPT_ELEM_REGRESSION or LOSSOPT_ELEM_BINARY before including this header"
+#endif
+
+#define LOSSOPT_ELEM_CASE(SUFFIX, KIND)                                              \
+    case KIND:                                                                       \
+        return lossopt_elem_run_##SUFFIX(KIND, P, p, t, v, g, gv, w, rl, n_rows, K,  \
+                                         scale, flat, bad);
+
+LOSSOPT_DEFINE_ELEMENTWISE(double, f64)
+LOSSOPT_DEFINE_ELEMENTWISE(float, f32)
+
+#endif /* LOSSOPT_ELEMENTWISE_H */
