@@ -18,6 +18,7 @@ from ._threads import get_num_threads, set_num_threads, threads
 from .functional import expit, log_expit, log_softmax, logsumexp, sigmoid, softmax
 from .losses import (Loss, SoftmaxCrossEntropy, SquaredError, softmax_cross_entropy,
                      squared_error)
+from .losses import KLDivergence, MulticlassHinge, kl_divergence, multiclass_hinge
 
 __all__ = [
     "__version__",
@@ -25,4 +26,5 @@ __all__ = [
     "logsumexp", "softmax", "log_softmax", "expit", "sigmoid", "log_expit",
     "Loss", "SoftmaxCrossEntropy", "softmax_cross_entropy",
     "SquaredError", "squared_error",
+    "KLDivergence", "kl_divergence", "MulticlassHinge", "multiclass_hinge",
 ]

@@ -12,6 +12,7 @@ cdef extern from "lossopt_math.h" nogil:
     void lossopt_exp_block(double *x, Py_ssize_t n)
     void lossopt_exp_array(const double *x, double *out, Py_ssize_t n)
     double lossopt_log1p(double x)
+    double lossopt_log(double x)
     void lossopt_log1p_block(double *x, Py_ssize_t n)
     void lossopt_log1p_array(const double *x, double *out, Py_ssize_t n)
     void lossopt_log_sum_block(const double *s, const double *c, double *lz, Py_ssize_t n)
@@ -49,10 +50,10 @@ cdef extern from "lossopt_math.h" nogil:
                                      double lz)
     void lossopt_coef_sums_f64(const double *x, const double *p, const double *w,
                                Py_ssize_t n, double m, double keep, double eps_c,
-                               double *acc1, double *acc2)
+                               int entropy, double *acc1, double *acc2)
     void lossopt_coef_sums_f32(const float *x, const float *p, const double *w,
                                Py_ssize_t n, double m, double keep, double eps_c,
-                               double *acc1, double *acc2)
+                               int entropy, double *acc1, double *acc2)
     int lossopt_openmp_enabled()
     int lossopt_omp_max_threads()
     int lossopt_omp_num_procs()
@@ -133,12 +134,13 @@ cdef inline void log_softmax_row(const floating *x, floating *out, Py_ssize_t n,
 
 cdef inline void coef_sums(const floating *x, const floating *p, const double *w,
                            Py_ssize_t n, double m, double keep, double eps_c,
-                           double *acc1, double *acc2) noexcept nogil:
-    """acc1 += sum c_j (x_j - m) over c_j != 0, acc2 += sum c_j."""
+                           bint entropy, double *acc1, double *acc2) noexcept nogil:
+    """acc1 += sum c_j (x_j - m) over c_j != 0, acc2 += sum c_j.  With entropy
+    (p given, w NULL): acc1 += sum c_j ((x_j - m) - log c_j) instead."""
     if floating is float:
-        lossopt_coef_sums_f32(x, p, w, n, m, keep, eps_c, acc1, acc2)
+        lossopt_coef_sums_f32(x, p, w, n, m, keep, eps_c, entropy, acc1, acc2)
     else:
-        lossopt_coef_sums_f64(x, p, w, n, m, keep, eps_c, acc1, acc2)
+        lossopt_coef_sums_f64(x, p, w, n, m, keep, eps_c, entropy, acc1, acc2)
 
 
 cdef inline void exp_block(floating *x, Py_ssize_t n) noexcept nogil:
@@ -171,3 +173,16 @@ cdef inline double sum_in_order(const double *partial, Py_ssize_t n) noexcept no
     for i in range(n):
         total += partial[i]
     return total
+
+
+cdef inline Py_ssize_t row_stride(object arr, int itemsize) except? -1:
+    """Row stride in elements of a 2-D array whose rows have unit stride."""
+    shape = arr.shape
+    strides = arr.strides
+    if shape[0] == 0 or shape[1] == 0:
+        return 0
+    if shape[1] > 1 and strides[1] != itemsize:
+        raise ValueError("kernel needs rows with unit stride")
+    if strides[0] % itemsize:
+        raise ValueError("kernel needs strides that are multiples of the item size")
+    return strides[0] // itemsize

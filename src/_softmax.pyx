@@ -50,9 +50,10 @@ from libc.stdlib cimport malloc, free
 import numpy as np
 
 from _common cimport (floating, BLOCK_ELEMS, lossopt_exp_array, lossopt_expf_array,
-                      lossopt_log1p_array, lossopt_log_sum_block, rows_max, rows_exp_sum,
+                      lossopt_log1p_array, lossopt_log, lossopt_log_sum_block, rows_max, rows_exp_sum,
                       block_exp_sum, grad_row, log_softmax_row, coef_sums,
-                      threads_for, n_blocks_of, sum_in_order, PARALLEL_MIN_EXP_ELEMS)
+                      threads_for, n_blocks_of, sum_in_order, row_stride,
+                      PARALLEL_MIN_EXP_ELEMS)
 
 
 cdef enum:
@@ -93,6 +94,7 @@ cdef struct RowArgs:
     double class_weight_sum
     const double *sample_weight    # NULL = ones
     double smoothing
+    bint kl                        # probability targets: KL divergence, not cross-entropy
     double grad_scale
     bint want_grad
     double *row_value              # lse per row / weighted loss per row; may be NULL
@@ -318,7 +320,7 @@ cdef inline double finalize_cross_entropy(const RowArgs *a, const floating *xr,
             if a.smoothing != 0.0:
                 # sum_k w_k (x_k - m): the smoothing term's log-probabilities
                 wsum = 0.0
-                coef_sums(xr, NULL, w, C, m, 1.0, 0.0, &acc2, &wsum)
+                coef_sums(xr, NULL, w, C, m, 1.0, 0.0, False, &acc2, &wsum)
             # loss = (1-eps) w_y (-log p_y) + (eps/C) sum_k w_k (-log p_k)
             loss = 0.0
             if keep * wy != 0.0:
@@ -328,8 +330,9 @@ cdef inline double finalize_cross_entropy(const RowArgs *a, const floating *xr,
             A = keep * wy + eps_c * a.class_weight_sum
         else:
             # probability targets: loss = sum_k c_k (-log p_k), c_k = w_k y'_k,
-            # with 0 log 0 = 0 for c_k = 0
-            coef_sums(xr, pr, w, C, m, keep, eps_c, &acc1, &acc2)
+            # with 0 log 0 = 0 for c_k = 0; the KL divergence (a.kl: no class
+            # weights, no smoothing) adds sum_k c_k log c_k in the same sweep
+            coef_sums(xr, pr, w, C, m, keep, eps_c, a.kl, &acc1, &acc2)
             loss = acc2 * lz - acc1
         sc = a.grad_scale * sw
         if a.want_grad and sc == 0.0:
@@ -473,19 +476,6 @@ cdef int run_rows(RowArgs *a, const floating *x, floating *out, const floating *
 
 # ------------------------------------------------------------------ wrappers --
 
-cdef inline Py_ssize_t _stride(object arr, int itemsize) except? -1:
-    """Row stride in elements of a 2-D array whose rows have unit stride."""
-    shape = arr.shape
-    strides = arr.strides
-    if shape[0] == 0 or shape[1] == 0:
-        return 0
-    if shape[1] > 1 and strides[1] != itemsize:
-        raise ValueError("kernel needs rows with unit stride")
-    if strides[0] % itemsize:
-        raise ValueError("kernel needs strides that are multiples of the item size")
-    return strides[0] // itemsize
-
-
 cdef inline void _init_args(RowArgs *a, int mode, Py_ssize_t n_rows, Py_ssize_t n_cols) noexcept:
     a.mode = mode
     a.n_rows = n_rows
@@ -500,6 +490,7 @@ cdef inline void _init_args(RowArgs *a, int mode, Py_ssize_t n_rows, Py_ssize_t 
     a.class_weight_sum = 0.0
     a.sample_weight = NULL
     a.smoothing = 0.0
+    a.kl = False
     a.grad_scale = 1.0
     a.want_grad = False
     a.row_value = NULL
@@ -509,7 +500,7 @@ cdef inline void _init_args(RowArgs *a, int mode, Py_ssize_t n_rows, Py_ssize_t 
 
 cdef inline void _set_mask(RowArgs *a, const unsigned char[:, :] where, object where_arr) except *:
     if where is not None:
-        a.mask_stride = _stride(where_arr, 1)
+        a.mask_stride = row_stride(where_arr, 1)
         if where.shape[0] * where.shape[1] > 0:
             a.mask = &where[0, 0]
 
@@ -521,10 +512,10 @@ def logsumexp_rows(const floating[:, :] x, double[::1] out, double[::1] sign=Non
     """out[i] = log|sum_j b_ij exp(x_ij)| over the present entries of row i."""
     cdef RowArgs a
     _init_args(&a, MODE_LSE, x.shape[0], x.shape[1])
-    a.x_stride = _stride(x_arr, sizeof(floating))
+    a.x_stride = row_stride(x_arr, sizeof(floating))
     _set_mask(&a, where, where_arr)
     if b is not None:
-        a.b_stride = _stride(b_arr, sizeof(double))
+        a.b_stride = row_stride(b_arr, sizeof(double))
         if b.shape[0] * b.shape[1] > 0:
             a.b = &b[0, 0]
     if a.n_rows == 0:
@@ -551,8 +542,8 @@ def softmax_rows(const floating[:, :] x, floating[:, :] out, bint log,
     `out` may be `x` itself."""
     cdef RowArgs a
     _init_args(&a, MODE_LOG_SOFTMAX if log else MODE_SOFTMAX, x.shape[0], x.shape[1])
-    a.x_stride = _stride(x_arr, sizeof(floating))
-    a.out_stride = _stride(out_arr, sizeof(floating))
+    a.x_stride = row_stride(x_arr, sizeof(floating))
+    a.out_stride = row_stride(out_arr, sizeof(floating))
     _set_mask(&a, where, where_arr)
     if a.n_rows == 0 or a.n_cols == 0:
         return
@@ -567,11 +558,14 @@ def softmax_cross_entropy_rows(const floating[:, :] logits, floating[:, :] grad,
                                double smoothing, double grad_scale,
                                double[::1] row_loss, int n_threads=1, *,
                                logits_arr=None, grad_arr=None, probs_arr=None,
-                               Py_ssize_t min_parallel=-1):
+                               bint kl=False, Py_ssize_t min_parallel=-1):
     """Fused softmax cross-entropy over rows: returns the (sample-weighted) sum
     of the row losses, writes each row's gradient times `grad_scale` into
     `grad` (when given; it may be `logits` itself) and each row's weighted loss
-    into `row_loss` (when given).  Exactly one of `labels`/`probs` is given."""
+    into `row_loss` (when given).  Exactly one of `labels`/`probs` is given.
+    With `kl` (probs only, no class weights, no smoothing) the row loss is the
+    KL divergence sum_k t_k (log t_k - log softmax_k): the cross-entropy minus
+    the targets' entropy, in the same sweep; the gradient is the same."""
     cdef RowArgs a
     cdef Py_ssize_t n_blocks
     cdef double total
@@ -581,13 +575,13 @@ def softmax_cross_entropy_rows(const floating[:, :] logits, floating[:, :] grad,
     cdef const floating *p_ptr = NULL
     _init_args(&a, MODE_CE_LABELS if labels is not None else MODE_CE_PROBS,
                logits.shape[0], logits.shape[1])
-    a.x_stride = _stride(logits_arr, sizeof(floating))
+    a.x_stride = row_stride(logits_arr, sizeof(floating))
     if a.n_rows == 0:
         return 0.0
     if labels is not None:
         a.labels = &labels[0]
     else:
-        a.probs_stride = _stride(probs_arr, sizeof(floating))
+        a.probs_stride = row_stride(probs_arr, sizeof(floating))
     if class_weight is not None:
         a.class_weight = &class_weight[0]
     a.class_weight_sum = class_weight_sum
@@ -595,10 +589,13 @@ def softmax_cross_entropy_rows(const floating[:, :] logits, floating[:, :] grad,
         a.sample_weight = &sample_weight[0]
     a.ignore_index = ignore_index
     a.smoothing = smoothing
+    a.kl = kl and probs is not None and class_weight is None and smoothing == 0.0
+    if kl and not a.kl:
+        raise ValueError("kl needs probability targets, no class weights, no smoothing")
     a.grad_scale = grad_scale
     a.want_grad = grad is not None
     if grad is not None:
-        a.out_stride = _stride(grad_arr, sizeof(floating))
+        a.out_stride = row_stride(grad_arr, sizeof(floating))
     if row_loss is not None:
         a.row_value = &row_loss[0]
     if a.n_cols == 0:
@@ -631,6 +628,13 @@ def expf_array(const float[::1] x, float[::1] out):
     """out = exp(x) with the library's vectorised float exp (for tests)."""
     if x.shape[0]:
         lossopt_expf_array(&x[0], &out[0], x.shape[0])
+
+
+def log_array(const double[::1] x, double[::1] out):
+    """out = log(x) with the library's branch-free log (for tests)."""
+    cdef Py_ssize_t i
+    for i in range(x.shape[0]):
+        out[i] = lossopt_log(x[i])
 
 
 def log1p_array(const double[::1] x, double[::1] out):

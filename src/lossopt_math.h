@@ -285,16 +285,16 @@ static void lossopt_exp_block_f32(float *x, ptrdiff_t n)
  * Edges: log1p(-1) = -inf, log1p(x < -1) = NaN, log1p(+inf) = +inf,
  * log1p(NaN) = NaN.
  */
-static inline double lossopt_log1p(double x)
+static inline double lossopt_log_core(double u, double c, double k_extra)
 {
+    /* log(u) + c - k_extra ln2 for a positive normal finite u (see above) */
     const double ln2_hi = 0x1.62e42fee00000p-1;
     const double ln2_lo = 0x1.a39ef35793c76p-33;
-    double u = 1.0 + x;
-    double c = (x - (u - 1.0)) / u;
     /* move the mantissa range [1, 2) to [sqrt(2)/2, sqrt(2)) */
     uint64_t iu = lossopt_as_u64(u) + (0x3ff0000000000000ULL - 0x3fe6a09e667f3bcdULL);
     /* k = biased exponent - 1023, as a double: 2^52 + e - 2^52 - 1023 */
     double kd = lossopt_as_f64(0x4330000000000000ULL | (iu >> 52)) - 0x1p52 - 1023.0;
+    kd = kd - k_extra;
     double f = lossopt_as_f64((iu & 0x000fffffffffffffULL) + 0x3fe6a09e667f3bcdULL) - 1.0;
     double hfsq = 0.5 * f * f;
     double s = f / (2.0 + f);
@@ -309,9 +309,30 @@ static inline double lossopt_log1p(double x)
     R = R * z + 2.0 / 5.0;
     R = R * z + 2.0 / 3.0;
     R = R * z;
-    double r = kd * ln2_hi - ((hfsq - (s * (hfsq + R) + (kd * ln2_lo + c))) - f);
+    return kd * ln2_hi - ((hfsq - (s * (hfsq + R) + (kd * ln2_lo + c))) - f);
+}
+
+static inline double lossopt_log1p(double x)
+{
+    double u = 1.0 + x;
+    double c = (x - (u - 1.0)) / u;
+    double r = lossopt_log_core(u, c, 0.0);
     r = (x == INFINITY || x == 0.0) ? x : r;          /* +inf, and +-0 keeps its sign */
     r = (x > -1.0) ? r : ((x == -1.0) ? -INFINITY : NAN);
+    return (x != x) ? x : r;
+}
+
+/*
+ * log(x) for one double, branch-free: the same reduction with u = x exact
+ * (c = 0).  A subnormal x is first scaled by 2^54 (exact), and 54 taken off k.
+ * Edges: log(0) = -inf, log(x < 0) = NaN, log(+inf) = +inf, log(NaN) = NaN.
+ */
+static inline double lossopt_log(double x)
+{
+    int sub = x < 0x1p-1022;
+    double r = lossopt_log_core(sub ? x * 0x1p54 : x, 0.0, sub ? 54.0 : 0.0);
+    r = (x == INFINITY) ? x : r;
+    r = (x > 0.0) ? r : ((x == 0.0) ? -INFINITY : NAN);
     return (x != x) ? x : r;
 }
 
@@ -606,34 +627,42 @@ LOSSOPT_DEFINE_ROW_HELPERS(float, f32, lossopt_expf_lo, 1)
         for (ptrdiff_t j = 0; j < n; j++)                                            \
             out[j] = (T)(((double)x[j] - m) - lz);                                   \
     }                                                                                \
-    /* sum_j c_j (x_j - m) over c_j != 0 (0 log 0 = 0), and sum_j c_j */             \
+    /* sum_j c_j (x_j - m) over c_j != 0 (0 log 0 = 0), and sum_j c_j; with      */\
+    /* entropy, sum_j c_j ((x_j - m) - log c_j) instead of the first sum         */\
     static inline void lossopt_coef_sums_body_##SUFFIX(                              \
         const T *x, const T *p, const double *w, ptrdiff_t n, double m, double keep, \
-        double eps_c, double *acc1, double *acc2)                                    \
+        double eps_c, int entropy, double *acc1, double *acc2)                       \
     {                                                                                \
         double a1 = 0.0, a2 = 0.0;                                                   \
         _Pragma("omp simd reduction(+:a1, a2)")                                      \
         for (ptrdiff_t j = 0; j < n; j++) {                                          \
             double cj = (keep * (p ? (double)p[j] : 1.0) + eps_c) * (w ? w[j] : 1.0); \
-            a1 += (cj != 0.0) ? cj * ((double)x[j] - m) : 0.0;                       \
+            double t = (double)x[j] - m;                                             \
+            if (entropy)                                                             \
+                t = t - lossopt_log(cj);                                             \
+            a1 += (cj != 0.0) ? cj * t : 0.0;                                        \
             a2 += cj;                                                                \
         }                                                                            \
         *acc1 += a1;                                                                 \
         *acc2 += a2;                                                                 \
     }                                                                                \
     LOSSOPT_CLONES                                                                   \
+    /* entropy (the KL divergence) is only asked for with p and without w */     \
     static void lossopt_coef_sums_##SUFFIX(const T *x, const T *p, const double *w,  \
                                            ptrdiff_t n, double m, double keep,       \
-                                           double eps_c, double *acc1, double *acc2) \
+                                           double eps_c, int entropy, double *acc1,  \
+                                           double *acc2)                             \
     {                                                                                \
-        if (p == NULL && w == NULL)                                                  \
-            lossopt_coef_sums_body_##SUFFIX(x, NULL, NULL, n, m, keep, eps_c, acc1, acc2); \
+        if (entropy)                                                                 \
+            lossopt_coef_sums_body_##SUFFIX(x, p, NULL, n, m, keep, eps_c, 1, acc1, acc2); \
+        else if (p == NULL && w == NULL)                                             \
+            lossopt_coef_sums_body_##SUFFIX(x, NULL, NULL, n, m, keep, eps_c, 0, acc1, acc2); \
         else if (p == NULL)                                                          \
-            lossopt_coef_sums_body_##SUFFIX(x, NULL, w, n, m, keep, eps_c, acc1, acc2); \
+            lossopt_coef_sums_body_##SUFFIX(x, NULL, w, n, m, keep, eps_c, 0, acc1, acc2); \
         else if (w == NULL)                                                          \
-            lossopt_coef_sums_body_##SUFFIX(x, p, NULL, n, m, keep, eps_c, acc1, acc2); \
+            lossopt_coef_sums_body_##SUFFIX(x, p, NULL, n, m, keep, eps_c, 0, acc1, acc2); \
         else                                                                         \
-            lossopt_coef_sums_body_##SUFFIX(x, p, w, n, m, keep, eps_c, acc1, acc2); \
+            lossopt_coef_sums_body_##SUFFIX(x, p, w, n, m, keep, eps_c, 0, acc1, acc2); \
     }
 
 LOSSOPT_DEFINE_OUTPUT_HELPERS(double, f64, 0)

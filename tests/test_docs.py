@@ -7,10 +7,11 @@ import pytest
 
 import lossopt
 from lossopt import _threads, functional
-from lossopt.losses import cross_entropy, regression
+from lossopt.losses import cross_entropy, margin, regression
 
 
-@pytest.mark.parametrize("module", [functional, cross_entropy, regression, _threads])
+@pytest.mark.parametrize("module", [functional, cross_entropy, regression, _threads,
+                                    margin])
 def test_docstring_examples(module):
     np.set_printoptions(legacy=False)
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)

@@ -2,12 +2,16 @@
 
 Each family lives in its own module, next to the name of its kernel:
 cross-entropy in ``cross_entropy.py`` (kernel ``src/_softmax.pyx``),
-regression losses in ``regression.py`` (kernel ``src/_regression.pyx``).
+regression losses in ``regression.py`` (kernel ``src/_regression.pyx``),
+margin losses in ``margin.py`` (kernel ``src/_margin.pyx``).
 """
 
 from ._base import Loss
-from .cross_entropy import SoftmaxCrossEntropy, softmax_cross_entropy
+from .cross_entropy import (KLDivergence, SoftmaxCrossEntropy, kl_divergence,
+                            softmax_cross_entropy)
+from .margin import MulticlassHinge, multiclass_hinge
 from .regression import SquaredError, squared_error
 
 __all__ = ["Loss", "SoftmaxCrossEntropy", "softmax_cross_entropy", "SquaredError",
-           "squared_error"]
+           "squared_error", "KLDivergence", "kl_divergence", "MulticlassHinge",
+           "multiclass_hinge"]

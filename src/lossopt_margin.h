@@ -1,0 +1,130 @@
+/*
+ * Multiclass hinge losses: per-row loss and gradient for a block of rows,
+ * float and double rows, float64 arithmetic.  See src/_margin.pyx for the
+ * formulas and the subgradient choices.
+ *
+ * For a row x of n class scores with label y, margin Delta and power p:
+ *
+ *   Weston-Watkins:  sum_{j != y} max(0, Delta - x_y + x_j)^p
+ *   Crammer-Singer:  max(0, Delta + max_{j != y} x_j - x_y)^p
+ *
+ * A term exactly at its kink (0) contributes 0 to the gradient; NaN
+ * propagates (a NaN term is "on").  The class loop of Weston-Watkins is one
+ * vectorised sweep that writes the row's gradient and sums the terms; the
+ * Crammer-Singer row takes its maximum in one vectorised sweep and finds the
+ * first maximiser (as np.argmax) in a second, short one.
+ */
+#ifndef LOSSOPT_MARGIN_H
+#define LOSSOPT_MARGIN_H
+
+#include "lossopt_math.h"
+
+#define LOSSOPT_DEFINE_MARGIN_HELPERS(T, SUFFIX)                                       \
+    /* Weston-Watkins row: returns the sum of the terms; with g, writes           */ \
+    /* g_j = sc d(term_j)/dz_j (j != y) and g_y = -sum_j g_j                       */ \
+    static inline double lossopt_ww_row_##SUFFIX(const T *x, T *g, ptrdiff_t n,      \
+                                                 ptrdiff_t y, double margin,         \
+                                                 int p, double sc, int want_g)       \
+    {                                                                                \
+        double base = margin - (double)x[y];                                         \
+        double acc = 0.0, gsum = 0.0;                                                \
+        _Pragma("omp simd reduction(+:acc, gsum)")                                   \
+        for (ptrdiff_t j = 0; j < n; j++) {                                          \
+            double z = base + (double)x[j];                                          \
+            int on = !(z <= 0.0) && j != y;                                          \
+            acc += on ? (p == 2 ? z * z : z) : 0.0;                                  \
+            if (want_g) {                                                            \
+                double d = (z != z) ? z : (p == 2 ? 2.0 * sc * z : sc);              \
+                d = on ? d : 0.0;                                                    \
+                gsum += d;                                                           \
+                g[j] = (T)d;                                                         \
+            }                                                                        \
+        }                                                                            \
+        if (want_g)                                                                  \
+            g[y] = (T)(0.0 - gsum);   /* +0, not -0, when nothing is on */              \
+        return acc;                                                                  \
+    }                                                                                \
+    /* Crammer-Singer row: returns max(0, h)^p, h = margin + max_{j!=y} x_j - x_y */ \
+    static inline double lossopt_cs_row_##SUFFIX(const T *x, T *g, ptrdiff_t n,      \
+                                                 ptrdiff_t y, double margin,         \
+                                                 int p, double sc, int want_g)       \
+    {                                                                                \
+        double mx = -INFINITY;                                                       \
+        int nan = 0;                                                                 \
+        _Pragma("omp simd reduction(max:mx) reduction(+:nan)")                       \
+        for (ptrdiff_t j = 0; j < n; j++) {                                          \
+            double v = (double)x[j];                                                 \
+            nan += (v != v);                                                         \
+            v = (j == y) ? -INFINITY : v;                                            \
+            mx = v > mx ? v : mx;                                                    \
+        }                                                                            \
+        double h = nan ? NAN : (margin + mx) - (double)x[y];                         \
+        double loss = (h <= 0.0) ? 0.0 : (p == 2 ? h * h : h);                       \
+        if (want_g) {                                                                \
+            double d = (h != h) ? h : (p == 2 ? 2.0 * sc * h : sc);                  \
+            d = (h <= 0.0) ? 0.0 : d;                                                \
+            _Pragma("omp simd")                                                      \
+            for (ptrdiff_t j = 0; j < n; j++)                                        \
+                g[j] = (T)((h != h) ? h : 0.0);                                      \
+            if (h > 0.0) {                                                           \
+                ptrdiff_t k = 0;                                                     \
+                while (k < n && (k == y || (double)x[k] != mx))                      \
+                    k++;                                                             \
+                if (k < n)                                                           \
+                    g[k] = (T)d;                                                     \
+                g[y] = (T)(-d);                                                      \
+            }                                                                        \
+        }                                                                            \
+        return loss;                                                                 \
+    }                                                                                \
+    static inline double lossopt_margin_rows_body_##SUFFIX(                          \
+        const T *x, ptrdiff_t xs, T *g, ptrdiff_t gs, const ptrdiff_t *labels,       \
+        const double *cw, const double *sw, double inv_c, double gscale,             \
+        ptrdiff_t r0, ptrdiff_t r1, ptrdiff_t n, double margin, int p,               \
+        int crammer_singer, double *row_loss, int want_g)                            \
+    {                                                                                \
+        double total = 0.0;                                                          \
+        for (ptrdiff_t i = r0; i < r1; i++) {                                        \
+            ptrdiff_t y = labels[i];                                                 \
+            const T *xr = x + i * xs;                                                \
+            T *gr = want_g ? g + i * gs : NULL;                                      \
+            /* the row's weight: sample weight x class weight of its label (/ C) */ \
+            double lw = (sw ? sw[i] : 1.0) * (cw ? cw[y] : 1.0) * inv_c;             \
+            double sc = gscale * lw, v;                                              \
+            if (lw == 0.0) {                                                         \
+                /* weighted 0: contributes nothing, even with NaN scores */         \
+                if (want_g)                                                          \
+                    for (ptrdiff_t j = 0; j < n; j++)                                \
+                        gr[j] = (T)0;                                                \
+                v = 0.0;                                                             \
+            } else if (crammer_singer) {                                             \
+                v = lw * lossopt_cs_row_##SUFFIX(xr, gr, n, y, margin, p, sc, want_g); \
+            } else {                                                                 \
+                v = lw * lossopt_ww_row_##SUFFIX(xr, gr, n, y, margin, p, sc, want_g); \
+            }                                                                        \
+            if (row_loss)                                                            \
+                row_loss[i] = v;                                                     \
+            total += v;                                                              \
+        }                                                                            \
+        return total;                                                                \
+    }                                                                                \
+    /* Rows [r0, r1): their weighted losses summed (and stored in row_loss when   */ \
+    /* given), their gradients times gscale written into g (when given).          */ \
+    LOSSOPT_CLONES                                                                   \
+    static double lossopt_margin_rows_##SUFFIX(                                      \
+        const T *x, ptrdiff_t xs, T *g, ptrdiff_t gs, const ptrdiff_t *labels,       \
+        const double *cw, const double *sw, double inv_c, double gscale,             \
+        ptrdiff_t r0, ptrdiff_t r1, ptrdiff_t n, double margin, int p,               \
+        int crammer_singer, double *row_loss)                                        \
+    {                                                                                \
+        if (g)                                                                       \
+            return lossopt_margin_rows_body_##SUFFIX(x, xs, g, gs, labels, cw, sw,   \
+                inv_c, gscale, r0, r1, n, margin, p, crammer_singer, row_loss, 1);   \
+        return lossopt_margin_rows_body_##SUFFIX(x, xs, NULL, gs, labels, cw, sw,    \
+            inv_c, gscale, r0, r1, n, margin, p, crammer_singer, row_loss, 0);       \
+    }
+
+LOSSOPT_DEFINE_MARGIN_HELPERS(double, f64)
+LOSSOPT_DEFINE_MARGIN_HELPERS(float, f32)
+
+#endif /* LOSSOPT_MARGIN_H */
