@@ -61,15 +61,15 @@
         double h = nan ? NAN : (margin + mx) - (double)x[y];                         \
         double loss = (h <= 0.0) ? 0.0 : (p == 2 ? h * h : h);                       \
         if (want_g) {                                                                \
-            double d = (h != h) ? h : (p == 2 ? 2.0 * sc * h : sc);                  \
-            d = (h <= 0.0) ? 0.0 : d;                                                \
+            double d = (p == 2 ? 2.0 * sc * h : sc);                                 \
+            /* the first maximiser, found before g (which may be x) is written */    \
+            ptrdiff_t k = 0;                                                         \
+            while (h > 0.0 && k < n && (k == y || (double)x[k] != mx))               \
+                k++;                                                                 \
             _Pragma("omp simd")                                                      \
             for (ptrdiff_t j = 0; j < n; j++)                                        \
                 g[j] = (T)((h != h) ? h : 0.0);                                      \
             if (h > 0.0) {                                                           \
-                ptrdiff_t k = 0;                                                     \
-                while (k < n && (k == y || (double)x[k] != mx))                      \
-                    k++;                                                             \
                 if (k < n)                                                           \
                     g[k] = (T)d;                                                     \
                 g[y] = (T)(-d);                                                      \

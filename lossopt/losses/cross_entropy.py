@@ -268,16 +268,21 @@ class KLDivergence(Loss):
       says; the gradient stays finite); torch gives NaN for the former
       (0 * -inf).  A row whose logits are all ``-inf`` has divergence 0 and
       gradient 0;
+    * with ``log_target=True`` a log-target of ``-inf`` is a zero
+      probability and contributes 0 (0 ln 0 = 0); torch gives NaN there;
     * a sample with ``sample_weight`` 0 contributes nothing, even where its
       logits hold NaN or ``+inf``; ``sample_weight`` does not exist in torch.
 
     NaN in the logits or targets propagates to the loss and that row's
     gradient; a ``+inf`` logit gives NaN.
 
-    The divergence is summed per element as :math:`t_k (\ln t_k - \ln\hat y_k)`
-    in float64 (not as the difference of two sums), so it keeps its relative
-    precision near 0, where :math:`\hat y \approx t`.  ``out`` may be the
-    logits array itself.
+    *Precision.* Sums are in float64.  Near its minimum, where
+    :math:`\hat y \approx t`, the divergence is a small difference of terms
+    of the size of the cross-entropy, so its error there is absolute, a few
+    ulps of the cross-entropy (as in torch), and a divergence that is
+    exactly 0 may come out as :math:`\pm 10^{-17}`.
+
+    ``out`` may be the logits array itself.
 
     Examples
     --------

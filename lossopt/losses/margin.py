@@ -2,6 +2,7 @@
 losses of multiclass support vector machines.  Kernel: ``src/_margin.pyx``."""
 
 import math
+import numbers
 
 import numpy as np
 
@@ -129,10 +130,10 @@ class MulticlassHinge(Loss):
             raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
         if isinstance(self.p, (bool, np.bool_)) or self.p not in (1, 2):
             raise ValueError(f"p must be 1 or 2, got {self.p!r}")
-        try:
-            margin = float(self.margin)
-        except (TypeError, ValueError):
-            raise TypeError(f"margin must be a real number, got {self.margin!r}") from None
+        if isinstance(self.margin, (bool, np.bool_)) or \
+                not isinstance(self.margin, numbers.Real):
+            raise TypeError(f"margin must be a real number, got {self.margin!r}")
+        margin = float(self.margin)
         if not math.isfinite(margin):
             raise ValueError(f"margin must be finite, got {self.margin!r}")
         return margin, int(self.p), self.kind == "crammer_singer"
