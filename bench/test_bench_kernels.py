@@ -11,16 +11,16 @@ For a table of ratios measured side by side in one run, use
 import numpy as np
 import pytest
 
-from cases import DTYPES, KERNELS, ROW_SIZES, exp_reference, row_inputs, single_thread
+from cases import DTYPES, KERNELS, reference_of, row_inputs, single_thread, sizes_of
 
 CASES = [(kernel, n, c, np.dtype(dtype).name)
-         for kernel in KERNELS for n, c in ROW_SIZES for dtype in DTYPES]
+         for kernel in KERNELS for n, c in sizes_of(kernel) for dtype in DTYPES]
 
 
 def impl_params():
     for kernel, n, c, dtype in CASES:
         impls, _ = KERNELS[kernel]
-        for name in list(impls) + ["np.exp"]:
+        for name in list(impls) + [reference_of(kernel)[0]]:
             yield pytest.param(kernel, n, c, dtype, name,
                                id=f"{kernel}-{n}x{c}-{dtype}-{name}")
 
@@ -42,7 +42,8 @@ def inputs():
 def test_kernel(benchmark, inputs, kernel, n, c, dtype, impl):
     x, y = inputs(n, c, dtype)
     impls, args_of = KERNELS[kernel]
-    fn = exp_reference(x) if impl == "np.exp" else impls[impl](*args_of(x, y))
+    ref_name, ref = reference_of(kernel)
+    fn = ref(x) if impl == ref_name else impls[impl](*args_of(x, y))
     benchmark.group = f"{kernel} {n}x{c} {dtype}"
     benchmark.extra_info["case"] = f"{kernel} {n}x{c} {dtype}"
     with single_thread():

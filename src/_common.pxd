@@ -50,10 +50,14 @@ cdef extern from "lossopt_math.h" nogil:
                                      double lz)
     void lossopt_coef_sums_f64(const double *x, const double *p, const double *w,
                                Py_ssize_t n, double m, double keep, double eps_c,
-                               int entropy, double *acc1, double *acc2)
+                               double *acc1, double *acc2)
+    void lossopt_rows_xlogx_f64(const double *p, Py_ssize_t stride, Py_ssize_t n_rows,
+                                Py_ssize_t n_cols, double *tmp, double *out)
     void lossopt_coef_sums_f32(const float *x, const float *p, const double *w,
                                Py_ssize_t n, double m, double keep, double eps_c,
-                               int entropy, double *acc1, double *acc2)
+                               double *acc1, double *acc2)
+    void lossopt_rows_xlogx_f32(const float *p, Py_ssize_t stride, Py_ssize_t n_rows,
+                                Py_ssize_t n_cols, double *tmp, double *out)
     int lossopt_openmp_enabled()
     int lossopt_omp_max_threads()
     int lossopt_omp_num_procs()
@@ -134,13 +138,22 @@ cdef inline void log_softmax_row(const floating *x, floating *out, Py_ssize_t n,
 
 cdef inline void coef_sums(const floating *x, const floating *p, const double *w,
                            Py_ssize_t n, double m, double keep, double eps_c,
-                           bint entropy, double *acc1, double *acc2) noexcept nogil:
-    """acc1 += sum c_j (x_j - m) over c_j != 0, acc2 += sum c_j.  With entropy
-    (p given, w NULL): acc1 += sum c_j ((x_j - m) - log c_j) instead."""
+                           double *acc1, double *acc2) noexcept nogil:
+    """acc1 += sum c_j (x_j - m) over c_j != 0, acc2 += sum c_j."""
     if floating is float:
-        lossopt_coef_sums_f32(x, p, w, n, m, keep, eps_c, entropy, acc1, acc2)
+        lossopt_coef_sums_f32(x, p, w, n, m, keep, eps_c, acc1, acc2)
     else:
-        lossopt_coef_sums_f64(x, p, w, n, m, keep, eps_c, entropy, acc1, acc2)
+        lossopt_coef_sums_f64(x, p, w, n, m, keep, eps_c, acc1, acc2)
+
+
+cdef inline void rows_xlogx(const floating *p, Py_ssize_t stride, Py_ssize_t n_rows,
+                            Py_ssize_t n_cols, double *tmp, double *out) noexcept nogil:
+    """out[r] = sum_j p_rj log p_rj (0 log 0 = 0) for a block of rows; tmp is a
+    workspace of BLOCK_ELEMS doubles."""
+    if floating is float:
+        lossopt_rows_xlogx_f32(p, stride, n_rows, n_cols, tmp, out)
+    else:
+        lossopt_rows_xlogx_f64(p, stride, n_rows, n_cols, tmp, out)
 
 
 cdef inline void exp_block(floating *x, Py_ssize_t n) noexcept nogil:

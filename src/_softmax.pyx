@@ -51,7 +51,7 @@ import numpy as np
 
 from _common cimport (floating, BLOCK_ELEMS, lossopt_exp_array, lossopt_expf_array,
                       lossopt_log1p_array, lossopt_log, lossopt_log_sum_block, rows_max, rows_exp_sum,
-                      block_exp_sum, grad_row, log_softmax_row, coef_sums,
+                      block_exp_sum, grad_row, log_softmax_row, coef_sums, rows_xlogx,
                       threads_for, n_blocks_of, sum_in_order, row_stride,
                       PARALLEL_MIN_EXP_ELEMS)
 
@@ -70,9 +70,10 @@ cdef enum:
     ROW_POS_INF = 3
     ROW_IGNORED = 4
 
-# per-thread workspace: the exp buffer plus five per-row arrays (m, flag, s, c, lz)
+# per-thread workspace: the exp buffer, five per-row arrays (m, flag, s, c, lz),
+# and for the KL divergence the targets' sum t log t per row and its buffer
 cdef enum:
-    WS_ARRAYS = 6
+    WS_ARRAYS = 8
 
 
 cdef struct RowArgs:
@@ -294,8 +295,10 @@ cdef inline void row_softmax(const RowArgs *a, const floating *xr, floating *out
 cdef inline double finalize_cross_entropy(const RowArgs *a, const floating *xr,
                                           floating *outr, const floating *pr, Py_ssize_t i,
                                           double m, int flag, double s, double c, double lz,
-                                          const floating *e, floating *buf) noexcept nogil:
-    """Write row i's gradient (when wanted); return its weighted loss."""
+                                          double tlogt, const floating *e,
+                                          floating *buf) noexcept nogil:
+    """Write row i's gradient (when wanted); return its weighted loss.  tlogt
+    is the row's sum t log t of the targets (KL divergence only)."""
     cdef Py_ssize_t j, j0, n, C = a.n_cols, y = 0
     cdef double inv, loss, sw, sc, wy = 0.0, keep, eps_c, A = 0.0, ey, wsum
     cdef double acc1 = 0.0, acc2 = 0.0
@@ -320,7 +323,7 @@ cdef inline double finalize_cross_entropy(const RowArgs *a, const floating *xr,
             if a.smoothing != 0.0:
                 # sum_k w_k (x_k - m): the smoothing term's log-probabilities
                 wsum = 0.0
-                coef_sums(xr, NULL, w, C, m, 1.0, 0.0, False, &acc2, &wsum)
+                coef_sums(xr, NULL, w, C, m, 1.0, 0.0, &acc2, &wsum)
             # loss = (1-eps) w_y (-log p_y) + (eps/C) sum_k w_k (-log p_k)
             loss = 0.0
             if keep * wy != 0.0:
@@ -331,9 +334,10 @@ cdef inline double finalize_cross_entropy(const RowArgs *a, const floating *xr,
         else:
             # probability targets: loss = sum_k c_k (-log p_k), c_k = w_k y'_k,
             # with 0 log 0 = 0 for c_k = 0; the KL divergence (a.kl: no class
-            # weights, no smoothing) adds sum_k c_k log c_k in the same sweep
-            coef_sums(xr, pr, w, C, m, keep, eps_c, a.kl, &acc1, &acc2)
-            loss = acc2 * lz - acc1
+            # weights, no smoothing) adds sum_k t_k log t_k, taken for the
+            # whole block before (`tlogt`)
+            coef_sums(xr, pr, w, C, m, keep, eps_c, &acc1, &acc2)
+            loss = acc2 * lz - acc1 + tlogt
         sc = a.grad_scale * sw
         if a.want_grad and sc == 0.0:
             fill_row(outr, C, 0.0)          # weighted 0: contributes nothing
@@ -380,6 +384,8 @@ cdef inline void rows_block(const RowArgs *a, const floating *x, floating *out,
     cdef double *rs = rflag + BLOCK_ELEMS
     cdef double *rc = rs + BLOCK_ELEMS
     cdef double *rlz = rc + BLOCK_ELEMS
+    cdef double *rtlogt = rlz + BLOCK_ELEMS
+    cdef double *rtmp = rtlogt + BLOCK_ELEMS
     cdef bint plain = a.mask == NULL and a.b == NULL
     # only softmax and the cross-entropy gradient read the exponentials again
     cdef bint want_e = a.mode == MODE_SOFTMAX or a.want_grad
@@ -420,9 +426,12 @@ cdef inline void rows_block(const RowArgs *a, const floating *x, floating *out,
                 exp_row(a, xr, r0, j0, n, rm[0], buf, rs, rc)
                 j0 += n
 
-    # 3. lz = log(c + s) for the whole block (rows with a flag ignore it)
+    # 3. lz = log(c + s) for the whole block (rows with a flag ignore it);
+    # for the KL divergence, the targets' sum t log t per row, vectorised
     if a.b == NULL:
         lossopt_log_sum_block(rs, rc, rlz, nr)
+    if a.kl:
+        rows_xlogx(probs + r0 * a.probs_stride, a.probs_stride, nr, C, rtmp, rtlogt)
 
     # 4. results, row by row
     for k in range(nr):
@@ -441,7 +450,7 @@ cdef inline void rows_block(const RowArgs *a, const floating *x, floating *out,
             if probs != NULL:
                 pr = probs + i * a.probs_stride
             loss += finalize_cross_entropy(a, xr, outr, pr, i, rm[k], <int>rflag[k], rs[k],
-                                           rc[k], rlz[k], e, buf)
+                                           rc[k], rlz[k], rtlogt[k] if a.kl else 0.0, e, buf)
     if a.block_loss != NULL:
         a.block_loss[blk] = loss
 

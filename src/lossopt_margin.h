@@ -19,10 +19,20 @@
 
 #include "lossopt_math.h"
 
+/* rows taken together, column by column, by the short-row path */
+#define LOSSOPT_MARGIN_CHUNK 256
+
+/* the bodies must be inlined into each ISA clone, or they run as baseline code */
+#if defined(__GNUC__) || defined(__clang__)
+#define LOSSOPT_MARGIN_INLINE static inline __attribute__((always_inline))
+#else
+#define LOSSOPT_MARGIN_INLINE static inline
+#endif
+
 #define LOSSOPT_DEFINE_MARGIN_HELPERS(T, SUFFIX)                                       \
     /* Weston-Watkins row: returns the sum of the terms; with g, writes           */ \
     /* g_j = sc d(term_j)/dz_j (j != y) and g_y = -sum_j g_j                       */ \
-    static inline double lossopt_ww_row_##SUFFIX(const T *x, T *g, ptrdiff_t n,      \
+    LOSSOPT_MARGIN_INLINE double lossopt_ww_row_##SUFFIX(const T *x, T *g, ptrdiff_t n,      \
                                                  ptrdiff_t y, double margin,         \
                                                  int p, double sc, int want_g)       \
     {                                                                                \
@@ -45,7 +55,7 @@
         return acc;                                                                  \
     }                                                                                \
     /* Crammer-Singer row: returns max(0, h)^p, h = margin + max_{j!=y} x_j - x_y */ \
-    static inline double lossopt_cs_row_##SUFFIX(const T *x, T *g, ptrdiff_t n,      \
+    LOSSOPT_MARGIN_INLINE double lossopt_cs_row_##SUFFIX(const T *x, T *g, ptrdiff_t n,      \
                                                  ptrdiff_t y, double margin,         \
                                                  int p, double sc, int want_g)       \
     {                                                                                \
@@ -77,7 +87,8 @@
         }                                                                            \
         return loss;                                                                 \
     }                                                                                \
-    static inline double lossopt_margin_rows_body_##SUFFIX(                          \
+    /* rows one by one (long rows: the class loops above vectorise)          */ \
+    LOSSOPT_MARGIN_INLINE double lossopt_margin_rows_body_##SUFFIX(                          \
         const T *x, ptrdiff_t xs, T *g, ptrdiff_t gs, const ptrdiff_t *labels,       \
         const double *cw, const double *sw, double inv_c, double gscale,             \
         ptrdiff_t r0, ptrdiff_t r1, ptrdiff_t n, double margin, int p,               \
@@ -108,6 +119,105 @@
         }                                                                            \
         return total;                                                                \
     }                                                                                \
+    /* short rows, LOSSOPT_MARGIN_CHUNK at a time, column by column and        */ \
+    /* vectorised across the rows (strided loads and stores); the same values */ \
+    /* as the row by row loop: each row's terms are summed in class order     */ \
+    LOSSOPT_MARGIN_INLINE double lossopt_margin_cols_body_##SUFFIX(                          \
+        const T *x, ptrdiff_t xs, T *g, ptrdiff_t gs, const ptrdiff_t *lab,          \
+        const double *cw, const double *sw, double inv_c, double gscale,             \
+        ptrdiff_t nr, ptrdiff_t n, double margin, int p, int crammer_singer,         \
+        double *row_loss, int want_g)                                                \
+    {                                                                                \
+        double lw[LOSSOPT_MARGIN_CHUNK], base[LOSSOPT_MARGIN_CHUNK];                 \
+        double acc[LOSSOPT_MARGIN_CHUNK], gsum[LOSSOPT_MARGIN_CHUNK];                \
+        ptrdiff_t arg[LOSSOPT_MARGIN_CHUNK];                                         \
+        double total = 0.0;                                                          \
+        _Pragma("omp simd")                                                          \
+        for (ptrdiff_t i = 0; i < nr; i++) {                                         \
+            lw[i] = (sw ? sw[i] : 1.0) * (cw ? cw[lab[i]] : 1.0) * inv_c;            \
+            base[i] = (double)x[i * xs + lab[i]];          /* x_y */                 \
+            acc[i] = crammer_singer ? -INFINITY : 0.0;     /* the max for CS */      \
+            gsum[i] = 0.0;                                 /* NaN count for CS */    \
+            arg[i] = 0;                                                              \
+        }                                                                            \
+        if (!crammer_singer) {                                                       \
+            for (ptrdiff_t j = 0; j < n; j++) {                                      \
+                _Pragma("omp simd")                                                  \
+                for (ptrdiff_t i = 0; i < nr; i++) {                                 \
+                    double z = (margin - base[i]) + (double)x[i * xs + j];           \
+                    int on = !(z <= 0.0) && j != lab[i] && lw[i] != 0.0;             \
+                    acc[i] += on ? (p == 2 ? z * z : z) : 0.0;                       \
+                    if (want_g) {                                                    \
+                        double sc = gscale * lw[i];                                  \
+                        double d = (z != z) ? z : (p == 2 ? 2.0 * sc * z : sc);      \
+                        d = on ? d : 0.0;                                            \
+                        gsum[i] += d;                                                \
+                        g[i * gs + j] = (T)d;                                        \
+                    }                                                                \
+                }                                                                    \
+            }                                                                        \
+            for (ptrdiff_t i = 0; i < nr; i++) {                                     \
+                if (want_g)                                                          \
+                    g[i * gs + lab[i]] = (T)(0.0 - gsum[i]);                         \
+                double v = lw[i] == 0.0 ? 0.0 : lw[i] * acc[i];                      \
+                if (row_loss)                                                        \
+                    row_loss[i] = v;                                                 \
+                total += v;                                                          \
+            }                                                                        \
+            return total;                                                            \
+        }                                                                            \
+        /* Crammer-Singer: the max over j != y and its first index (strict >) */    \
+        for (ptrdiff_t j = 0; j < n; j++) {                                          \
+            _Pragma("omp simd")                                                      \
+            for (ptrdiff_t i = 0; i < nr; i++) {                                     \
+                double v = (double)x[i * xs + j];                                    \
+                gsum[i] += (v != v) ? 1.0 : 0.0;                                     \
+                v = (j == lab[i]) ? -INFINITY : v;                                   \
+                int up = v > acc[i];                                                 \
+                acc[i] = up ? v : acc[i];                                            \
+                arg[i] = up ? j : arg[i];                                            \
+            }                                                                        \
+        }                                                                            \
+        for (ptrdiff_t i = 0; i < nr; i++) {                                         \
+            double h = gsum[i] != 0.0 ? NAN : (margin + acc[i]) - base[i];           \
+            double v = (h <= 0.0 || lw[i] == 0.0) ? 0.0 : lw[i] * (p == 2 ? h * h : h); \
+            if (want_g) {                                                            \
+                T *gr = g + i * gs;                                                  \
+                T fill = (T)((h != h && lw[i] != 0.0) ? h : 0.0);                    \
+                for (ptrdiff_t j = 0; j < n; j++)                                    \
+                    gr[j] = fill;                                                    \
+                if (h > 0.0 && lw[i] != 0.0) {                                       \
+                    double sc = gscale * lw[i];                                      \
+                    double d = p == 2 ? 2.0 * sc * h : sc;                           \
+                    gr[arg[i]] = (T)d;                                               \
+                    gr[lab[i]] = (T)(-d);                                            \
+                }                                                                    \
+            }                                                                        \
+            if (row_loss)                                                            \
+                row_loss[i] = v;                                                     \
+            total += v;                                                              \
+        }                                                                            \
+        return total;                                                                \
+    }                                                                                \
+    LOSSOPT_MARGIN_INLINE double lossopt_margin_block_##SUFFIX(                              \
+        const T *x, ptrdiff_t xs, T *g, ptrdiff_t gs, const ptrdiff_t *labels,       \
+        const double *cw, const double *sw, double inv_c, double gscale,             \
+        ptrdiff_t r0, ptrdiff_t r1, ptrdiff_t n, double margin, int p,               \
+        int crammer_singer, double *row_loss, int want_g)                            \
+    {                                                                                \
+        if (n >= LOSSOPT_FUSED_ROW_MIN)                                              \
+            return lossopt_margin_rows_body_##SUFFIX(x, xs, g, gs, labels, cw, sw,   \
+                inv_c, gscale, r0, r1, n, margin, p, crammer_singer, row_loss, want_g); \
+        double total = 0.0;                                                          \
+        for (ptrdiff_t c0 = r0; c0 < r1; c0 += LOSSOPT_MARGIN_CHUNK) {               \
+            ptrdiff_t nr = r1 - c0 < LOSSOPT_MARGIN_CHUNK ? r1 - c0 : LOSSOPT_MARGIN_CHUNK; \
+            total += lossopt_margin_cols_body_##SUFFIX(x + c0 * xs, xs,              \
+                want_g ? g + c0 * gs : NULL, gs, labels + c0, cw, sw ? sw + c0 : NULL, \
+                inv_c, gscale, nr, n, margin, p, crammer_singer,                     \
+                row_loss ? row_loss + c0 : NULL, want_g);                            \
+        }                                                                            \
+        return total;                                                                \
+    }                                                                                \
     /* Rows [r0, r1): their weighted losses summed (and stored in row_loss when   */ \
     /* given), their gradients times gscale written into g (when given).          */ \
     LOSSOPT_CLONES                                                                   \
@@ -118,9 +228,9 @@
         int crammer_singer, double *row_loss)                                        \
     {                                                                                \
         if (g)                                                                       \
-            return lossopt_margin_rows_body_##SUFFIX(x, xs, g, gs, labels, cw, sw,   \
+            return lossopt_margin_block_##SUFFIX(x, xs, g, gs, labels, cw, sw,       \
                 inv_c, gscale, r0, r1, n, margin, p, crammer_singer, row_loss, 1);   \
-        return lossopt_margin_rows_body_##SUFFIX(x, xs, NULL, gs, labels, cw, sw,    \
+        return lossopt_margin_block_##SUFFIX(x, xs, NULL, gs, labels, cw, sw,        \
             inv_c, gscale, r0, r1, n, margin, p, crammer_singer, row_loss, 0);       \
     }
 

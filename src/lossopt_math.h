@@ -345,6 +345,13 @@ static void lossopt_log1p_block(double *x, ptrdiff_t n)
         x[i] = lossopt_log1p(x[i]);
 }
 
+/* x log x with 0 log 0 = 0 (the entropy terms of the KL divergence). */
+static inline double lossopt_xlogx(double x)
+{
+    double v = x * lossopt_log(x);
+    return (x == 0.0) ? 0.0 : v;
+}
+
 /* ----------------------------------------------- row helpers (the engine) -- */
 
 /*
@@ -627,42 +634,66 @@ LOSSOPT_DEFINE_ROW_HELPERS(float, f32, lossopt_expf_lo, 1)
         for (ptrdiff_t j = 0; j < n; j++)                                            \
             out[j] = (T)(((double)x[j] - m) - lz);                                   \
     }                                                                                \
-    /* sum_j c_j (x_j - m) over c_j != 0 (0 log 0 = 0), and sum_j c_j; with      */\
-    /* entropy, sum_j c_j ((x_j - m) - log c_j) instead of the first sum         */\
+    /* sum_j c_j (x_j - m) over c_j != 0 (0 log 0 = 0), and sum_j c_j */             \
     static inline void lossopt_coef_sums_body_##SUFFIX(                              \
         const T *x, const T *p, const double *w, ptrdiff_t n, double m, double keep, \
-        double eps_c, int entropy, double *acc1, double *acc2)                       \
+        double eps_c, double *acc1, double *acc2)                                    \
     {                                                                                \
         double a1 = 0.0, a2 = 0.0;                                                   \
         _Pragma("omp simd reduction(+:a1, a2)")                                      \
         for (ptrdiff_t j = 0; j < n; j++) {                                          \
             double cj = (keep * (p ? (double)p[j] : 1.0) + eps_c) * (w ? w[j] : 1.0); \
-            double t = (double)x[j] - m;                                             \
-            if (entropy)                                                             \
-                t = t - lossopt_log(cj);                                             \
-            a1 += (cj != 0.0) ? cj * t : 0.0;                                        \
+            a1 += (cj != 0.0) ? cj * ((double)x[j] - m) : 0.0;                       \
             a2 += cj;                                                                \
         }                                                                            \
         *acc1 += a1;                                                                 \
         *acc2 += a2;                                                                 \
     }                                                                                \
     LOSSOPT_CLONES                                                                   \
-    /* entropy (the KL divergence) is only asked for with p and without w */     \
     static void lossopt_coef_sums_##SUFFIX(const T *x, const T *p, const double *w,  \
                                            ptrdiff_t n, double m, double keep,       \
-                                           double eps_c, int entropy, double *acc1,  \
-                                           double *acc2)                             \
+                                           double eps_c, double *acc1, double *acc2) \
     {                                                                                \
-        if (entropy)                                                                 \
-            lossopt_coef_sums_body_##SUFFIX(x, p, NULL, n, m, keep, eps_c, 1, acc1, acc2); \
-        else if (p == NULL && w == NULL)                                             \
-            lossopt_coef_sums_body_##SUFFIX(x, NULL, NULL, n, m, keep, eps_c, 0, acc1, acc2); \
+        if (p == NULL && w == NULL)                                                  \
+            lossopt_coef_sums_body_##SUFFIX(x, NULL, NULL, n, m, keep, eps_c, acc1, acc2); \
         else if (p == NULL)                                                          \
-            lossopt_coef_sums_body_##SUFFIX(x, NULL, w, n, m, keep, eps_c, 0, acc1, acc2); \
+            lossopt_coef_sums_body_##SUFFIX(x, NULL, w, n, m, keep, eps_c, acc1, acc2); \
         else if (w == NULL)                                                          \
-            lossopt_coef_sums_body_##SUFFIX(x, p, NULL, n, m, keep, eps_c, 0, acc1, acc2); \
+            lossopt_coef_sums_body_##SUFFIX(x, p, NULL, n, m, keep, eps_c, acc1, acc2); \
         else                                                                         \
-            lossopt_coef_sums_body_##SUFFIX(x, p, w, n, m, keep, eps_c, 0, acc1, acc2); \
+            lossopt_coef_sums_body_##SUFFIX(x, p, w, n, m, keep, eps_c, acc1, acc2); \
+    }                                                                                \
+    /* out[r] = sum_j p_rj log p_rj (0 log 0 = 0) for the rows of a block, in     */\
+    /* float64; rows at p + r * stride.  Contiguous short rows are taken as one  */\
+    /* flat vectorised sweep into tmp (n_rows * n_cols <= LOSSOPT_BLOCK_ELEMS)   */\
+    /* and summed row by row; other rows one vectorised reduction each.          */\
+    LOSSOPT_CLONES                                                                   \
+    static void lossopt_rows_xlogx_##SUFFIX(const T *p, ptrdiff_t stride,           \
+                                            ptrdiff_t n_rows, ptrdiff_t n_cols,      \
+                                            double *tmp, double *out)                \
+    {                                                                                \
+        if (stride == n_cols && n_cols < LOSSOPT_FUSED_ROW_MIN &&                    \
+                n_rows * n_cols <= LOSSOPT_BLOCK_ELEMS) {                            \
+            ptrdiff_t n = n_rows * n_cols;                                           \
+            _Pragma("omp simd")                                                      \
+            for (ptrdiff_t i = 0; i < n; i++)                                        \
+                tmp[i] = lossopt_xlogx((double)p[i]);                                \
+            for (ptrdiff_t r = 0; r < n_rows; r++) {                                 \
+                double acc = 0.0;                                                    \
+                for (ptrdiff_t j = 0; j < n_cols; j++)                               \
+                    acc += tmp[r * n_cols + j];                                      \
+                out[r] = acc;                                                        \
+            }                                                                        \
+            return;                                                                  \
+        }                                                                            \
+        for (ptrdiff_t r = 0; r < n_rows; r++) {                                     \
+            const T *pr = p + r * stride;                                            \
+            double acc = 0.0;                                                        \
+            _Pragma("omp simd reduction(+:acc)")                                     \
+            for (ptrdiff_t j = 0; j < n_cols; j++)                                   \
+                acc += lossopt_xlogx((double)pr[j]);                                 \
+            out[r] = acc;                                                            \
+        }                                                                            \
     }
 
 LOSSOPT_DEFINE_OUTPUT_HELPERS(double, f64, 0)

@@ -44,6 +44,36 @@ def reference(scores, labels, margin=1.0, kind="weston_watkins", p=1, class_weig
     return per.sum() / sw.sum() if sw.sum() != 0 else 0.0
 
 
+def reference_gradient(scores, labels, margin=1.0, kind="weston_watkins", p=1,
+                       class_weight=None, sample_weight=None, scale=1.0):
+    """The documented (sub)gradient of the summed loss, times `scale`."""
+    x = np.asarray(scores, np.float64)
+    n, c = x.shape
+    y = np.asarray(labels)
+    rows = np.arange(n)
+    w = np.ones(c) if class_weight is None else np.asarray(class_weight, np.float64)
+    sw = np.ones(n) if sample_weight is None else np.asarray(sample_weight, np.float64)
+    g = np.zeros((n, c))
+    if kind == "weston_watkins":
+        lw = sw * w[y] / c
+        z = margin - x[rows, y][:, None] + x
+        on = z > 0
+        on[rows, y] = False
+        d = np.where(on, p * np.where(on, z, 1.0) ** (p - 1), 0.0) * lw[:, None]
+        g += d
+        g[rows, y] = -d.sum(axis=1)
+    else:
+        lw = sw * w[y]
+        others = x.copy()
+        others[rows, y] = -np.inf
+        k = others.argmax(axis=1) if n else np.zeros(0, int)
+        h = margin + others[rows, k] - x[rows, y]
+        d = np.where(h > 0, p * np.where(h > 0, h, 1.0) ** (p - 1), 0.0) * lw
+        g[rows, k] += d
+        g[rows, y] -= d
+    return g * scale
+
+
 def away_from_kinks(rng, n, c, margin, dtype=np.float64):
     """Scores and labels with every hinge term and every gap between the
     largest competitors at least 0.01 away from 0 (central differences with
@@ -82,6 +112,37 @@ def test_values_and_gradients(rng, kind, p, margin, weighted, reduction, sample_
     assert lossopt.multiclass_hinge(x, y, sample_weight=sw, margin=margin, kind=kind, p=p,
                                     class_weight=cw, reduction=reduction) == \
         pytest.approx(ref, rel=1e-14)
+
+
+@pytest.mark.parametrize("kind, p, c", itertools.product(KINDS, [1, 2], [64, 130]))
+def test_long_rows(rng, kind, p, c):
+    """Rows of 64 classes and more take the row-by-row path of the kernel."""
+    n = 40
+    x = rng.normal(size=(n, c)) * 0.3
+    y = rng.integers(0, c, size=n)
+    cw = rng.uniform(0.5, 2, size=c)
+    sw = rng.uniform(0, 2, size=n)
+    sw[3] = 0.0
+    x[3, 5] = np.nan                              # weighted 0: contributes nothing
+    x[7, (y[7] + 1) % c] = np.nan                 # propagates to row 7
+    loss = lossopt.MulticlassHinge(kind=kind, p=p, class_weight=cw, reduction="none")
+    value, grad = loss.loss_and_gradient(x, y, sw)
+    ok = np.arange(n) != 7
+    np.testing.assert_allclose(value[ok], reference(np.nan_to_num(x[ok]), y[ok], 1.0, kind, p,
+                                                    cw, "none", sw[ok]), rtol=1e-14)
+    np.testing.assert_allclose(grad[ok], reference_gradient(np.nan_to_num(x[ok]), y[ok], 1.0,
+                                                            kind, p, cw, sw[ok]),
+                               rtol=1e-14, atol=1e-300)
+    assert np.isnan(value[7]) and np.isnan(grad[7, y[7]])
+    assert value[3] == 0.0 and not grad[3].any()
+    # the same rows through the short-row path (the first 63 classes of each)
+    short = x[:, :63].copy()
+    ys = np.minimum(y, 62)
+    v_short = lossopt.MulticlassHinge(kind=kind, p=p, reduction="none")(short, ys)
+    v_wide = lossopt.MulticlassHinge(kind=kind, p=p, reduction="none")(
+        np.concatenate([short, np.full((n, 1), -1e300)], axis=1), ys)
+    scale = 64 / 63 if kind == "weston_watkins" else 1.0
+    np.testing.assert_allclose(v_wide[ok] * scale, v_short[ok], rtol=1e-14)
 
 
 def test_the_two_kinds_on_a_worked_example():
@@ -268,6 +329,10 @@ def test_property_against_reference(n, c, dtype, reduction, kind, p, weighted, s
     rtol = 1e-13 if dtype == np.float64 else 1e-5
     np.testing.assert_allclose(value, ref, rtol=rtol, atol=1e-13)
     assert grad.shape == x.shape and grad.dtype == dtype
+    scale = 1.0 / n if reduction == "mean" and n else 1.0
+    np.testing.assert_allclose(grad, reference_gradient(x.astype(np.float64), y, 1.0, kind, p,
+                                                        cw, None, scale),
+                               rtol=1e-14 if dtype == np.float64 else 1e-6, atol=1e-300)
     # the gradient of every row sums to 0 (a hinge sees only score differences)
     np.testing.assert_allclose(grad.astype(np.float64).sum(axis=1), 0.0,
                                atol=1e-12 if dtype == np.float64 else 1e-5)
