@@ -86,16 +86,22 @@ def ce_sklearn(logits, labels):
     return run
 
 
-def ce_torch(logits, labels):
+def torch_autograd(x, loss_of):
+    """torch's forward + backward of loss_of(tensor of x): (loss, gradient)."""
     import torch
-    y = torch.from_numpy(labels)
 
     def run():
-        z = torch.from_numpy(logits).requires_grad_(True)
-        loss = torch.nn.functional.cross_entropy(z, y)
+        z = torch.from_numpy(x).requires_grad_(True)
+        loss = loss_of(z)
         loss.backward()
         return loss.item(), z.grad
     return run
+
+
+def ce_torch(logits, labels):
+    import torch
+    y = torch.from_numpy(labels)
+    return torch_autograd(logits, lambda z: torch.nn.functional.cross_entropy(z, y))
 
 
 CROSS_ENTROPY = installed({"lossopt": (None, ce_lossopt), "numpy": (None, ce_numpy),
@@ -178,13 +184,8 @@ def kl_numpy(logits, target):
 def kl_torch(logits, target):
     import torch
     t = torch.from_numpy(target)
-
-    def run():
-        z = torch.from_numpy(logits).requires_grad_(True)
-        loss = torch.nn.functional.kl_div(torch.log_softmax(z, 1), t, reduction="batchmean")
-        loss.backward()
-        return loss.item(), z.grad
-    return run
+    return torch_autograd(logits, lambda z: torch.nn.functional.kl_div(
+        torch.log_softmax(z, 1), t, reduction="batchmean"))
 
 
 KL_DIVERGENCE = installed({"lossopt": (None, kl_lossopt), "numpy": (None, kl_numpy),
@@ -235,27 +236,18 @@ def cs_numpy(scores, labels):
 def ww_torch(scores, labels):
     import torch
     y = torch.from_numpy(labels)
-
-    def run():
-        x = torch.from_numpy(scores).requires_grad_(True)
-        loss = torch.nn.functional.multi_margin_loss(x, y)
-        loss.backward()
-        return loss.item(), x.grad
-    return run
+    return torch_autograd(scores, lambda x: torch.nn.functional.multi_margin_loss(x, y))
 
 
 def cs_torch(scores, labels):
     """Crammer-Singer from torch ops (torch has no such loss): optax's formula."""
     import torch
-    y = torch.from_numpy(labels)
+    y = torch.from_numpy(labels)[:, None]
 
-    def run():
-        x = torch.from_numpy(scores).requires_grad_(True)
-        shifted = (x + 1.0).scatter(1, y[:, None], x.gather(1, y[:, None]))
-        loss = (shifted.max(dim=1).values - x.gather(1, y[:, None])[:, 0]).mean()
-        loss.backward()
-        return loss.item(), x.grad
-    return run
+    def loss_of(x):
+        xy = x.gather(1, y)
+        return ((x + 1.0).scatter(1, y, xy).max(dim=1).values - xy[:, 0]).mean()
+    return torch_autograd(scores, loss_of)
 
 
 HINGE_WW = installed({"lossopt": (None, hinge_lossopt("weston_watkins")),

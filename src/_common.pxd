@@ -2,6 +2,9 @@
 """Shared declarations of the lossopt kernels: fused types, the C math header,
 and the rule that decides when a kernel uses more than one thread."""
 
+from cython.parallel cimport prange
+from libc.stdlib cimport malloc, free
+
 ctypedef fused floating:
     float
     double
@@ -199,3 +202,34 @@ cdef inline Py_ssize_t row_stride(object arr, int itemsize) except? -1:
     if strides[0] % itemsize:
         raise ValueError("kernel needs strides that are multiples of the item size")
     return strides[0] // itemsize
+
+
+# A kernel over a block of rows [r0, r1): returns the block's (weighted) loss.
+ctypedef double (*rows_block_fn)(const void *args, Py_ssize_t r0,
+                                 Py_ssize_t r1) noexcept nogil
+
+
+cdef inline double sum_row_blocks(rows_block_fn block, const void *args, Py_ssize_t n_rows,
+                                  Py_ssize_t row_elems, Py_ssize_t block_elems,
+                                  int n_threads, Py_ssize_t threshold) except? -1 nogil:
+    """Run `block` over blocks of about `block_elems` elements (whole rows of
+    `row_elems`), on as many threads as threads_for allows, and return the
+    block results added in block order (the same bits on any thread count)."""
+    cdef Py_ssize_t R = max(<Py_ssize_t>1, block_elems // max(<Py_ssize_t>1, row_elems))
+    cdef Py_ssize_t nb = n_blocks_of(n_rows, R), blk, r0
+    cdef int nt = threads_for(n_rows * row_elems, nb, n_threads, threshold)
+    cdef double total
+    cdef double *partial = <double *>malloc(max(<Py_ssize_t>1, nb) * sizeof(double))
+    if partial == NULL:
+        with gil:
+            raise MemoryError()
+    if nt == 1:
+        for blk in range(nb):
+            partial[blk] = block(args, blk * R, min(blk * R + R, n_rows))
+    else:
+        for blk in prange(nb, num_threads=nt, schedule='static'):
+            r0 = blk * R
+            partial[blk] = block(args, r0, min(r0 + R, n_rows))
+    total = sum_in_order(partial, nb)
+    free(partial)
+    return total

@@ -19,40 +19,32 @@ weighted sum is kept apart and the block sums are added in block order, so
 the result does not depend on the number of threads.
 """
 
-from cython.parallel cimport prange
-
 import numpy as np
 
-from _common cimport (floating, threads_for, n_blocks_of, sum_in_order, row_stride,
+from _common cimport (floating, row_stride, rows_block_fn, sum_row_blocks,
                       PARALLEL_MIN_STREAM_ELEMS)
 
 cdef extern from "lossopt_margin.h" nogil:
-    double lossopt_margin_rows_f64(const double *x, Py_ssize_t xs, double *g, Py_ssize_t gs,
-                                   const Py_ssize_t *labels, const double *cw,
-                                   const double *sw, double inv_c, double gscale,
-                                   Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n, double margin,
-                                   int p, int crammer_singer, double *row_loss)
-    double lossopt_margin_rows_f32(const float *x, Py_ssize_t xs, float *g, Py_ssize_t gs,
-                                   const Py_ssize_t *labels, const double *cw,
-                                   const double *sw, double inv_c, double gscale,
-                                   Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n, double margin,
-                                   int p, int crammer_singer, double *row_loss)
+    ctypedef struct lossopt_margin_args:
+        const void *x
+        Py_ssize_t xs
+        void *g
+        Py_ssize_t gs
+        const Py_ssize_t *labels
+        const double *cw
+        const double *sw
+        double inv_c
+        double gscale
+        double margin
+        Py_ssize_t n
+        int p
+        int crammer_singer
+        double *row_loss
+    double lossopt_margin_rows_f64(const void *args, Py_ssize_t r0, Py_ssize_t r1)
+    double lossopt_margin_rows_f32(const void *args, Py_ssize_t r0, Py_ssize_t r1)
 
 cdef enum:
     MARGIN_BLOCK = 8192
-
-
-cdef inline double margin_block(const floating *x, Py_ssize_t xs, floating *g, Py_ssize_t gs,
-                                const Py_ssize_t *labels, const double *cw, const double *sw,
-                                double inv_c, double gscale, Py_ssize_t r0, Py_ssize_t r1,
-                                Py_ssize_t C, double margin, int p, int crammer_singer,
-                                double *row_loss) noexcept nogil:
-    if floating is float:
-        return lossopt_margin_rows_f32(x, xs, g, gs, labels, cw, sw, inv_c, gscale, r0, r1,
-                                       C, margin, p, crammer_singer, row_loss)
-    else:
-        return lossopt_margin_rows_f64(x, xs, g, gs, labels, cw, sw, inv_c, gscale, r0, r1,
-                                       C, margin, p, crammer_singer, row_loss)
 
 
 def first_bad_label(const Py_ssize_t[::1] labels, Py_ssize_t n_classes):
@@ -76,48 +68,35 @@ def multiclass_hinge_rows(const floating[:, :] scores, floating[:, :] grad,
     times `grad_scale` into `grad` (when given; it may be `scores` itself) and
     each row's weighted loss into `row_loss` (when given).  The labels must be
     in [0, C) (first_bad_label).  Rows have unit stride; `scores_arr` and
-    `grad_arr` are the arrays behind the views, for their row strides."""
+    `grad_arr` are the arrays behind the views, for their row strides.
+    min_parallel overrides the thread threshold."""
     cdef Py_ssize_t N = scores.shape[0], C = scores.shape[1]
-    cdef Py_ssize_t R, nb, blk, r0, xs, gs = 0
-    cdef int nt
-    cdef double total, inv_c
-    cdef double[::1] partial
-    cdef floating *g = NULL
-    cdef const double *cw = NULL
-    cdef const double *sw = NULL
-    cdef double *rl = NULL
+    cdef lossopt_margin_args a
+    cdef rows_block_fn block
+    cdef double total
     if N == 0 or C == 0:
         if row_loss is not None:
             row_loss[:] = 0.0
         return 0.0
-    xs = row_stride(scores_arr, sizeof(floating))
-    R = max(<Py_ssize_t>1, MARGIN_BLOCK // C)
-    nb = n_blocks_of(N, R)
-    nt = threads_for(N * C, nb, n_threads, PARALLEL_MIN_STREAM_ELEMS if min_parallel < 0
-                     else min_parallel)
-    partial = np.empty(nb, dtype=np.float64)
+    a.x = &scores[0, 0]
+    a.xs = row_stride(scores_arr, sizeof(floating))
+    a.g = NULL
+    a.gs = 0
     if grad is not None:
-        g = &grad[0, 0]
-        gs = row_stride(grad_arr, sizeof(floating))
-    if class_weight is not None:
-        cw = &class_weight[0]
-    if sample_weight is not None:
-        sw = &sample_weight[0]
-    if row_loss is not None:
-        rl = &row_loss[0]
-    inv_c = 1.0 if crammer_singer else 1.0 / C
-    cdef const floating *x = &scores[0, 0]
-    cdef const Py_ssize_t *y = &labels[0]
+        a.g = &grad[0, 0]
+        a.gs = row_stride(grad_arr, sizeof(floating))
+    a.labels = &labels[0]
+    a.cw = &class_weight[0] if class_weight is not None else NULL
+    a.sw = &sample_weight[0] if sample_weight is not None else NULL
+    a.inv_c = 1.0 if crammer_singer else 1.0 / C
+    a.gscale = grad_scale
+    a.margin = margin
+    a.n = C
+    a.p = p
+    a.crammer_singer = crammer_singer
+    a.row_loss = &row_loss[0] if row_loss is not None else NULL
+    block = lossopt_margin_rows_f32 if floating is float else lossopt_margin_rows_f64
     with nogil:
-        if nt == 1:
-            for blk in range(nb):
-                r0 = blk * R
-                partial[blk] = margin_block(x, xs, g, gs, y, cw, sw, inv_c, grad_scale, r0,
-                                            min(r0 + R, N), C, margin, p, crammer_singer, rl)
-        else:
-            for blk in prange(nb, num_threads=nt, schedule='static'):
-                r0 = blk * R
-                partial[blk] = margin_block(x, xs, g, gs, y, cw, sw, inv_c, grad_scale, r0,
-                                            min(r0 + R, N), C, margin, p, crammer_singer, rl)
-        total = sum_in_order(&partial[0], nb)
+        total = sum_row_blocks(block, &a, N, C, MARGIN_BLOCK, n_threads,
+                               PARALLEL_MIN_STREAM_ELEMS if min_parallel < 0 else min_parallel)
     return total

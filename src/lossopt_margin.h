@@ -29,6 +29,38 @@
 #define LOSSOPT_MARGIN_INLINE static inline
 #endif
 
+/* What a margin kernel reads and writes (the scores' type is the suffix's). */
+typedef struct {
+    const void *x;              /* scores, row i at x + i * xs */
+    ptrdiff_t xs;
+    void *g;                    /* gradient (row stride gs), or NULL */
+    ptrdiff_t gs;
+    const ptrdiff_t *labels;    /* in [0, n) */
+    const double *cw;           /* class weights, or NULL (ones) */
+    const double *sw;           /* sample weights, or NULL (ones) */
+    double inv_c;               /* 1 / C for Weston-Watkins, 1 for Crammer-Singer */
+    double gscale;              /* the reduction's factor */
+    double margin;
+    ptrdiff_t n;                /* classes */
+    int p;
+    int crammer_singer;
+    double *row_loss;           /* weighted loss per row, or NULL */
+} lossopt_margin_args;
+
+/* the row's weight: sample weight x class weight of its label (/ C) */
+static inline double lossopt_margin_weight(const lossopt_margin_args *a, ptrdiff_t i)
+{
+    return (a->sw ? a->sw[i] : 1.0) * (a->cw ? a->cw[a->labels[i]] : 1.0) * a->inv_c;
+}
+
+/* the row's weighted loss v, stored when asked for; returns v */
+static inline double lossopt_margin_store(const lossopt_margin_args *a, ptrdiff_t i, double v)
+{
+    if (a->row_loss)
+        a->row_loss[i] = v;
+    return v;
+}
+
 #define LOSSOPT_DEFINE_MARGIN_HELPERS(T, SUFFIX)                                       \
     /* Weston-Watkins row: returns the sum of the terms; with g, writes           */ \
     /* g_j = sc d(term_j)/dz_j (j != y) and g_y = -sum_j g_j                       */ \
@@ -87,64 +119,60 @@
         }                                                                            \
         return loss;                                                                 \
     }                                                                                \
-    /* rows one by one (long rows: the class loops above vectorise)          */ \
-    LOSSOPT_MARGIN_INLINE double lossopt_margin_rows_body_##SUFFIX(                          \
-        const T *x, ptrdiff_t xs, T *g, ptrdiff_t gs, const ptrdiff_t *labels,       \
-        const double *cw, const double *sw, double inv_c, double gscale,             \
-        ptrdiff_t r0, ptrdiff_t r1, ptrdiff_t n, double margin, int p,               \
-        int crammer_singer, double *row_loss, int want_g)                            \
+    /* long rows, one by one (their class loops above vectorise) */              \
+    LOSSOPT_MARGIN_INLINE double lossopt_margin_long_##SUFFIX(                       \
+        const lossopt_margin_args *a, ptrdiff_t r0, ptrdiff_t r1, int want_g)        \
     {                                                                                \
+        const ptrdiff_t n = a->n;                                                    \
         double total = 0.0;                                                          \
         for (ptrdiff_t i = r0; i < r1; i++) {                                        \
-            ptrdiff_t y = labels[i];                                                 \
-            const T *xr = x + i * xs;                                                \
-            T *gr = want_g ? g + i * gs : NULL;                                      \
-            /* the row's weight: sample weight x class weight of its label (/ C) */ \
-            double lw = (sw ? sw[i] : 1.0) * (cw ? cw[y] : 1.0) * inv_c;             \
-            double sc = gscale * lw, v;                                              \
+            ptrdiff_t y = a->labels[i];                                              \
+            const T *xr = (const T *)a->x + i * a->xs;                               \
+            T *gr = want_g ? (T *)a->g + i * a->gs : NULL;                           \
+            double lw = lossopt_margin_weight(a, i), sc = a->gscale * lw, v;         \
             if (lw == 0.0) {                                                         \
                 /* weighted 0: contributes nothing, even with NaN scores */         \
                 if (want_g)                                                          \
                     for (ptrdiff_t j = 0; j < n; j++)                                \
                         gr[j] = (T)0;                                                \
                 v = 0.0;                                                             \
-            } else if (crammer_singer) {                                             \
-                v = lw * lossopt_cs_row_##SUFFIX(xr, gr, n, y, margin, p, sc, want_g); \
+            } else if (a->crammer_singer) {                                          \
+                v = lw * lossopt_cs_row_##SUFFIX(xr, gr, n, y, a->margin, a->p, sc, want_g); \
             } else {                                                                 \
-                v = lw * lossopt_ww_row_##SUFFIX(xr, gr, n, y, margin, p, sc, want_g); \
+                v = lw * lossopt_ww_row_##SUFFIX(xr, gr, n, y, a->margin, a->p, sc, want_g); \
             }                                                                        \
-            if (row_loss)                                                            \
-                row_loss[i] = v;                                                     \
-            total += v;                                                              \
+            total += lossopt_margin_store(a, i, v);                                  \
         }                                                                            \
         return total;                                                                \
     }                                                                                \
-    /* short rows, LOSSOPT_MARGIN_CHUNK at a time, column by column and        */ \
-    /* vectorised across the rows (strided loads and stores); the same values */ \
-    /* as the row by row loop: each row's terms are summed in class order     */ \
-    LOSSOPT_MARGIN_INLINE double lossopt_margin_cols_body_##SUFFIX(                          \
-        const T *x, ptrdiff_t xs, T *g, ptrdiff_t gs, const ptrdiff_t *lab,          \
-        const double *cw, const double *sw, double inv_c, double gscale,             \
-        ptrdiff_t nr, ptrdiff_t n, double margin, int p, int crammer_singer,         \
-        double *row_loss, int want_g)                                                \
+    /* short rows [r0, r0 + nr), nr <= LOSSOPT_MARGIN_CHUNK, column by column   */ \
+    /* and vectorised across the rows (strided loads and stores); the same      */ \
+    /* formulas as the row by row loop, each row's terms summed in class order  */ \
+    LOSSOPT_MARGIN_INLINE double lossopt_margin_short_##SUFFIX(                      \
+        const lossopt_margin_args *a, ptrdiff_t r0, ptrdiff_t nr, int want_g)        \
     {                                                                                \
-        double lw[LOSSOPT_MARGIN_CHUNK], base[LOSSOPT_MARGIN_CHUNK];                 \
+        const T *x = (const T *)a->x + r0 * a->xs;                                   \
+        T *g = want_g ? (T *)a->g + r0 * a->gs : NULL;                               \
+        const ptrdiff_t *lab = a->labels + r0;                                       \
+        const ptrdiff_t n = a->n, xs = a->xs, gs = a->gs;                            \
+        const double margin = a->margin, gscale = a->gscale;                         \
+        const int p = a->p;                                                          \
+        double lw[LOSSOPT_MARGIN_CHUNK], xy[LOSSOPT_MARGIN_CHUNK];                   \
         double acc[LOSSOPT_MARGIN_CHUNK], gsum[LOSSOPT_MARGIN_CHUNK];                \
         ptrdiff_t arg[LOSSOPT_MARGIN_CHUNK];                                         \
         double total = 0.0;                                                          \
-        _Pragma("omp simd")                                                          \
         for (ptrdiff_t i = 0; i < nr; i++) {                                         \
-            lw[i] = (sw ? sw[i] : 1.0) * (cw ? cw[lab[i]] : 1.0) * inv_c;            \
-            base[i] = (double)x[i * xs + lab[i]];          /* x_y */                 \
-            acc[i] = crammer_singer ? -INFINITY : 0.0;     /* the max for CS */      \
+            lw[i] = lossopt_margin_weight(a, r0 + i);                                \
+            xy[i] = (double)x[i * xs + lab[i]];                                      \
+            acc[i] = a->crammer_singer ? -INFINITY : 0.0;  /* the max for CS */      \
             gsum[i] = 0.0;                                 /* NaN count for CS */    \
             arg[i] = 0;                                                              \
         }                                                                            \
-        if (!crammer_singer) {                                                       \
+        if (!a->crammer_singer) {                                                    \
             for (ptrdiff_t j = 0; j < n; j++) {                                      \
                 _Pragma("omp simd")                                                  \
                 for (ptrdiff_t i = 0; i < nr; i++) {                                 \
-                    double z = (margin - base[i]) + (double)x[i * xs + j];           \
+                    double z = (margin - xy[i]) + (double)x[i * xs + j];             \
                     int on = !(z <= 0.0) && j != lab[i] && lw[i] != 0.0;             \
                     acc[i] += on ? (p == 2 ? z * z : z) : 0.0;                       \
                     if (want_g) {                                                    \
@@ -159,10 +187,7 @@
             for (ptrdiff_t i = 0; i < nr; i++) {                                     \
                 if (want_g)                                                          \
                     g[i * gs + lab[i]] = (T)(0.0 - gsum[i]);                         \
-                double v = lw[i] == 0.0 ? 0.0 : lw[i] * acc[i];                      \
-                if (row_loss)                                                        \
-                    row_loss[i] = v;                                                 \
-                total += v;                                                          \
+                total += lossopt_margin_store(a, r0 + i, lw[i] == 0.0 ? 0.0 : lw[i] * acc[i]); \
             }                                                                        \
             return total;                                                            \
         }                                                                            \
@@ -179,59 +204,48 @@
             }                                                                        \
         }                                                                            \
         for (ptrdiff_t i = 0; i < nr; i++) {                                         \
-            double h = gsum[i] != 0.0 ? NAN : (margin + acc[i]) - base[i];           \
-            double v = (h <= 0.0 || lw[i] == 0.0) ? 0.0 : lw[i] * (p == 2 ? h * h : h); \
+            double h = gsum[i] != 0.0 ? NAN : (margin + acc[i]) - xy[i];             \
+            int on = lw[i] != 0.0 && !(h <= 0.0);                                    \
             if (want_g) {                                                            \
                 T *gr = g + i * gs;                                                  \
-                T fill = (T)((h != h && lw[i] != 0.0) ? h : 0.0);                    \
+                T fill = (T)((on && h != h) ? h : 0.0);                              \
                 for (ptrdiff_t j = 0; j < n; j++)                                    \
                     gr[j] = fill;                                                    \
-                if (h > 0.0 && lw[i] != 0.0) {                                       \
+                if (on && h == h) {                                                  \
                     double sc = gscale * lw[i];                                      \
                     double d = p == 2 ? 2.0 * sc * h : sc;                           \
                     gr[arg[i]] = (T)d;                                               \
                     gr[lab[i]] = (T)(-d);                                            \
                 }                                                                    \
             }                                                                        \
-            if (row_loss)                                                            \
-                row_loss[i] = v;                                                     \
-            total += v;                                                              \
+            total += lossopt_margin_store(a, r0 + i,                                 \
+                                          on ? lw[i] * (p == 2 ? h * h : h) : 0.0);  \
         }                                                                            \
         return total;                                                                \
     }                                                                                \
-    LOSSOPT_MARGIN_INLINE double lossopt_margin_block_##SUFFIX(                              \
-        const T *x, ptrdiff_t xs, T *g, ptrdiff_t gs, const ptrdiff_t *labels,       \
-        const double *cw, const double *sw, double inv_c, double gscale,             \
-        ptrdiff_t r0, ptrdiff_t r1, ptrdiff_t n, double margin, int p,               \
-        int crammer_singer, double *row_loss, int want_g)                            \
+    LOSSOPT_MARGIN_INLINE double lossopt_margin_block_##SUFFIX(                      \
+        const lossopt_margin_args *a, ptrdiff_t r0, ptrdiff_t r1, int want_g)        \
     {                                                                                \
-        if (n >= LOSSOPT_FUSED_ROW_MIN)                                              \
-            return lossopt_margin_rows_body_##SUFFIX(x, xs, g, gs, labels, cw, sw,   \
-                inv_c, gscale, r0, r1, n, margin, p, crammer_singer, row_loss, want_g); \
+        if (a->n >= LOSSOPT_FUSED_ROW_MIN)                                           \
+            return lossopt_margin_long_##SUFFIX(a, r0, r1, want_g);                  \
         double total = 0.0;                                                          \
         for (ptrdiff_t c0 = r0; c0 < r1; c0 += LOSSOPT_MARGIN_CHUNK) {               \
             ptrdiff_t nr = r1 - c0 < LOSSOPT_MARGIN_CHUNK ? r1 - c0 : LOSSOPT_MARGIN_CHUNK; \
-            total += lossopt_margin_cols_body_##SUFFIX(x + c0 * xs, xs,              \
-                want_g ? g + c0 * gs : NULL, gs, labels + c0, cw, sw ? sw + c0 : NULL, \
-                inv_c, gscale, nr, n, margin, p, crammer_singer,                     \
-                row_loss ? row_loss + c0 : NULL, want_g);                            \
+            total += lossopt_margin_short_##SUFFIX(a, c0, nr, want_g);               \
         }                                                                            \
         return total;                                                                \
     }                                                                                \
-    /* Rows [r0, r1): their weighted losses summed (and stored in row_loss when   */ \
-    /* given), their gradients times gscale written into g (when given).          */ \
+    /* Rows [r0, r1) of the scores in `args` (a lossopt_margin_args): their     */ \
+    /* weighted losses summed (and stored in row_loss when given), their        */ \
+    /* gradients times gscale written into g (when given).                      */ \
     LOSSOPT_CLONES                                                                   \
-    static double lossopt_margin_rows_##SUFFIX(                                      \
-        const T *x, ptrdiff_t xs, T *g, ptrdiff_t gs, const ptrdiff_t *labels,       \
-        const double *cw, const double *sw, double inv_c, double gscale,             \
-        ptrdiff_t r0, ptrdiff_t r1, ptrdiff_t n, double margin, int p,               \
-        int crammer_singer, double *row_loss)                                        \
+    static double lossopt_margin_rows_##SUFFIX(const void *args, ptrdiff_t r0,      \
+                                               ptrdiff_t r1)                         \
     {                                                                                \
-        if (g)                                                                       \
-            return lossopt_margin_block_##SUFFIX(x, xs, g, gs, labels, cw, sw,       \
-                inv_c, gscale, r0, r1, n, margin, p, crammer_singer, row_loss, 1);   \
-        return lossopt_margin_block_##SUFFIX(x, xs, NULL, gs, labels, cw, sw,        \
-            inv_c, gscale, r0, r1, n, margin, p, crammer_singer, row_loss, 0);       \
+        const lossopt_margin_args *a = (const lossopt_margin_args *)args;            \
+        if (a->g)                                                                    \
+            return lossopt_margin_block_##SUFFIX(a, r0, r1, 1);                      \
+        return lossopt_margin_block_##SUFFIX(a, r0, r1, 0);                          \
     }
 
 LOSSOPT_DEFINE_MARGIN_HELPERS(double, f64)

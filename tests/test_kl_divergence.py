@@ -11,7 +11,8 @@ from hypothesis import given, strategies as st
 
 import lossopt
 from lossopt._kernels import _softmax
-from helpers import numerical_gradient
+from helpers import (LAYOUTS, check_error_writes_nothing, check_out_layouts, layout,
+                     numerical_gradient, same_bits_on_1_and_2_threads)
 
 mpmath.mp.dps = 50
 N, C = 8, 5
@@ -168,19 +169,9 @@ def test_class_axis_out_and_layouts(rng):
     np.testing.assert_allclose(np.moveaxis(grad, 1, -1).reshape(-1, 4), ref_grad, rtol=1e-15)
     # in place, strided and read-only inputs
     logits, target = make_case(rng, n=30, c=6)
-    v0, g0 = lossopt.KLDivergence().loss_and_gradient(logits, target)
-    x = logits.copy()
-    v, g = lossopt.KLDivergence().loss_and_gradient(x, target, out=x)
-    assert g is x and v == v0
-    np.testing.assert_array_equal(x, g0)
-    big = np.zeros((30, 12))
-    big[:, ::2] = logits
-    big.flags.writeable = False
-    out = np.empty((6, 30)).T
-    v, g = lossopt.KLDivergence().loss_and_gradient(big[:, ::2], np.asfortranarray(target),
-                                                    out=out)
-    assert g is out and v == pytest.approx(v0, rel=1e-15)
-    np.testing.assert_allclose(out, g0, rtol=1e-15)
+    v0, g0 = check_out_layouts(lossopt.KLDivergence().loss_and_gradient, logits, target)
+    v = lossopt.kl_divergence(logits, np.asfortranarray(target))
+    assert v == pytest.approx(v0, rel=1e-15)
     t = target.copy()
     lossopt.KLDivergence().gradient(logits, t, out=t)          # out is the target
     np.testing.assert_allclose(t, g0, rtol=1e-15)
@@ -224,20 +215,14 @@ def test_empty():
     ({"axis": 3}, {}, ValueError, "axis 3 is out of bounds"),
     ({}, dict(sample_weight=[1.0]), ValueError, r"sample_weight must have shape \(2,\)"),
     ({}, dict(sample_weight=[1.0, -1.0]), ValueError, "sample_weight must be non-negative"),
-    ({}, dict(logits=np.float64(0.0), target=np.float64(1.0)), ValueError,
+    ({}, dict(pred=np.float64(0.0), target=np.float64(1.0)), ValueError,
      "logits must have at least one dimension"),
     ({}, dict(out=np.empty((2, 3), np.float32)), TypeError, "out must have dtype float64"),
 ])
 def test_errors(kwargs, call, exc, msg):
-    args = dict(logits=np.zeros((2, 3)), target=np.full((2, 3), 1 / 3), sample_weight=None,
-                out=np.full((2, 3), 7.0))
+    args = dict(pred=np.zeros((2, 3)), target=np.full((2, 3), 1 / 3))
     args.update(call)
-    out = args.pop("out")
-    with pytest.raises(exc, match=msg):
-        lossopt.KLDivergence(**kwargs).gradient(args["logits"], args["target"],
-                                                args["sample_weight"], out=out)
-    if out.dtype == np.float64:
-        np.testing.assert_array_equal(out, 7.0)        # nothing written
+    check_error_writes_nothing(lossopt.KLDivergence(**kwargs), exc, msg, **args)
 
 
 def test_log_matches_numpy():
@@ -257,14 +242,11 @@ def test_log_matches_numpy():
 
 @given(st.integers(0, 12), st.integers(1, 7), st.sampled_from([np.float32, np.float64]),
        st.sampled_from(REDUCTIONS), st.booleans(), st.booleans(), st.integers(0, 2**32 - 1),
-       st.sampled_from(["C", "F", "rows", "cols", "reversed"]))
+       st.sampled_from(LAYOUTS))
 def test_property_against_reference(n, c, dtype, reduction, weighted, log_target, seed,
-                                    layout):
+                                    order):
     rng = np.random.default_rng(seed)
-    base = (rng.normal(size=(2 * n, 2 * c)) * 5).astype(dtype)
-    logits = {"C": np.ascontiguousarray(base[:n, :c]), "F": np.asfortranarray(base[:n, :c]),
-              "rows": base[::2, :c], "cols": base[:n, ::2],
-              "reversed": base[:n, :c][::-1, ::-1]}[layout]
+    logits = layout((rng.normal(size=(2 * n, 2 * c)) * 5).astype(dtype), n, c, order)
     target = rng.dirichlet(np.ones(c), size=n)
     target[rng.uniform(size=target.shape) < 0.2] = 0.0
     target = target.astype(dtype)
@@ -289,14 +271,9 @@ def test_property_threads_bit_identical(n, c, dtype, weighted, seed):
     z = (rng.normal(size=(n, c)) * 4).astype(dtype)
     t = rng.dirichlet(np.ones(c), size=n).astype(dtype)
     sw = rng.uniform(0, 2, size=n) if weighted else None
-    results = []
-    for threads in (1, 2):
-        grad = np.empty_like(z)
-        row = np.empty(n)
-        total = _softmax.softmax_cross_entropy_rows(
+    total = same_bits_on_1_and_2_threads(
+        lambda grad, row, threads: _softmax.softmax_cross_entropy_rows(
             z, grad, None, t, None, float(c), sw, -100, 0.0, 1.0, row, threads,
-            logits_arr=z, grad_arr=grad, probs_arr=t, kl=True, min_parallel=0)
-        results.append((total, grad.tobytes(), row.tobytes()))
-    assert results[0] == results[1]
-    np.testing.assert_allclose(results[0][0], reference(z, t, "sum", sw) if n else 0.0,
+            logits_arr=z, grad_arr=grad, probs_arr=t, kl=True, min_parallel=0), z.shape, dtype)
+    np.testing.assert_allclose(total, reference(z, t, "sum", sw) if n else 0.0,
                                rtol=1e-10 if dtype == np.float64 else 1e-4, atol=1e-8)

@@ -11,22 +11,26 @@ from hypothesis import given, strategies as st
 
 import lossopt
 from lossopt._kernels import _margin
-from helpers import numerical_gradient
+from helpers import (LAYOUTS, check_error_writes_nothing, check_out_layouts, layout,
+                     numerical_gradient, same_bits_on_1_and_2_threads)
 
 N, C = 10, 5
 REDUCTIONS = ["mean", "sum", "none"]
 KINDS = ["weston_watkins", "crammer_singer"]
 
 
+def _inputs(scores, labels, class_weight, sample_weight):
+    x = np.asarray(scores, np.float64)
+    n, c = x.shape
+    w = np.ones(c) if class_weight is None else np.asarray(class_weight, np.float64)
+    sw = np.ones(n) if sample_weight is None else np.asarray(sample_weight, np.float64)
+    return x, n, c, np.asarray(labels), np.arange(n), w, sw
+
+
 def reference(scores, labels, margin=1.0, kind="weston_watkins", p=1, class_weight=None,
               reduction="mean", sample_weight=None):
     """Per-sample losses straight from the formulas, in float64."""
-    x = np.asarray(scores, np.float64)
-    n, c = x.shape
-    y = np.asarray(labels)
-    rows = np.arange(n)
-    w = np.ones(c) if class_weight is None else np.asarray(class_weight, np.float64)
-    sw = np.ones(n) if sample_weight is None else np.asarray(sample_weight, np.float64)
+    x, n, c, y, rows, w, sw = _inputs(scores, labels, class_weight, sample_weight)
     if kind == "weston_watkins":
         z = margin - x[rows, y][:, None] + x
         z[rows, y] = 0.0
@@ -47,12 +51,7 @@ def reference(scores, labels, margin=1.0, kind="weston_watkins", p=1, class_weig
 def reference_gradient(scores, labels, margin=1.0, kind="weston_watkins", p=1,
                        class_weight=None, sample_weight=None, scale=1.0):
     """The documented (sub)gradient of the summed loss, times `scale`."""
-    x = np.asarray(scores, np.float64)
-    n, c = x.shape
-    y = np.asarray(labels)
-    rows = np.arange(n)
-    w = np.ones(c) if class_weight is None else np.asarray(class_weight, np.float64)
-    sw = np.ones(n) if sample_weight is None else np.asarray(sample_weight, np.float64)
+    x, n, c, y, rows, w, sw = _inputs(scores, labels, class_weight, sample_weight)
     g = np.zeros((n, c))
     if kind == "weston_watkins":
         lw = sw * w[y] / c
@@ -237,18 +236,8 @@ def test_class_axis_out_and_layouts(rng, kind):
     np.testing.assert_array_equal(np.moveaxis(grad, 1, -1).reshape(-1, 4), ref_grad)
     s, labels = rng.normal(size=(30, 6)), rng.integers(0, 6, size=30)
     loss = lossopt.MulticlassHinge(kind=kind)
-    v0, g0 = loss.loss_and_gradient(s, labels)
-    z = s.copy()
-    v, g = loss.loss_and_gradient(z, labels, out=z)
-    assert g is z and v == v0
-    np.testing.assert_array_equal(z, g0)
-    big = np.zeros((30, 12))
-    big[:, ::2] = s
-    big.flags.writeable = False
-    out = np.empty((6, 30)).T
-    v, g = loss.loss_and_gradient(big[:, ::2], labels.astype(np.uint8), out=out)
-    assert g is out and v == v0
-    np.testing.assert_array_equal(out, g0)
+    v0, g0 = check_out_layouts(loss.loss_and_gradient, s, labels)
+    assert loss(s, labels.astype(np.uint8)) == v0
     v, g = loss.loss_and_gradient(np.asfortranarray(s)[::-1], labels[::-1])
     assert v == pytest.approx(v0, rel=1e-15)
     np.testing.assert_array_equal(g[::-1], g0)
@@ -294,33 +283,24 @@ def test_threads_bit_identical(rng):
     ({"class_weight": [1, -1, 1]}, {}, ValueError, "class_weight must be non-negative"),
     ({"reduction": "avg"}, {}, ValueError, "reduction must be one of"),
     ({}, dict(sample_weight=[1.0]), ValueError, r"sample_weight must have shape \(2,\)"),
-    ({}, dict(scores=np.array([["a", "b", "c"]] * 2)), TypeError, "scores must be a real"),
-    ({}, dict(scores=np.float64(1.0), target=np.int64(0)), ValueError,
+    ({}, dict(pred=np.array([["a", "b", "c"]] * 2)), TypeError, "scores must be a real"),
+    ({}, dict(pred=np.float64(1.0), target=np.int64(0)), ValueError,
      "scores must have at least one dimension"),
     ({}, dict(out=np.empty((2, 3), np.float32)), TypeError, "out must have dtype float64"),
 ])
 def test_errors(kwargs, call, exc, msg):
-    args = dict(scores=np.zeros((2, 3)), target=[0, 1], sample_weight=None,
-                out=np.full((2, 3), 7.0))
+    args = dict(pred=np.zeros((2, 3)), target=[0, 1])
     args.update(call)
-    out = args.pop("out")
-    with pytest.raises(exc, match=msg):
-        lossopt.MulticlassHinge(**kwargs).gradient(args["scores"], args["target"],
-                                                   args["sample_weight"], out=out)
-    if out.dtype == np.float64:
-        np.testing.assert_array_equal(out, 7.0)             # nothing written
+    check_error_writes_nothing(lossopt.MulticlassHinge(**kwargs), exc, msg, **args)
 
 
 @given(st.integers(0, 12), st.integers(1, 7), st.sampled_from([np.float32, np.float64]),
        st.sampled_from(REDUCTIONS), st.sampled_from(KINDS), st.sampled_from([1, 2]),
        st.booleans(), st.integers(0, 2**32 - 1),
-       st.sampled_from(["C", "F", "rows", "cols", "reversed"]))
-def test_property_against_reference(n, c, dtype, reduction, kind, p, weighted, seed, layout):
+       st.sampled_from(LAYOUTS))
+def test_property_against_reference(n, c, dtype, reduction, kind, p, weighted, seed, order):
     rng = np.random.default_rng(seed)
-    base = (rng.normal(size=(2 * n, 2 * c)) * 2).astype(dtype)
-    x = {"C": np.ascontiguousarray(base[:n, :c]), "F": np.asfortranarray(base[:n, :c]),
-         "rows": base[::2, :c], "cols": base[:n, ::2], "reversed": base[:n, :c][::-1, ::-1]}[
-        layout]
+    x = layout((rng.normal(size=(2 * n, 2 * c)) * 2).astype(dtype), n, c, order)
     y = rng.integers(0, c, size=n)
     cw = rng.uniform(0, 2, size=c) if weighted else None
     loss = lossopt.MulticlassHinge(kind=kind, p=p, class_weight=cw, reduction=reduction)
@@ -347,14 +327,9 @@ def test_property_threads_bit_identical(n, c, dtype, kind, p, weighted, seed):
     x = (rng.normal(size=(n, c)) * 2).astype(dtype)
     y = rng.integers(0, c, size=n).astype(np.intp)
     sw = rng.uniform(0, 2, size=n) if weighted else None
-    results = []
-    for threads in (1, 2):
-        grad = np.empty_like(x)
-        row = np.empty(n)
-        total = _margin.multiclass_hinge_rows(
+    total = same_bits_on_1_and_2_threads(
+        lambda grad, row, threads: _margin.multiclass_hinge_rows(
             x, grad, y, None, sw, 1.0, p, kind == "crammer_singer", 1.0, row, threads,
-            scores_arr=x, grad_arr=grad, min_parallel=0)
-        results.append((total, grad.tobytes(), row.tobytes()))
-    assert results[0] == results[1]
-    np.testing.assert_allclose(results[0][0], reference(x, y, 1.0, kind, p, None, "sum", sw),
+            scores_arr=x, grad_arr=grad, min_parallel=0), x.shape, dtype)
+    np.testing.assert_allclose(total, reference(x, y, 1.0, kind, p, None, "sum", sw),
                                rtol=1e-12 if dtype == np.float64 else 1e-5)
