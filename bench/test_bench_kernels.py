@@ -1,6 +1,7 @@
 """pytest-benchmark comparisons: lossopt against NumPy, SciPy, scikit-learn and
 torch (each when installed), one thread, at (N, C) = (1e6, 10), (1e5, 100),
-(1e4, 1000), float64 and float32.
+(1e4, 1000) (the multiclass hinge at (1e6, 10) only: cases.SIZES), float64 and
+float32, next to a one-call NumPy reference (np.exp, or np.add for the hinge).
 
     pytest bench/ --benchmark-only --benchmark-group-by=param:case
 
