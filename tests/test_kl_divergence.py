@@ -277,3 +277,21 @@ def test_property_threads_bit_identical(n, c, dtype, weighted, seed):
             logits_arr=z, grad_arr=grad, probs_arr=t, kl=True, min_parallel=0), z.shape, dtype)
     np.testing.assert_allclose(total, reference(z, t, "sum", sw) if n else 0.0,
                                rtol=1e-10 if dtype == np.float64 else 1e-4, atol=1e-8)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_rows_longer_than_the_block_buffer(rng, dtype):
+    """Rows of more classes than the engine's block buffer go through it in chunks."""
+    logits = (rng.normal(size=(3, 5000)) * 3).astype(dtype)
+    target = rng.dirichlet(np.ones(5000), size=3).astype(dtype)
+    target[1, ::3] = 0.0
+    value, grad = lossopt.KLDivergence(reduction="none").loss_and_gradient(logits, target)
+    z = logits.astype(np.float64)
+    np.testing.assert_allclose(value, reference(z, target, "none"),
+                               rtol=1e-12 if dtype == np.float64 else 1e-5)
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    t = target.astype(np.float64)
+    np.testing.assert_allclose(grad, p * t.sum(axis=1, keepdims=True) - t,
+                               rtol=1e-12 if dtype == np.float64 else 1e-5,
+                               atol=1e-18 if dtype == np.float64 else 1e-9)

@@ -333,3 +333,16 @@ def test_property_threads_bit_identical(n, c, dtype, kind, p, weighted, seed):
             scores_arr=x, grad_arr=grad, min_parallel=0), x.shape, dtype)
     np.testing.assert_allclose(total, reference(x, y, 1.0, kind, p, None, "sum", sw),
                                rtol=1e-12 if dtype == np.float64 else 1e-5)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_rows_longer_than_a_block(rng, kind):
+    """Rows of more than the kernel's block of elements: one row per block."""
+    x = rng.normal(size=(3, 9000)) * 0.05
+    y = np.array([0, 4500, 8999])
+    value, grad = lossopt.MulticlassHinge(kind=kind, p=2, reduction="none").loss_and_gradient(
+        x, y)
+    np.testing.assert_allclose(value, reference(x, y, 1.0, kind, 2, reduction="none"),
+                               rtol=1e-13)
+    np.testing.assert_allclose(grad, reference_gradient(x, y, 1.0, kind, 2), rtol=1e-13,
+                               atol=1e-300)
