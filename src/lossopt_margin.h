@@ -9,10 +9,16 @@
  *   Crammer-Singer:  max(0, Delta + max_{j != y} x_j - x_y)^p
  *
  * A term exactly at its kink (0) contributes 0 to the gradient; NaN
- * propagates (a NaN term is "on").  The class loop of Weston-Watkins is one
- * vectorised sweep that writes the row's gradient and sums the terms; the
- * Crammer-Singer row takes its maximum in one vectorised sweep and finds the
- * first maximiser (as np.argmax) in a second, short one.
+ * propagates (a NaN term is "on"); Crammer-Singer's gradient goes to the first
+ * maximiser (as np.argmax).
+ *
+ * Rows of LOSSOPT_FUSED_ROW_MIN classes or more are taken one by one: the
+ * class loop of Weston-Watkins is one vectorised sweep that writes the row's
+ * gradient and sums the terms; a Crammer-Singer row takes its maximum in one
+ * vectorised sweep and finds the first maximiser in a second, short one.
+ * Shorter rows (10 classes would leave those loops in their scalar
+ * remainders) are copied, LOSSOPT_MARGIN_CHUNK rows at a time, into a
+ * column-major buffer and processed column by column, vectorised across rows.
  */
 #ifndef LOSSOPT_MARGIN_H
 #define LOSSOPT_MARGIN_H
@@ -20,7 +26,7 @@
 #include "lossopt_math.h"
 
 /* rows taken together, column by column, by the short-row path */
-#define LOSSOPT_MARGIN_CHUNK 256
+#define LOSSOPT_MARGIN_CHUNK 64
 
 /* the bodies must be inlined into each ISA clone, or they run as baseline code */
 #if defined(__GNUC__) || defined(__clang__)
@@ -145,9 +151,11 @@ static inline double lossopt_margin_store(const lossopt_margin_args *a, ptrdiff_
         }                                                                            \
         return total;                                                                \
     }                                                                                \
-    /* short rows [r0, r0 + nr), nr <= LOSSOPT_MARGIN_CHUNK, column by column   */ \
-    /* and vectorised across the rows (strided loads and stores); the same      */ \
-    /* formulas as the row by row loop, each row's terms summed in class order  */ \
+    /* short rows [r0, r0 + nr), nr <= LOSSOPT_MARGIN_CHUNK: copied into a     */ \
+    /* column-major buffer xt[j * nr + i], then column by column, vectorised    */ \
+    /* across the rows; the WW gradient goes through the buffer back to rows.   */ \
+    /* The same formulas as the row by row loop, each row's terms summed in     */ \
+    /* class order.                                                             */ \
     LOSSOPT_MARGIN_INLINE double lossopt_margin_short_##SUFFIX(                      \
         const lossopt_margin_args *a, ptrdiff_t r0, ptrdiff_t nr, int want_g)        \
     {                                                                                \
@@ -160,7 +168,11 @@ static inline double lossopt_margin_store(const lossopt_margin_args *a, ptrdiff_
         double lw[LOSSOPT_MARGIN_CHUNK], xy[LOSSOPT_MARGIN_CHUNK];                   \
         double acc[LOSSOPT_MARGIN_CHUNK], gsum[LOSSOPT_MARGIN_CHUNK];                \
         ptrdiff_t arg[LOSSOPT_MARGIN_CHUNK];                                         \
+        double xt[LOSSOPT_MARGIN_CHUNK * LOSSOPT_FUSED_ROW_MIN];                     \
         double total = 0.0;                                                          \
+        for (ptrdiff_t i = 0; i < nr; i++)     /* read all of x before g is written */ \
+            for (ptrdiff_t j = 0; j < n; j++)                                        \
+                xt[j * nr + i] = (double)x[i * xs + j];                              \
         for (ptrdiff_t i = 0; i < nr; i++) {                                         \
             lw[i] = lossopt_margin_weight(a, r0 + i);                                \
             xy[i] = (double)x[i * xs + lab[i]];                                      \
@@ -172,7 +184,7 @@ static inline double lossopt_margin_store(const lossopt_margin_args *a, ptrdiff_
             for (ptrdiff_t j = 0; j < n; j++) {                                      \
                 _Pragma("omp simd")                                                  \
                 for (ptrdiff_t i = 0; i < nr; i++) {                                 \
-                    double z = (margin - xy[i]) + (double)x[i * xs + j];             \
+                    double z = (margin - xy[i]) + xt[j * nr + i];                    \
                     int on = !(z <= 0.0) && j != lab[i] && lw[i] != 0.0;             \
                     acc[i] += on ? (p == 2 ? z * z : z) : 0.0;                       \
                     if (want_g) {                                                    \
@@ -180,13 +192,17 @@ static inline double lossopt_margin_store(const lossopt_margin_args *a, ptrdiff_
                         double d = (z != z) ? z : (p == 2 ? 2.0 * sc * z : sc);      \
                         d = on ? d : 0.0;                                            \
                         gsum[i] += d;                                                \
-                        g[i * gs + j] = (T)d;                                        \
+                        xt[j * nr + i] = d;                                          \
                     }                                                                \
                 }                                                                    \
             }                                                                        \
             for (ptrdiff_t i = 0; i < nr; i++) {                                     \
-                if (want_g)                                                          \
-                    g[i * gs + lab[i]] = (T)(0.0 - gsum[i]);                         \
+                if (want_g) {                                                        \
+                    T *gr = g + i * gs;                                              \
+                    for (ptrdiff_t j = 0; j < n; j++)                                \
+                        gr[j] = (T)xt[j * nr + i];                                   \
+                    gr[lab[i]] = (T)(0.0 - gsum[i]);                                 \
+                }                                                                    \
                 total += lossopt_margin_store(a, r0 + i, lw[i] == 0.0 ? 0.0 : lw[i] * acc[i]); \
             }                                                                        \
             return total;                                                            \
@@ -195,7 +211,7 @@ static inline double lossopt_margin_store(const lossopt_margin_args *a, ptrdiff_
         for (ptrdiff_t j = 0; j < n; j++) {                                          \
             _Pragma("omp simd")                                                      \
             for (ptrdiff_t i = 0; i < nr; i++) {                                     \
-                double v = (double)x[i * xs + j];                                    \
+                double v = xt[j * nr + i];                                           \
                 gsum[i] += (v != v) ? 1.0 : 0.0;                                     \
                 v = (j == lab[i]) ? -INFINITY : v;                                   \
                 int up = v > acc[i];                                                 \
