@@ -38,7 +38,8 @@ def measure(kernels=tuple(KERNELS), quick=False, rounds=7):
 
 def table(rows):
     peers = sorted({p for *_, ref, t in rows for p in t if p not in ("lossopt", ref)})
-    head = ["kernel", "(N, C)", "dtype", "lossopt ms", "÷ reference"] + [f"÷ {p}" for p in peers]
+    head = ["kernel", "(N, C)", "dtype", "lossopt ms", "÷ reference"]
+    head += [f"÷ {p}" for p in peers]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for kernel, (n, c), dtype, ref, t in rows:
         ours = t["lossopt"]

@@ -18,7 +18,9 @@ axis last, unit stride) and processes it in blocks of rows:
    number of entries with e == 1 (the maxima), then, for the whole block in
    one vectorised sweep, lz = log(c + s) = log1p(s / c) + log1p(c - 1).
    Keeping the maxima out of s keeps full precision when the other terms are
-   far below one ulp of c (the scheme of scipy.special.logsumexp);
+   far below one ulp of c (the scheme of scipy.special.logsumexp).  For the
+   KL divergence, the targets' sum t log t per row, in one vectorised sweep
+   over the block's targets;
 4. per row: the result -- lse, probabilities, log-probabilities or the loss
    and its gradient -- written once.  The exponentials of a row that fits the
    buffer are still there; a longer row recomputes them chunk by chunk (its
@@ -50,8 +52,9 @@ from libc.stdlib cimport malloc, free
 import numpy as np
 
 from _common cimport (floating, BLOCK_ELEMS, lossopt_exp_array, lossopt_expf_array,
-                      lossopt_log1p_array, lossopt_log, lossopt_log_sum_block, rows_max, rows_exp_sum,
-                      block_exp_sum, grad_row, log_softmax_row, coef_sums, rows_xlogx,
+                      lossopt_log1p_array, lossopt_log, lossopt_log_sum_block, rows_max,
+                      rows_exp_sum, block_exp_sum, grad_row, log_softmax_row, coef_sums,
+                      rows_xlogx,
                       threads_for, n_blocks_of, sum_in_order, row_stride,
                       PARALLEL_MIN_EXP_ELEMS)
 
@@ -574,7 +577,8 @@ def softmax_cross_entropy_rows(const floating[:, :] logits, floating[:, :] grad,
     into `row_loss` (when given).  Exactly one of `labels`/`probs` is given.
     With `kl` (probs only, no class weights, no smoothing) the row loss is the
     KL divergence sum_k t_k (log t_k - log softmax_k): the cross-entropy minus
-    the targets' entropy, in the same sweep; the gradient is the same."""
+    the targets' entropy, taken in the same pass over each block of rows; the
+    gradient is the same."""
     cdef RowArgs a
     cdef Py_ssize_t n_blocks
     cdef double total

@@ -60,7 +60,8 @@ static inline double lossopt_margin_weight(const lossopt_margin_args *a, ptrdiff
 }
 
 /* the row's weighted loss v, stored when asked for; returns v */
-static inline double lossopt_margin_store(const lossopt_margin_args *a, ptrdiff_t i, double v)
+static inline double lossopt_margin_store(const lossopt_margin_args *a, ptrdiff_t i,
+                                          double v)
 {
     if (a->row_loss)
         a->row_loss[i] = v;
@@ -70,9 +71,9 @@ static inline double lossopt_margin_store(const lossopt_margin_args *a, ptrdiff_
 #define LOSSOPT_DEFINE_MARGIN_HELPERS(T, SUFFIX)                                       \
     /* Weston-Watkins row: returns the sum of the terms; with g, writes           */ \
     /* g_j = sc d(term_j)/dz_j (j != y) and g_y = -sum_j g_j                       */ \
-    LOSSOPT_MARGIN_INLINE double lossopt_ww_row_##SUFFIX(const T *x, T *g, ptrdiff_t n,      \
-                                                 ptrdiff_t y, double margin,         \
-                                                 int p, double sc, int want_g)       \
+    LOSSOPT_MARGIN_INLINE double lossopt_ww_row_##SUFFIX(                        \
+        const T *x, T *g, ptrdiff_t n, ptrdiff_t y, double margin, int p, double sc, \
+        int want_g)                                                                  \
     {                                                                                \
         double base = margin - (double)x[y];                                         \
         double acc = 0.0, gsum = 0.0;                                                \
@@ -93,9 +94,9 @@ static inline double lossopt_margin_store(const lossopt_margin_args *a, ptrdiff_
         return acc;                                                                  \
     }                                                                                \
     /* Crammer-Singer row: returns max(0, h)^p, h = margin + max_{j!=y} x_j - x_y */ \
-    LOSSOPT_MARGIN_INLINE double lossopt_cs_row_##SUFFIX(const T *x, T *g, ptrdiff_t n,      \
-                                                 ptrdiff_t y, double margin,         \
-                                                 int p, double sc, int want_g)       \
+    LOSSOPT_MARGIN_INLINE double lossopt_cs_row_##SUFFIX(                        \
+        const T *x, T *g, ptrdiff_t n, ptrdiff_t y, double margin, int p, double sc, \
+        int want_g)                                                                  \
     {                                                                                \
         double mx = -INFINITY;                                                       \
         int nan = 0;                                                                 \
@@ -143,9 +144,11 @@ static inline double lossopt_margin_store(const lossopt_margin_args *a, ptrdiff_
                         gr[j] = (T)0;                                                \
                 v = 0.0;                                                             \
             } else if (a->crammer_singer) {                                          \
-                v = lw * lossopt_cs_row_##SUFFIX(xr, gr, n, y, a->margin, a->p, sc, want_g); \
+                v = lw * lossopt_cs_row_##SUFFIX(xr, gr, n, y, a->margin, a->p, sc,  \
+                                                    want_g);                         \
             } else {                                                                 \
-                v = lw * lossopt_ww_row_##SUFFIX(xr, gr, n, y, a->margin, a->p, sc, want_g); \
+                v = lw * lossopt_ww_row_##SUFFIX(xr, gr, n, y, a->margin, a->p, sc,  \
+                                                    want_g);                         \
             }                                                                        \
             total += lossopt_margin_store(a, i, v);                                  \
         }                                                                            \
@@ -203,7 +206,8 @@ static inline double lossopt_margin_store(const lossopt_margin_args *a, ptrdiff_
                         gr[j] = (T)xt[j * nr + i];                                   \
                     gr[lab[i]] = (T)(0.0 - gsum[i]);                                 \
                 }                                                                    \
-                total += lossopt_margin_store(a, r0 + i, lw[i] == 0.0 ? 0.0 : lw[i] * acc[i]); \
+                double v = lw[i] == 0.0 ? 0.0 : lw[i] * acc[i];                      \
+                total += lossopt_margin_store(a, r0 + i, v);                         \
             }                                                                        \
             return total;                                                            \
         }                                                                            \
