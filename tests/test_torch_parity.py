@@ -138,3 +138,28 @@ def test_weston_watkins_matches_multi_margin_loss(rng, p, margin, weighted, redu
     np.testing.assert_allclose(value, ref.detach().numpy(), rtol=rtol)
     np.testing.assert_allclose(grad, xt.grad.numpy(), rtol=rtol,
                                atol=1e-16 if dtype == np.float64 else 1e-8)
+
+
+def test_kl_divergence_documented_differences_from_torch():
+    """A masked class (-inf logit) without target mass, and a log-target of
+    -inf: torch gives NaN (0 * -inf), lossopt 0 for those terms."""
+    z = np.array([[0.0, -np.inf, 0.0]])
+    t = np.array([[0.5, 0.0, 0.5]])
+    assert torch.isnan(F.kl_div(F.log_softmax(torch.from_numpy(z), 1), torch.from_numpy(t),
+                                reduction="sum"))
+    assert lossopt.kl_divergence(z, t, reduction="sum") == 0.0
+    with np.errstate(divide="ignore"):
+        lt = np.log(t)
+    zz = np.zeros((1, 3))
+    assert torch.isnan(F.kl_div(F.log_softmax(torch.from_numpy(zz), 1), torch.from_numpy(lt),
+                                reduction="sum", log_target=True))
+    assert lossopt.kl_divergence(zz, lt, log_target=True, reduction="sum") == \
+        pytest.approx(np.log(1.5), rel=1e-15)
+
+
+def test_multiclass_hinge_nan_differs_from_torch():
+    """torch's multi_margin_loss drops a NaN term (it tests term > 0); lossopt
+    propagates NaN, as every lossopt kernel does (documented)."""
+    x = np.array([[np.nan, 0.0, 0.0]])
+    assert np.isfinite(F.multi_margin_loss(torch.from_numpy(x), torch.tensor([1])).item())
+    assert np.isnan(lossopt.multiclass_hinge(x, [1]))
