@@ -595,7 +595,7 @@ def softmax_cross_entropy_rows(const floating[:, :] logits, floating[:, :] grad,
         a.labels = &labels[0]
     else:
         a.probs_stride = row_stride(probs_arr, sizeof(floating))
-    if class_weight is not None:
+    if class_weight is not None and class_weight.shape[0] > 0:
         a.class_weight = &class_weight[0]
     a.class_weight_sum = class_weight_sum
     if sample_weight is not None:
