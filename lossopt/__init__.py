@@ -22,6 +22,7 @@ from .losses import (AbsoluteError, absolute_error, Huber, huber, GaussianNLL, g
                      PoissonNLL, poisson_nll)
 from .losses import (BinaryCrossEntropy, binary_cross_entropy, Perceptron, perceptron,
                      Hinge, hinge, SquaredHinge, squared_hinge)
+from .losses import KLDivergence, MulticlassHinge, kl_divergence, multiclass_hinge
 
 __all__ = [
     "__version__",
@@ -33,4 +34,5 @@ __all__ = [
     "PoissonNLL", "poisson_nll",
     "BinaryCrossEntropy", "binary_cross_entropy", "Perceptron", "perceptron",
     "Hinge", "hinge", "SquaredHinge", "squared_hinge",
+    "KLDivergence", "kl_divergence", "MulticlassHinge", "multiclass_hinge",
 ]

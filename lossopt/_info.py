@@ -6,7 +6,7 @@ import numpy as np
 from . import functional as F
 from ._kernels import _runtime
 from ._threads import get_num_threads
-from .losses import SoftmaxCrossEntropy, SquaredError
+from .losses import KLDivergence, MulticlassHinge, SoftmaxCrossEntropy, SquaredError
 
 
 def build_info():
@@ -45,6 +45,30 @@ def _ref_cross_entropy(x, y):
     return loss, g / n
 
 
+def _ref_kl_divergence(x, t):
+    logp = x - _ref_logsumexp(x)[:, None]
+    n = x.shape[0]
+    return (t * (np.log(t) - logp)).sum() / n, (_ref_softmax(x) - t) / n
+
+
+def _ref_multiclass_hinge(x, y):
+    """Weston-Watkins (torch's multi_margin_loss) and Crammer-Singer, each
+    (loss, gradient), mean over the samples."""
+    n, c = x.shape
+    rows = np.arange(n)
+    z = 1.0 - x[rows, y][:, None] + x
+    z[rows, y] = 0.0
+    g = (z > 0) / (n * c)
+    g[rows, y] = -g.sum(axis=1)
+    others = np.where(np.arange(c) == y[:, None], -np.inf, x)
+    k = others.argmax(axis=1)
+    h = 1.0 + others[rows, k] - x[rows, y]
+    gc = np.zeros_like(x)
+    gc[rows, k] = (h > 0) / n
+    gc[rows, y] -= (h > 0) / n
+    return (np.maximum(z, 0).sum() / (n * c), g), (np.maximum(h, 0).sum() / n, gc)
+
+
 def self_check(seed=0):
     """Run each kernel against its float64 reference; yield (name, ok, error)."""
     rng = np.random.default_rng(seed)
@@ -73,6 +97,17 @@ def self_check(seed=0):
         cases.append((f"squared_error loss {tag}", loss,
                       0.5 * ((pr - tr) ** 2).sum(axis=1).mean(), tol))
         cases.append((f"squared_error grad {tag}", grad, (pr - tr) / len(pr), tol))
+        probs = _ref_softmax(xr[:, ::-1] / 4).astype(dtype)
+        refs = [("kl_divergence", KLDivergence(),
+                 _ref_kl_divergence(xr, probs.astype(np.float64)), probs)]
+        ww, cs = _ref_multiclass_hinge(xr, y)
+        refs += [("multiclass_hinge weston_watkins", MulticlassHinge(), ww, y),
+                 ("multiclass_hinge crammer_singer", MulticlassHinge(kind="crammer_singer"),
+                  cs, y)]
+        for name, loss_fn, (rl, rg), tgt in refs:
+            loss, grad = loss_fn.loss_and_gradient(x, tgt)
+            cases.append((f"{name} loss {tag}", loss, rl, tol))
+            cases.append((f"{name} grad {tag}", grad, rg, tol))
     for name, got, ref, tol in cases:
         got = np.asarray(got, dtype=np.float64)
         err = float(np.max(np.abs(got - ref) / (np.abs(ref) + 1e-300 + tol)))

@@ -2,6 +2,9 @@
 """Shared declarations of the lossopt kernels: fused types, the C math header,
 and the rule that decides when a kernel uses more than one thread."""
 
+from cython.parallel cimport prange
+from libc.stdlib cimport malloc, free
+
 ctypedef fused floating:
     float
     double
@@ -12,6 +15,7 @@ cdef extern from "lossopt_math.h" nogil:
     void lossopt_exp_block(double *x, Py_ssize_t n)
     void lossopt_exp_array(const double *x, double *out, Py_ssize_t n)
     double lossopt_log1p(double x)
+    double lossopt_log(double x)
     void lossopt_log1p_block(double *x, Py_ssize_t n)
     void lossopt_log1p_array(const double *x, double *out, Py_ssize_t n)
     void lossopt_log_sum_block(const double *s, const double *c, double *lz, Py_ssize_t n)
@@ -50,9 +54,13 @@ cdef extern from "lossopt_math.h" nogil:
     void lossopt_coef_sums_f64(const double *x, const double *p, const double *w,
                                Py_ssize_t n, double m, double keep, double eps_c,
                                double *acc1, double *acc2)
+    void lossopt_rows_xlogx_f64(const double *p, Py_ssize_t stride, Py_ssize_t n_rows,
+                                Py_ssize_t n_cols, double *tmp, double *out)
     void lossopt_coef_sums_f32(const float *x, const float *p, const double *w,
                                Py_ssize_t n, double m, double keep, double eps_c,
                                double *acc1, double *acc2)
+    void lossopt_rows_xlogx_f32(const float *p, Py_ssize_t stride, Py_ssize_t n_rows,
+                                Py_ssize_t n_cols, double *tmp, double *out)
     int lossopt_openmp_enabled()
     int lossopt_omp_max_threads()
     int lossopt_omp_num_procs()
@@ -141,6 +149,16 @@ cdef inline void coef_sums(const floating *x, const floating *p, const double *w
         lossopt_coef_sums_f64(x, p, w, n, m, keep, eps_c, acc1, acc2)
 
 
+cdef inline void rows_xlogx(const floating *p, Py_ssize_t stride, Py_ssize_t n_rows,
+                            Py_ssize_t n_cols, double *tmp, double *out) noexcept nogil:
+    """out[r] = sum_j p_rj log p_rj (0 log 0 = 0) for a block of rows; tmp is a
+    workspace of BLOCK_ELEMS doubles."""
+    if floating is float:
+        lossopt_rows_xlogx_f32(p, stride, n_rows, n_cols, tmp, out)
+    else:
+        lossopt_rows_xlogx_f64(p, stride, n_rows, n_cols, tmp, out)
+
+
 cdef inline void exp_block(floating *x, Py_ssize_t n) noexcept nogil:
     """x = exp(x) in the data's precision, vectorised."""
     if floating is float:
@@ -170,4 +188,48 @@ cdef inline double sum_in_order(const double *partial, Py_ssize_t n) noexcept no
     cdef Py_ssize_t i
     for i in range(n):
         total += partial[i]
+    return total
+
+
+cdef inline Py_ssize_t row_stride(object arr, int itemsize) except? -1:
+    """Row stride in elements of a 2-D array whose rows have unit stride."""
+    shape = arr.shape
+    strides = arr.strides
+    if shape[0] == 0 or shape[1] == 0:
+        return 0
+    if shape[1] > 1 and strides[1] != itemsize:
+        raise ValueError("kernel needs rows with unit stride")
+    if strides[0] % itemsize:
+        raise ValueError("kernel needs strides that are multiples of the item size")
+    return strides[0] // itemsize
+
+
+# A kernel over a block of rows [r0, r1): returns the block's (weighted) loss.
+ctypedef double (*rows_block_fn)(const void *args, Py_ssize_t r0,
+                                 Py_ssize_t r1) noexcept nogil
+
+
+cdef inline double sum_row_blocks(rows_block_fn block, const void *args, Py_ssize_t n_rows,
+                                  Py_ssize_t row_elems, Py_ssize_t block_elems,
+                                  int n_threads, Py_ssize_t threshold) except? -1 nogil:
+    """Run `block` over blocks of about `block_elems` elements (whole rows of
+    `row_elems`), on as many threads as threads_for allows, and return the
+    block results added in block order (the same bits on any thread count)."""
+    cdef Py_ssize_t R = max(<Py_ssize_t>1, block_elems // max(<Py_ssize_t>1, row_elems))
+    cdef Py_ssize_t nb = n_blocks_of(n_rows, R), blk, r0
+    cdef int nt = threads_for(n_rows * row_elems, nb, n_threads, threshold)
+    cdef double total
+    cdef double *partial = <double *>malloc(max(<Py_ssize_t>1, nb) * sizeof(double))
+    if partial == NULL:
+        with gil:
+            raise MemoryError()
+    if nt == 1:
+        for blk in range(nb):
+            partial[blk] = block(args, blk * R, min(blk * R + R, n_rows))
+    else:
+        for blk in prange(nb, num_threads=nt, schedule='static'):
+            r0 = blk * R
+            partial[blk] = block(args, r0, min(r0 + R, n_rows))
+    total = sum_in_order(partial, nb)
+    free(partial)
     return total

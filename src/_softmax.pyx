@@ -18,7 +18,9 @@ axis last, unit stride) and processes it in blocks of rows:
    number of entries with e == 1 (the maxima), then, for the whole block in
    one vectorised sweep, lz = log(c + s) = log1p(s / c) + log1p(c - 1).
    Keeping the maxima out of s keeps full precision when the other terms are
-   far below one ulp of c (the scheme of scipy.special.logsumexp);
+   far below one ulp of c (the scheme of scipy.special.logsumexp).  For the
+   KL divergence, the targets' sum t log t per row, in one vectorised sweep
+   over the block's targets;
 4. per row: the result -- lse, probabilities, log-probabilities or the loss
    and its gradient -- written once.  The exponentials of a row that fits the
    buffer are still there; a longer row recomputes them chunk by chunk (its
@@ -50,9 +52,11 @@ from libc.stdlib cimport malloc, free
 import numpy as np
 
 from _common cimport (floating, BLOCK_ELEMS, lossopt_exp_array, lossopt_expf_array,
-                      lossopt_log1p_array, lossopt_log_sum_block, rows_max, rows_exp_sum,
-                      block_exp_sum, grad_row, log_softmax_row, coef_sums,
-                      threads_for, n_blocks_of, sum_in_order, PARALLEL_MIN_EXP_ELEMS)
+                      lossopt_log1p_array, lossopt_log, lossopt_log_sum_block, rows_max,
+                      rows_exp_sum, block_exp_sum, grad_row, log_softmax_row, coef_sums,
+                      rows_xlogx,
+                      threads_for, n_blocks_of, sum_in_order, row_stride,
+                      PARALLEL_MIN_EXP_ELEMS)
 
 
 cdef enum:
@@ -69,9 +73,10 @@ cdef enum:
     ROW_POS_INF = 3
     ROW_IGNORED = 4
 
-# per-thread workspace: the exp buffer plus five per-row arrays (m, flag, s, c, lz)
+# per-thread workspace: the exp buffer, five per-row arrays (m, flag, s, c, lz),
+# and for the KL divergence the targets' sum t log t per row and its buffer
 cdef enum:
-    WS_ARRAYS = 6
+    WS_ARRAYS = 8
 
 
 cdef struct RowArgs:
@@ -93,6 +98,7 @@ cdef struct RowArgs:
     double class_weight_sum
     const double *sample_weight    # NULL = ones
     double smoothing
+    bint kl                        # probability targets: KL divergence, not cross-entropy
     double grad_scale
     bint want_grad
     double *row_value              # lse per row / weighted loss per row; may be NULL
@@ -292,8 +298,10 @@ cdef inline void row_softmax(const RowArgs *a, const floating *xr, floating *out
 cdef inline double finalize_cross_entropy(const RowArgs *a, const floating *xr,
                                           floating *outr, const floating *pr, Py_ssize_t i,
                                           double m, int flag, double s, double c, double lz,
-                                          const floating *e, floating *buf) noexcept nogil:
-    """Write row i's gradient (when wanted); return its weighted loss."""
+                                          double tlogt, const floating *e,
+                                          floating *buf) noexcept nogil:
+    """Write row i's gradient (when wanted); return its weighted loss.  tlogt
+    is the row's sum t log t of the targets (KL divergence only)."""
     cdef Py_ssize_t j, j0, n, C = a.n_cols, y = 0
     cdef double inv, loss, sw, sc, wy = 0.0, keep, eps_c, A = 0.0, ey, wsum
     cdef double acc1 = 0.0, acc2 = 0.0
@@ -328,9 +336,11 @@ cdef inline double finalize_cross_entropy(const RowArgs *a, const floating *xr,
             A = keep * wy + eps_c * a.class_weight_sum
         else:
             # probability targets: loss = sum_k c_k (-log p_k), c_k = w_k y'_k,
-            # with 0 log 0 = 0 for c_k = 0
+            # with 0 log 0 = 0 for c_k = 0; the KL divergence (a.kl: no class
+            # weights, no smoothing) adds sum_k t_k log t_k, taken for the
+            # whole block before (`tlogt`)
             coef_sums(xr, pr, w, C, m, keep, eps_c, &acc1, &acc2)
-            loss = acc2 * lz - acc1
+            loss = acc2 * lz - acc1 + tlogt
         sc = a.grad_scale * sw
         if a.want_grad and sc == 0.0:
             fill_row(outr, C, 0.0)          # weighted 0: contributes nothing
@@ -377,6 +387,8 @@ cdef inline void rows_block(const RowArgs *a, const floating *x, floating *out,
     cdef double *rs = rflag + BLOCK_ELEMS
     cdef double *rc = rs + BLOCK_ELEMS
     cdef double *rlz = rc + BLOCK_ELEMS
+    cdef double *rtlogt = rlz + BLOCK_ELEMS
+    cdef double *rtmp = rtlogt + BLOCK_ELEMS
     cdef bint plain = a.mask == NULL and a.b == NULL
     # only softmax and the cross-entropy gradient read the exponentials again
     cdef bint want_e = a.mode == MODE_SOFTMAX or a.want_grad
@@ -417,9 +429,12 @@ cdef inline void rows_block(const RowArgs *a, const floating *x, floating *out,
                 exp_row(a, xr, r0, j0, n, rm[0], buf, rs, rc)
                 j0 += n
 
-    # 3. lz = log(c + s) for the whole block (rows with a flag ignore it)
+    # 3. lz = log(c + s) for the whole block (rows with a flag ignore it);
+    # for the KL divergence, the targets' sum t log t per row, vectorised
     if a.b == NULL:
         lossopt_log_sum_block(rs, rc, rlz, nr)
+    if a.kl:
+        rows_xlogx(probs + r0 * a.probs_stride, a.probs_stride, nr, C, rtmp, rtlogt)
 
     # 4. results, row by row
     for k in range(nr):
@@ -438,7 +453,7 @@ cdef inline void rows_block(const RowArgs *a, const floating *x, floating *out,
             if probs != NULL:
                 pr = probs + i * a.probs_stride
             loss += finalize_cross_entropy(a, xr, outr, pr, i, rm[k], <int>rflag[k], rs[k],
-                                           rc[k], rlz[k], e, buf)
+                                           rc[k], rlz[k], rtlogt[k] if a.kl else 0.0, e, buf)
     if a.block_loss != NULL:
         a.block_loss[blk] = loss
 
@@ -473,19 +488,6 @@ cdef int run_rows(RowArgs *a, const floating *x, floating *out, const floating *
 
 # ------------------------------------------------------------------ wrappers --
 
-cdef inline Py_ssize_t _stride(object arr, int itemsize) except? -1:
-    """Row stride in elements of a 2-D array whose rows have unit stride."""
-    shape = arr.shape
-    strides = arr.strides
-    if shape[0] == 0 or shape[1] == 0:
-        return 0
-    if shape[1] > 1 and strides[1] != itemsize:
-        raise ValueError("kernel needs rows with unit stride")
-    if strides[0] % itemsize:
-        raise ValueError("kernel needs strides that are multiples of the item size")
-    return strides[0] // itemsize
-
-
 cdef inline void _init_args(RowArgs *a, int mode, Py_ssize_t n_rows, Py_ssize_t n_cols) noexcept:
     a.mode = mode
     a.n_rows = n_rows
@@ -500,6 +502,7 @@ cdef inline void _init_args(RowArgs *a, int mode, Py_ssize_t n_rows, Py_ssize_t 
     a.class_weight_sum = 0.0
     a.sample_weight = NULL
     a.smoothing = 0.0
+    a.kl = False
     a.grad_scale = 1.0
     a.want_grad = False
     a.row_value = NULL
@@ -509,7 +512,7 @@ cdef inline void _init_args(RowArgs *a, int mode, Py_ssize_t n_rows, Py_ssize_t 
 
 cdef inline void _set_mask(RowArgs *a, const unsigned char[:, :] where, object where_arr) except *:
     if where is not None:
-        a.mask_stride = _stride(where_arr, 1)
+        a.mask_stride = row_stride(where_arr, 1)
         if where.shape[0] * where.shape[1] > 0:
             a.mask = &where[0, 0]
 
@@ -521,10 +524,10 @@ def logsumexp_rows(const floating[:, :] x, double[::1] out, double[::1] sign=Non
     """out[i] = log|sum_j b_ij exp(x_ij)| over the present entries of row i."""
     cdef RowArgs a
     _init_args(&a, MODE_LSE, x.shape[0], x.shape[1])
-    a.x_stride = _stride(x_arr, sizeof(floating))
+    a.x_stride = row_stride(x_arr, sizeof(floating))
     _set_mask(&a, where, where_arr)
     if b is not None:
-        a.b_stride = _stride(b_arr, sizeof(double))
+        a.b_stride = row_stride(b_arr, sizeof(double))
         if b.shape[0] * b.shape[1] > 0:
             a.b = &b[0, 0]
     if a.n_rows == 0:
@@ -551,8 +554,8 @@ def softmax_rows(const floating[:, :] x, floating[:, :] out, bint log,
     `out` may be `x` itself."""
     cdef RowArgs a
     _init_args(&a, MODE_LOG_SOFTMAX if log else MODE_SOFTMAX, x.shape[0], x.shape[1])
-    a.x_stride = _stride(x_arr, sizeof(floating))
-    a.out_stride = _stride(out_arr, sizeof(floating))
+    a.x_stride = row_stride(x_arr, sizeof(floating))
+    a.out_stride = row_stride(out_arr, sizeof(floating))
     _set_mask(&a, where, where_arr)
     if a.n_rows == 0 or a.n_cols == 0:
         return
@@ -567,11 +570,15 @@ def softmax_cross_entropy_rows(const floating[:, :] logits, floating[:, :] grad,
                                double smoothing, double grad_scale,
                                double[::1] row_loss, int n_threads=1, *,
                                logits_arr=None, grad_arr=None, probs_arr=None,
-                               Py_ssize_t min_parallel=-1):
+                               bint kl=False, Py_ssize_t min_parallel=-1):
     """Fused softmax cross-entropy over rows: returns the (sample-weighted) sum
     of the row losses, writes each row's gradient times `grad_scale` into
     `grad` (when given; it may be `logits` itself) and each row's weighted loss
-    into `row_loss` (when given).  Exactly one of `labels`/`probs` is given."""
+    into `row_loss` (when given).  Exactly one of `labels`/`probs` is given.
+    With `kl` (probs only, no class weights, no smoothing) the row loss is the
+    KL divergence sum_k t_k (log t_k - log softmax_k): the cross-entropy minus
+    the targets' entropy, taken in the same pass over each block of rows; the
+    gradient is the same."""
     cdef RowArgs a
     cdef Py_ssize_t n_blocks
     cdef double total
@@ -581,7 +588,7 @@ def softmax_cross_entropy_rows(const floating[:, :] logits, floating[:, :] grad,
     cdef const floating *p_ptr = NULL
     _init_args(&a, MODE_CE_LABELS if labels is not None else MODE_CE_PROBS,
                logits.shape[0], logits.shape[1])
-    a.x_stride = _stride(logits_arr, sizeof(floating))
+    a.x_stride = row_stride(logits_arr, sizeof(floating))
     if a.n_rows == 0:
         return 0.0
     if a.n_cols == 0:
@@ -593,18 +600,21 @@ def softmax_cross_entropy_rows(const floating[:, :] logits, floating[:, :] grad,
     if labels is not None:
         a.labels = &labels[0]
     else:
-        a.probs_stride = _stride(probs_arr, sizeof(floating))
-    if class_weight is not None:
+        a.probs_stride = row_stride(probs_arr, sizeof(floating))
+    if class_weight is not None and class_weight.shape[0] > 0:
         a.class_weight = &class_weight[0]
     a.class_weight_sum = class_weight_sum
     if sample_weight is not None:
         a.sample_weight = &sample_weight[0]
     a.ignore_index = ignore_index
     a.smoothing = smoothing
+    a.kl = kl and probs is not None and class_weight is None and smoothing == 0.0
+    if kl and not a.kl:
+        raise ValueError("kl needs probability targets, no class weights, no smoothing")
     a.grad_scale = grad_scale
     a.want_grad = grad is not None
     if grad is not None:
-        a.out_stride = _stride(grad_arr, sizeof(floating))
+        a.out_stride = row_stride(grad_arr, sizeof(floating))
     if row_loss is not None:
         a.row_value = &row_loss[0]
     a.rows_per_block = max(<Py_ssize_t>1, BLOCK_ELEMS // a.n_cols)
@@ -632,6 +642,13 @@ def expf_array(const float[::1] x, float[::1] out):
     """out = exp(x) with the library's vectorised float exp (for tests)."""
     if x.shape[0]:
         lossopt_expf_array(&x[0], &out[0], x.shape[0])
+
+
+def log_array(const double[::1] x, double[::1] out):
+    """out = log(x) with the library's branch-free log (for tests)."""
+    cdef Py_ssize_t i
+    for i in range(x.shape[0]):
+        out[i] = lossopt_log(x[i])
 
 
 def log1p_array(const double[::1] x, double[::1] out):

@@ -370,6 +370,13 @@ LOSSOPT_OMP_SIMD()
         x[i] = lossopt_log1p(x[i]);
 }
 
+/* x log x with 0 log 0 = 0 (the entropy terms of the KL divergence). */
+static inline double lossopt_xlogx(double x)
+{
+    double v = x * lossopt_log(x);
+    return (x == 0.0) ? 0.0 : v;
+}
+
 /* ----------------------------------------------- row helpers (the engine) -- */
 
 /*
@@ -680,6 +687,38 @@ LOSSOPT_DEFINE_ROW_HELPERS(float, f32, lossopt_expf_lo, 1)
             lossopt_coef_sums_body_##SUFFIX(x, p, NULL, n, m, keep, eps_c, acc1, acc2); \
         else                                                                         \
             lossopt_coef_sums_body_##SUFFIX(x, p, w, n, m, keep, eps_c, acc1, acc2); \
+    }                                                                                \
+    /* out[r] = sum_j p_rj log p_rj (0 log 0 = 0) for the rows of a block, in     */\
+    /* float64; rows at p + r * stride.  Contiguous short rows are taken as one  */\
+    /* flat vectorised sweep into tmp (n_rows * n_cols <= LOSSOPT_BLOCK_ELEMS)   */\
+    /* and summed row by row; other rows one vectorised reduction each.          */\
+    LOSSOPT_CLONES                                                                   \
+    static void lossopt_rows_xlogx_##SUFFIX(const T *p, ptrdiff_t stride,           \
+                                            ptrdiff_t n_rows, ptrdiff_t n_cols,      \
+                                            double *tmp, double *out)                \
+    {                                                                                \
+        if (stride == n_cols && n_cols < LOSSOPT_FUSED_ROW_MIN &&                    \
+                n_rows * n_cols <= LOSSOPT_BLOCK_ELEMS) {                            \
+            ptrdiff_t n = n_rows * n_cols;                                           \
+            _Pragma("omp simd")                                                      \
+            for (ptrdiff_t i = 0; i < n; i++)                                        \
+                tmp[i] = lossopt_xlogx((double)p[i]);                                \
+            for (ptrdiff_t r = 0; r < n_rows; r++) {                                 \
+                double acc = 0.0;                                                    \
+                for (ptrdiff_t j = 0; j < n_cols; j++)                               \
+                    acc += tmp[r * n_cols + j];                                      \
+                out[r] = acc;                                                        \
+            }                                                                        \
+            return;                                                                  \
+        }                                                                            \
+        for (ptrdiff_t r = 0; r < n_rows; r++) {                                     \
+            const T *pr = p + r * stride;                                            \
+            double acc = 0.0;                                                        \
+            _Pragma("omp simd reduction(+:acc)")                                     \
+            for (ptrdiff_t j = 0; j < n_cols; j++)                                   \
+                acc += lossopt_xlogx((double)pr[j]);                                 \
+            out[r] = acc;                                                            \
+        }                                                                            \
     }
 
 LOSSOPT_DEFINE_OUTPUT_HELPERS(double, f64, 0)

@@ -155,3 +155,59 @@ def restore_mpmath_precision():
     dps = mpmath.mp.dps
     yield
     mpmath.mp.dps = dps
+
+
+LAYOUTS = ["C", "F", "rows", "cols", "reversed"]
+
+
+def layout(base, n, c, name):
+    """An (n, c) array of `base` ((2n, 2c)) in one of LAYOUTS: C or Fortran
+    order, every other row or column, or reversed along both axes."""
+    return {"C": np.ascontiguousarray(base[:n, :c]), "F": np.asfortranarray(base[:n, :c]),
+            "rows": base[::2, :c], "cols": base[:n, ::2],
+            "reversed": base[:n, :c][::-1, ::-1]}[name]
+
+
+def check_error_writes_nothing(loss, exc, msg, pred, target, sample_weight=None, out=None):
+    """loss.gradient(...) raises `exc` matching `msg`; a valid (2, 3) float64
+    `out` (the default) is left as it was."""
+    import pytest
+    written = np.full((2, 3), 7.0) if out is None else out
+    with pytest.raises(exc, match=msg):
+        loss.gradient(pred, target, sample_weight, out=written)
+    if out is None:
+        np.testing.assert_array_equal(written, 7.0)
+
+
+def check_out_layouts(loss_and_gradient, x, target):
+    """In place (out=x) and from a strided read-only view into a transposed
+    `out`, loss_and_gradient(x, target, out=...) agrees with the plain call;
+    returns the plain call's (value, gradient)."""
+    v0, g0 = loss_and_gradient(x, target)
+    z = x.copy()
+    v, g = loss_and_gradient(z, target, out=z)
+    assert g is z and v == v0
+    np.testing.assert_array_equal(z, g0)
+    n, c = x.shape
+    big = np.zeros((n, 2 * c), dtype=x.dtype)
+    big[:, ::2] = x
+    big.flags.writeable = False
+    out = np.empty((c, n), dtype=x.dtype).T
+    v, g = loss_and_gradient(big[:, ::2], target, out=out)
+    assert g is out and abs(v - v0) <= 1e-15 * abs(v0)
+    np.testing.assert_allclose(out, g0, rtol=1e-15)
+    return v0, g0
+
+
+def same_bits_on_1_and_2_threads(run, shape, dtype):
+    """`run(grad, row_loss, n_threads)` calls a kernel directly (with the size
+    threshold off) and returns its total: the total, the gradient and the row
+    losses are the same bits on 1 and on 2 threads.  Returns the total."""
+    results = []
+    for threads in (1, 2):
+        grad = np.empty(shape, dtype)
+        row = np.empty(shape[0])
+        total = run(grad, row, threads)
+        results.append((total, grad.tobytes(), row.tobytes()))
+    assert results[0] == results[1]
+    return results[0][0]

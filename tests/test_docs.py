@@ -7,11 +7,11 @@ import pytest
 
 import lossopt
 from lossopt import _threads, functional, likelihood
-from lossopt.losses import binary, cross_entropy, regression
+from lossopt.losses import binary, cross_entropy, margin, regression
 
 
-@pytest.mark.parametrize("module", [functional, cross_entropy, regression, binary, _threads,
-                                    likelihood])
+@pytest.mark.parametrize("module", [functional, cross_entropy, regression, binary, margin,
+                                    _threads, likelihood])
 def test_docstring_examples(module):
     np.set_printoptions(legacy=False)
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)

@@ -225,3 +225,90 @@ def test_binary_cross_entropy_weight_is_sample_weight_with_sum(rng):
                                              reduction="sum").loss_and_gradient(x, t, w)
     np.testing.assert_allclose(value, ref.item(), rtol=1e-14)
     np.testing.assert_allclose(grad, z.grad.numpy(), rtol=1e-13, atol=1e-17)
+
+
+@pytest.mark.parametrize("reduction, log_target", itertools.product(["mean", "sum", "none"],
+                                                                    [False, True]))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_kl_divergence_matches_kl_div_of_log_softmax(rng, reduction, log_target, dtype):
+    n, c = 12, 6
+    logits = (rng.normal(size=(n, c)) * 3).astype(dtype)
+    target = rng.dirichlet(np.ones(c), size=n)
+    target = target.astype(dtype)
+    if log_target:
+        # a log-target of -inf: torch NaN (0 * -inf), lossopt 0 (documented)
+        target = np.log(target)
+    else:
+        target[0, 2] = 0.0                               # 0 ln 0 = 0 (torch: xlogy)
+    z = torch.from_numpy(logits.copy()).requires_grad_(True)
+    t_red = {"mean": "batchmean", "sum": "sum", "none": "none"}[reduction]
+    ref = F.kl_div(F.log_softmax(z, dim=1), torch.from_numpy(target), reduction=t_red,
+                   log_target=log_target)
+    if reduction == "none":
+        ref = ref.sum(dim=1)                             # torch: element-wise terms
+    (ref if reduction != "none" else ref.sum()).backward()
+    value, grad = lossopt.KLDivergence(log_target=log_target, reduction=reduction) \
+        .loss_and_gradient(logits, target)
+    rtol = 1e-12 if dtype == np.float64 else 2e-5
+    np.testing.assert_allclose(value, ref.detach().numpy(), rtol=rtol,
+                               atol=1e-15 if dtype == np.float64 else 1e-6)
+    np.testing.assert_allclose(grad, z.grad.numpy(), rtol=rtol,
+                               atol=1e-15 if dtype == np.float64 else 1e-7)
+
+
+def test_kl_divergence_class_axis_matches_torch(rng):
+    logits = rng.normal(size=(4, 5, 3))
+    target = rng.dirichlet(np.ones(5), size=(4, 3)).transpose(0, 2, 1).copy()
+    z = torch.from_numpy(logits.copy()).requires_grad_(True)
+    ref = F.kl_div(F.log_softmax(z, dim=1), torch.from_numpy(target), reduction="sum")
+    ref.backward()
+    value, grad = lossopt.KLDivergence(axis=1, reduction="sum").loss_and_gradient(logits,
+                                                                                  target)
+    np.testing.assert_allclose(value, ref.item(), rtol=1e-13)
+    np.testing.assert_allclose(grad, z.grad.numpy(), rtol=1e-12, atol=1e-16)
+
+
+@pytest.mark.parametrize("p, margin, weighted, reduction", itertools.product(
+    [1, 2], [1.0, 0.3], [False, True], ["mean", "sum", "none"]))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_weston_watkins_matches_multi_margin_loss(rng, p, margin, weighted, reduction, dtype):
+    n, c = 15, 7
+    x = rng.normal(size=(n, c)).astype(dtype)
+    y = rng.integers(0, c, size=n)
+    w = rng.uniform(0.2, 2.0, size=c) if weighted else None
+    xt = torch.from_numpy(x.copy()).requires_grad_(True)
+    ref = F.multi_margin_loss(xt, torch.from_numpy(y), p=p, margin=margin,
+                              weight=None if w is None else torch.from_numpy(w.astype(dtype)),
+                              reduction=reduction)
+    (ref if reduction != "none" else ref.sum()).backward()
+    value, grad = lossopt.MulticlassHinge(margin=margin, p=p, class_weight=w,
+                                          reduction=reduction).loss_and_gradient(x, y)
+    rtol = 1e-13 if dtype == np.float64 else 2e-6
+    np.testing.assert_allclose(value, ref.detach().numpy(), rtol=rtol)
+    np.testing.assert_allclose(grad, xt.grad.numpy(), rtol=rtol,
+                               atol=1e-16 if dtype == np.float64 else 1e-8)
+
+
+def test_kl_divergence_documented_differences_from_torch():
+    """A masked class (-inf logit) without target mass, and a log-target of
+    -inf: torch gives NaN (0 * -inf), lossopt 0 for those terms."""
+    z = np.array([[0.0, -np.inf, 0.0]])
+    t = np.array([[0.5, 0.0, 0.5]])
+    assert torch.isnan(F.kl_div(F.log_softmax(torch.from_numpy(z), 1), torch.from_numpy(t),
+                                reduction="sum"))
+    assert lossopt.kl_divergence(z, t, reduction="sum") == 0.0
+    with np.errstate(divide="ignore"):
+        lt = np.log(t)
+    zz = np.zeros((1, 3))
+    assert torch.isnan(F.kl_div(F.log_softmax(torch.from_numpy(zz), 1), torch.from_numpy(lt),
+                                reduction="sum", log_target=True))
+    assert lossopt.kl_divergence(zz, lt, log_target=True, reduction="sum") == \
+        pytest.approx(np.log(1.5), rel=1e-15)
+
+
+def test_multiclass_hinge_nan_differs_from_torch():
+    """torch's multi_margin_loss drops a NaN term (it tests term > 0); lossopt
+    propagates NaN, as every lossopt kernel does (documented)."""
+    x = np.array([[np.nan, 0.0, 0.0]])
+    assert np.isfinite(F.multi_margin_loss(torch.from_numpy(x), torch.tensor([1])).item())
+    assert np.isnan(lossopt.multiclass_hinge(x, [1]))

@@ -1,16 +1,17 @@
 """Softmax cross-entropy: the categorical negative log-likelihood with a
-softmax last activation.  Kernel: ``src/_softmax.pyx`` (MODE_CE_*)."""
+softmax last activation; and the KL divergence, the cross-entropy minus the
+targets' entropy.  Kernel: ``src/_softmax.pyx`` (MODE_CE_*, ``kl``)."""
 
 import numpy as np
 
-from .. import _rows
 from .._kernels import _softmax
 from .._threads import get_num_threads
-from .._validation import (as_float_array, as_weights, check_fraction, check_int,
-                           check_out, normalize_axes)
+from .._validation import as_weights, check_fraction, check_int, check_out
 from ._base import Loss, grad_scale, reduce_loss
+from ._class_rows import (class_logits, class_rows, gradient_result, gradient_rows,
+                          label_array, probability_array)
 
-__all__ = ["SoftmaxCrossEntropy", "softmax_cross_entropy"]
+__all__ = ["SoftmaxCrossEntropy", "softmax_cross_entropy", "KLDivergence", "kl_divergence"]
 
 
 class SoftmaxCrossEntropy(Loss):
@@ -121,83 +122,58 @@ class SoftmaxCrossEntropy(Loss):
         reduction = self._check_reduction()
         eps = check_fraction(self.label_smoothing, "label_smoothing")
         ignore = check_int(self.ignore_index, "ignore_index")
-        logits = as_float_array(logits, "logits")
-        if logits.ndim == 0:
-            raise ValueError("logits must have at least one dimension (the classes)")
-        axis = check_int(self.axis, "axis")
-        (axis,) = normalize_axes(axis, logits.ndim, "axis")
-        n_classes = logits.shape[axis]
-        batch = logits.shape[:axis] + logits.shape[axis + 1:]
+        logits, axis, n_classes, batch = class_logits(logits, self.axis)
 
         target = np.asarray(target)
-        labels = probs = probs_rows = None
+        labels = probs = None
         if target.dtype.kind in "iu":
-            if target.shape != batch:
-                raise ValueError(
-                    f"target holds class labels, so its shape must be the logits' shape "
-                    f"without the class axis, {batch}; got {target.shape}")
-            if target.dtype.kind == "u" and target.size and \
-                    target.max() > np.iinfo(np.intp).max:
-                raise ValueError(f"target holds class label {target.max()}, outside "
-                                 f"[0, {n_classes}) and not ignore_index={ignore}")
-            labels = np.ascontiguousarray(target.reshape(-1), dtype=np.intp)
+            labels = label_array(target, batch, n_classes, ignore)
         elif target.dtype.kind == "f":
-            if target.shape != logits.shape:
-                raise ValueError(
-                    f"target holds class probabilities (float dtype), so its shape must be "
-                    f"the logits' shape {logits.shape}; got {target.shape}. Class labels "
-                    f"need an integer dtype")
-            probs = as_float_array(target, "target", dtype=logits.dtype)
-            if probs.size and np.min(probs) < 0:
-                raise ValueError("target probabilities must be non-negative, got a "
-                                 f"minimum of {np.min(probs)}")
+            probs = probability_array(target, logits)
         else:
             raise TypeError("target must hold integer class labels or float class "
                             f"probabilities, got dtype {target.dtype}")
-
         cw = None if self.class_weight is None else as_weights(
             self.class_weight, (n_classes,), "class_weight")
-        sw = None if sample_weight is None else as_weights(
-            sample_weight, batch, "sample_weight").reshape(-1)
-        if out is not None:
-            check_out(out, logits.shape, logits.dtype)
+        return _softmax_rows_loss(logits, axis, batch, labels, probs, target, cw, ignore,
+                                  eps, sample_weight, reduction, want_grad, out)
 
-        rows, _, perm = _rows.to_rows(logits, (axis,))
-        if probs is not None:
-            probs_rows = _rows.to_rows(probs, (axis,))[0]
 
-        # the mean's denominator (torch's rule, see the class docstring), and
-        # the labels checked, in one pass
-        if labels is not None:
-            denominator, bad = _softmax.label_denominator(labels, n_classes, ignore, cw, sw)
-            if bad >= 0:
-                raise ValueError(
-                    f"target holds class label {labels[bad]}, outside [0, {n_classes}) and "
-                    f"not ignore_index={ignore}")
-        else:
-            denominator = float(rows.shape[0]) if sw is None else float(np.sum(sw))
+def _softmax_rows_loss(logits, axis, batch, labels, probs, target, cw, ignore, eps,
+                       sample_weight, reduction, want_grad, out, kl=False):
+    """Softmax cross-entropy (or with `kl`, the KL divergence) of checked
+    logits and targets, by the fused row kernel: (value, gradient or None)."""
+    n_classes = logits.shape[axis]
+    sw = None if sample_weight is None else as_weights(
+        sample_weight, batch, "sample_weight").reshape(-1)
+    if out is not None:
+        check_out(out, logits.shape, logits.dtype)
+    rows, perm = class_rows(logits, axis)
+    probs_rows = None if probs is None else class_rows(probs, axis)[0]
 
-        grad = None
-        if want_grad:
-            if out is not None:
-                grad = _rows.out_rows(out, perm, rows,
-                                      others=(probs_rows, target, cw, sw, labels))
-            if grad is None:
-                grad = np.empty(rows.shape, dtype=logits.dtype)
-        row_loss = np.empty(rows.shape[0]) if reduction == "none" else None
-        total = _softmax.softmax_cross_entropy_rows(
-            rows, grad, labels, probs_rows, cw,
-            float(np.sum(cw)) if cw is not None else float(n_classes),
-            sw, ignore, eps, grad_scale(reduction, denominator), row_loss,
-            get_num_threads(), logits_arr=rows, grad_arr=grad, probs_arr=probs_rows)
-        value = reduce_loss(total, row_loss, denominator, reduction, batch, logits.dtype)
-        if not want_grad:
-            return value, None
-        if out is None:
-            return value, _rows.from_rows(grad, logits.shape, perm)
-        if not np.may_share_memory(grad, out):
-            np.copyto(out, _rows.from_rows(grad, logits.shape, perm))
-        return value, out
+    # the mean's denominator (torch's rule, see the class docstring), and
+    # the labels checked, in one pass
+    if labels is not None:
+        denominator, bad = _softmax.label_denominator(labels, n_classes, ignore, cw, sw)
+        if bad >= 0:
+            raise ValueError(
+                f"target holds class label {labels[bad]}, outside [0, {n_classes}) and "
+                f"not ignore_index={ignore}")
+    else:
+        denominator = float(rows.shape[0]) if sw is None else float(np.sum(sw))
+
+    grad = gradient_rows(out, logits, rows, perm, (probs_rows, target, cw, sw, labels)) \
+        if want_grad else None
+    row_loss = np.empty(rows.shape[0]) if reduction == "none" else None
+    total = _softmax.softmax_cross_entropy_rows(
+        rows, grad, labels, probs_rows, cw,
+        float(np.sum(cw)) if cw is not None else float(n_classes),
+        sw, ignore, eps, grad_scale(reduction, denominator), row_loss,
+        get_num_threads(), logits_arr=rows, grad_arr=grad, probs_arr=probs_rows, kl=kl)
+    value = reduce_loss(total, row_loss, denominator, reduction, batch, logits.dtype)
+    if not want_grad:
+        return value, None
+    return value, gradient_result(grad, out, logits, perm)
 
 
 def softmax_cross_entropy(logits, target, *, sample_weight=None, class_weight=None,
@@ -220,4 +196,149 @@ def softmax_cross_entropy(logits, target, *, sample_weight=None, class_weight=No
     """
     loss = SoftmaxCrossEntropy(class_weight=class_weight, label_smoothing=label_smoothing,
                                ignore_index=ignore_index, reduction=reduction, axis=axis)
+    return loss(logits, target, sample_weight)
+
+
+class KLDivergence(Loss):
+    r"""Kullback-Leibler divergence of the softmax of logits from target
+    probabilities, with fused loss and gradient.
+
+    Per sample, with target probabilities :math:`t` and the model's softmax
+    :math:`\hat y = \mathrm{softmax}(z)` over :math:`C` classes,
+
+    .. math::
+
+        \ell = \mathrm{KL}(t \,\|\, \hat y) = \sum_k t_k \left(\ln t_k - \ln \hat y_k\right),
+        \qquad 0 \ln 0 = 0,
+
+    and its gradient with respect to the logits is that of the cross-entropy,
+
+    .. math::
+
+        \frac{\partial \ell}{\partial z_j} = \hat y_j \sum_k t_k - t_j
+        \quad (= \hat y_j - t_j \text{ when } \textstyle\sum_k t_k = 1).
+
+    *Likelihood.* The cross-entropy :math:`-\sum_k t_k \ln \hat y_k` is the
+    categorical negative log-likelihood (see :class:`SoftmaxCrossEntropy`),
+    and cross-entropy = KL divergence + entropy of the targets
+    :math:`H(t) = -\sum_k t_k \ln t_k`.  :math:`H(t)` does not depend on the
+    model, so both have the same minimiser and the same gradient; the KL
+    divergence is the one that is 0 at the optimum :math:`\hat y = t`.
+
+    Parameters
+    ----------
+    log_target : bool, default False
+        As in torch: the target holds log-probabilities :math:`\ln t` (any
+        real or ``-inf``) instead of probabilities.  They are exponentiated
+        into a temporary array of the logits' size first.
+    reduction : {"mean", "sum", "none"}, default "mean"
+        "mean" divides the (weighted) sum of the per-sample divergences by
+        the number of samples N (the sum of ``sample_weight`` when given):
+        torch's ``reduction="batchmean"``, the true KL divergence per sample.
+        "none" returns the per-sample divergences (weighted), the logits'
+        shape without the class axis.
+    axis : int, default -1
+        The class axis of the logits (torch's layout (N, C, d1, ...) is
+        ``axis=1``).
+
+    Notes
+    -----
+    *Targets* are float class probabilities of the logits' shape,
+    non-negative (rows are not required to sum to 1, as in torch; the
+    formulas above hold as written).  One-hot targets make the KL divergence
+    equal to the cross-entropy with the corresponding labels.
+
+    *Sample weights.* ``sample_weight`` (the logits' shape without the class
+    axis) multiplies each sample's divergence and gradient.
+
+    *Relation to torch.*
+    ``KLDivergence(reduction=r)(z, t)`` equals
+    ``torch.nn.functional.kl_div(log_softmax(z), t, reduction=r')`` with
+    ``r' = "batchmean"`` for ``"mean"`` and ``"sum"`` for ``"sum"``; with
+    ``"none"`` torch returns the element-wise terms, whose sum over the class
+    axis is ours.  Deliberate differences, documented here:
+
+    * torch's ``reduction="mean"`` (the mean over all N*C elements, which
+      torch itself warns is not the KL divergence) does not exist here;
+    * torch's ``kl_div`` takes log-probabilities; this class takes logits
+      and applies the log-softmax itself, in the same pass;
+    * a ``-inf`` logit is a masked class with probability 0, as in
+      :class:`SoftmaxCrossEntropy`: zero target mass on it contributes 0,
+      positive target mass on it makes the divergence ``+inf`` (as the math
+      says; the gradient stays finite); torch gives NaN for the former
+      (0 * -inf).  A row whose logits are all ``-inf`` has divergence 0 and
+      gradient 0;
+    * with ``log_target=True`` a log-target of ``-inf`` is a zero
+      probability and contributes 0 (0 ln 0 = 0); torch gives NaN there;
+    * a sample with ``sample_weight`` 0 contributes nothing, even where its
+      logits hold NaN or ``+inf``; ``sample_weight`` does not exist in torch.
+
+    NaN in the logits or targets propagates to the loss and that row's
+    gradient; a ``+inf`` logit gives NaN.
+
+    *Precision.* Sums are in float64.  Near its minimum, where
+    :math:`\hat y \approx t`, the divergence is a small difference of terms
+    of the size of the cross-entropy, so its error there is absolute, a few
+    ulps of the cross-entropy (as in torch), and a divergence that is
+    exactly 0 may come out as :math:`\pm 10^{-17}`.
+
+    ``out`` may be the logits array itself.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lossopt import KLDivergence
+    >>> logits = np.array([[0.0, 0.0], [np.log(3.0), 0.0]])   # softmax: [.5 .5], [.75 .25]
+    >>> target = np.array([[0.5, 0.5], [0.25, 0.75]])
+    >>> KLDivergence(reduction="none")(logits, target).round(6)
+    array([0.      , 0.549306])
+    >>> value, grad = KLDivergence().loss_and_gradient(logits, target)
+    >>> round(value, 6)
+    0.274653
+    >>> grad
+    array([[ 0.  ,  0.  ],
+           [ 0.25, -0.25]])
+    """
+
+    def __init__(self, log_target=False, reduction="mean", axis=-1):
+        self.log_target = log_target
+        self.reduction = reduction
+        self.axis = axis
+
+    def _evaluate(self, logits, target, sample_weight, want_grad, out):
+        reduction = self._check_reduction()
+        if not isinstance(self.log_target, (bool, np.bool_)):
+            raise TypeError(f"log_target must be a bool, got {self.log_target!r}")
+        logits, axis, _, batch = class_logits(logits, self.axis)
+        target = np.asarray(target)
+        if target.dtype.kind != "f":
+            raise TypeError(
+                f"target must hold float class probabilities, got dtype {target.dtype}; "
+                "for integer class labels (one-hot targets) the KL divergence is the "
+                "cross-entropy: use SoftmaxCrossEntropy")
+        probs = probability_array(target, logits, bool(self.log_target))
+        return _softmax_rows_loss(logits, axis, batch, None, probs, target, None, -100, 0.0,
+                                  sample_weight, reduction, want_grad, out, kl=True)
+
+
+def kl_divergence(logits, target, *, sample_weight=None, log_target=False,
+                  reduction="mean", axis=-1):
+    r"""KL divergence :math:`\sum_k t_k (\ln t_k - \ln \mathrm{softmax}(z)_k)`
+    per sample (functional form).
+
+    ``kl_divergence(z, t, **options)`` equals
+    ``KLDivergence(**options)(z, t, sample_weight)``; see
+    :class:`KLDivergence` for the targets, the mean's denominator (the number
+    of samples: torch's ``"batchmean"``) and the edge cases.  Use the class
+    for the gradient.
+
+    Examples
+    --------
+    >>> from lossopt import kl_divergence
+    >>> round(kl_divergence([[0.0, 0.0]], [[0.5, 0.5]]), 6)
+    0.0
+    >>> round(kl_divergence([[0.0, 0.0]], [[1.0, 0.0]]), 6)
+    0.693147
+    """
+    loss = KLDivergence(log_target=log_target, reduction=reduction, axis=axis)
     return loss(logits, target, sample_weight)
