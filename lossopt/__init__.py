@@ -26,3 +26,11 @@ __all__ = [
     "Loss", "SoftmaxCrossEntropy", "softmax_cross_entropy",
     "SquaredError", "squared_error",
 ]
+
+
+def __getattr__(name):
+    # lossopt.optim is imported on first use, so `import lossopt` stays light
+    if name == "optim":
+        import importlib
+        return importlib.import_module(".optim", __name__)
+    raise AttributeError(f"module 'lossopt' has no attribute {name!r}")

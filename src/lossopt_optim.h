@@ -1,0 +1,379 @@
+/*
+ * lossopt_optim.h -- the optimizer updates of lossopt.optim, one function per
+ * algorithm and dtype, each a single pass over param, grad and state, in place.
+ *
+ * Every function updates the elements [lo, lo + n) of its arrays, so the Cython
+ * driver (src/_optim.pyx) can hand fixed blocks to threads.  The update of an
+ * element depends on that element alone, and the module is compiled with
+ * -ffp-contract=off (no fused multiply-add), so every element gets the same
+ * IEEE-rounded result whatever the thread count, the block it falls in, the
+ * vector path that computes it or the CPU's ISA level.
+ *
+ * Arithmetic is in double for float32 and float64 data alike; each state value
+ * is rounded to the data's dtype when stored, and the stored (rounded) value is
+ * the one the rest of the update uses, as torch.optim does.
+ *
+ * The order of the operations follows torch.optim's single-tensor code, so
+ * float64 trajectories agree with it to a few units in the last place.
+ */
+#ifndef LOSSOPT_OPTIM_H
+#define LOSSOPT_OPTIM_H
+
+#include <math.h>
+#include <stddef.h>
+
+#include "lossopt_math.h"   /* LOSSOPT_CLONES (ISA clones) */
+
+#if defined(__GNUC__) || defined(__clang__)
+#define LOSSOPT_RESTRICT __restrict__
+#define LOSSOPT_INLINE static inline __attribute__((always_inline))
+#else
+#define LOSSOPT_RESTRICT
+#define LOSSOPT_INLINE static inline
+#endif
+
+/* Elements per block handed to a thread (fixed, so the partition of the work
+ * never depends on the thread count). */
+#define LOSSOPT_OPTIM_BLOCK 16384
+
+/* The scalars of one step, computed in Python from the hyper-parameters and
+ * the step count.  Fields an algorithm does not use are ignored. */
+typedef struct {
+    double sign;        /* -1 with maximize=True, else 1: g <- sign * grad      */
+    double wd;          /* coupled weight decay: g <- g + wd * w (if wd_on)      */
+    double decay;       /* decoupled weight decay: w <- decay * w (if decay_on)  */
+    double lr;
+    double momentum;
+    double dampening;
+    double w1;          /* lerp weight of the first moment, 1 - beta1            */
+    double beta2;       /* decay of the second moment (alpha, rho of others)     */
+    double eps;
+    double c1;          /* algorithm-specific step factors (see each function)   */
+    double c2;
+    double c3;
+    int wd_on;
+    int decay_on;
+    int first;          /* SGD: the momentum buffer starts as the gradient       */
+    int nesterov;
+    int amsgrad;        /* Adam: keep the running maximum of the second moment   */
+    int centered;       /* RMSprop                                                */
+    int with_momentum;  /* SGD, RMSprop                                           */
+    int rectify;        /* RAdam: rho_t > 5                                       */
+} lossopt_optim_args;
+
+/* The gradient an update uses: sign * grad, plus the coupled L2 term
+ * (torch: grad.add(param, alpha=weight_decay), only when weight_decay != 0). */
+LOSSOPT_INLINE double lossopt_effective_grad(double g, double w, double sign, double wd,
+                                             int wd_on)
+{
+    g = sign * g;
+    return wd_on ? g + wd * w : g;
+}
+
+/* Every kernel starts with these loop invariants, copied out of the args. */
+#define LOSSOPT_GRAD_LOCALS(a) \
+    const double g_sign = (a)->sign, g_wd = (a)->wd; const int g_wd_on = (a)->wd_on
+
+/* torch.lerp(m, g, weight): m + weight (g - m), or g - (g - m)(1 - weight)
+ * when weight >= 0.5 (its two forms are exact at both ends). */
+LOSSOPT_INLINE double lossopt_lerp(double m, double g, double weight)
+{
+    double d = g - m;
+    return weight < 0.5 ? m + weight * d : g - d * (1.0 - weight);
+}
+
+/* decay * v + (1 - decay) g^2 with torch's addcmul order */
+LOSSOPT_INLINE double lossopt_sq_avg(double v, double g, double decay)
+{
+    return v * decay + (1.0 - decay) * g * g;
+}
+
+#define LOSSOPT_OPTIM_KERNELS(T, SFX)                                                    \
+                                                                                         \
+/* SGD.  d = g (+ wd w); with momentum: b <- mu b + (1 - dampening) d                   \
+ * (b <- d on the first step), d <- d + mu b (Nesterov) or d <- b; w <- w - lr d. */    \
+LOSSOPT_INLINE void lossopt_sgd_body_##SFX(T *LOSSOPT_RESTRICT p,                       \
+        const T *LOSSOPT_RESTRICT gr, T *LOSSOPT_RESTRICT buf, ptrdiff_t lo,            \
+        ptrdiff_t n, const lossopt_optim_args *a, const int mom)                        \
+{                                                                                        \
+    const double lr = a->lr, mu = a->momentum, damp1 = 1.0 - a->dampening;              \
+    const int first = a->first, nest = a->nesterov;                                     \
+    LOSSOPT_GRAD_LOCALS(a);                                                             \
+    _Pragma("omp simd")                                                                  \
+    for (ptrdiff_t i = lo; i < lo + n; i++) {                                            \
+        double w = p[i];                                                                 \
+        double d = lossopt_effective_grad(gr[i], w, g_sign, g_wd, g_wd_on);                                  \
+        if (mom) {                                                                       \
+            T b = (T)(first ? d : (double)buf[i] * mu + damp1 * d);                     \
+            buf[i] = b;                                                                  \
+            d = nest ? d + mu * (double)b : (double)b;                                   \
+        }                                                                                \
+        p[i] = (T)(w + (-lr) * d);                                                       \
+    }                                                                                    \
+}                                                                                        \
+LOSSOPT_CLONES                                                                           \
+static void lossopt_sgd_##SFX(T *p, const T *g, T *s0, T *s1, T *s2, ptrdiff_t lo,      \
+                              ptrdiff_t n, const lossopt_optim_args *a)                 \
+{                                                                                        \
+    (void)s1; (void)s2;                                                                  \
+    if (a->with_momentum) lossopt_sgd_body_##SFX(p, g, s0, lo, n, a, 1);                \
+    else lossopt_sgd_body_##SFX(p, g, s0, lo, n, a, 0);                                 \
+}                                                                                        \
+                                                                                         \
+/* Adagrad.  r <- r + d^2; w <- w - clr d / (sqrt(r) + eps), clr = c1. */               \
+LOSSOPT_CLONES                                                                           \
+static void lossopt_adagrad_##SFX(T *LOSSOPT_RESTRICT p, const T *LOSSOPT_RESTRICT g,   \
+        T *LOSSOPT_RESTRICT s0, T *s1, T *s2, ptrdiff_t lo, ptrdiff_t n,                \
+        const lossopt_optim_args *a)                                                     \
+{                                                                                        \
+    const double clr = a->c1, eps = a->eps;                                              \
+    (void)s1; (void)s2;                                                                  \
+    LOSSOPT_GRAD_LOCALS(a);                                                             \
+    _Pragma("omp simd")                                                                  \
+    for (ptrdiff_t i = lo; i < lo + n; i++) {                                            \
+        double w = p[i];                                                                 \
+        double d = lossopt_effective_grad(g[i], w, g_sign, g_wd, g_wd_on);                                   \
+        T r = (T)((double)s0[i] + 1.0 * d * d);                                          \
+        s0[i] = r;                                                                       \
+        p[i] = (T)(w + (-clr) * d / (sqrt((double)r) + eps));                            \
+    }                                                                                    \
+}                                                                                        \
+                                                                                         \
+/* RMSprop.  r <- alpha r + (1 - alpha) d^2; centered: m <- lerp(m, d, 1 - alpha),      \
+ * s = sqrt(r - m^2) + eps, else s = sqrt(r) + eps; with momentum                       \
+ * b <- mu b + d / s, w <- w - lr b; else w <- w - lr d / s. */                          \
+LOSSOPT_INLINE void lossopt_rmsprop_body_##SFX(T *LOSSOPT_RESTRICT p,                   \
+        const T *LOSSOPT_RESTRICT g, T *LOSSOPT_RESTRICT sq, T *LOSSOPT_RESTRICT ga,    \
+        T *LOSSOPT_RESTRICT buf, ptrdiff_t lo, ptrdiff_t n,                             \
+        const lossopt_optim_args *a, const int centered, const int mom)                 \
+{                                                                                        \
+    const double lr = a->lr, alpha = a->beta2, eps = a->eps, mu = a->momentum;          \
+    const double w1 = 1.0 - alpha;                                                       \
+    LOSSOPT_GRAD_LOCALS(a);                                                             \
+    _Pragma("omp simd")                                                                  \
+    for (ptrdiff_t i = lo; i < lo + n; i++) {                                            \
+        double w = p[i];                                                                 \
+        double d = lossopt_effective_grad(g[i], w, g_sign, g_wd, g_wd_on);                                   \
+        T r = (T)lossopt_sq_avg(sq[i], d, alpha);                                        \
+        sq[i] = r;                                                                       \
+        double s;                                                                        \
+        if (centered) {                                                                  \
+            T m = (T)lossopt_lerp(ga[i], d, w1);                                         \
+            ga[i] = m;                                                                   \
+            s = sqrt((double)r + (-1.0 * (double)m) * (double)m) + eps;                 \
+        } else {                                                                         \
+            s = sqrt((double)r) + eps;                                                   \
+        }                                                                                \
+        if (mom) {                                                                       \
+            T b = (T)((double)buf[i] * mu + d / s);                                      \
+            buf[i] = b;                                                                  \
+            p[i] = (T)(w + (-lr) * (double)b);                                           \
+        } else {                                                                         \
+            p[i] = (T)(w + (-lr) * d / s);                                               \
+        }                                                                                \
+    }                                                                                    \
+}                                                                                        \
+LOSSOPT_CLONES                                                                           \
+static void lossopt_rmsprop_##SFX(T *p, const T *g, T *s0, T *s1, T *s2, ptrdiff_t lo,  \
+                                  ptrdiff_t n, const lossopt_optim_args *a)             \
+{                                                                                        \
+    if (a->centered) {                                                                   \
+        if (a->with_momentum) lossopt_rmsprop_body_##SFX(p, g, s0, s1, s2, lo, n, a, 1, 1); \
+        else lossopt_rmsprop_body_##SFX(p, g, s0, s1, s2, lo, n, a, 1, 0);              \
+    } else {                                                                             \
+        if (a->with_momentum) lossopt_rmsprop_body_##SFX(p, g, s0, s1, s2, lo, n, a, 0, 1); \
+        else lossopt_rmsprop_body_##SFX(p, g, s0, s1, s2, lo, n, a, 0, 0);              \
+    }                                                                                    \
+}                                                                                        \
+                                                                                         \
+/* Adadelta.  r <- rho r + (1 - rho) d^2; u = sqrt(D + eps) / sqrt(r + eps) d;         \
+ * D <- rho D + (1 - rho) u^2; w <- w - lr u. */                                        \
+LOSSOPT_CLONES                                                                           \
+static void lossopt_adadelta_##SFX(T *LOSSOPT_RESTRICT p, const T *LOSSOPT_RESTRICT g,  \
+        T *LOSSOPT_RESTRICT s0, T *LOSSOPT_RESTRICT s1, T *s2, ptrdiff_t lo,            \
+        ptrdiff_t n, const lossopt_optim_args *a)                                       \
+{                                                                                        \
+    const double lr = a->lr, rho = a->beta2, eps = a->eps;                              \
+    (void)s2;                                                                            \
+    LOSSOPT_GRAD_LOCALS(a);                                                             \
+    _Pragma("omp simd")                                                                  \
+    for (ptrdiff_t i = lo; i < lo + n; i++) {                                            \
+        double w = p[i];                                                                 \
+        double d = lossopt_effective_grad(g[i], w, g_sign, g_wd, g_wd_on);                                   \
+        T r = (T)lossopt_sq_avg(s0[i], d, rho);                                          \
+        s0[i] = r;                                                                       \
+        double std_ = sqrt((double)r + eps);                                             \
+        T u = (T)(sqrt((double)s1[i] + eps) / std_ * d);                                 \
+        s1[i] = (T)lossopt_sq_avg(s1[i], u, rho);                                        \
+        p[i] = (T)(w + (-lr) * (double)u);                                               \
+    }                                                                                    \
+}                                                                                        \
+                                                                                         \
+/* Adam / AdamW / AMSGrad.  m <- lerp(m, d, 1 - beta1); v <- beta2 v + (1 - beta2) d^2; \
+ * amsgrad: vmax <- max(vmax, v), v' = vmax, else v' = v;                               \
+ * w <- w - step_size m / (sqrt(v') / sqrt(1 - beta2^t) + eps),                         \
+ * step_size = c1 = lr / (1 - beta1^t), c2 = sqrt(1 - beta2^t). */                       \
+LOSSOPT_INLINE void lossopt_adam_body_##SFX(T *LOSSOPT_RESTRICT p,                      \
+        const T *LOSSOPT_RESTRICT g, T *LOSSOPT_RESTRICT m_, T *LOSSOPT_RESTRICT v_,    \
+        T *LOSSOPT_RESTRICT vmax, ptrdiff_t lo, ptrdiff_t n,                            \
+        const lossopt_optim_args *a, const int ams)                                     \
+{                                                                                        \
+    const double w1 = a->w1, b2 = a->beta2, eps = a->eps, ss = a->c1, bc2 = a->c2;     \
+    const double decay = a->decay;                                                       \
+    const int decay_on = a->decay_on;                                                    \
+    LOSSOPT_GRAD_LOCALS(a);                                                             \
+    _Pragma("omp simd")                                                                  \
+    for (ptrdiff_t i = lo; i < lo + n; i++) {                                            \
+        double w = decay_on ? (double)(T)((double)p[i] * decay) : (double)p[i];         \
+        double d = lossopt_effective_grad(g[i], w, g_sign, g_wd, g_wd_on);                                   \
+        T m = (T)lossopt_lerp(m_[i], d, w1);                                             \
+        T v = (T)lossopt_sq_avg(v_[i], d, b2);                                           \
+        m_[i] = m;                                                                       \
+        v_[i] = v;                                                                       \
+        if (ams) {                                                                       \
+            T vm = vmax[i];                                                              \
+            vm = (vm < v || v != v) ? v : vm;   /* torch.maximum: NaN propagates */     \
+            vmax[i] = vm;                                                                \
+            v = vm;                                                                      \
+        }                                                                                \
+        double den = sqrt((double)v) / bc2 + eps;                                        \
+        p[i] = (T)(w + (-ss) * (double)m / den);                                         \
+    }                                                                                    \
+}                                                                                        \
+LOSSOPT_CLONES                                                                           \
+static void lossopt_adam_##SFX(T *p, const T *g, T *s0, T *s1, T *s2, ptrdiff_t lo,     \
+                               ptrdiff_t n, const lossopt_optim_args *a)                \
+{                                                                                        \
+    if (a->amsgrad) lossopt_adam_body_##SFX(p, g, s0, s1, s2, lo, n, a, 1);             \
+    else lossopt_adam_body_##SFX(p, g, s0, s1, s2, lo, n, a, 0);                        \
+}                                                                                        \
+                                                                                         \
+/* NAdam.  m, v as Adam; s = sqrt(v / (1 - beta2^t)) + eps;                             \
+ * w <- w + c1 d / s + c2 m / s with c1 = -lr (1 - mu_t) / (1 - prod mu),               \
+ * c2 = -lr mu_{t+1} / (1 - mu_{t+1} prod mu), c3 = 1 - beta2^t. */                     \
+LOSSOPT_CLONES                                                                           \
+static void lossopt_nadam_##SFX(T *LOSSOPT_RESTRICT p, const T *LOSSOPT_RESTRICT g,     \
+        T *LOSSOPT_RESTRICT s0, T *LOSSOPT_RESTRICT s1, T *s2, ptrdiff_t lo,            \
+        ptrdiff_t n, const lossopt_optim_args *a)                                       \
+{                                                                                        \
+    const double w1 = a->w1, b2 = a->beta2, eps = a->eps;                               \
+    const double c1 = a->c1, c2 = a->c2, bc2 = a->c3, decay = a->decay;                 \
+    const int decay_on = a->decay_on;                                                    \
+    (void)s2;                                                                            \
+    LOSSOPT_GRAD_LOCALS(a);                                                             \
+    _Pragma("omp simd")                                                                  \
+    for (ptrdiff_t i = lo; i < lo + n; i++) {                                            \
+        double w = decay_on ? (double)(T)((double)p[i] * decay) : (double)p[i];         \
+        double d = lossopt_effective_grad(g[i], w, g_sign, g_wd, g_wd_on);                                   \
+        T m = (T)lossopt_lerp(s0[i], d, w1);                                             \
+        T v = (T)lossopt_sq_avg(s1[i], d, b2);                                           \
+        s0[i] = m;                                                                       \
+        s1[i] = v;                                                                       \
+        double s = sqrt((double)v / bc2) + eps;                                          \
+        double w2 = (double)(T)(w + c1 * d / s);                                         \
+        p[i] = (T)(w2 + c2 * (double)m / s);                                             \
+    }                                                                                    \
+}                                                                                        \
+                                                                                         \
+/* RAdam.  m, v as Adam; mc = m / (1 - beta1^t) (c1);                                   \
+ * rho_t > 5: w <- w - mc lr (sqrt(1 - beta2^t) / (sqrt(v) + eps)) r_t                  \
+ * (c2 = sqrt(1 - beta2^t), c3 = r_t), else w <- w - mc lr. */                           \
+LOSSOPT_CLONES                                                                           \
+static void lossopt_radam_##SFX(T *LOSSOPT_RESTRICT p, const T *LOSSOPT_RESTRICT g,     \
+        T *LOSSOPT_RESTRICT s0, T *LOSSOPT_RESTRICT s1, T *s2, ptrdiff_t lo,            \
+        ptrdiff_t n, const lossopt_optim_args *a)                                       \
+{                                                                                        \
+    const double w1 = a->w1, b2 = a->beta2, eps = a->eps, lr = a->lr;                   \
+    const double bc1 = a->c1, bc2s = a->c2, rect = a->c3, decay = a->decay;             \
+    const int decay_on = a->decay_on, rectify = a->rectify;                             \
+    (void)s2;                                                                            \
+    LOSSOPT_GRAD_LOCALS(a);                                                             \
+    _Pragma("omp simd")                                                                  \
+    for (ptrdiff_t i = lo; i < lo + n; i++) {                                            \
+        double w = decay_on ? (double)(T)((double)p[i] * decay) : (double)p[i];         \
+        double d = lossopt_effective_grad(g[i], w, g_sign, g_wd, g_wd_on);                                   \
+        T m = (T)lossopt_lerp(s0[i], d, w1);                                             \
+        T v = (T)lossopt_sq_avg(s1[i], d, b2);                                           \
+        s0[i] = m;                                                                       \
+        s1[i] = v;                                                                       \
+        double u = (double)(T)((double)m / bc1) * lr;                                    \
+        if (rectify)                                                                     \
+            u = u * (bc2s / (sqrt((double)v) + eps)) * rect;                             \
+        p[i] = (T)(w + (-1.0) * u);                                                      \
+    }                                                                                    \
+}                                                                                        \
+                                                                                         \
+/* Adamax.  m <- lerp(m, d, 1 - beta1); u <- max(beta2 u, |d| + eps);                   \
+ * w <- w - clr m / u, clr = c1 = lr / (1 - beta1^t). */                                 \
+LOSSOPT_CLONES                                                                           \
+static void lossopt_adamax_##SFX(T *LOSSOPT_RESTRICT p, const T *LOSSOPT_RESTRICT g,    \
+        T *LOSSOPT_RESTRICT s0, T *LOSSOPT_RESTRICT s1, T *s2, ptrdiff_t lo,            \
+        ptrdiff_t n, const lossopt_optim_args *a)                                       \
+{                                                                                        \
+    const double w1 = a->w1, b2 = a->beta2, eps = a->eps, clr = a->c1;                  \
+    (void)s2;                                                                            \
+    LOSSOPT_GRAD_LOCALS(a);                                                             \
+    _Pragma("omp simd")                                                                  \
+    for (ptrdiff_t i = lo; i < lo + n; i++) {                                            \
+        double w = p[i];                                                                 \
+        double d = lossopt_effective_grad(g[i], w, g_sign, g_wd, g_wd_on);                                   \
+        T m = (T)lossopt_lerp(s0[i], d, w1);                                             \
+        s0[i] = m;                                                                       \
+        T x = (T)((double)s1[i] * b2);                                                   \
+        T y = (T)(fabs(d) + eps);                                                        \
+        T u = (x < y || y != y) ? y : x;   /* torch.maximum: NaN propagates */          \
+        s1[i] = u;                                                                       \
+        p[i] = (T)(w + (-clr) * (double)m / (double)u);                                  \
+    }                                                                                    \
+}                                                                                        \
+                                                                                         \
+/* Sum of squares of x[lo, lo + n), in double. */                                       \
+LOSSOPT_CLONES                                                                           \
+static double lossopt_sum_squares_##SFX(const T *x, ptrdiff_t lo, ptrdiff_t n)          \
+{                                                                                        \
+    double s = 0.0;                                                                      \
+    _Pragma("omp simd reduction(+:s)")                                                   \
+    for (ptrdiff_t i = lo; i < lo + n; i++) {                                            \
+        double v = x[i];                                                                 \
+        s += v * v;                                                                      \
+    }                                                                                    \
+    return s;                                                                            \
+}
+
+LOSSOPT_OPTIM_KERNELS(double, f64)
+LOSSOPT_OPTIM_KERNELS(float, f32)
+
+/* Algorithm ids (the order of OPTIM_KERNELS in src/_optim.pyx). */
+enum {
+    LOSSOPT_SGD = 0, LOSSOPT_ADAGRAD, LOSSOPT_RMSPROP, LOSSOPT_ADADELTA, LOSSOPT_ADAM,
+    LOSSOPT_NADAM, LOSSOPT_RADAM, LOSSOPT_ADAMAX, LOSSOPT_N_ALGORITHMS
+};
+
+typedef void (*lossopt_update_f64)(double *, const double *, double *, double *, double *,
+                                   ptrdiff_t, ptrdiff_t, const lossopt_optim_args *);
+typedef void (*lossopt_update_f32)(float *, const float *, float *, float *, float *,
+                                   ptrdiff_t, ptrdiff_t, const lossopt_optim_args *);
+
+static const lossopt_update_f64 lossopt_updates_f64[LOSSOPT_N_ALGORITHMS] = {
+    lossopt_sgd_f64, lossopt_adagrad_f64, lossopt_rmsprop_f64, lossopt_adadelta_f64,
+    lossopt_adam_f64, lossopt_nadam_f64, lossopt_radam_f64, lossopt_adamax_f64};
+static const lossopt_update_f32 lossopt_updates_f32[LOSSOPT_N_ALGORITHMS] = {
+    lossopt_sgd_f32, lossopt_adagrad_f32, lossopt_rmsprop_f32, lossopt_adadelta_f32,
+    lossopt_adam_f32, lossopt_nadam_f32, lossopt_radam_f32, lossopt_adamax_f32};
+
+/* One block of one algorithm's update (algo is checked by the caller). */
+static inline void lossopt_update_block_f64(int algo, double *p, const double *g, double *s0,
+                                            double *s1, double *s2, ptrdiff_t lo,
+                                            ptrdiff_t n, const lossopt_optim_args *a)
+{
+    lossopt_updates_f64[algo](p, g, s0, s1, s2, lo, n, a);
+}
+
+static inline void lossopt_update_block_f32(int algo, float *p, const float *g, float *s0,
+                                            float *s1, float *s2, ptrdiff_t lo,
+                                            ptrdiff_t n, const lossopt_optim_args *a)
+{
+    lossopt_updates_f32[algo](p, g, s0, s1, s2, lo, n, a);
+}
+
+#endif /* LOSSOPT_OPTIM_H */
