@@ -75,7 +75,17 @@ class LRScheduler:
             self._is_initial = False
 
     def get_lr(self):
-        """The learning rates of epoch ``last_epoch`` (chainable form)."""
+        """The learning rates of epoch ``last_epoch``, computed from the current
+        ones (torch's chainable form); :meth:`step` sets them.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from lossopt.optim import SGD, ExponentialLR
+        >>> sched = ExponentialLR(SGD([np.zeros(1)], lr=1.0), gamma=0.5)
+        >>> sched.get_lr()      # what one more step from epoch 0 would give
+        [0.5]
+        """
         raise NotImplementedError
 
     def get_last_lr(self):
