@@ -9,9 +9,11 @@
  * IEEE-rounded result whatever the thread count, the block it falls in, the
  * vector path that computes it or the CPU's ISA level.
  *
- * Arithmetic is in double for float32 and float64 data alike; each state value
- * is rounded to the data's dtype when stored, and the stored (rounded) value is
- * the one the rest of the update uses, as torch.optim does.
+ * Arithmetic is in the data's precision, as in torch.optim (whose CPU kernels
+ * compute float32 updates in float32): an update has no sum over elements to
+ * accumulate, the state is stored in the data's dtype anyway, and float32
+ * sqrt/div run twice as wide, which keeps the float32 step memory-bound.
+ * The scalars of a step are computed in double (Python) and rounded once.
  *
  * The order of the operations follows torch.optim's single-tensor code, so
  * float64 trajectories agree with it to a few units in the last place.
@@ -61,34 +63,36 @@ typedef struct {
     int rectify;        /* RAdam: rho_t > 5                                       */
 } lossopt_optim_args;
 
-/* The gradient an update uses: sign * grad, plus the coupled L2 term
- * (torch: grad.add(param, alpha=weight_decay), only when weight_decay != 0). */
-LOSSOPT_INLINE double lossopt_effective_grad(double g, double w, double sign, double wd,
-                                             int wd_on)
-{
-    g = sign * g;
-    return wd_on ? g + wd * w : g;
-}
+/* Every kernel starts with these loop invariants, copied out of the args
+ * (in the data's precision, as torch casts its scalars). */
+#define LOSSOPT_GRAD_LOCALS(a, T) \
+    const T g_sign = (T)(a)->sign, g_wd = (T)(a)->wd; const int g_wd_on = (a)->wd_on; \
+    const T om2 = (T)(1.0 - (a)->beta2); (void)om2
 
-/* Every kernel starts with these loop invariants, copied out of the args. */
-#define LOSSOPT_GRAD_LOCALS(a) \
-    const double g_sign = (a)->sign, g_wd = (a)->wd; const int g_wd_on = (a)->wd_on
-
-/* torch.lerp(m, g, weight): m + weight (g - m), or g - (g - m)(1 - weight)
- * when weight >= 0.5 (its two forms are exact at both ends). */
-LOSSOPT_INLINE double lossopt_lerp(double m, double g, double weight)
-{
-    double d = g - m;
-    return weight < 0.5 ? m + weight * d : g - d * (1.0 - weight);
-}
-
-/* decay * v + (1 - decay) g^2 with torch's addcmul order */
-LOSSOPT_INLINE double lossopt_sq_avg(double v, double g, double decay)
-{
-    return v * decay + (1.0 - decay) * g * g;
-}
-
-#define LOSSOPT_OPTIM_KERNELS(T, SFX)                                                    \
+#define LOSSOPT_OPTIM_KERNELS(T, SFX, SQRT, FABS)                                        \
+                                                                                         \
+/* The gradient an update uses: sign * grad, plus the coupled L2 term               \
+ * (torch: grad.add(param, alpha=weight_decay), only when weight_decay != 0). */        \
+LOSSOPT_INLINE T lossopt_effective_grad_##SFX(T g, T w, T sign, T wd, int wd_on)        \
+{                                                                                        \
+    g = sign * g;                                                                        \
+    return wd_on ? g + wd * w : g;                                                       \
+}                                                                                        \
+                                                                                         \
+/* torch.lerp(m, g, weight): m + weight (g - m), or g - (g - m)(1 - weight)            \
+ * when weight >= 0.5 (its two forms are exact at both ends). */                        \
+LOSSOPT_INLINE T lossopt_lerp_##SFX(T m, T g, T weight)                                 \
+{                                                                                        \
+    T d = g - m;                                                                         \
+    return weight < (T)0.5 ? m + weight * d : g - d * ((T)1 - weight);                  \
+}                                                                                        \
+                                                                                         \
+/* decay v + (1 - decay) g^2 with torch's addcmul order (om = 1 - decay, rounded   \
+ * from double as torch rounds its Python scalar) */                                     \
+LOSSOPT_INLINE T lossopt_sq_avg_##SFX(T v, T g, T decay, T om)                           \
+{                                                                                        \
+    return v * decay + om * g * g;                                                       \
+}                                                                                        \
                                                                                          \
 /* SGD.  d = g (+ wd w); with momentum: b <- mu b + (1 - dampening) d                   \
  * (b <- d on the first step), d <- d + mu b (Nesterov) or d <- b; w <- w - lr d. */    \
@@ -96,17 +100,17 @@ LOSSOPT_INLINE void lossopt_sgd_body_##SFX(T *LOSSOPT_RESTRICT p,               
         const T *LOSSOPT_RESTRICT gr, T *LOSSOPT_RESTRICT buf, ptrdiff_t lo,            \
         ptrdiff_t n, const lossopt_optim_args *a, const int mom)                        \
 {                                                                                        \
-    const double lr = a->lr, mu = a->momentum, damp1 = 1.0 - a->dampening;              \
+    const T lr = a->lr, mu = a->momentum, damp1 = 1.0 - a->dampening;              \
     const int first = a->first, nest = a->nesterov;                                     \
-    LOSSOPT_GRAD_LOCALS(a);                                                             \
+    LOSSOPT_GRAD_LOCALS(a, T);                                                             \
     _Pragma("omp simd")                                                                  \
     for (ptrdiff_t i = lo; i < lo + n; i++) {                                            \
-        double w = p[i];                                                                 \
-        double d = lossopt_effective_grad(gr[i], w, g_sign, g_wd, g_wd_on);                                  \
+        T w = p[i];                                                                 \
+        T d = lossopt_effective_grad_##SFX(gr[i], w, g_sign, g_wd, g_wd_on);                                  \
         if (mom) {                                                                       \
-            T b = (T)(first ? d : (double)buf[i] * mu + damp1 * d);                     \
+            T b = (T)(first ? d : (T)buf[i] * mu + damp1 * d);                     \
             buf[i] = b;                                                                  \
-            d = nest ? d + mu * (double)b : (double)b;                                   \
+            d = nest ? d + mu * (T)b : (T)b;                                   \
         }                                                                                \
         p[i] = (T)(w + (-lr) * d);                                                       \
     }                                                                                    \
@@ -120,54 +124,54 @@ static void lossopt_sgd_##SFX(T *p, const T *g, T *s0, T *s1, T *s2, ptrdiff_t l
     else lossopt_sgd_body_##SFX(p, g, s0, lo, n, a, 0);                                 \
 }                                                                                        \
                                                                                          \
-/* Adagrad.  r <- r + d^2; w <- w - clr d / (sqrt(r) + eps), clr = c1. */               \
+/* Adagrad.  r <- r + d^2; w <- w - clr d / (SQRT(r) + eps), clr = c1. */               \
 LOSSOPT_CLONES                                                                           \
 static void lossopt_adagrad_##SFX(T *LOSSOPT_RESTRICT p, const T *LOSSOPT_RESTRICT g,   \
         T *LOSSOPT_RESTRICT s0, T *s1, T *s2, ptrdiff_t lo, ptrdiff_t n,                \
         const lossopt_optim_args *a)                                                     \
 {                                                                                        \
-    const double clr = a->c1, eps = a->eps;                                              \
+    const T clr = a->c1, eps = a->eps;                                              \
     (void)s1; (void)s2;                                                                  \
-    LOSSOPT_GRAD_LOCALS(a);                                                             \
+    LOSSOPT_GRAD_LOCALS(a, T);                                                             \
     _Pragma("omp simd")                                                                  \
     for (ptrdiff_t i = lo; i < lo + n; i++) {                                            \
-        double w = p[i];                                                                 \
-        double d = lossopt_effective_grad(g[i], w, g_sign, g_wd, g_wd_on);                                   \
-        T r = (T)((double)s0[i] + 1.0 * d * d);                                          \
+        T w = p[i];                                                                 \
+        T d = lossopt_effective_grad_##SFX(g[i], w, g_sign, g_wd, g_wd_on);                                   \
+        T r = (T)(s0[i] + (T)1 * d * d);                                          \
         s0[i] = r;                                                                       \
-        p[i] = (T)(w + (-clr) * d / (sqrt((double)r) + eps));                            \
+        p[i] = (T)(w + (-clr) * d / (SQRT((T)r) + eps));                            \
     }                                                                                    \
 }                                                                                        \
                                                                                          \
 /* RMSprop.  r <- alpha r + (1 - alpha) d^2; centered: m <- lerp(m, d, 1 - alpha),      \
- * s = sqrt(r - m^2) + eps, else s = sqrt(r) + eps; with momentum                       \
+ * s = SQRT(r - m^2) + eps, else s = SQRT(r) + eps; with momentum                       \
  * b <- mu b + d / s, w <- w - lr b; else w <- w - lr d / s. */                          \
 LOSSOPT_INLINE void lossopt_rmsprop_body_##SFX(T *LOSSOPT_RESTRICT p,                   \
         const T *LOSSOPT_RESTRICT g, T *LOSSOPT_RESTRICT sq, T *LOSSOPT_RESTRICT ga,    \
         T *LOSSOPT_RESTRICT buf, ptrdiff_t lo, ptrdiff_t n,                             \
         const lossopt_optim_args *a, const int centered, const int mom)                 \
 {                                                                                        \
-    const double lr = a->lr, alpha = a->beta2, eps = a->eps, mu = a->momentum;          \
-    const double w1 = 1.0 - alpha;                                                       \
-    LOSSOPT_GRAD_LOCALS(a);                                                             \
+    const T lr = a->lr, alpha = a->beta2, eps = a->eps, mu = a->momentum;          \
+    const T w1 = (T)(1.0 - a->beta2);                                                       \
+    LOSSOPT_GRAD_LOCALS(a, T);                                                             \
     _Pragma("omp simd")                                                                  \
     for (ptrdiff_t i = lo; i < lo + n; i++) {                                            \
-        double w = p[i];                                                                 \
-        double d = lossopt_effective_grad(g[i], w, g_sign, g_wd, g_wd_on);                                   \
-        T r = (T)lossopt_sq_avg(sq[i], d, alpha);                                        \
+        T w = p[i];                                                                 \
+        T d = lossopt_effective_grad_##SFX(g[i], w, g_sign, g_wd, g_wd_on);                                   \
+        T r = (T)lossopt_sq_avg_##SFX(sq[i], d, alpha, om2);                                        \
         sq[i] = r;                                                                       \
-        double s;                                                                        \
+        T s;                                                                        \
         if (centered) {                                                                  \
-            T m = (T)lossopt_lerp(ga[i], d, w1);                                         \
+            T m = (T)lossopt_lerp_##SFX(ga[i], d, w1);                                         \
             ga[i] = m;                                                                   \
-            s = sqrt((double)r + (-1.0 * (double)m) * (double)m) + eps;                 \
+            s = SQRT((T)r + ((T)-1 * m) * (T)m) + eps;                 \
         } else {                                                                         \
-            s = sqrt((double)r) + eps;                                                   \
+            s = SQRT((T)r) + eps;                                                   \
         }                                                                                \
         if (mom) {                                                                       \
-            T b = (T)((double)buf[i] * mu + d / s);                                      \
+            T b = (T)((T)buf[i] * mu + d / s);                                      \
             buf[i] = b;                                                                  \
-            p[i] = (T)(w + (-lr) * (double)b);                                           \
+            p[i] = (T)(w + (-lr) * (T)b);                                           \
         } else {                                                                         \
             p[i] = (T)(w + (-lr) * d / s);                                               \
         }                                                                                \
@@ -186,48 +190,48 @@ static void lossopt_rmsprop_##SFX(T *p, const T *g, T *s0, T *s1, T *s2, ptrdiff
     }                                                                                    \
 }                                                                                        \
                                                                                          \
-/* Adadelta.  r <- rho r + (1 - rho) d^2; u = sqrt(D + eps) / sqrt(r + eps) d;         \
+/* Adadelta.  r <- rho r + (1 - rho) d^2; u = SQRT(D + eps) / SQRT(r + eps) d;         \
  * D <- rho D + (1 - rho) u^2; w <- w - lr u. */                                        \
 LOSSOPT_CLONES                                                                           \
 static void lossopt_adadelta_##SFX(T *LOSSOPT_RESTRICT p, const T *LOSSOPT_RESTRICT g,  \
         T *LOSSOPT_RESTRICT s0, T *LOSSOPT_RESTRICT s1, T *s2, ptrdiff_t lo,            \
         ptrdiff_t n, const lossopt_optim_args *a)                                       \
 {                                                                                        \
-    const double lr = a->lr, rho = a->beta2, eps = a->eps;                              \
+    const T lr = a->lr, rho = a->beta2, eps = a->eps;                              \
     (void)s2;                                                                            \
-    LOSSOPT_GRAD_LOCALS(a);                                                             \
+    LOSSOPT_GRAD_LOCALS(a, T);                                                             \
     _Pragma("omp simd")                                                                  \
     for (ptrdiff_t i = lo; i < lo + n; i++) {                                            \
-        double w = p[i];                                                                 \
-        double d = lossopt_effective_grad(g[i], w, g_sign, g_wd, g_wd_on);                                   \
-        T r = (T)lossopt_sq_avg(s0[i], d, rho);                                          \
+        T w = p[i];                                                                 \
+        T d = lossopt_effective_grad_##SFX(g[i], w, g_sign, g_wd, g_wd_on);                                   \
+        T r = (T)lossopt_sq_avg_##SFX(s0[i], d, rho, om2);                                          \
         s0[i] = r;                                                                       \
-        double std_ = sqrt((double)r + eps);                                             \
-        T u = (T)(sqrt((double)s1[i] + eps) / std_ * d);                                 \
-        s1[i] = (T)lossopt_sq_avg(s1[i], u, rho);                                        \
-        p[i] = (T)(w + (-lr) * (double)u);                                               \
+        T std_ = SQRT((T)r + eps);                                             \
+        T u = (T)(SQRT((T)s1[i] + eps) / std_ * d);                                 \
+        s1[i] = (T)lossopt_sq_avg_##SFX(s1[i], u, rho, om2);                                        \
+        p[i] = (T)(w + (-lr) * (T)u);                                               \
     }                                                                                    \
 }                                                                                        \
                                                                                          \
 /* Adam / AdamW / AMSGrad.  m <- lerp(m, d, 1 - beta1); v <- beta2 v + (1 - beta2) d^2; \
  * amsgrad: vmax <- max(vmax, v), v' = vmax, else v' = v;                               \
- * w <- w - step_size m / (sqrt(v') / sqrt(1 - beta2^t) + eps),                         \
- * step_size = c1 = lr / (1 - beta1^t), c2 = sqrt(1 - beta2^t). */                       \
+ * w <- w - step_size m / (SQRT(v') / SQRT(1 - beta2^t) + eps),                         \
+ * step_size = c1 = lr / (1 - beta1^t), c2 = SQRT(1 - beta2^t). */                       \
 LOSSOPT_INLINE void lossopt_adam_body_##SFX(T *LOSSOPT_RESTRICT p,                      \
         const T *LOSSOPT_RESTRICT g, T *LOSSOPT_RESTRICT m_, T *LOSSOPT_RESTRICT v_,    \
         T *LOSSOPT_RESTRICT vmax, ptrdiff_t lo, ptrdiff_t n,                            \
         const lossopt_optim_args *a, const int ams)                                     \
 {                                                                                        \
-    const double w1 = a->w1, b2 = a->beta2, eps = a->eps, ss = a->c1, bc2 = a->c2;     \
-    const double decay = a->decay;                                                       \
+    const T w1 = a->w1, b2 = a->beta2, eps = a->eps, ss = a->c1, bc2 = a->c2;     \
+    const T decay = a->decay;                                                       \
     const int decay_on = a->decay_on;                                                    \
-    LOSSOPT_GRAD_LOCALS(a);                                                             \
+    LOSSOPT_GRAD_LOCALS(a, T);                                                             \
     _Pragma("omp simd")                                                                  \
     for (ptrdiff_t i = lo; i < lo + n; i++) {                                            \
-        double w = decay_on ? (double)(T)((double)p[i] * decay) : (double)p[i];         \
-        double d = lossopt_effective_grad(g[i], w, g_sign, g_wd, g_wd_on);                                   \
-        T m = (T)lossopt_lerp(m_[i], d, w1);                                             \
-        T v = (T)lossopt_sq_avg(v_[i], d, b2);                                           \
+        T w = decay_on ? (T)((T)p[i] * decay) : (T)p[i];         \
+        T d = lossopt_effective_grad_##SFX(g[i], w, g_sign, g_wd, g_wd_on);                                   \
+        T m = (T)lossopt_lerp_##SFX(m_[i], d, w1);                                             \
+        T v = (T)lossopt_sq_avg_##SFX(v_[i], d, b2, om2);                                           \
         m_[i] = m;                                                                       \
         v_[i] = v;                                                                       \
         if (ams) {                                                                       \
@@ -236,8 +240,8 @@ LOSSOPT_INLINE void lossopt_adam_body_##SFX(T *LOSSOPT_RESTRICT p,              
             vmax[i] = vm;                                                                \
             v = vm;                                                                      \
         }                                                                                \
-        double den = sqrt((double)v) / bc2 + eps;                                        \
-        p[i] = (T)(w + (-ss) * (double)m / den);                                         \
+        T den = SQRT((T)v) / bc2 + eps;                                        \
+        p[i] = (T)(w + (-ss) * (T)m / den);                                         \
     }                                                                                    \
 }                                                                                        \
 LOSSOPT_CLONES                                                                           \
@@ -248,7 +252,7 @@ static void lossopt_adam_##SFX(T *p, const T *g, T *s0, T *s1, T *s2, ptrdiff_t 
     else lossopt_adam_body_##SFX(p, g, s0, s1, s2, lo, n, a, 0);                        \
 }                                                                                        \
                                                                                          \
-/* NAdam.  m, v as Adam; s = sqrt(v / (1 - beta2^t)) + eps;                             \
+/* NAdam.  m, v as Adam; s = SQRT(v / (1 - beta2^t)) + eps;                             \
  * w <- w + c1 d / s + c2 m / s with c1 = -lr (1 - mu_t) / (1 - prod mu),               \
  * c2 = -lr mu_{t+1} / (1 - mu_{t+1} prod mu), c3 = 1 - beta2^t. */                     \
 LOSSOPT_CLONES                                                                           \
@@ -256,50 +260,50 @@ static void lossopt_nadam_##SFX(T *LOSSOPT_RESTRICT p, const T *LOSSOPT_RESTRICT
         T *LOSSOPT_RESTRICT s0, T *LOSSOPT_RESTRICT s1, T *s2, ptrdiff_t lo,            \
         ptrdiff_t n, const lossopt_optim_args *a)                                       \
 {                                                                                        \
-    const double w1 = a->w1, b2 = a->beta2, eps = a->eps;                               \
-    const double c1 = a->c1, c2 = a->c2, bc2 = a->c3, decay = a->decay;                 \
+    const T w1 = a->w1, b2 = a->beta2, eps = a->eps;                               \
+    const T c1 = a->c1, c2 = a->c2, bc2 = a->c3, decay = a->decay;                 \
     const int decay_on = a->decay_on;                                                    \
     (void)s2;                                                                            \
-    LOSSOPT_GRAD_LOCALS(a);                                                             \
+    LOSSOPT_GRAD_LOCALS(a, T);                                                             \
     _Pragma("omp simd")                                                                  \
     for (ptrdiff_t i = lo; i < lo + n; i++) {                                            \
-        double w = decay_on ? (double)(T)((double)p[i] * decay) : (double)p[i];         \
-        double d = lossopt_effective_grad(g[i], w, g_sign, g_wd, g_wd_on);                                   \
-        T m = (T)lossopt_lerp(s0[i], d, w1);                                             \
-        T v = (T)lossopt_sq_avg(s1[i], d, b2);                                           \
+        T w = decay_on ? (T)((T)p[i] * decay) : (T)p[i];         \
+        T d = lossopt_effective_grad_##SFX(g[i], w, g_sign, g_wd, g_wd_on);                                   \
+        T m = (T)lossopt_lerp_##SFX(s0[i], d, w1);                                             \
+        T v = (T)lossopt_sq_avg_##SFX(s1[i], d, b2, om2);                                           \
         s0[i] = m;                                                                       \
         s1[i] = v;                                                                       \
-        double s = sqrt((double)v / bc2) + eps;                                          \
-        double w2 = (double)(T)(w + c1 * d / s);                                         \
-        p[i] = (T)(w2 + c2 * (double)m / s);                                             \
+        T s = SQRT((T)v / bc2) + eps;                                          \
+        T w2 = (T)(w + c1 * d / s);                                         \
+        p[i] = (T)(w2 + c2 * (T)m / s);                                             \
     }                                                                                    \
 }                                                                                        \
                                                                                          \
 /* RAdam.  m, v as Adam; mc = m / (1 - beta1^t) (c1);                                   \
- * rho_t > 5: w <- w - mc lr (sqrt(1 - beta2^t) / (sqrt(v) + eps)) r_t                  \
- * (c2 = sqrt(1 - beta2^t), c3 = r_t), else w <- w - mc lr. */                           \
+ * rho_t > 5: w <- w - mc lr (SQRT(1 - beta2^t) / (SQRT(v) + eps)) r_t                  \
+ * (c2 = SQRT(1 - beta2^t), c3 = r_t), else w <- w - mc lr. */                           \
 LOSSOPT_CLONES                                                                           \
 static void lossopt_radam_##SFX(T *LOSSOPT_RESTRICT p, const T *LOSSOPT_RESTRICT g,     \
         T *LOSSOPT_RESTRICT s0, T *LOSSOPT_RESTRICT s1, T *s2, ptrdiff_t lo,            \
         ptrdiff_t n, const lossopt_optim_args *a)                                       \
 {                                                                                        \
-    const double w1 = a->w1, b2 = a->beta2, eps = a->eps, lr = a->lr;                   \
-    const double bc1 = a->c1, bc2s = a->c2, rect = a->c3, decay = a->decay;             \
+    const T w1 = a->w1, b2 = a->beta2, eps = a->eps, lr = a->lr;                   \
+    const T bc1 = a->c1, bc2s = a->c2, rect = a->c3, decay = a->decay;             \
     const int decay_on = a->decay_on, rectify = a->rectify;                             \
     (void)s2;                                                                            \
-    LOSSOPT_GRAD_LOCALS(a);                                                             \
+    LOSSOPT_GRAD_LOCALS(a, T);                                                             \
     _Pragma("omp simd")                                                                  \
     for (ptrdiff_t i = lo; i < lo + n; i++) {                                            \
-        double w = decay_on ? (double)(T)((double)p[i] * decay) : (double)p[i];         \
-        double d = lossopt_effective_grad(g[i], w, g_sign, g_wd, g_wd_on);                                   \
-        T m = (T)lossopt_lerp(s0[i], d, w1);                                             \
-        T v = (T)lossopt_sq_avg(s1[i], d, b2);                                           \
+        T w = decay_on ? (T)((T)p[i] * decay) : (T)p[i];         \
+        T d = lossopt_effective_grad_##SFX(g[i], w, g_sign, g_wd, g_wd_on);                                   \
+        T m = (T)lossopt_lerp_##SFX(s0[i], d, w1);                                             \
+        T v = (T)lossopt_sq_avg_##SFX(s1[i], d, b2, om2);                                           \
         s0[i] = m;                                                                       \
         s1[i] = v;                                                                       \
-        double u = (double)(T)((double)m / bc1) * lr;                                    \
+        T u = (T)((T)m / bc1) * lr;                                    \
         if (rectify)                                                                     \
-            u = u * (bc2s / (sqrt((double)v) + eps)) * rect;                             \
-        p[i] = (T)(w + (-1.0) * u);                                                      \
+            u = u * (bc2s / (SQRT((T)v) + eps)) * rect;                             \
+        p[i] = (T)(w + (T)-1 * u);                                                      \
     }                                                                                    \
 }                                                                                        \
                                                                                          \
@@ -310,24 +314,26 @@ static void lossopt_adamax_##SFX(T *LOSSOPT_RESTRICT p, const T *LOSSOPT_RESTRIC
         T *LOSSOPT_RESTRICT s0, T *LOSSOPT_RESTRICT s1, T *s2, ptrdiff_t lo,            \
         ptrdiff_t n, const lossopt_optim_args *a)                                       \
 {                                                                                        \
-    const double w1 = a->w1, b2 = a->beta2, eps = a->eps, clr = a->c1;                  \
+    const T w1 = a->w1, b2 = a->beta2, eps = a->eps, clr = a->c1;                  \
     (void)s2;                                                                            \
-    LOSSOPT_GRAD_LOCALS(a);                                                             \
+    LOSSOPT_GRAD_LOCALS(a, T);                                                             \
     _Pragma("omp simd")                                                                  \
     for (ptrdiff_t i = lo; i < lo + n; i++) {                                            \
-        double w = p[i];                                                                 \
-        double d = lossopt_effective_grad(g[i], w, g_sign, g_wd, g_wd_on);                                   \
-        T m = (T)lossopt_lerp(s0[i], d, w1);                                             \
+        T w = p[i];                                                                 \
+        T d = lossopt_effective_grad_##SFX(g[i], w, g_sign, g_wd, g_wd_on);                                   \
+        T m = (T)lossopt_lerp_##SFX(s0[i], d, w1);                                             \
         s0[i] = m;                                                                       \
-        T x = (T)((double)s1[i] * b2);                                                   \
-        T y = (T)(fabs(d) + eps);                                                        \
+        T x = (T)((T)s1[i] * b2);                                                   \
+        T y = (T)(FABS(d) + eps);                                                        \
         T u = (x < y || y != y) ? y : x;   /* torch.maximum: NaN propagates */          \
         s1[i] = u;                                                                       \
-        p[i] = (T)(w + (-clr) * (double)m / (double)u);                                  \
+        p[i] = (T)(w + (-clr) * (T)m / (T)u);                                  \
     }                                                                                    \
 }                                                                                        \
                                                                                          \
-/* Sum of squares of x[lo, lo + n), in double. */                                       \
+
+#define LOSSOPT_SUM_SQUARES(T, SFX)                                                      \
+/* Sum of squares of x[lo, lo + n), accumulated in double. */                                       \
 LOSSOPT_CLONES                                                                           \
 static double lossopt_sum_squares_##SFX(const T *x, ptrdiff_t lo, ptrdiff_t n)          \
 {                                                                                        \
@@ -340,8 +346,10 @@ static double lossopt_sum_squares_##SFX(const T *x, ptrdiff_t lo, ptrdiff_t n)  
     return s;                                                                            \
 }
 
-LOSSOPT_OPTIM_KERNELS(double, f64)
-LOSSOPT_OPTIM_KERNELS(float, f32)
+LOSSOPT_OPTIM_KERNELS(double, f64, sqrt, fabs)
+LOSSOPT_OPTIM_KERNELS(float, f32, sqrtf, fabsf)
+LOSSOPT_SUM_SQUARES(double, f64)
+LOSSOPT_SUM_SQUARES(float, f32)
 
 /* Algorithm ids (the order of OPTIM_KERNELS in src/_optim.pyx). */
 enum {
