@@ -18,6 +18,7 @@ import numpy as np
 import lossopt
 from optim_cases import ALGORITHMS, DTYPES, N_PARAMS, implementations, inputs, \
     threads_everywhere
+from report import publish
 from timing import best_times
 
 
@@ -60,11 +61,7 @@ def main(argv=None):
     header = (f"lossopt {lossopt.__version__}, numpy {np.__version__}, "
               f"{platform.machine()} {platform.processor() or ''}; "
               "ratio = lossopt time / other time (< 1: lossopt faster)")
-    text = header + "\n\n" + table(rows, n)
-    print(text)
-    if args.markdown:
-        with open(args.markdown, "w") as fh:
-            fh.write(text + "\n")
+    publish(header + "\n\n" + table(rows, n), args.markdown)
     return 0
 
 

@@ -2,6 +2,7 @@
 run on one thread (best of interleaved rounds).
 
     python bench/report.py [--quick] [--markdown FILE]
+    python bench/report.py --optim [...]   (the optimizer steps: bench/optim_report.py)
 
 A ratio below 1 means lossopt is faster (time of lossopt / time of the peer).
 """
@@ -44,6 +45,10 @@ def table(rows):
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "--optim" in argv:
+        import optim_report
+        return optim_report.main([a for a in argv if a != "--optim"])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller inputs, fewer repeats")
     parser.add_argument("--markdown", metavar="FILE", help="also write the table to FILE")
@@ -53,12 +58,16 @@ def main(argv=None):
     header = (f"lossopt {lossopt.__version__}, numpy {np.__version__}, "
               f"{platform.machine()} {platform.processor() or ''}, 1 thread; "
               "ratio = lossopt time / other time (< 1: lossopt faster)")
-    text = header + "\n\n" + table(rows)
-    print(text)
-    if args.markdown:
-        with open(args.markdown, "w") as fh:
-            fh.write(text + "\n")
+    publish(header + "\n\n" + table(rows), args.markdown)
     return 0
+
+
+def publish(text, markdown=None):
+    """Print a report, and write it to the file `markdown` when given."""
+    print(text)
+    if markdown:
+        with open(markdown, "w") as fh:
+            fh.write(text + "\n")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,6 @@
 Kernels: ``lossopt_adam_*``, ``lossopt_nadam_*``, ``lossopt_radam_*``,
 ``lossopt_adamax_*`` in ``src/lossopt_optim.h``."""
 
-from .._validation import check_nonnegative
 from .optimizer import Optimizer, bias_correction, zeros_like
 
 __all__ = ["Adam", "AdamW", "NAdam", "RAdam", "Adamax"]
@@ -231,10 +230,6 @@ class NAdam(_AdamBase):
                                       momentum_decay=momentum_decay,
                                       decoupled_weight_decay=decoupled_weight_decay,
                                       maximize=maximize))
-
-    def _check_group(self, group):
-        super()._check_group(group)
-        group["momentum_decay"] = check_nonnegative(group["momentum_decay"], "momentum_decay")
 
     def _init_state(self, group, p):
         state = super()._init_state(group, p)

@@ -65,11 +65,6 @@ class Adagrad(Optimizer):
                                       initial_accumulator_value=initial_accumulator_value,
                                       eps=eps, maximize=maximize))
 
-    def _check_group(self, group):
-        super()._check_group(group)
-        for key in ("lr_decay", "initial_accumulator_value"):
-            group[key] = check_nonnegative(group[key], key)
-
     def _init_state(self, group, p):
         return {"step": 0, "sum": full_like(p, group["initial_accumulator_value"])}
 
@@ -140,11 +135,6 @@ class RMSprop(Optimizer):
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
                                       momentum=momentum, centered=centered,
                                       maximize=maximize))
-
-    def _check_group(self, group):
-        super()._check_group(group)
-        group["alpha"] = check_nonnegative(group["alpha"], "alpha")
-        group["momentum"] = check_nonnegative(group["momentum"], "momentum")
 
     def _init_state(self, group, p):
         return {"step": 0, "square_avg": zeros_like(p)}

@@ -23,6 +23,12 @@ __all__ = ["LRScheduler", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnea
            "LinearLR", "LambdaLR", "SequentialLR", "ReduceLROnPlateau"]
 
 
+def _check_optimizer(optimizer):
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"optimizer must be a lossopt.optim.Optimizer, got "
+                        f"{type(optimizer).__name__}")
+
+
 def _lrs(optimizer):
     return [group["lr"] for group in optimizer.param_groups]
 
@@ -48,9 +54,7 @@ class LRScheduler:
     """
 
     def __init__(self, optimizer, last_epoch=-1):
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"optimizer must be a lossopt.optim.Optimizer, got "
-                            f"{type(optimizer).__name__}")
+        _check_optimizer(optimizer)
         self.optimizer = optimizer
         last_epoch = check_int(last_epoch, "last_epoch", -1)
         if last_epoch == -1:
@@ -457,9 +461,7 @@ class SequentialLR(LRScheduler):
     _not_saved = ("optimizer", "_schedulers")
 
     def __init__(self, optimizer, schedulers, milestones, last_epoch=-1):
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"optimizer must be a lossopt.optim.Optimizer, got "
-                            f"{type(optimizer).__name__}")
+        _check_optimizer(optimizer)
         schedulers = list(schedulers)
         if not schedulers:
             raise ValueError("schedulers is empty; SequentialLR needs at least one")
@@ -540,9 +542,7 @@ class ReduceLROnPlateau(LRScheduler):
 
     def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4,
                  threshold_mode="rel", cooldown=0, min_lr=0.0, eps=1e-8):
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"optimizer must be a lossopt.optim.Optimizer, got "
-                            f"{type(optimizer).__name__}")
+        _check_optimizer(optimizer)
         self.factor = check_nonnegative(factor, "factor", 1.0, True)
         self.optimizer = optimizer
         n = len(optimizer.param_groups)

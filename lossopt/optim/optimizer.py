@@ -177,10 +177,13 @@ class Optimizer:
                 raise ValueError(f"{l0} and {l1} share memory; each parameter may appear "
                                  "only once")
 
+    # the options that must be real numbers >= 0, wherever an algorithm has them
+    _NONNEGATIVE = ("lr", "weight_decay", "eps", "momentum", "dampening", "lr_decay",
+                    "initial_accumulator_value", "alpha", "momentum_decay")
+
     def _check_group(self, group):
         """Validate (and normalise) a group's hyper-parameters in place."""
-        group["lr"] = check_nonnegative(group["lr"], "lr")
-        for key in ("weight_decay", "eps"):
+        for key in self._NONNEGATIVE:
             if key in group:
                 group[key] = check_nonnegative(group[key], key)
         for key in ("maximize", "amsgrad", "nesterov", "centered",

@@ -1,7 +1,6 @@
 """Stochastic gradient descent: plain, heavy-ball momentum and Nesterov.
 Kernel: ``lossopt_sgd_*`` in ``src/lossopt_optim.h``."""
 
-from .._validation import check_nonnegative
 from .optimizer import Optimizer, zeros_like
 
 __all__ = ["SGD"]
@@ -90,8 +89,6 @@ class SGD(Optimizer):
 
     def _check_group(self, group):
         super()._check_group(group)
-        group["momentum"] = check_nonnegative(group["momentum"], "momentum")
-        group["dampening"] = check_nonnegative(group["dampening"], "dampening")
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError("nesterov=True requires momentum > 0 and dampening == 0")
 
