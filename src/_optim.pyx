@@ -4,7 +4,9 @@ algorithm (the element-wise code is in lossopt_optim.h), and the blocked sum of
 squares of gradient clipping.
 
 The arrays are cut into fixed blocks of OPTIM_BLOCK elements; above the thread
-threshold the blocks are shared out with OpenMP.  Updates are element-wise and
+threshold the blocks are shared out with OpenMP, dynamically (on a shared
+machine a thread that loses its core leaves its blocks to the others; which
+thread runs a block never changes its result).  Updates are element-wise and
 the sum of squares is combined per block in block order, so results are
 bit-identical for any thread count.
 """
@@ -13,7 +15,8 @@ from cython.parallel cimport prange
 
 import numpy as np
 
-from _common cimport floating, threads_for, n_blocks_of, sum_in_order
+from _common cimport (floating, threads_for, n_blocks_of, sum_in_order,
+                      PARALLEL_MIN_STREAM_ELEMS)
 
 cdef extern from "lossopt_optim.h" nogil:
     enum: OPTIM_BLOCK "LOSSOPT_OPTIM_BLOCK"
@@ -50,10 +53,17 @@ cdef extern from "lossopt_optim.h" nogil:
 
 
 # Thread threshold of the optimizer updates, in elements: below it an update
-# runs on the calling thread.  Measured with bench/optim_thread_threshold.py
-# (its docstring has the table).
+# runs on the calling thread.  An update is a streaming kernel (one pass,
+# element-wise, memory-bound), so it takes the threshold measured for the
+# streaming kernels (PARALLEL_MIN_STREAM_ELEMS, bench/thread_threshold.py): a
+# second thread paid off from 32768 elements on there, and an optimizer step
+# does more work per element than those kernels, so it pays off no later.
+# 32768 elements are also two blocks, the least that can be shared.
+# bench/optim_thread_threshold.py measures the optimizer kernels themselves;
+# its recorded runs (bench/optim_thread_threshold.txt) were taken on a
+# machine too loaded to place the crossover more precisely.
 cdef enum:
-    PARALLEL_MIN_OPTIM_ELEMS = 65536
+    PARALLEL_MIN_OPTIM_ELEMS = PARALLEL_MIN_STREAM_ELEMS
 
 # The algorithm ids of lossopt_optim.h, by name.
 ALGORITHMS = {"sgd": 0, "adagrad": 1, "rmsprop": 2, "adadelta": 3, "adam": 4,
@@ -115,7 +125,7 @@ def update(int algo, floating[::1] param, const floating[::1] grad, floating[::1
         if nt == 1:
             update_block(algo, p, g, a0, a1, a2, 0, n, &args)
         else:
-            for blk in prange(nb, num_threads=nt, schedule='static'):
+            for blk in prange(nb, num_threads=nt, schedule='dynamic'):
                 lo = blk * OPTIM_BLOCK
                 update_block(algo, p, g, a0, a1, a2, lo, min(<Py_ssize_t>OPTIM_BLOCK, n - lo),
                              &args)
@@ -138,7 +148,7 @@ def sum_squares(const floating[::1] x, int n_threads=1, *, Py_ssize_t min_parall
                 lo = blk * OPTIM_BLOCK
                 partial[blk] = sum_squares_block(xp, lo, min(<Py_ssize_t>OPTIM_BLOCK, n - lo))
         else:
-            for blk in prange(nb, num_threads=nt, schedule='static'):
+            for blk in prange(nb, num_threads=nt, schedule='dynamic'):
                 lo = blk * OPTIM_BLOCK
                 partial[blk] = sum_squares_block(xp, lo, min(<Py_ssize_t>OPTIM_BLOCK, n - lo))
         total = sum_in_order(&partial[0], nb)

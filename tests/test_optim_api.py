@@ -378,3 +378,13 @@ def test_repr_and_zero_grad():
     buf = io.BytesIO()
     opt.save(buf)
     assert buf.tell() > 0
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_empty_and_zero_dimensional_parameters(name):
+    empty, scalar = np.zeros((0, 3)), np.array(1.0)
+    ref = np.array([1.0])
+    make(name, [empty, scalar]).step([np.zeros((0, 3)), np.array(2.0)])
+    make(name, [ref]).step([np.array([2.0])])
+    assert empty.shape == (0, 3)
+    assert scalar == ref[0]
