@@ -10,16 +10,27 @@ several rounds.  The work is cut into blocks of `_optim.BLOCK` (16384)
 elements, so below two blocks (32768 elements) an update runs on one thread
 whatever the threshold.
 
-Results on the 2-core development machine (AMD EPYC Zen 4, GCC 12, libgomp),
-ratio = time on 2 threads / time on 1 thread, float64, two runs of the same
-build (the machine is shared with other jobs, so single cells are noisy):
+Results on the 2-core development machine (AMD EPYC Zen 4, GCC 12, libgomp;
+ratio = time on 2 threads / time on 1 thread), two runs of the same build at
+a quiet moment (load average 1.5; all runs, including those spoilt by other
+jobs, are in bench/optim_thread_threshold.txt):
 
     elements   SGD-momentum   Adam          Adam float32   sum of squares
-       32768   (see the measurement recorded in bench/optim_thread_threshold.txt)
+       32768   1.04 / 1.16    0.55 / 0.55   0.63 / 0.62    0.88 / 0.87
+       65536   0.60 / 0.62    0.53 / 0.54   0.60 / 0.59    0.72 / 0.72
+      131072   0.62 / 0.60    0.52 / 0.53   0.59 / 0.58    0.59 / 0.62
+      262144   0.55 / 0.55    0.52 / 0.52   0.54 / 0.55    0.60 / 0.61
+      524288   0.52 / 0.53    0.51 / 0.52   0.53 / 0.54    0.57 / 0.60
+     1048576   0.48 / 0.50    0.52 / 0.52   0.53 / 0.53    0.56 / 0.55
+
+At 32768 elements a second thread halves Adam's step but does not speed up
+SGD-momentum (the cheapest update); from 65536 on it wins in every kernel, so
+PARALLEL_MIN_OPTIM_ELEMS is 65536.  While other jobs load the two cores the
+ratios scatter between 0.3 and 80 at every size: measure at a quiet moment.
 
 The threshold belongs above the largest size where more threads are not
 faster: below it an update stays on one thread, so small parameter arrays
-are never slower.  Re-run this on a new machine.
+are never slower.
 """
 
 import argparse

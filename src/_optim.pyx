@@ -15,8 +15,7 @@ from cython.parallel cimport prange
 
 import numpy as np
 
-from _common cimport (floating, threads_for, n_blocks_of, sum_in_order,
-                      PARALLEL_MIN_STREAM_ELEMS)
+from _common cimport floating, threads_for, n_blocks_of, sum_in_order
 
 cdef extern from "lossopt_optim.h" nogil:
     enum: OPTIM_BLOCK "LOSSOPT_OPTIM_BLOCK"
@@ -52,18 +51,14 @@ cdef extern from "lossopt_optim.h" nogil:
     double lossopt_sum_squares_f32(const float *x, Py_ssize_t lo, Py_ssize_t n)
 
 
-# Thread threshold of the optimizer updates, in elements: below it an update
-# runs on the calling thread.  An update is a streaming kernel (one pass,
-# element-wise, memory-bound), so it takes the threshold measured for the
-# streaming kernels (PARALLEL_MIN_STREAM_ELEMS, bench/thread_threshold.py): a
-# second thread paid off from 32768 elements on there, and an optimizer step
-# does more work per element than those kernels, so it pays off no later.
-# 32768 elements are also two blocks, the least that can be shared.
-# bench/optim_thread_threshold.py measures the optimizer kernels themselves;
-# its recorded runs (bench/optim_thread_threshold.txt) were taken on a
-# machine too loaded to place the crossover more precisely.
+# Thread threshold of the optimizer updates and of sum_squares, in elements:
+# below it they run on the calling thread.  Measured with
+# bench/optim_thread_threshold.py (its docstring has the table): at 32768
+# elements (two blocks, the least that can be shared) a second thread halves
+# Adam's time but does not speed up SGD-momentum; from 65536 on it wins in
+# every kernel.
 cdef enum:
-    PARALLEL_MIN_OPTIM_ELEMS = PARALLEL_MIN_STREAM_ELEMS
+    PARALLEL_MIN_OPTIM_ELEMS = 65536
 
 # The algorithm ids of lossopt_optim.h, by name.
 ALGORITHMS = {"sgd": 0, "adagrad": 1, "rmsprop": 2, "adadelta": 3, "adam": 4,
