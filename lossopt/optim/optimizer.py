@@ -64,6 +64,12 @@ class Optimizer:
     Every gradient is checked before any parameter changes, so a bad call
     leaves the model untouched.
 
+    Each update is one compiled pass per parameter array (pass a
+    :class:`FlatParameters` to make it one pass for the whole model),
+    computed in the data's precision like torch's CPU kernels; above 65536
+    elements it is shared among threads (``lossopt.threads``) with results
+    that do not depend on the thread count.
+
     The state of parameter ``i`` (its position over all groups) is
     ``opt.state[i]``, a dict of arrays of the parameter's shape and dtype and
     of numbers (``"step"``, NAdam's ``"mu_product"``).

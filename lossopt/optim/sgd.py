@@ -60,8 +60,9 @@ class SGD(Optimizer):
     -----
     State per parameter: ``"momentum_buffer"`` (created at its first step
     with ``momentum != 0``).  One compiled pass per parameter array reads
-    :math:`w, g, b` and writes :math:`w, b`; float32 data is computed in
-    float64 and rounded when stored.
+    :math:`w, g, b` and writes :math:`w, b`, in the data's precision (float32
+    data in float32 arithmetic, as torch), the scalars rounded once from
+    float64.
 
     Examples
     --------
