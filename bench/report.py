@@ -3,6 +3,7 @@ run on one thread (best of interleaved rounds).
 
     python bench/report.py [--quick] [--only rows|elementwise] [--kernels NAME ...]
                            [--markdown FILE]
+    python bench/report.py --optim [...]   (the optimizer steps: bench/optim_report.py)
 
 A ratio below 1 means lossopt is faster (time of lossopt / time of the peer).
 The reference column is one NumPy call over the same N*C elements: np.exp for
@@ -87,6 +88,10 @@ def elementwise_table(rows):
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "--optim" in argv:
+        import optim_report
+        return optim_report.main([a for a in argv if a != "--optim"])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller inputs, fewer repeats")
     parser.add_argument("--only", choices=["rows", "elementwise"],
@@ -105,11 +110,16 @@ def main(argv=None):
     if args.only != "rows":
         n = ELEMENTWISE_N // 10 if args.quick else ELEMENTWISE_N
         text += "\n\n" + elementwise_table(measure_elementwise(n, rounds=rounds))
-    print(text)
-    if args.markdown:
-        with open(args.markdown, "w") as fh:
-            fh.write(text + "\n")
+    publish(text, args.markdown)
     return 0
+
+
+def publish(text, markdown=None):
+    """Print a report, and write it to the file `markdown` when given."""
+    print(text)
+    if markdown:
+        with open(markdown, "w") as fh:
+            fh.write(text + "\n")
 
 
 if __name__ == "__main__":

@@ -73,18 +73,24 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
-    names = list(kernels(SIZES[0]))
     print(f"ratio = time on {args.threads} threads / time on 1 thread")
-    print(f"{'elements':>9}  " + "  ".join(f"{n:>18}" for n in names))
-    for n in SIZES:
+    print_ratios(kernels, SIZES, args.threads)
+    return 0
+
+
+def print_ratios(kernels, sizes, threads, rounds=15, width=18):
+    """One row per size: time on `threads` threads / time on 1 thread of each
+    kernel that kernels(n) returns (name -> callable taking a thread count)."""
+    names = list(kernels(sizes[0]))
+    print(f"{'elements':>9}  " + "  ".join(f"{n:>{width}}" for n in names))
+    for n in sizes:
         ks = kernels(n)
         cells = []
         for name in names:
             t = best_times({1: lambda: ks[name](1),
-                            args.threads: lambda: ks[name](args.threads)}, 15, 0.01)
-            cells.append(f"{t[args.threads] / t[1]:18.2f}")
-        print(f"{n:>9}  " + "  ".join(cells))
-    return 0
+                            threads: lambda: ks[name](threads)}, rounds, 0.01)
+            cells.append(f"{t[threads] / t[1]:{width}.2f}")
+        print(f"{n:>9}  " + "  ".join(cells), flush=True)
 
 
 if __name__ == "__main__":

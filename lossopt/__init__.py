@@ -36,3 +36,11 @@ __all__ = [
     "Hinge", "hinge", "SquaredHinge", "squared_hinge",
     "KLDivergence", "kl_divergence", "MulticlassHinge", "multiclass_hinge",
 ]
+
+
+def __getattr__(name):
+    # lossopt.optim is imported on first use, so `import lossopt` stays light
+    if name == "optim":
+        import importlib
+        return importlib.import_module(".optim", __name__)
+    raise AttributeError(f"module 'lossopt' has no attribute {name!r}")

@@ -140,6 +140,8 @@ def overlaps(a, b):
     return a is not None and b is not None and np.may_share_memory(a, b)
 
 
+# ----------------------------------------------------------------- losses --
+
 def check_positive_float(value, name, allow_zero=False):
     """A finite float > 0 (>= 0 with allow_zero)."""
     try:
@@ -184,9 +186,64 @@ def check_unit_interval(target, name="target"):
                          f"[0, 1]; got {_first_bad(t, bad)!r}")
 
 
-def check_nonnegative(values, name):
-    """Values >= 0 (NaN propagates)."""
+def check_nonnegative_array(values, name):
+    """Array values >= 0 (NaN propagates)."""
     t = np.asarray(values)
     bad = t < 0
     if bad.any():
         raise ValueError(f"{name} must be non-negative; got {_first_bad(t, bad)!r}")
+
+
+# ------------------------------------------------------------ optimizers --
+
+def check_nonnegative(value, name, upper=None, upper_open=False):
+    """A real number >= 0 (and <= upper, or < upper when upper_open), as a float."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a non-negative float, got {value!r}")
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a non-negative float, got {value!r}") from None
+    if not v >= 0.0:   # also refuses NaN
+        raise ValueError(f"{name} must be a non-negative float, got {value!r}")
+    if upper is not None and (v >= upper if upper_open else v > upper):
+        bound = f"< {upper}" if upper_open else f"<= {upper}"
+        raise ValueError(f"{name} must be >= 0 and {bound}, got {value!r}")
+    return v
+
+
+def check_param_array(p, name):
+    """An array updated in place (an optimizer's parameter, a gradient being
+    clipped): a writable, C-contiguous float32/float64 ndarray, since no copy
+    may stand in for it."""
+    if not isinstance(p, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray (it is updated in place), "
+                        f"got {type(p).__name__}")
+    if p.dtype != np.float32 and p.dtype != np.float64:
+        raise TypeError(f"{name} has dtype {p.dtype}; it must be a float32 or float64 "
+                        "array")
+    if not p.flags.writeable:
+        raise ValueError(f"{name} is read-only; it is updated in place and must be "
+                         "writable")
+    if not p.flags.c_contiguous:
+        raise ValueError(f"{name} is not C-contiguous; it is updated in place, so pass "
+                         "np.ascontiguousarray(...) and keep that array")
+    return p
+
+
+def as_grad_array(g, param, name):
+    """A gradient for `param`: an array of param's shape and dtype, C-contiguous
+    and not sharing memory with param (copied when it is not)."""
+    try:
+        arr = np.asarray(g)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{name} must be a rectangular numeric array ({exc})") from None
+    if arr.dtype != param.dtype:
+        raise TypeError(f"{name} has dtype {arr.dtype} but its parameter is {param.dtype}; "
+                        f"pass gradients in the parameter's dtype (.astype(np.{param.dtype}))")
+    if arr.shape != param.shape:
+        raise ValueError(f"{name} has shape {arr.shape}; expected {param.shape}, the shape "
+                         "of its parameter")
+    if not arr.flags.c_contiguous or np.may_share_memory(arr, param):
+        arr = np.array(arr, order="C")
+    return arr

@@ -1,6 +1,7 @@
 """The examples in the public docstrings run and print what they say."""
 
 import doctest
+import inspect
 
 import numpy as np
 import pytest
@@ -8,10 +9,13 @@ import pytest
 import lossopt
 from lossopt import _threads, functional, likelihood
 from lossopt.losses import binary, cross_entropy, margin, regression
+from lossopt.optim import adam, adaptive, clip, flat, lr_scheduler, optimizer, sgd
+
+OPTIM_MODULES = [lossopt.optim, optimizer, sgd, adaptive, adam, lr_scheduler, clip, flat]
 
 
 @pytest.mark.parametrize("module", [functional, cross_entropy, regression, binary, margin,
-                                    _threads, likelihood])
+                                    _threads, likelihood] + OPTIM_MODULES)
 def test_docstring_examples(module):
     np.set_printoptions(legacy=False)
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
@@ -24,3 +28,14 @@ def test_every_public_name_has_an_example():
         obj = getattr(lossopt, name)
         if callable(obj) and name != "Loss":
             assert "Examples" in (obj.__doc__ or ""), name
+
+
+def test_every_public_optim_name_has_an_example():
+    for name in lossopt.optim.__all__:
+        obj = getattr(lossopt.optim, name)
+        assert "Examples" in (obj.__doc__ or ""), name
+        for attr in vars(obj) if isinstance(obj, type) else ():
+            member = getattr(obj, attr)
+            if callable(member) and not attr.startswith("_"):
+                # inspect.getdoc: an override without a docstring inherits its base's
+                assert "Examples" in (inspect.getdoc(member) or ""), f"{name}.{attr}"

@@ -17,7 +17,7 @@ import numpy as np
 
 from .._kernels import _regression
 from .._threads import get_num_threads
-from .._validation import as_float_array, check_nonnegative, check_out, check_positive_float
+from .._validation import as_float_array, check_nonnegative_array, check_out, check_positive_float
 from ._base import Loss, grad_scale, reduce_loss
 from ._elementwise import (ElementwiseLoss, elementwise_inputs, finish_gradient,
                            gradient_target)
@@ -294,7 +294,7 @@ class PoissonNLL(ElementwiseLoss):
     _target_domain = _regression.NONNEGATIVE
 
     def _check_target(self, t2):
-        check_nonnegative(t2, "target")
+        check_nonnegative_array(t2, "target")
 
 
 def poisson_nll(pred, target, *, log_input=True, full=False, eps=1e-8, sample_weight=None,
@@ -433,7 +433,7 @@ class GaussianNLL(Loss):
         var = as_float_array(var, "var")
         var_b = _variance_layout(var, pred)
         if var.size < pred.size:
-            check_nonnegative(var, "var")              # small: check it here
+            check_nonnegative_array(var, "var")              # small: check it here
         v2 = np.ascontiguousarray(np.broadcast_to(var_b, pred.shape),
                                   dtype=p2.dtype).reshape(p2.shape)
         if out is None:
@@ -443,7 +443,7 @@ class GaussianNLL(Loss):
         out_pred, out_var = out
         if (out_pred is not None or out_var is not None) and var.size == pred.size:
             if _regression.count_outside(_regression.NONNEGATIVE, v2):
-                check_nonnegative(v2, "var")           # before anything is written
+                check_nonnegative_array(v2, "var")           # before anything is written
         n = p2.shape[0]
         denominator = float(n) if sw is None else float(np.sum(sw))
         grad = grad_var = None
@@ -461,7 +461,7 @@ class GaussianNLL(Loss):
             p2, t2, v2, grad, grad_var, sw, grad_scale(reduction, denominator), row_loss,
             get_num_threads(), eps=eps, full=bool(self.full))
         if n_bad:
-            check_nonnegative(v2, "var")
+            check_nonnegative_array(v2, "var")
         value = reduce_loss(total, row_loss, denominator, reduction, (n,), pred.dtype)
         if not want_grad:
             return value, None
