@@ -177,13 +177,13 @@ def check_binary_labels(target, name="target"):
                          f"{_first_bad(t, bad)!r}")
 
 
-def check_unit_interval(target, name="target"):
-    """Probabilities in [0, 1] (NaN propagates)."""
+def check_unit_interval(target, name="target", what="probabilities of the positive class"):
+    """Probabilities in [0, 1] (NaN propagates); returns `target`."""
     t = np.asarray(target)
     bad = (t < 0) | (t > 1)
     if bad.any():
-        raise ValueError(f"{name} must hold probabilities of the positive class, in "
-                         f"[0, 1]; got {_first_bad(t, bad)!r}")
+        raise ValueError(f"{name} must hold {what}, in [0, 1]; got {_first_bad(t, bad)!r}")
+    return target
 
 
 def check_nonnegative_array(values, name):

@@ -52,22 +52,12 @@ import math
 
 import numpy as np
 
-from ._validation import as_float_array, check_reduction
+from ._validation import as_float_array, check_positive_float, check_reduction,
+                          check_unit_interval
 
 __all__ = ["Distribution", "Gaussian", "Laplace", "Bernoulli", "Categorical", "Poisson"]
 
 _LOG_2PI = math.log(2.0 * math.pi)
-
-
-def _positive(value, name):
-    """A finite float > 0."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a positive float, got {value!r}") from None
-    if not (v > 0.0 and math.isfinite(v)):
-        raise ValueError(f"{name} must be a finite float > 0, got {value!r}")
-    return v
 
 
 def _pair(target, prediction):
@@ -200,7 +190,7 @@ class Gaussian(Distribution):
     """
 
     def __init__(self, beta=1.0):
-        self.beta = _positive(beta, "beta")
+        self.beta = check_positive_float(beta, "beta")
 
     @property
     def loss_scale(self):
@@ -249,7 +239,7 @@ class Laplace(Distribution):
     """
 
     def __init__(self, scale=1.0):
-        self.scale = _positive(scale, "scale")
+        self.scale = check_positive_float(scale, "scale")
 
     @property
     def loss_scale(self):
@@ -274,12 +264,6 @@ class Laplace(Distribution):
         return AbsoluteError(reduction=reduction)
 
 
-def _check_unit_interval(t, name="target"):
-    if t.size and not (np.all(t >= 0.0) and np.all(t <= 1.0)):
-        raise ValueError(f"{name} must hold probabilities in [0, 1]")
-    return t
-
-
 class Bernoulli(Distribution):
     r"""Bernoulli :math:`p(y \mid p) = p^y (1-p)^{1-y}` with
     :math:`p = \sigma(z)`: binary cross-entropy on logits.
@@ -301,10 +285,10 @@ class Bernoulli(Distribution):
 
     def _check(self, target, prediction):
         t, p = _pair(target, prediction)
-        return _check_unit_interval(t), p
+        return check_unit_interval(t), p
 
     def _check_target(self, target):
-        return _check_unit_interval(super()._check_target(target))
+        return check_unit_interval(super()._check_target(target))
 
     def _nll_terms(self, t, z):
         return _per_sample(np.logaddexp(0.0, z) - t * z)
@@ -366,7 +350,7 @@ class Categorical(Distribution):
         if t.ndim != 2 or (shape is not None and t.shape != shape):
             raise ValueError(f"probability target must have shape {shape or '(M, C)'}, "
                              f"got {t.shape}")
-        return _check_unit_interval(t)
+        return check_unit_interval(t, what="probabilities")
 
     def _nll_terms(self, t, z):
         m = np.max(z, axis=1, keepdims=True) if z.shape[1] else np.zeros((z.shape[0], 1))
