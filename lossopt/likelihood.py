@@ -52,8 +52,8 @@ import math
 
 import numpy as np
 
-from ._validation import as_float_array, check_positive_float, check_reduction,
-                          check_unit_interval
+from ._validation import (as_float_array, check_positive_float, check_reduction,
+                          check_unit_interval)
 
 __all__ = ["Distribution", "Gaussian", "Laplace", "Bernoulli", "Categorical", "Poisson"]
 
