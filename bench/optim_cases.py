@@ -7,6 +7,9 @@ parameters with a fixed gradient, on its own copies of the arrays:
 * lossopt:      lossopt.optim (one fused kernel per step);
 * numpy:        the same update written with in-place NumPy ufuncs (out=)
                 and one preallocated temporary, the best plain NumPy does;
+* numpy-plain:  the update as the formulas read (``buf *= mu; buf += g;
+                w -= lr * buf``; Adam's ``m = b1 * m + (1 - b1) * g`` ...),
+                the NumPy code a user writes, with its temporaries;
 * torch-foreach, torch-fused: torch.optim with foreach=True / fused=True.
 """
 
@@ -81,6 +84,33 @@ def make_numpy(algo, w, g):
     return step
 
 
+def make_numpy_plain(algo, w, g):
+    """NumPy as the update rules read, temporaries and all."""
+    w = w.copy()
+    if algo == "SGD-momentum":
+        buf = g.copy()
+
+        def step():
+            buf[...] = MOMENTUM * buf + g
+            w[...] -= LR * buf
+        return step
+    m, v = np.zeros_like(w), np.zeros_like(w)
+    b1, b2 = BETAS
+    count = [0]
+
+    def step():
+        count[0] += 1
+        k = count[0]
+        if algo == "AdamW":
+            w[...] *= 1 - LR * WD
+        m[...] = b1 * m + (1 - b1) * g
+        v[...] = b2 * v + (1 - b2) * g * g
+        m_hat = m / (1 - b1 ** k)
+        v_hat = v / (1 - b2 ** k)
+        w[...] -= LR * m_hat / (np.sqrt(v_hat) + EPS)
+    return step
+
+
 def _make_torch(flag):
     def make(algo, w, g):
         import torch
@@ -93,7 +123,7 @@ def _make_torch(flag):
 
 
 def implementations():
-    impls = {"lossopt": make_lossopt, "numpy": make_numpy}
+    impls = {"lossopt": make_lossopt, "numpy": make_numpy, "numpy-plain": make_numpy_plain}
     if have("torch"):
         impls["torch-foreach"] = _make_torch("foreach")
         impls["torch-fused"] = _make_torch("fused")

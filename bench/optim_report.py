@@ -37,7 +37,7 @@ def measure(n, threads, rounds):
 
 
 def table(rows, n):
-    peers = [p for p in ("numpy", "torch-foreach", "torch-fused")
+    peers = [p for p in ("numpy", "numpy-plain", "torch-foreach", "torch-fused")
              if any(p in t for *_, t in rows)]
     head = ["step", "dtype", "threads", f"lossopt ms ({n:.0e} params)"] + [f"÷ {p}" for p in peers]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
