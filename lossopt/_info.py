@@ -6,6 +6,7 @@ import numpy as np
 from . import functional as F
 from ._kernels import _runtime
 from ._threads import get_num_threads
+from . import losses as L
 from .losses import KLDivergence, MulticlassHinge, SoftmaxCrossEntropy, SquaredError
 
 
@@ -69,6 +70,65 @@ def _ref_multiclass_hinge(x, y):
     return (np.maximum(z, 0).sum() / (n * c), g), (np.maximum(h, 0).sum() / n, gc)
 
 
+def _expit(x):
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+# element-wise losses: (name, loss, kind of target, per-element value, derivative)
+_ELEMENTWISE = [
+    ("absolute_error", L.AbsoluteError, "real",
+     lambda p, t: np.abs(p - t), lambda p, t: np.sign(p - t)),
+    ("huber", L.Huber, "real",
+     lambda p, t: np.where(np.abs(p - t) <= 1, 0.5 * (p - t) ** 2, np.abs(p - t) - 0.5),
+     lambda p, t: np.clip(p - t, -1, 1)),
+    ("poisson_nll", L.PoissonNLL, "count",
+     lambda p, t: np.exp(p) - t * p, lambda p, t: np.exp(p) - t),
+    ("binary_cross_entropy", L.BinaryCrossEntropy, "probability",
+     lambda p, t: np.logaddexp(0, p) - t * p, lambda p, t: _expit(p) - t),
+    ("hinge", L.Hinge, "sign",
+     lambda p, t: np.maximum(0, 1 - t * p), lambda p, t: np.where(t * p < 1, -t, 0.0)),
+    ("squared_hinge", L.SquaredHinge, "sign",
+     lambda p, t: np.maximum(0, 1 - t * p) ** 2, lambda p, t: -2 * t * np.maximum(0, 1 - t * p)),
+    ("perceptron", L.Perceptron, "sign",
+     lambda p, t: np.maximum(0, -t * p), lambda p, t: np.where(t * p <= 0, -t, 0.0)),
+]
+
+
+def _optimizer_cases(dtype, tag, tol):
+    """Two steps of SGD with Nesterov momentum and of AMSGrad-Adam from the
+    same start, against the update rules written out in NumPy float64."""
+    from . import optim
+    w0 = np.linspace(-1.0, 1.0, 101)
+    grads = [np.cos(3.0 * w0), np.sin(2.0 * w0)]
+    lr, mu, b1, b2, eps = 0.1, 0.9, 0.9, 0.999, 1e-8
+    # SGD, nesterov: b <- mu b + g (b = g at the first step); w <- w - lr (g + mu b)
+    w, b = w0.copy(), None
+    for g in grads:
+        b = g.copy() if b is None else mu * b + g
+        w = w - lr * (g + mu * b)
+    ref_sgd = w
+    # Adam with amsgrad: r_max <- max(r_max, r); w <- w - lr m_hat / (sqrt(r_max / bc2) + eps)
+    w, m, r, r_max = w0.copy(), 0.0, 0.0, 0.0
+    for k, g in enumerate(grads, start=1):
+        m = b1 * m + (1 - b1) * g
+        r = b2 * r + (1 - b2) * g * g
+        r_max = np.maximum(r_max, r)
+        w = w - lr / (1 - b1 ** k) * m / (np.sqrt(r_max / (1 - b2 ** k)) + eps)
+    ref_adam = w
+    out = []
+    for name, make, ref in (("SGD nesterov", lambda p: optim.SGD(p, lr=lr, momentum=mu,
+                                                                 nesterov=True), ref_sgd),
+                            ("Adam amsgrad", lambda p: optim.Adam(p, lr=lr, betas=(b1, b2),
+                                                                  eps=eps, amsgrad=True),
+                             ref_adam)):
+        w = w0.astype(dtype)
+        opt = make([w])
+        for g in grads:
+            opt.step([g.astype(dtype)])
+        out.append((f"optim {name} {tag}", w, ref, tol))
+    return out
+
+
 def self_check(seed=0):
     """Run each kernel against its float64 reference; yield (name, ok, error)."""
     rng = np.random.default_rng(seed)
@@ -76,6 +136,10 @@ def self_check(seed=0):
     y = rng.integers(0, 13, size=257)
     target = rng.normal(size=(257, 3))
     pred = rng.normal(size=(257, 3))
+    counts = rng.poisson(2.0, size=(257, 3)).astype(np.float64)
+    probabilities = rng.uniform(size=(257, 3))
+    signs = rng.choice([-1.0, 1.0], size=(257, 3))
+    variance = rng.uniform(0.5, 2.0, size=(257, 3))
     cases = []
     for dtype, tol in ((np.float64, 1e-12), (np.float32, 2e-5)):
         x = x64.astype(dtype)
@@ -108,6 +172,23 @@ def self_check(seed=0):
             loss, grad = loss_fn.loss_and_gradient(x, tgt)
             cases.append((f"{name} loss {tag}", loss, rl, tol))
             cases.append((f"{name} grad {tag}", grad, rg, tol))
+        targets = {"real": target, "count": counts, "probability": probabilities,
+                   "sign": signs}
+        for name, cls, kind, value, derivative in _ELEMENTWISE:
+            t = targets[kind].astype(dtype)
+            tr = t.astype(np.float64)
+            loss, grad = cls().loss_and_gradient(p, t)
+            cases.append((f"{name} loss {tag}", loss, value(pr, tr).sum(axis=1).mean(), tol))
+            cases.append((f"{name} grad {tag}", grad, derivative(pr, tr) / len(pr), tol))
+        var, t_real = variance.astype(dtype), target.astype(dtype)
+        vr = var.astype(np.float64)
+        loss, (g_mean, g_var) = L.GaussianNLL().loss_and_gradient(p, t_real, var)
+        d = pr - t_real.astype(np.float64)
+        cases.append((f"gaussian_nll loss {tag}", loss,
+                      (0.5 * (np.log(vr) + d * d / vr)).sum(axis=1).mean(), tol))
+        cases.append((f"gaussian_nll grad {tag}", np.concatenate([g_mean, g_var]),
+                      np.concatenate([d / vr, 0.5 * (1 / vr - d * d / vr ** 2)]) / len(pr), tol))
+        cases += _optimizer_cases(dtype, tag, tol)
     for name, got, ref, tol in cases:
         got = np.asarray(got, dtype=np.float64)
         err = float(np.max(np.abs(got - ref) / (np.abs(ref) + 1e-300 + tol)))
@@ -136,7 +217,7 @@ def info(stream=None):
     failed = 0
     for name, ok, err in self_check():
         failed += not ok
-        print(f"  {'PASS' if ok else 'FAIL'}  {name:<36} max rel. error {err:.1e}",
+        print(f"  {'PASS' if ok else 'FAIL'}  {name:<48} max rel. error {err:.1e}",
               file=stream)
     print(f"\n{'all checks passed' if not failed else f'{failed} check(s) FAILED'}",
           file=stream)

@@ -17,7 +17,7 @@ def test_info_reports_build_and_passes_self_check():
     out = r.stdout
     assert f"lossopt {lossopt.__version__}" in out
     assert "compiler :" in out and "openmp   :" in out and "simd     :" in out
-    assert out.count("PASS") == 30 and "FAIL" not in out
+    assert out.count("PASS") == 66 and "FAIL" not in out
     assert "all checks passed" in out
 
 
