@@ -108,7 +108,7 @@ enum {
                                                         ptrdiff_t n)                   \
     {                                                                                  \
         ptrdiff_t bad = 0;                                                             \
-        _Pragma("omp simd reduction(+:bad)")                                           \
+        LOSSOPT_OMP_SIMD(reduction(+:bad))                                             \
         for (ptrdiff_t j = 0; j < n; j++)                                              \
             bad += domain == LOSSOPT_DOMAIN_SIGN_LABEL ? lossopt_bad_sign_label(x[j])  \
                  : domain == LOSSOPT_DOMAIN_UNIT ? lossopt_bad_unit(x[j])              \
@@ -338,7 +338,7 @@ lossopt_elem(const int kind, const lossopt_elem_params P, double p, double t, do
     {                                                                                \
         double acc = 0.0;                                                            \
         ptrdiff_t nbad = 0;                                                          \
-        _Pragma("omp simd reduction(+:acc, nbad)")                                   \
+        LOSSOPT_OMP_SIMD(reduction(+:acc, nbad))                                     \
         for (ptrdiff_t j = 0; j < n; j++) {                                          \
             double dg, dgv;                                                          \
             int b;                                                                   \
@@ -375,7 +375,7 @@ lossopt_elem(const int kind, const lossopt_elem_params P, double p, double t, do
             const double s = wi != 0.0 ? scale * wi : 0.0;                           \
             double acc = 0.0;                                                        \
             ptrdiff_t rbad = 0;                                                      \
-            _Pragma("omp simd reduction(+:acc, rbad)")                               \
+            LOSSOPT_OMP_SIMD(reduction(+:acc, rbad))                                 \
             for (ptrdiff_t k = 0; k < K; k++) {                                      \
                 double dg, dgv;                                                      \
                 int b;                                                               \

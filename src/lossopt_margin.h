@@ -77,7 +77,7 @@ static inline double lossopt_margin_store(const lossopt_margin_args *a, ptrdiff_
     {                                                                                \
         double base = margin - (double)x[y];                                         \
         double acc = 0.0, gsum = 0.0;                                                \
-        _Pragma("omp simd reduction(+:acc, gsum)")                                   \
+        LOSSOPT_OMP_SIMD(reduction(+:acc, gsum))                                     \
         for (ptrdiff_t j = 0; j < n; j++) {                                          \
             double z = base + (double)x[j];                                          \
             int on = !(z <= 0.0) && j != y;                                          \
@@ -100,7 +100,7 @@ static inline double lossopt_margin_store(const lossopt_margin_args *a, ptrdiff_
     {                                                                                \
         double mx = -INFINITY;                                                       \
         int nan = 0;                                                                 \
-        _Pragma("omp simd reduction(max:mx) reduction(+:nan)")                       \
+        LOSSOPT_OMP_SIMD(reduction(max:mx) reduction(+:nan))                         \
         for (ptrdiff_t j = 0; j < n; j++) {                                          \
             double v = (double)x[j];                                                 \
             nan += (v != v);                                                         \
@@ -115,7 +115,7 @@ static inline double lossopt_margin_store(const lossopt_margin_args *a, ptrdiff_
             ptrdiff_t k = 0;                                                         \
             while (h > 0.0 && k < n && (k == y || (double)x[k] != mx))               \
                 k++;                                                                 \
-            _Pragma("omp simd")                                                      \
+            LOSSOPT_OMP_SIMD()                                                       \
             for (ptrdiff_t j = 0; j < n; j++)                                        \
                 g[j] = (T)((h != h) ? h : 0.0);                                      \
             if (h > 0.0) {                                                           \
@@ -185,7 +185,7 @@ static inline double lossopt_margin_store(const lossopt_margin_args *a, ptrdiff_
         }                                                                            \
         if (!a->crammer_singer) {                                                    \
             for (ptrdiff_t j = 0; j < n; j++) {                                      \
-                _Pragma("omp simd")                                                  \
+                LOSSOPT_OMP_SIMD()                                                   \
                 for (ptrdiff_t i = 0; i < nr; i++) {                                 \
                     double z = (margin - xy[i]) + xt[j * nr + i];                    \
                     int on = !(z <= 0.0) && j != lab[i] && lw[i] != 0.0;             \
@@ -213,7 +213,7 @@ static inline double lossopt_margin_store(const lossopt_margin_args *a, ptrdiff_
         }                                                                            \
         /* Crammer-Singer: the max over j != y and its first index (strict >) */    \
         for (ptrdiff_t j = 0; j < n; j++) {                                          \
-            _Pragma("omp simd")                                                      \
+            LOSSOPT_OMP_SIMD()                                                       \
             for (ptrdiff_t i = 0; i < nr; i++) {                                     \
                 double v = xt[j * nr + i];                                           \
                 gsum[i] += (v != v) ? 1.0 : 0.0;                                     \

@@ -700,7 +700,7 @@ LOSSOPT_DEFINE_ROW_HELPERS(float, f32, lossopt_expf_lo, 1)
         if (stride == n_cols && n_cols < LOSSOPT_FUSED_ROW_MIN &&                    \
                 n_rows * n_cols <= LOSSOPT_BLOCK_ELEMS) {                            \
             ptrdiff_t n = n_rows * n_cols;                                           \
-            _Pragma("omp simd")                                                      \
+            LOSSOPT_OMP_SIMD()                                                       \
             for (ptrdiff_t i = 0; i < n; i++)                                        \
                 tmp[i] = lossopt_xlogx((double)p[i]);                                \
             for (ptrdiff_t r = 0; r < n_rows; r++) {                                 \
@@ -714,7 +714,7 @@ LOSSOPT_DEFINE_ROW_HELPERS(float, f32, lossopt_expf_lo, 1)
         for (ptrdiff_t r = 0; r < n_rows; r++) {                                     \
             const T *pr = p + r * stride;                                            \
             double acc = 0.0;                                                        \
-            _Pragma("omp simd reduction(+:acc)")                                     \
+            LOSSOPT_OMP_SIMD(reduction(+:acc))                                       \
             for (ptrdiff_t j = 0; j < n_cols; j++)                                   \
                 acc += lossopt_xlogx((double)pr[j]);                                 \
             out[r] = acc;                                                            \

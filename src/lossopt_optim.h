@@ -70,7 +70,7 @@ typedef struct {
     const T om2 = (T)(1.0 - (a)->beta2); (void)om2
 
 /* The loop of every update over its elements [lo, lo + n), vectorised */
-#define LOSSOPT_EACH_ELEMENT _Pragma("omp simd") for (ptrdiff_t i = lo; i < lo + n; i++)
+#define LOSSOPT_EACH_ELEMENT LOSSOPT_OMP_SIMD() for (ptrdiff_t i = lo; i < lo + n; i++)
 
 /* w and the effective gradient d of element i (gradient array G) */
 #define LOSSOPT_LOAD(T, SFX, G)                                                          \
@@ -324,7 +324,7 @@ LOSSOPT_CLONES                                                                  
 static double lossopt_sum_squares_##SFX(const T *x, ptrdiff_t lo, ptrdiff_t n)           \
 {                                                                                        \
     double s = 0.0;                                                                      \
-    _Pragma("omp simd reduction(+:s)")                                                   \
+    LOSSOPT_OMP_SIMD(reduction(+:s))                                                     \
     for (ptrdiff_t i = lo; i < lo + n; i++) {                                            \
         double v = x[i];                                                                 \
         s += v * v;                                                                      \
