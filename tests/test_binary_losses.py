@@ -336,3 +336,28 @@ def test_property_against_reference(name, n, k, dtype, reduction, strided, seed)
     np.testing.assert_allclose(grad, gradient_reference(ref[1], reduction), rtol=rtol,
                                atol=1e-6 if dtype == np.float32 else 1e-15)
     assert grad.dtype == dtype and grad.shape == pred.shape
+
+
+def test_pos_weight_with_leading_unit_axis_as_torch(rng):
+    """torch accepts pos_weight of shape (1, K) for (N, K) logits: one weight
+    per output, the same as shape (K,)."""
+    x, t = rng.normal(size=(6, 3)) * 3, rng.uniform(size=(6, 3))
+    pw = rng.uniform(0.5, 2.0, size=3)
+    ref = lossopt.BinaryCrossEntropy(pos_weight=pw).loss_and_gradient(x, t)
+    got = lossopt.BinaryCrossEntropy(pos_weight=pw[None, :]).loss_and_gradient(x, t)
+    assert got[0] == ref[0]
+    np.testing.assert_array_equal(got[1], ref[1])
+    # the value itself, written out: t softplus(-x) pw + (1 - t) softplus(x), per sample summed
+    per = pw * t * np.logaddexp(0, -x) + (1 - t) * np.logaddexp(0, x)
+    assert got[0] == pytest.approx(per.sum(axis=1).mean(), rel=1e-13)
+    with pytest.raises(ValueError, match="pos_weight.*vary along the samples"):
+        lossopt.BinaryCrossEntropy(pos_weight=np.ones((6, 3)))(x, t)
+
+
+def test_target_outside_unit_interval_is_caught_before_the_float32_cast():
+    """1 + 1e-9 rounds to 1.0 in float32; the caller's target is still outside [0, 1]."""
+    x = np.zeros(3, dtype=np.float32)
+    with pytest.raises(ValueError, match="target must hold probabilities"):
+        lossopt.BinaryCrossEntropy()(x, np.array([0.5, 1.0 + 1e-9, 0.0]))
+    with pytest.raises(ValueError, match="target must hold binary labels"):
+        lossopt.Hinge()(x, np.array([1.0, -1.0 - 1e-9, 0.0]))

@@ -447,3 +447,15 @@ def test_gaussian_nll_property(n, k, dtype, reduction, var_kind, strided, seed):
     np.testing.assert_allclose(d_var, ref_dv, rtol=rtol, atol=1e-5 if dtype == np.float32
                                else 1e-13)
     assert d_pred.dtype == dtype and d_var.shape == np.shape(var)
+
+
+def test_gaussian_nll_refuses_one_array_for_both_outputs(rng):
+    p, y = rng.normal(size=(5, 3)), rng.normal(size=(5, 3))
+    v = rng.uniform(0.5, 2.0, size=(5, 3))
+    b = np.full((5, 3), 7.0)
+    with pytest.raises(ValueError, match="out_pred and out_var overlap"):
+        lossopt.GaussianNLL().gradient(p, y, v, out=(b, b))
+    np.testing.assert_array_equal(b, 7.0)                  # nothing written
+    b2 = np.empty((5, 6))
+    with pytest.raises(ValueError, match="overlap"):
+        lossopt.GaussianNLL().gradient(p, y, v, out=(b2[:, :3], b2[:, 2:5]))

@@ -268,6 +268,19 @@ def test_kl_divergence_class_axis_matches_torch(rng):
     np.testing.assert_allclose(grad, z.grad.numpy(), rtol=1e-12, atol=1e-16)
 
 
+def test_kl_divergence_mean_over_extra_axes_vs_batchmean(rng):
+    """(N, C, d) logits: lossopt's mean divides by the N*d distributions,
+    torch's batchmean by N only (documented): torch = ours * d."""
+    logits = rng.normal(size=(4, 5, 3))
+    target = rng.dirichlet(np.ones(5), size=(4, 3)).transpose(0, 2, 1).copy()
+    z = torch.from_numpy(logits.copy()).requires_grad_(True)
+    ref = F.kl_div(F.log_softmax(z, dim=1), torch.from_numpy(target), reduction="batchmean")
+    ref.backward()
+    value, grad = lossopt.KLDivergence(axis=1).loss_and_gradient(logits, target)
+    np.testing.assert_allclose(value * 3, ref.item(), rtol=1e-13)
+    np.testing.assert_allclose(grad * 3, z.grad.numpy(), rtol=1e-12, atol=1e-16)
+
+
 @pytest.mark.parametrize("p, margin, weighted, reduction", itertools.product(
     [1, 2], [1.0, 0.3], [False, True], ["mean", "sum", "none"]))
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

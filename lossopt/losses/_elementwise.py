@@ -76,6 +76,12 @@ class ElementwiseLoss(Loss):
     def _evaluate(self, pred, target, sample_weight, want_grad, out):
         reduction = self._check_reduction()
         pred, p2, t2, sw = elementwise_inputs(pred, target, sample_weight)
+        if self._check_target is not None:
+            t_in = np.asarray(target)
+            if t_in.dtype.kind == "f" and t_in.dtype.itemsize > p2.dtype.itemsize:
+                # the cast to pred's dtype could round a target outside the
+                # domain into it (1 + 1e-9 -> 1.0f): check the caller's values
+                self._check_target(t_in)
         options = self._kernel_options(pred.shape)
         n = p2.shape[0]
         denominator = float(n) if sw is None else float(np.sum(sw))

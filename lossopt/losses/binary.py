@@ -109,11 +109,15 @@ class BinaryCrossEntropy(ElementwiseLoss):
         if pw.size == 1:
             options["pos_weight"] = float(pw.reshape(-1)[0])
             return options
+        while pw.ndim > len(shape) - 1 and pw.shape[0] == 1:
+            pw = pw[0]                   # torch's (1, K) form: one weight per output
         try:
             cols = np.broadcast_to(pw, shape[1:])
         except ValueError:
-            raise ValueError(f"pos_weight with shape {pw.shape} cannot be broadcast to the "
-                             f"outputs of pred, {shape[1:]}") from None
+            raise ValueError(f"pos_weight with shape {np.shape(self.pos_weight)} cannot be "
+                             f"broadcast to the outputs of pred, {shape[1:]} (one weight per "
+                             "output; weights that vary along the samples are not "
+                             "supported)") from None
         options["pos_weight_cols"] = np.ascontiguousarray(cols, dtype=np.float64).reshape(-1)
         return options
 

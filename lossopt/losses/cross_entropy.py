@@ -233,10 +233,13 @@ class KLDivergence(Loss):
         into a temporary array of the logits' size first.
     reduction : {"mean", "sum", "none"}, default "mean"
         "mean" divides the (weighted) sum of the per-sample divergences by
-        the number of samples N (the sum of ``sample_weight`` when given):
-        torch's ``reduction="batchmean"``, the true KL divergence per sample.
-        "none" returns the per-sample divergences (weighted), the logits'
-        shape without the class axis.
+        the number of samples (the sum of ``sample_weight`` when given): the
+        true KL divergence per sample.  A sample is one distribution over the
+        classes, so for (N, C) logits that is N, torch's
+        ``reduction="batchmean"``; for (N, C, d1, ...) logits it is
+        N*d1*..., while torch's "batchmean" divides by N only (torch's value
+        is ours times d1*...).  "none" returns the per-sample divergences
+        (weighted), the logits' shape without the class axis.
     axis : int, default -1
         The class axis of the logits (torch's layout (N, C, d1, ...) is
         ``axis=1``).
@@ -254,7 +257,8 @@ class KLDivergence(Loss):
     *Relation to torch.*
     ``KLDivergence(reduction=r)(z, t)`` equals
     ``torch.nn.functional.kl_div(log_softmax(z), t, reduction=r')`` with
-    ``r' = "batchmean"`` for ``"mean"`` and ``"sum"`` for ``"sum"``; with
+    ``r' = "batchmean"`` for ``"mean"`` (2-D logits; see `reduction` for
+    more dimensions) and ``"sum"`` for ``"sum"``; with
     ``"none"`` torch returns the element-wise terms, whose sum over the class
     axis is ours.  Deliberate differences, documented here:
 

@@ -17,7 +17,8 @@ import numpy as np
 
 from .._kernels import _regression
 from .._threads import get_num_threads
-from .._validation import as_float_array, check_nonnegative_array, check_out, check_positive_float
+from .._validation import (as_float_array, check_nonnegative_array, check_out,
+                           check_positive_float, overlaps)
 from ._base import Loss, grad_scale, reduce_loss
 from ._elementwise import (ElementwiseLoss, elementwise_inputs, finish_gradient,
                            gradient_target)
@@ -441,6 +442,8 @@ class GaussianNLL(Loss):
         if not (isinstance(out, tuple) and len(out) == 2):
             raise TypeError("out must be None or a pair (out_pred, out_var)")
         out_pred, out_var = out
+        if overlaps(out_pred, out_var):
+            raise ValueError("out_pred and out_var overlap; pass two separate arrays")
         if (out_pred is not None or out_var is not None) and var.size == pred.size:
             if _regression.count_outside(_regression.NONNEGATIVE, v2):
                 check_nonnegative_array(v2, "var")           # before anything is written
