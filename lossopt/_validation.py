@@ -231,9 +231,19 @@ def check_param_array(p, name):
     return p
 
 
-def as_grad_array(g, param, name):
+def as_grad_array(g, param, name, spans=None):
     """A gradient for `param`: an array of param's shape and dtype, C-contiguous
-    and not sharing memory with param (copied when it is not)."""
+    and not sharing memory with param (copied when it is not).
+
+    `spans`, when given, is ``(starts, stops, owners)``: the sorted byte
+    ranges of every parameter updated in the same step (disjoint, as the
+    optimizer guarantees) and, when each of them is a view of (or is) an
+    array that owns its memory, the set of ids of those owners, else None.
+    The gradient is then copied when it overlaps any of them, so it is read
+    as it was before the step whatever the update order (a gradient may be
+    another parameter's array).  A gradient that owns its memory and is none
+    of the owners cannot overlap them: that common case costs no address
+    look-up."""
     try:
         arr = np.asarray(g)
     except (ValueError, TypeError) as exc:
@@ -244,6 +254,35 @@ def as_grad_array(g, param, name):
     if arr.shape != param.shape:
         raise ValueError(f"{name} has shape {arr.shape}; expected {param.shape}, the shape "
                          "of its parameter")
-    if not arr.flags.c_contiguous or np.may_share_memory(arr, param):
+    if not arr.flags.c_contiguous:
+        return np.array(arr, order="C")
+    if spans is None:
+        shared = np.may_share_memory(arr, param)
+    elif not arr.nbytes or (spans[2] is not None and arr.base is None
+                            and arr.flags.owndata and id(arr) not in spans[2]):
+        shared = False
+    else:
+        from bisect import bisect_left
+        starts, stops, _ = spans
+        lo = arr.__array_interface__["data"][0]
+        # the last parameter starting before arr ends is the only one that can
+        # overlap it (the spans are disjoint and sorted)
+        k = bisect_left(starts, lo + arr.nbytes) - 1
+        shared = k >= 0 and stops[k] > lo
+    if shared:
         arr = np.array(arr, order="C")
     return arr
+
+
+def check_hyper_float(value, name, upper=None, upper_open=False):
+    """An optimizer's or a schedule's real-valued hyper-parameter: a real
+    number (Python, NumPy scalar or 0-d array; not a string, not a bool),
+    >= 0 (and <= upper, or < upper when upper_open), as a float."""
+    if type(value) is not float and (
+            isinstance(value, (bool, np.bool_))
+            or not (isinstance(value, (int, float, np.integer, np.floating))
+                    or (isinstance(value, np.ndarray) and value.ndim == 0
+                        and value.dtype.kind in "iuf"))):
+        raise TypeError(f"{name} must be a non-negative float, got {value!r} "
+                        f"({type(value).__name__})")
+    return check_nonnegative(value, name, upper, upper_open)

@@ -3,6 +3,7 @@ round trips (state_dict and .npz), schedules' state, clipping, FlatParameters
 and the errors bad input gets."""
 
 import io
+import math
 import subprocess
 import sys
 
@@ -388,3 +389,284 @@ def test_empty_and_zero_dimensional_parameters(name):
     make(name, [ref]).step([np.array([2.0])])
     assert empty.shape == (0, 3)
     assert scalar == ref[0]
+
+
+# ------------------------------------------- audit regressions (complete state) --
+
+# name, options, the state arrays those options need (beyond the algorithm's
+# own), the numbers its state holds
+NEEDED = [
+    ("SGD", dict(momentum=0.9), ["momentum_buffer"], []),
+    ("SGD", dict(momentum=0.9, nesterov=True), ["momentum_buffer"], []),
+    ("Adagrad", {}, ["sum"], ["step"]),
+    ("RMSprop", {}, ["square_avg"], ["step"]),
+    ("RMSprop", dict(centered=True), ["square_avg", "grad_avg"], ["step"]),
+    ("RMSprop", dict(momentum=0.5), ["square_avg", "momentum_buffer"], ["step"]),
+    ("RMSprop", dict(momentum=0.5, centered=True),
+     ["square_avg", "grad_avg", "momentum_buffer"], ["step"]),
+    ("Adadelta", {}, ["square_avg", "acc_delta"], ["step"]),
+    ("Adam", {}, ["exp_avg", "exp_avg_sq"], ["step"]),
+    ("Adam", dict(amsgrad=True), ["exp_avg", "exp_avg_sq", "max_exp_avg_sq"], ["step"]),
+    ("AdamW", dict(amsgrad=True), ["exp_avg", "exp_avg_sq", "max_exp_avg_sq"], ["step"]),
+    ("NAdam", {}, ["exp_avg", "exp_avg_sq"], ["step", "mu_product"]),
+    ("RAdam", {}, ["exp_avg", "exp_avg_sq"], ["step"]),
+    ("Adamax", {}, ["exp_avg", "exp_inf"], ["step"]),
+]
+
+
+def _stepped(name, kw, n=3):
+    w = np.zeros(n)
+    opt = getattr(lo, name)([w], **{"lr": 0.1, **kw})
+    opt.step([np.ones(n)])
+    return w, opt
+
+
+@pytest.mark.parametrize("name, kw, arrays, numbers", NEEDED)
+def test_load_state_dict_refuses_incomplete_state(name, kw, arrays, numbers):
+    """A state missing an array the algorithm reads was accepted and the next
+    step passed a NULL pointer to the kernel (a segfault)."""
+    w, opt = _stepped(name, kw)
+    assert sorted(opt.state[0]) == sorted(arrays + numbers)   # the table is right
+    for key in arrays + numbers:
+        sd = opt.state_dict()
+        del sd["state"][0][key]
+        fresh = getattr(lo, name)([np.zeros(3)], **{"lr": 0.1, **kw})
+        if not sd["state"][0]:
+            # SGD keeps only its buffer: without it the entry is that of a
+            # parameter with no step yet (torch: buffer None), a valid state
+            fresh.load_state_dict(sd)
+            assert fresh.state == {}
+        else:
+            with pytest.raises(ValueError, match=rf"state\[0\]\['{key}'\] is missing"):
+                fresh.load_state_dict(sd)
+            assert fresh.state == {}                          # nothing loaded
+        sd["state"][0][key] = None                            # torch's "no buffer"
+        with pytest.raises((ValueError, TypeError), match=rf"state\[0\]\['{key}'\]"):
+            fresh.load_state_dict(sd)
+
+
+def test_load_state_dict_repro_from_the_audit():
+    w = np.zeros(3)
+    o = lo.Adam([w])
+    o.step([np.ones(3)])
+    sd = o.state_dict()
+    del sd["state"][0]["exp_avg_sq"]
+    with pytest.raises(ValueError, match=r"state\[0\]\['exp_avg_sq'\] is missing"):
+        o.load_state_dict(sd)
+    o.step([np.ones(3)])                         # the old state is kept: a normal step
+    assert o.state[0]["step"] == 2
+    ref = lo.Adam([np.zeros(3)])
+    ref.step([np.ones(3)])
+    ref.step([np.ones(3)])
+    np.testing.assert_array_equal(o.state[0]["exp_avg_sq"], ref.state[0]["exp_avg_sq"])
+
+
+@pytest.mark.parametrize("name, key", [("Adam", "exp_avg_sq"), ("Adagrad", "sum"),
+                                       ("Adam", "step")])
+def test_npz_load_refuses_incomplete_state(name, key, tmp_path):
+    w, opt = _stepped(name, {})
+    path = tmp_path / "opt.npz"
+    opt.save(path)
+    with np.load(path) as data:
+        files = {k: data[k] for k in data.files}
+    if key == "step":
+        import json
+        meta = json.loads(str(files["__meta__"]))
+        del meta["state"]["0"]["step"]
+        files["__meta__"] = np.array(json.dumps(meta))
+    else:
+        del files[f"state/0/{key}"]
+    np.savez(path, **files)
+    fresh = getattr(lo, name)([np.zeros(3)], lr=0.1)
+    with pytest.raises(ValueError, match=rf"state\['?0'?\]\['{key}'\] is missing"):
+        fresh.load(path)
+
+
+@pytest.mark.parametrize("value, exc, match", [
+    ("3", TypeError, r"state\[0\]\['step'\] must be a number, got '3'"),
+    (None, TypeError, r"state\[0\]\['step'\] must be a number, got None"),
+    (True, TypeError, r"state\[0\]\['step'\] must be a number"),
+    (-1, ValueError, r"state\[0\]\['step'\] must be a step count, a whole number >= 0"),
+    (2.5, ValueError, r"state\[0\]\['step'\] must be a step count"),
+    (float("nan"), ValueError, r"state\[0\]\['step'\] must be a step count"),
+])
+def test_load_state_dict_refuses_a_bad_step(value, exc, match):
+    _, opt = _stepped("Adam", {})
+    sd = opt.state_dict()
+    sd["state"][0]["step"] = value
+    with pytest.raises(exc, match=match):
+        lo.Adam([np.zeros(3)]).load_state_dict(sd)
+
+
+def test_load_state_dict_refuses_a_nonfinite_mu_product():
+    _, opt = _stepped("NAdam", {})
+    sd = opt.state_dict()
+    sd["state"][0]["mu_product"] = float("inf")
+    with pytest.raises(ValueError, match=r"state\[0\]\['mu_product'\] must be a finite number"):
+        lo.NAdam([np.zeros(3)]).load_state_dict(sd)
+
+
+def test_load_state_dict_accepts_steps_as_numbers_and_empty_entries():
+    _, opt = _stepped("Adam", {})
+    sd = opt.state_dict()
+    sd["state"][0]["step"] = np.float64(1.0)            # e.g. torch's float step
+    fresh = lo.Adam([np.zeros(3)])
+    fresh.load_state_dict(sd)
+    assert fresh.state[0]["step"] == 1 and isinstance(fresh.state[0]["step"], int)
+    sd["state"][0] = {}                                 # no step taken yet
+    fresh.load_state_dict(sd)
+    assert fresh.state == {}
+    # an option that is off needs no buffer; torch writes None for it
+    w, sgd = _stepped("SGD", {})
+    sd = sgd.state_dict()
+    sd["state"][0] = {"momentum_buffer": None}
+    fresh = lo.SGD([np.zeros(3)], lr=0.1)
+    fresh.load_state_dict(sd)
+    assert fresh.state == {}
+
+
+def test_step_never_hands_the_kernel_a_missing_state_array():
+    """The state edited by hand after loading: the step refuses it instead
+    of passing a NULL pointer."""
+    w, opt = _stepped("Adam", {})
+    opt.state[0]["exp_avg_sq"] = None
+    with pytest.raises(ValueError, match=r"state\[0\]\['exp_avg_sq'\] must be an array of "
+                                         r"its parameter's shape .* got None \(missing\)"):
+        opt.step([np.ones(3)])
+    w, opt = _stepped("Adagrad", {})
+    del opt.state[0]["sum"]
+    with pytest.raises(ValueError, match=r"state\[0\]\['sum'\] must be"):
+        opt.step([np.ones(3)])
+    w, opt = _stepped("RMSprop", dict(centered=True))
+    opt.state[0]["grad_avg"] = np.zeros(2)
+    with pytest.raises(ValueError, match=r"state\[0\]\['grad_avg'\] must be .* got an array "
+                                         r"of shape \(2,\)"):
+        opt.step([np.ones(3)])
+
+
+# --------------------------------------------- audit regressions (others) --
+
+def test_gradient_that_is_another_parameter_is_read_before_the_step():
+    """All gradients are taken before any update, as in torch."""
+    a, b = np.array([1.0]), np.array([2.0])
+    lo.SGD([a, b], lr=1.0).step([b, a])
+    np.testing.assert_array_equal(a, [-1.0])       # 1 - 2
+    np.testing.assert_array_equal(b, [1.0])        # 2 - 1 (a's value before the step)
+    # a view into another parameter, and one parameter's gradient in two groups
+    p = np.arange(6.0)
+    q = np.ones(3)
+    opt = lo.SGD([{"params": [q]}, {"params": [p]}], lr=1.0)
+    opt.step([[p[2:5]], [np.zeros(6)]])
+    np.testing.assert_array_equal(q, 1.0 - np.array([2.0, 3.0, 4.0]))
+    # the gradient owns the memory a parameter is a view of
+    base = np.arange(6.0)
+    p, q = base[:3], np.zeros(6)
+    lo.SGD([p, q], lr=1.0).step([np.ones(3), base])
+    np.testing.assert_array_equal(p, [-1.0, 0.0, 1.0])
+    np.testing.assert_array_equal(q, -np.arange(6.0))       # base before the step
+    # parameters and gradient over a foreign buffer (no owning array)
+    buf = bytearray(np.arange(4.0).tobytes())
+    r, s = np.frombuffer(buf)[:2], np.frombuffer(buf)[2:]
+    lo.SGD([r, s], lr=1.0).step([np.frombuffer(buf)[2:], np.frombuffer(buf)[:2]])
+    np.testing.assert_array_equal(np.frombuffer(buf), [0.0 - 2, 1 - 3, 2 - 0, 3 - 1])
+    # a gradient that aliases a parameter skipped this step (None) is not updated
+    c, d = np.array([5.0]), np.array([7.0])
+    lo.SGD([c, d], lr=1.0).step([d, None])
+    np.testing.assert_array_equal(c, [-2.0])
+    np.testing.assert_array_equal(d, [7.0])
+
+
+def test_flat_parameters_gradients_are_not_copied():
+    flat = lo.FlatParameters({"w": (3,), "b": (2,)})
+    opt = lo.SGD(flat, lr=1.0)
+    (i, g), = opt._match_grads(flat)
+    assert g is flat.grad                 # the fast path: no copy
+    (i, g), = opt._match_grads([flat.data])
+    assert g is not flat.data             # the parameter itself: copied
+
+
+def test_flat_parameters_refuse_names_that_collide_as_strings():
+    with pytest.raises(ValueError, match=r"shapes has two keys named '1'"):
+        lo.FlatParameters({1: (2,), "1": (3,)})
+    with pytest.raises(ValueError, match=r"arrays has two keys named '0'"):
+        lo.FlatParameters.from_arrays({0: np.ones(2), "0": np.zeros(3)})
+    flat = lo.FlatParameters({1: (2,), "2": (3,)})
+    assert flat.size == 5 and len(flat) == 2
+
+
+@pytest.mark.parametrize("name, kw, arg", [
+    ("SGD", dict(lr="0.1"), "lr"),
+    ("SGD", dict(momentum="0.9"), "momentum"),
+    ("SGD", dict(dampening=b"0"), "dampening"),
+    ("SGD", dict(weight_decay=True), "weight_decay"),
+    ("Adam", dict(lr=True), "lr"),
+    ("Adam", dict(eps="1e-8"), "eps"),
+    ("Adam", dict(betas=("0.9", 0.999)), r"betas\[0\]"),
+    ("Adam", dict(betas=(0.9, False)), r"betas\[1\]"),
+    ("AdamW", dict(weight_decay="0.01"), "weight_decay"),
+    ("Adagrad", dict(lr_decay="0"), "lr_decay"),
+    ("Adagrad", dict(initial_accumulator_value="0.1"), "initial_accumulator_value"),
+    ("RMSprop", dict(alpha="0.9"), "alpha"),
+    ("Adadelta", dict(rho="0.9"), "rho"),
+    ("NAdam", dict(momentum_decay="0.004"), "momentum_decay"),
+    ("RAdam", dict(eps=np.array("1e-8")), "eps"),
+    ("Adamax", dict(lr=[0.1]), "lr"),
+])
+def test_string_and_bool_hyper_parameters_are_refused(name, kw, arg):
+    with pytest.raises(TypeError, match=rf"^{arg} must be a non-negative float, got"):
+        getattr(lo, name)([np.zeros(2)], **kw)
+
+
+def test_hyper_parameters_accept_numpy_and_integer_numbers():
+    w = np.ones(2)
+    opt = lo.Adam([w], lr=np.float32(0.5), betas=(np.float64(0.5), 0), eps=np.array(0.0))
+    assert opt.param_groups[0]["lr"] == 0.5 and opt.param_groups[0]["betas"] == (0.5, 0.0)
+    opt.step([np.ones(2)])
+    np.testing.assert_allclose(w, 0.5, rtol=1e-15)      # Adam's first step is lr * sign(g)
+    with pytest.raises(TypeError, match=r"^lr must be a non-negative float, got '1'"):
+        opt.param_groups[0]["lr"] = "1"                  # set later: caught at the step
+        opt.step([np.ones(2)])
+    np.testing.assert_allclose(w, 0.5, rtol=1e-15)
+    with pytest.raises(TypeError, match=r"^gamma must be a non-negative float"):
+        lo.StepLR(lo.SGD([np.ones(1)]), step_size=2, gamma="0.1")
+
+
+@pytest.mark.parametrize("norm_type", [math.inf, 2.0, 1.0, 3.0])
+@pytest.mark.parametrize("error_if_nonfinite", [False, True])
+def test_clip_grad_norm_nan_wins_in_any_order(norm_type, error_if_nonfinite):
+    """max(3.0, nan) is 3.0 in Python: the inf-norm missed a NaN in a later
+    array.  torch: the norm is NaN and every gradient becomes NaN."""
+    for order in [(0, 1, 2), (2, 1, 0), (1, 0, 2)]:
+        arrays = [np.array([3.0, -1.0]), np.array([np.nan, 0.5]), np.array([np.inf])]
+        grads = [arrays[i] for i in order]
+        if error_if_nonfinite:
+            with pytest.raises(RuntimeError, match="total norm .* is nan"):
+                lo.clip_grad_norm_(grads, 1.0, norm_type=norm_type, error_if_nonfinite=True)
+            continue
+        total = lo.clip_grad_norm_(grads, 1.0, norm_type=norm_type)
+        assert math.isnan(total), (order, total)
+        for g in grads:
+            assert np.isnan(g).all()
+    # without the inf: NaN still wins over the larger finite array
+    grads = [np.array([5.0], np.float32), np.array([np.nan], np.float32)]
+    assert math.isnan(lo.clip_grad_norm_(grads, 1.0, norm_type=norm_type))
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_every_float_hyper_parameter_refuses_a_string(name):
+    """Each real-valued option of every optimizer, found from its signature,
+    goes through the one validator: a string (which float() would accept)
+    and a bool are refused with a TypeError naming the option."""
+    import inspect
+    checked = 0
+    for k, p in inspect.signature(getattr(lo, name)).parameters.items():
+        if isinstance(p.default, float):
+            for bad in (str(p.default), True):
+                with pytest.raises(TypeError, match=rf"^{k} must be a non-negative float"):
+                    getattr(lo, name)([np.zeros(2)], **{k: bad})
+            checked += 1
+        elif isinstance(p.default, tuple):          # betas
+            with pytest.raises(TypeError, match=rf"^{k}\[1\] must be a non-negative float"):
+                getattr(lo, name)([np.zeros(2)], **{k: (p.default[0], str(p.default[1]))})
+            checked += 1
+    assert checked >= 3

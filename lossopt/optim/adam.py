@@ -11,6 +11,7 @@ class _AdamBase(Optimizer):
     """First and second moments, shared by Adam, AdamW, NAdam and RAdam."""
 
     _state_arrays = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+    _state_options = {"max_exp_avg_sq": ("amsgrad", "amsgrad")}
 
     def _init_state(self, group, p):
         state = {"step": 0, "exp_avg": zeros_like(p), "exp_avg_sq": zeros_like(p)}
@@ -223,6 +224,7 @@ class NAdam(_AdamBase):
     """
 
     _algorithm = "nadam"
+    _state_scalars = ("step", "mu_product")
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
                  momentum_decay=4e-3, decoupled_weight_decay=False, *, maximize=False):

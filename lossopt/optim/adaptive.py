@@ -2,7 +2,7 @@
 RMSProp, Adadelta.  Kernels: ``lossopt_adagrad_*``, ``lossopt_rmsprop_*``,
 ``lossopt_adadelta_*`` in ``src/lossopt_optim.h``."""
 
-from .._validation import check_nonnegative
+from .._validation import check_hyper_float
 from .optimizer import Optimizer, full_like, zeros_like
 
 __all__ = ["Adagrad", "RMSprop", "Adadelta"]
@@ -129,6 +129,8 @@ class RMSprop(Optimizer):
 
     _algorithm = "rmsprop"
     _state_arrays = ("square_avg", "grad_avg", "momentum_buffer")
+    _state_options = {"grad_avg": ("centered", "centered"),
+                      "momentum_buffer": ("momentum", "with_momentum")}
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0,
                  momentum=0.0, centered=False, *, maximize=False):
@@ -211,7 +213,7 @@ class Adadelta(Optimizer):
 
     def _check_group(self, group):
         super()._check_group(group)
-        group["rho"] = check_nonnegative(group["rho"], "rho", 1.0)
+        group["rho"] = check_hyper_float(group["rho"], "rho", 1.0)
 
     def _init_state(self, group, p):
         return {"step": 0, "square_avg": zeros_like(p), "acc_delta": zeros_like(p)}

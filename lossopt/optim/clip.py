@@ -50,7 +50,8 @@ def clip_grad_norm_(grads, max_norm, norm_type=2.0, error_if_nonfinite=False):
         :math:`p > 0`, or ``inf``.
     error_if_nonfinite : bool, default False
         Raise if the norm is NaN or infinite (else the gradients are
-        scaled by NaN or 0, as in torch).
+        scaled by NaN or 0, as in torch).  A NaN in any gradient makes the
+        norm NaN, for every `norm_type` and whatever the order of the arrays.
 
     Returns
     -------
@@ -91,7 +92,10 @@ def clip_grad_norm_(grads, max_norm, norm_type=2.0, error_if_nonfinite=False):
         total = math.sqrt(sum(_optim.sum_squares(g.reshape(-1), n_threads)
                               for g in arrays))
     elif math.isinf(p):
-        total = max(float(np.max(np.abs(g))) if g.size else 0.0 for g in arrays)
+        # NaN wins over every number, whatever the order of the arrays (a
+        # plain max() keeps its first argument when comparing with NaN)
+        norms = [float(np.max(np.abs(g))) if g.size else 0.0 for g in arrays]
+        total = math.nan if any(map(math.isnan, norms)) else max(norms)
     else:
         total = sum(float(np.sum(np.abs(g.astype(np.float64)) ** p)) for g in arrays) ** (1 / p)
     if error_if_nonfinite and not math.isfinite(total):

@@ -24,7 +24,9 @@ class FlatParameters:
     Parameters
     ----------
     shapes : dict name -> shape, or list of shapes
-        The parameter arrays (names are ``0, 1, ...`` for a list).
+        The parameter arrays (names are ``0, 1, ...`` for a list).  Names
+        are kept as strings, so two keys with the same string (``1`` and
+        ``"1"``) are refused.
     dtype : {np.float64, np.float32}, default np.float64
 
     Attributes
@@ -58,6 +60,7 @@ class FlatParameters:
             items = [(str(k), v) for k, v in shapes.items()]
         else:
             items = [(str(i), v) for i, v in enumerate(shapes)]
+        _check_unique([name for name, _ in items], "shapes")
         layout = []
         offset = 0
         for name, shape in items:
@@ -94,6 +97,7 @@ class FlatParameters:
         array([1., 1., 0.])
         """
         named = arrays if isinstance(arrays, dict) else dict(enumerate(arrays))
+        _check_unique([str(k) for k in named], "arrays")
         converted = {str(k): as_float_array(v, f"arrays[{k!r}]") for k, v in named.items()}
         if dtype is None:
             dtypes = {a.dtype for a in converted.values()}
@@ -112,3 +116,14 @@ class FlatParameters:
     def __repr__(self):
         shapes = ", ".join(f"{k}: {v}" for k, v in self.shapes.items())
         return f"FlatParameters({{{shapes}}}, dtype={self.dtype.name}, size={self.size})"
+
+
+def _check_unique(names, where):
+    """Names are keys as strings: two keys with the same string (1 and "1")
+    would be one view over two slices."""
+    seen = set()
+    for name in names:
+        if name in seen:
+            raise ValueError(f"{where} has two keys named {name!r} (names are compared as "
+                             "strings, so e.g. 1 and '1' are the same parameter)")
+        seen.add(name)

@@ -16,7 +16,7 @@ import math
 from bisect import bisect_right
 from collections import Counter
 
-from .._validation import check_int, check_nonnegative
+from .._validation import check_int, check_hyper_float
 from .optimizer import Optimizer
 
 __all__ = ["LRScheduler", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR",
@@ -233,7 +233,7 @@ class StepLR(LRScheduler):
 
     def __init__(self, optimizer, step_size, gamma=0.1, last_epoch=-1):
         self.step_size = check_int(step_size, "step_size", 1)
-        self.gamma = check_nonnegative(gamma, "gamma")
+        self.gamma = check_hyper_float(gamma, "gamma")
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -272,7 +272,7 @@ class MultiStepLR(LRScheduler):
 
     def __init__(self, optimizer, milestones, gamma=0.1, last_epoch=-1):
         self.milestones = Counter(check_int(m, "milestones") for m in milestones)
-        self.gamma = check_nonnegative(gamma, "gamma")
+        self.gamma = check_hyper_float(gamma, "gamma")
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -307,7 +307,7 @@ class ExponentialLR(LRScheduler):
     """
 
     def __init__(self, optimizer, gamma, last_epoch=-1):
-        self.gamma = check_nonnegative(gamma, "gamma")
+        self.gamma = check_hyper_float(gamma, "gamma")
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -353,7 +353,7 @@ class CosineAnnealingLR(LRScheduler):
 
     def __init__(self, optimizer, T_max, eta_min=0.0, last_epoch=-1):
         self.T_max = check_int(T_max, "T_max", 1)
-        self.eta_min = check_nonnegative(eta_min, "eta_min")
+        self.eta_min = check_hyper_float(eta_min, "eta_min")
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -404,11 +404,11 @@ class LinearLR(LRScheduler):
 
     def __init__(self, optimizer, start_factor=1.0 / 3, end_factor=1.0, total_iters=5,
                  last_epoch=-1):
-        start_factor = check_nonnegative(start_factor, "start_factor", 1.0)
+        start_factor = check_hyper_float(start_factor, "start_factor", 1.0)
         if start_factor == 0:
             raise ValueError("start_factor must be in (0, 1], got 0")
         self.start_factor = start_factor
-        self.end_factor = check_nonnegative(end_factor, "end_factor", 1.0)
+        self.end_factor = check_hyper_float(end_factor, "end_factor", 1.0)
         self.total_iters = check_int(total_iters, "total_iters", 0)
         super().__init__(optimizer, last_epoch)
 
@@ -543,7 +543,7 @@ class ReduceLROnPlateau(LRScheduler):
     def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4,
                  threshold_mode="rel", cooldown=0, min_lr=0.0, eps=1e-8):
         _check_optimizer(optimizer)
-        self.factor = check_nonnegative(factor, "factor", 1.0, True)
+        self.factor = check_hyper_float(factor, "factor", 1.0, True)
         self.optimizer = optimizer
         n = len(optimizer.param_groups)
         if isinstance(min_lr, (list, tuple)):
@@ -551,13 +551,13 @@ class ReduceLROnPlateau(LRScheduler):
                 raise ValueError(f"min_lr has {len(min_lr)} values; the optimizer has {n} "
                                  "param groups")
             self.default_min_lr = None
-            self.min_lrs = [check_nonnegative(v, "min_lr") for v in min_lr]
+            self.min_lrs = [check_hyper_float(v, "min_lr") for v in min_lr]
         else:
-            self.default_min_lr = check_nonnegative(min_lr, "min_lr")
+            self.default_min_lr = check_hyper_float(min_lr, "min_lr")
             self.min_lrs = [self.default_min_lr] * n
         self.patience = check_int(patience, "patience", 0)
         self.cooldown = check_int(cooldown, "cooldown", 0)
-        self.eps = check_nonnegative(eps, "eps")
+        self.eps = check_hyper_float(eps, "eps")
         self.last_epoch = 0
         self._last_lr = _lrs(optimizer)
         if mode not in ("min", "max"):
@@ -565,7 +565,7 @@ class ReduceLROnPlateau(LRScheduler):
         if threshold_mode not in ("rel", "abs"):
             raise ValueError(f"threshold_mode must be 'rel' or 'abs', got {threshold_mode!r}")
         self.mode = mode
-        self.threshold = check_nonnegative(threshold, "threshold")
+        self.threshold = check_hyper_float(threshold, "threshold")
         self.threshold_mode = threshold_mode
         self.mode_worse = math.inf if mode == "min" else -math.inf
         self._reset()

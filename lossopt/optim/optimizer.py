@@ -4,12 +4,13 @@ files.  The updates themselves are compiled kernels (``src/_optim.pyx``,
 ``src/lossopt_optim.h``), one fused in-place pass per parameter array."""
 
 import json
+import math
 
 import numpy as np
 
 from .._kernels import _optim
 from .._threads import get_num_threads
-from .._validation import as_grad_array, check_nonnegative, check_param_array
+from .._validation import as_grad_array, check_hyper_float, check_param_array
 
 __all__ = ["Optimizer"]
 
@@ -25,8 +26,8 @@ def check_betas(betas, name="betas"):
         b1, b2 = betas
     except (TypeError, ValueError):
         raise TypeError(f"{name} must be a pair of floats in [0, 1), got {betas!r}") from None
-    return (check_nonnegative(b1, f"{name}[0]", 1.0, True),
-            check_nonnegative(b2, f"{name}[1]", 1.0, True))
+    return (check_hyper_float(b1, f"{name}[0]", 1.0, True),
+            check_hyper_float(b2, f"{name}[1]", 1.0, True))
 
 
 def _flag(value, name):
@@ -62,7 +63,9 @@ class Optimizer:
     they are never modified.
 
     Every gradient is checked before any parameter changes, so a bad call
-    leaves the model untouched.
+    leaves the model untouched.  All gradients are read as they were before
+    the step, as in torch: a gradient that shares memory with a parameter
+    the step updates (e.g. another parameter's array) is copied first.
 
     Each update is one compiled pass per parameter array (pass a
     :class:`FlatParameters` to make it one pass for the whole model),
@@ -88,12 +91,17 @@ class Optimizer:
 
     _algorithm = None      # key of _optim.ALGORITHMS
     _state_arrays = ()     # names of the state arrays, in kernel order s0, s1, s2
+    _state_scalars = ("step",)   # the numbers in every parameter's state
+    # state array -> (group option that makes the algorithm keep it, kernel flag
+    # that makes the kernel read it); arrays not listed are always kept and read
+    _state_options = {}
 
     def __init__(self, params, defaults):
         self.defaults = dict(defaults)
         self.param_groups = []
         self.state = {}
         self._params = []       # (group index, array, label) over all groups
+        self._spans = None
         self._structure, groups = self._as_groups(params)
         for group in groups:
             self.add_param_group(group)
@@ -171,6 +179,7 @@ class Optimizer:
             group["param_names"] = names
         self.param_groups.append(group)
         self._params.extend((gi, a, label) for a, label in zip(arrays, labels))
+        self._spans = None      # the parameters' byte ranges, computed at the next step
 
     def _check_disjoint(self, new, labels):
         """No two parameters may share memory (a step would update it twice)."""
@@ -191,7 +200,7 @@ class Optimizer:
         """Validate (and normalise) a group's hyper-parameters in place."""
         for key in self._NONNEGATIVE:
             if key in group:
-                group[key] = check_nonnegative(group[key], key)
+                group[key] = check_hyper_float(group[key], key)
         for key in ("maximize", "amsgrad", "nesterov", "centered",
                     "decoupled_weight_decay"):
             if key in group:
@@ -243,12 +252,39 @@ class Optimizer:
                     raise ValueError(f"grads has {len(seq)} entries; the optimizer has {n} "
                                      "parameters")
                 items = [(i, g, f"grads[{i}]") for i, g in enumerate(seq)]
+        # every gradient is read as it was before the step: one that shares
+        # memory with any parameter updated by this step is copied
+        updated = [i for i, g, _ in items if g is not None]
+        if len(updated) <= 1:
+            spans = None          # only its own parameter changes (FlatParameters)
+        elif len(updated) == n:
+            if self._spans is None:
+                self._spans = self._byte_spans(range(n))
+            spans = self._spans
+        else:
+            spans = self._byte_spans(updated)
         out = []
         for i, g, label in items:
             if g is not None:
-                g = as_grad_array(g, self._params[i][1], label)
+                g = as_grad_array(g, self._params[i][1], label, spans)
             out.append((i, g))
         return out
+
+    def _byte_spans(self, indices):
+        """(starts, stops, owners) of the parameters `indices` for
+        as_grad_array: their sorted byte ranges and the ids of the arrays
+        owning their memory (None unless every one has such an owner)."""
+        params = [self._params[i][1] for i in indices]
+        spans = sorted((p.__array_interface__["data"][0], p.nbytes) for p in params if p.nbytes)
+        owners = set()
+        for p in params:
+            while isinstance(p.base, np.ndarray):
+                p = p.base
+            if p.base is not None or not p.flags.owndata:
+                owners = None       # memory from elsewhere (a buffer, a pointer)
+                break
+            owners.add(id(p))       # alive as long as the parameter is
+        return [s for s, _ in spans], [s + n for s, n in spans], owners
 
     def _from_dict(self, grads, idx, where):
         names = {}
@@ -287,6 +323,7 @@ class Optimizer:
             self._check_group(group)
         algo = _optim.ALGORITHMS[self._algorithm]
         n_threads = get_num_threads()
+        layout = self._kernel_layout()
         for i, g in matched:
             if g is None:
                 continue
@@ -297,11 +334,30 @@ class Optimizer:
                 state = self.state[i] = self._init_state(group, p)
             args = dict(_ARGS)
             args.update(self._step_args(group, state, p))
-            arrays = [state.get(name) for name in self._state_arrays]
-            arrays += [None] * (3 - len(arrays))
-            _optim.update(algo, p.reshape(-1), g.reshape(-1),
-                          *[None if a is None else a.reshape(-1) for a in arrays],
-                          args, n_threads)
+            # the kernel's state arrays (flat; None where it reads none): never
+            # None for one it reads, which it would dereference as NULL (the
+            # call itself refuses a wrong size, dtype, layout or a read-only one)
+            arrays = [None, None, None]
+            for k, (name, flag) in enumerate(layout):
+                if flag is None or args[flag]:
+                    a = state.get(name)
+                    if not isinstance(a, np.ndarray) or a.shape != p.shape:
+                        raise ValueError(
+                            f"state[{i}][{name!r}] must be an array of its parameter's shape "
+                            f"{p.shape} and dtype {p.dtype}; got {_describe(a)}")
+                    arrays[k] = a.reshape(-1)
+            _optim.update(algo, p.reshape(-1), g.reshape(-1), *arrays, args, n_threads)
+
+    @classmethod
+    def _kernel_layout(cls):
+        """[(state array, the kernel flag without which the kernel does not
+        read it, or None)], in kernel order s0, s1, s2."""
+        layout = cls.__dict__.get("_layout_cache")
+        if layout is None:
+            layout = [(name, cls._state_options.get(name, (None, None))[1])
+                      for name in cls._state_arrays]
+            cls._layout_cache = layout
+        return layout
 
     def _init_state(self, group, p):
         """The state of a parameter before its first step."""
@@ -370,6 +426,12 @@ class Optimizer:
         """Restore a :meth:`state_dict`: the hyper-parameters of every group and
         the state of every parameter (copied in).  The groups must have the
         same sizes, and every state array the shape and dtype of its parameter.
+        The state of a parameter that has taken a step must be complete for
+        the algorithm and its group's options (e.g. Adam's ``"step"``,
+        ``"exp_avg"``, ``"exp_avg_sq"``, and ``"max_exp_avg_sq"`` with
+        ``amsgrad``), with ``"step"`` a whole number; anything else raises
+        before the optimizer changes.  An empty entry is a parameter with no
+        step yet.
 
         Examples
         --------
@@ -414,19 +476,73 @@ class Optimizer:
             except ValueError:
                 raise ValueError(f"state_dict's state has an entry {key!r} that no param "
                                  "group lists") from None
-            p = self._params[pos][1]
-            entry = {}
-            for name, v in dict(s).items():
-                if isinstance(v, np.ndarray):
-                    if v.shape != p.shape or v.dtype != p.dtype:
-                        raise ValueError(f"state_dict's state[{key!r}][{name!r}] has shape "
-                                         f"{v.shape} and dtype {v.dtype}; its parameter "
-                                         f"has {p.shape} and {p.dtype}")
-                    v = np.array(v, order="C")
-                entry[name] = v
-            new_state[pos] = entry
+            entry = self._check_state(key, s, new_groups[self._params[pos][0]],
+                                      self._params[pos][1])
+            if entry:
+                new_state[pos] = entry
         self.param_groups = new_groups
         self.state = new_state
+
+    def _required_state(self, group):
+        """The names of the arrays and of the numbers that a parameter's state
+        must hold once it has taken a step, under `group`'s options."""
+        arrays = tuple(name for name in self._state_arrays
+                       if name not in self._state_options
+                       or group.get(self._state_options[name][0]))
+        return arrays, self._state_scalars
+
+    def _check_state(self, key, saved, group, p):
+        """A parameter's saved state, checked complete for the algorithm and
+        `group`'s options and copied; {} (no step taken yet) stays {}."""
+        where = f"state_dict's state[{key!r}]"
+        try:
+            saved = dict(saved)
+        except (TypeError, ValueError):
+            raise TypeError(f"{where} must be a dict name -> value, got "
+                            f"{type(saved).__name__}") from None
+        if not saved:
+            return {}
+        arrays, scalars = self._required_state(group)
+        entry = {}
+        for name in scalars:
+            if name not in saved:
+                raise ValueError(f"{where}[{name!r}] is missing; {type(self).__name__} keeps "
+                                 f"{list(scalars + arrays)} for every parameter that has "
+                                 "taken a step")
+            v = saved[name]
+            if isinstance(v, np.ndarray) and v.ndim == 0 and v.dtype.kind in "iuf":
+                v = v.item()
+            if isinstance(v, (bool, np.bool_)) or not isinstance(
+                    v, (int, float, np.integer, np.floating)):
+                raise TypeError(f"{where}[{name!r}] must be a number, got {v!r}")
+            if name == "step" and not (math.isfinite(v) and v >= 0 and v == int(v)):
+                raise ValueError(f"{where}['step'] must be a step count, a whole number "
+                                 f">= 0, got {v!r}")
+            if not math.isfinite(v):
+                raise ValueError(f"{where}[{name!r}] must be a finite number, got {v!r}")
+            entry[name] = int(v) if name == "step" else float(v)
+        for name, v in saved.items():
+            if name in scalars:
+                continue
+            if name in self._state_arrays and v is None and name not in arrays:
+                continue            # torch's None buffer of an option that is off
+            if name in self._state_arrays or isinstance(v, np.ndarray):
+                if not isinstance(v, np.ndarray):
+                    raise TypeError(f"{where}[{name!r}] must be an array of its parameter's "
+                                    f"shape {p.shape} and dtype {p.dtype}; got {_describe(v)}")
+                if v.shape != p.shape or v.dtype != p.dtype:
+                    raise ValueError(f"{where}[{name!r}] has shape {v.shape} and dtype "
+                                     f"{v.dtype}; its parameter has {p.shape} and {p.dtype}")
+                v = np.array(v, order="C")
+            entry[name] = v
+        for name in arrays:
+            if name not in entry:
+                options = {k: group[k] for k in (self._state_options.get(name, ("",))[0],)
+                           if k in group}
+                why = f" (with {options})" if options else ""
+                raise ValueError(f"{where}[{name!r}] is missing: {type(self).__name__}"
+                                 f"{why} needs it for every parameter that has taken a step")
+        return entry
 
     def save(self, file):
         """Write :meth:`state_dict` to an ``.npz`` file (no pickle: the arrays
@@ -492,6 +608,12 @@ class Optimizer:
                 if k not in ("params", "param_names"):
                     lines.append(f"    {k}: {group[k]}")
         return "\n".join(lines) + "\n)"
+
+
+def _describe(v):
+    if isinstance(v, np.ndarray):
+        return f"an array of shape {v.shape} and dtype {v.dtype}"
+    return "None (missing)" if v is None else repr(v)
 
 
 def bias_correction(beta, step):

@@ -81,6 +81,8 @@ class SGD(Optimizer):
 
     _algorithm = "sgd"
     _state_arrays = ("momentum_buffer",)
+    _state_scalars = ()
+    _state_options = {"momentum_buffer": ("momentum", "with_momentum")}
 
     def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0,
                  nesterov=False, *, maximize=False):
