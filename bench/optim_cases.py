@@ -13,6 +13,7 @@ parameters with a fixed gradient, on its own copies of the arrays:
 * torch-foreach, torch-fused: torch.optim with foreach=True / fused=True.
 """
 
+import itertools
 import math
 
 import numpy as np
@@ -45,27 +46,32 @@ def make_lossopt(algo, w, g):
     return lambda: opt.step(grads)
 
 
+def _numpy_step(algo, w, g, sgd_update, adam_update):
+    """One step over a copy of `w` with gradient `g`: ``sgd_update(w, buf)``
+    for SGD-momentum, ``adam_update(w, m, v, k)`` (step k = 1, 2, ...) for
+    Adam/AdamW; the two NumPy peers differ only in those updates."""
+    w = w.copy()
+    if algo == "SGD-momentum":
+        buf = np.zeros_like(w)             # mu * 0 + g = g: torch's first buffer
+        return lambda: sgd_update(w, buf)
+    m, v = np.zeros_like(w), np.zeros_like(w)
+    steps = itertools.count(1)
+    return lambda: adam_update(w, m, v, next(steps))
+
+
 def make_numpy(algo, w, g):
     """In-place NumPy with one temporary: torch's update, op by op."""
-    w = w.copy()
     t = np.empty_like(w)
     dt = w.dtype.type
-    if algo == "SGD-momentum":
-        buf = g.copy()                     # torch's first buffer is the gradient
-
-        def step():
-            np.multiply(buf, dt(MOMENTUM), out=buf)
-            np.add(buf, g, out=buf)
-            np.multiply(buf, dt(-LR), out=t)
-            np.add(w, t, out=w)
-        return step
-    m, v = np.zeros_like(w), np.zeros_like(w)
     b1, b2 = BETAS
-    count = [0]
 
-    def step():
-        count[0] += 1
-        k = count[0]
+    def sgd_update(w, buf):
+        np.multiply(buf, dt(MOMENTUM), out=buf)
+        np.add(buf, g, out=buf)
+        np.multiply(buf, dt(-LR), out=t)
+        np.add(w, t, out=w)
+
+    def adam_update(w, m, v, k):
         if algo == "AdamW":
             np.multiply(w, dt(1 - LR * WD), out=w)
         np.subtract(g, m, out=t)               # m <- m + (1 - b1)(g - m)
@@ -81,26 +87,18 @@ def make_numpy(algo, w, g):
         np.divide(m, t, out=t)
         np.multiply(t, dt(-LR / (1 - b1 ** k)), out=t)
         np.add(w, t, out=w)
-    return step
+    return _numpy_step(algo, w, g, sgd_update, adam_update)
 
 
 def make_numpy_plain(algo, w, g):
     """NumPy as the update rules read, temporaries and all."""
-    w = w.copy()
-    if algo == "SGD-momentum":
-        buf = g.copy()
-
-        def step():
-            buf[...] = MOMENTUM * buf + g
-            w[...] -= LR * buf
-        return step
-    m, v = np.zeros_like(w), np.zeros_like(w)
     b1, b2 = BETAS
-    count = [0]
 
-    def step():
-        count[0] += 1
-        k = count[0]
+    def sgd_update(w, buf):
+        buf[...] = MOMENTUM * buf + g
+        w[...] -= LR * buf
+
+    def adam_update(w, m, v, k):
         if algo == "AdamW":
             w[...] *= 1 - LR * WD
         m[...] = b1 * m + (1 - b1) * g
@@ -108,7 +106,7 @@ def make_numpy_plain(algo, w, g):
         m_hat = m / (1 - b1 ** k)
         v_hat = v / (1 - b2 ** k)
         w[...] -= LR * m_hat / (np.sqrt(v_hat) + EPS)
-    return step
+    return _numpy_step(algo, w, g, sgd_update, adam_update)
 
 
 def _make_torch(flag):
