@@ -10,6 +10,7 @@ float16 becomes float32; bool and integer data become float64.  Complex,
 long double, object and string data are refused with a TypeError.
 """
 
+import numbers
 import operator
 
 import numpy as np
@@ -56,12 +57,21 @@ def check_reduction(reduction):
     return reduction
 
 
+def as_real(value, name, expected="a float"):
+    """A real-valued scalar argument as a float: a Python or NumPy real number
+    or a 0-d real array; strings, bytes and bools are refused (TypeError)."""
+    if isinstance(value, (bool, np.bool_, str, bytes)) or not (
+            isinstance(value, numbers.Real)
+            or (isinstance(value, np.ndarray) and value.ndim == 0
+                and value.dtype.kind in "iuf")):
+        raise TypeError(f"{name} must be {expected}, got {value!r} "
+                        f"({type(value).__name__})")
+    return float(value)
+
+
 def check_fraction(value, name):
     """A float in [0, 1]."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a float in [0, 1], got {value!r}") from None
+    v = as_real(value, name, "a float in [0, 1]")
     if not 0.0 <= v <= 1.0:
         raise ValueError(f"{name} must be in [0, 1], got {value!r}")
     return v
@@ -144,10 +154,7 @@ def overlaps(a, b):
 
 def check_positive_float(value, name, allow_zero=False):
     """A finite float > 0 (>= 0 with allow_zero)."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a float, got {value!r}") from None
+    v = as_real(value, name)
     if not (v >= 0.0 if allow_zero else v > 0.0) or v == float("inf"):
         raise ValueError(f"{name} must be a finite float {'>= 0' if allow_zero else '> 0'}, "
                          f"got {value!r}")
@@ -155,10 +162,8 @@ def check_positive_float(value, name, allow_zero=False):
 
 
 def check_finite_float(value, name):
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a float, got {value!r}") from None
+    """A finite float."""
+    v = as_real(value, name)
     if v != v or v in (float("inf"), float("-inf")):
         raise ValueError(f"{name} must be finite, got {value!r}")
     return v
@@ -198,12 +203,7 @@ def check_nonnegative_array(values, name):
 
 def check_nonnegative(value, name, upper=None, upper_open=False):
     """A real number >= 0 (and <= upper, or < upper when upper_open), as a float."""
-    if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be a non-negative float, got {value!r}")
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a non-negative float, got {value!r}") from None
+    v = as_real(value, name, "a non-negative float")
     if not v >= 0.0:   # also refuses NaN
         raise ValueError(f"{name} must be a non-negative float, got {value!r}")
     if upper is not None and (v >= upper if upper_open else v > upper):
@@ -274,15 +274,5 @@ def as_grad_array(g, param, name, spans=None):
     return arr
 
 
-def check_hyper_float(value, name, upper=None, upper_open=False):
-    """An optimizer's or a schedule's real-valued hyper-parameter: a real
-    number (Python, NumPy scalar or 0-d array; not a string, not a bool),
-    >= 0 (and <= upper, or < upper when upper_open), as a float."""
-    if type(value) is not float and (
-            isinstance(value, (bool, np.bool_))
-            or not (isinstance(value, (int, float, np.integer, np.floating))
-                    or (isinstance(value, np.ndarray) and value.ndim == 0
-                        and value.dtype.kind in "iuf"))):
-        raise TypeError(f"{name} must be a non-negative float, got {value!r} "
-                        f"({type(value).__name__})")
-    return check_nonnegative(value, name, upper, upper_open)
+# an optimizer's or a schedule's real-valued hyper-parameter (>= 0)
+check_hyper_float = check_nonnegative

@@ -361,3 +361,15 @@ def test_target_outside_unit_interval_is_caught_before_the_float32_cast():
         lossopt.BinaryCrossEntropy()(x, np.array([0.5, 1.0 + 1e-9, 0.0]))
     with pytest.raises(ValueError, match="target must hold binary labels"):
         lossopt.Hinge()(x, np.array([1.0, -1.0 - 1e-9, 0.0]))
+
+
+@pytest.mark.parametrize("make, value", [
+    (lambda v: lossopt.Hinge(margin=v), "2"), (lambda v: lossopt.Hinge(margin=v), True),
+    (lambda v: lossopt.Huber(delta=v), "2"), (lambda v: lossopt.MulticlassHinge(margin=v), "2"),
+    (lambda v: lossopt.BinaryCrossEntropy(label_smoothing=v), "0.1"),
+])
+def test_string_and_bool_hyper_parameters_are_refused(make, value):
+    x = np.zeros((2, 3))
+    target = np.array([0, 1]) if "Multiclass" in repr(make(1.0)) else np.ones((2, 3))
+    with pytest.raises(TypeError, match="must be a"):
+        make(value)(x, target)

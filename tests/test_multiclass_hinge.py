@@ -278,7 +278,7 @@ def test_threads_bit_identical(rng):
     ({"p": 3}, {}, ValueError, "p must be 1 or 2"),
     ({"p": True}, {}, ValueError, "p must be 1 or 2"),
     ({"margin": np.inf}, {}, ValueError, "margin must be finite"),
-    ({"margin": "1"}, {}, TypeError, "margin must be a real number"),
+    ({"margin": "1"}, {}, TypeError, "margin must be a float"),
     ({"class_weight": [1, 1]}, {}, ValueError, r"class_weight must have shape \(3,\)"),
     ({"class_weight": [1, -1, 1]}, {}, ValueError, "class_weight must be non-negative"),
     ({"reduction": "avg"}, {}, ValueError, "reduction must be one of"),

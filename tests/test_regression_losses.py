@@ -459,3 +459,10 @@ def test_gaussian_nll_refuses_one_array_for_both_outputs(rng):
     b2 = np.empty((5, 6))
     with pytest.raises(ValueError, match="overlap"):
         lossopt.GaussianNLL().gradient(p, y, v, out=(b2[:, :3], b2[:, 2:5]))
+
+
+def test_negative_variance_is_caught_before_the_float32_cast():
+    """-1e-50 rounds to -0.0 in float32; the caller's variance is still negative."""
+    p = np.zeros(3, dtype=np.float32)
+    with pytest.raises(ValueError, match="var must be non-negative"):
+        lossopt.GaussianNLL()(p, np.zeros(3), np.array([1.0, -1e-50, 1.0]))

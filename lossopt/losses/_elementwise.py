@@ -80,8 +80,11 @@ class ElementwiseLoss(Loss):
             t_in = np.asarray(target)
             if t_in.dtype.kind == "f" and t_in.dtype.itemsize > p2.dtype.itemsize:
                 # the cast to pred's dtype could round a target outside the
-                # domain into it (1 + 1e-9 -> 1.0f): check the caller's values
-                self._check_target(t_in)
+                # domain into it (1 + 1e-9 -> 1.0f): count the caller's values
+                # (one vectorised pass), explain with _check_target
+                t_wide = np.ascontiguousarray(t_in).reshape(p2.shape)
+                if _regression.count_outside(self._target_domain, t_wide):
+                    self._check_target(t_in)
         options = self._kernel_options(pred.shape)
         n = p2.shape[0]
         denominator = float(n) if sw is None else float(np.sum(sw))

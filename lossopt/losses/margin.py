@@ -1,14 +1,11 @@
 """The multiclass hinge loss (Weston-Watkins and Crammer-Singer): the margin
 losses of multiclass support vector machines.  Kernel: ``src/_margin.pyx``."""
 
-import math
-import numbers
-
 import numpy as np
 
 from .._kernels import _margin
 from .._threads import get_num_threads
-from .._validation import as_weights, check_out
+from .._validation import as_weights, check_finite_float, check_out
 from ._base import Loss, grad_scale, reduce_loss
 from ._class_rows import class_logits, class_rows, gradient_result, gradient_rows, label_array
 
@@ -130,12 +127,7 @@ class MulticlassHinge(Loss):
             raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
         if isinstance(self.p, (bool, np.bool_)) or self.p not in (1, 2):
             raise ValueError(f"p must be 1 or 2, got {self.p!r}")
-        if isinstance(self.margin, (bool, np.bool_)) or \
-                not isinstance(self.margin, numbers.Real):
-            raise TypeError(f"margin must be a real number, got {self.margin!r}")
-        margin = float(self.margin)
-        if not math.isfinite(margin):
-            raise ValueError(f"margin must be finite, got {self.margin!r}")
+        margin = check_finite_float(self.margin, "margin")
         return margin, int(self.p), self.kind == "crammer_singer"
 
     def _evaluate(self, scores, target, sample_weight, want_grad, out):

@@ -433,8 +433,12 @@ class GaussianNLL(Loss):
         pred, p2, t2, sw = elementwise_inputs(pred, target, sample_weight)
         var = as_float_array(var, "var")
         var_b = _variance_layout(var, pred)
-        if var.size < pred.size:
-            check_nonnegative_array(var, "var")              # small: check it here
+        if var.size < pred.size or var.dtype.itemsize > p2.dtype.itemsize:
+            # small, or about to be rounded by the cast to pred's dtype
+            # (-1e-50 -> -0.0f): check the caller's values here
+            if _regression.count_outside(_regression.NONNEGATIVE,
+                                         np.ascontiguousarray(var).reshape(1, -1)):
+                check_nonnegative_array(var, "var")
         v2 = np.ascontiguousarray(np.broadcast_to(var_b, pred.shape),
                                   dtype=p2.dtype).reshape(p2.shape)
         if out is None:
