@@ -54,6 +54,7 @@ import numpy as np
 
 from ._validation import (as_float_array, check_positive_float, check_reduction,
                           check_unit_interval)
+from .losses._base import reduce_loss
 
 __all__ = ["Distribution", "Gaussian", "Laplace", "Bernoulli", "Categorical", "Poisson"]
 
@@ -77,12 +78,9 @@ def _per_sample(elementwise):
 
 
 def _reduce(per_sample, reduction):
-    if reduction == "none":
-        return per_sample
-    total = float(np.sum(per_sample))
-    if reduction == "sum":
-        return total
-    return total / per_sample.shape[0] if per_sample.shape[0] else 0.0
+    """The losses' reductions (lossopt.losses._base.reduce_loss), over M samples."""
+    return reduce_loss(float(np.sum(per_sample)), per_sample, per_sample.shape[0], reduction,
+                       per_sample.shape, np.float64)
 
 
 class Distribution:

@@ -28,12 +28,8 @@
 /* rows taken together, column by column, by the short-row path */
 #define LOSSOPT_MARGIN_CHUNK 64
 
-/* the bodies must be inlined into each ISA clone, or they run as baseline code */
-#if defined(__GNUC__) || defined(__clang__)
-#define LOSSOPT_MARGIN_INLINE static inline __attribute__((always_inline))
-#else
-#define LOSSOPT_MARGIN_INLINE static inline
-#endif
+/* the bodies must be inlined into each ISA clone, or they run as baseline
+ * code: they are LOSSOPT_ALWAYS_INLINE (lossopt_math.h) */
 
 /* What a margin kernel reads and writes (the scores' type is the suffix's). */
 typedef struct {
@@ -71,7 +67,7 @@ static inline double lossopt_margin_store(const lossopt_margin_args *a, ptrdiff_
 #define LOSSOPT_DEFINE_MARGIN_HELPERS(T, SUFFIX)                                       \
     /* Weston-Watkins row: returns the sum of the terms; with g, writes           */ \
     /* g_j = sc d(term_j)/dz_j (j != y) and g_y = -sum_j g_j                       */ \
-    LOSSOPT_MARGIN_INLINE double lossopt_ww_row_##SUFFIX(                        \
+    LOSSOPT_ALWAYS_INLINE double lossopt_ww_row_##SUFFIX(                        \
         const T *x, T *g, ptrdiff_t n, ptrdiff_t y, double margin, int p, double sc, \
         int want_g)                                                                  \
     {                                                                                \
@@ -94,7 +90,7 @@ static inline double lossopt_margin_store(const lossopt_margin_args *a, ptrdiff_
         return acc;                                                                  \
     }                                                                                \
     /* Crammer-Singer row: returns max(0, h)^p, h = margin + max_{j!=y} x_j - x_y */ \
-    LOSSOPT_MARGIN_INLINE double lossopt_cs_row_##SUFFIX(                        \
+    LOSSOPT_ALWAYS_INLINE double lossopt_cs_row_##SUFFIX(                        \
         const T *x, T *g, ptrdiff_t n, ptrdiff_t y, double margin, int p, double sc, \
         int want_g)                                                                  \
     {                                                                                \
@@ -127,7 +123,7 @@ static inline double lossopt_margin_store(const lossopt_margin_args *a, ptrdiff_
         return loss;                                                                 \
     }                                                                                \
     /* long rows, one by one (their class loops above vectorise) */              \
-    LOSSOPT_MARGIN_INLINE double lossopt_margin_long_##SUFFIX(                       \
+    LOSSOPT_ALWAYS_INLINE double lossopt_margin_long_##SUFFIX(                       \
         const lossopt_margin_args *a, ptrdiff_t r0, ptrdiff_t r1, int want_g)        \
     {                                                                                \
         const ptrdiff_t n = a->n;                                                    \
@@ -159,7 +155,7 @@ static inline double lossopt_margin_store(const lossopt_margin_args *a, ptrdiff_
     /* across the rows; the WW gradient goes through the buffer back to rows.   */ \
     /* The same formulas as the row by row loop, each row's terms summed in     */ \
     /* class order.                                                             */ \
-    LOSSOPT_MARGIN_INLINE double lossopt_margin_short_##SUFFIX(                      \
+    LOSSOPT_ALWAYS_INLINE double lossopt_margin_short_##SUFFIX(                      \
         const lossopt_margin_args *a, ptrdiff_t r0, ptrdiff_t nr, int want_g)        \
     {                                                                                \
         const T *x = (const T *)a->x + r0 * a->xs;                                   \
@@ -243,7 +239,7 @@ static inline double lossopt_margin_store(const lossopt_margin_args *a, ptrdiff_
         }                                                                            \
         return total;                                                                \
     }                                                                                \
-    LOSSOPT_MARGIN_INLINE double lossopt_margin_block_##SUFFIX(                      \
+    LOSSOPT_ALWAYS_INLINE double lossopt_margin_block_##SUFFIX(                      \
         const lossopt_margin_args *a, ptrdiff_t r0, ptrdiff_t r1, int want_g)        \
     {                                                                                \
         if (a->n >= LOSSOPT_FUSED_ROW_MIN)                                           \

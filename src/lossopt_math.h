@@ -371,7 +371,7 @@ LOSSOPT_OMP_SIMD()
 }
 
 /* x log x with 0 log 0 = 0 (the entropy terms of the KL divergence). */
-static inline double lossopt_xlogx(double x)
+LOSSOPT_ALWAYS_INLINE double lossopt_xlogx(double x)
 {
     double v = x * lossopt_log(x);
     return (x == 0.0) ? 0.0 : v;

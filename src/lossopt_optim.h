@@ -28,10 +28,8 @@
 
 #if defined(__GNUC__) || defined(__clang__)
 #define LOSSOPT_RESTRICT __restrict__
-#define LOSSOPT_INLINE static inline __attribute__((always_inline))
 #else
 #define LOSSOPT_RESTRICT
-#define LOSSOPT_INLINE static inline
 #endif
 
 /* Elements per block handed to a thread (fixed, so the partition of the work
@@ -97,7 +95,7 @@ typedef struct {
                                                                                          \
 /* The gradient an update uses: sign * grad, plus the coupled L2 term                    \
  * (torch: grad.add(param, alpha=weight_decay), only when weight_decay != 0). */         \
-LOSSOPT_INLINE T lossopt_effective_grad_##SFX(T g, T w, T sign, T wd, int wd_on)         \
+LOSSOPT_ALWAYS_INLINE T lossopt_effective_grad_##SFX(T g, T w, T sign, T wd, int wd_on)         \
 {                                                                                        \
     g = sign * g;                                                                        \
     return wd_on ? g + wd * w : g;                                                       \
@@ -105,7 +103,7 @@ LOSSOPT_INLINE T lossopt_effective_grad_##SFX(T g, T w, T sign, T wd, int wd_on)
                                                                                          \
 /* torch.lerp(m, g, weight): m + weight (g - m), or g - (g - m)(1 - weight)              \
  * when weight >= 0.5 (its two forms are exact at both ends). */                         \
-LOSSOPT_INLINE T lossopt_lerp_##SFX(T m, T g, T weight)                                  \
+LOSSOPT_ALWAYS_INLINE T lossopt_lerp_##SFX(T m, T g, T weight)                                  \
 {                                                                                        \
     T d = g - m;                                                                         \
     return weight < (T)0.5 ? m + weight * d : g - d * ((T)1 - weight);                   \
@@ -113,14 +111,14 @@ LOSSOPT_INLINE T lossopt_lerp_##SFX(T m, T g, T weight)                         
                                                                                          \
 /* decay v + (1 - decay) g^2 with torch's addcmul order (om = 1 - decay, rounded         \
  * from double as torch rounds its Python scalar) */                                     \
-LOSSOPT_INLINE T lossopt_sq_avg_##SFX(T v, T g, T decay, T om)                           \
+LOSSOPT_ALWAYS_INLINE T lossopt_sq_avg_##SFX(T v, T g, T decay, T om)                           \
 {                                                                                        \
     return v * decay + om * g * g;                                                       \
 }                                                                                        \
                                                                                          \
 /* SGD.  d = g (+ wd w); with momentum: b <- mu b + (1 - dampening) d                    \
  * (b <- d on the first step), d <- d + mu b (Nesterov) or d <- b; w <- w - lr d. */     \
-LOSSOPT_INLINE void lossopt_sgd_body_##SFX(T *LOSSOPT_RESTRICT p,                        \
+LOSSOPT_ALWAYS_INLINE void lossopt_sgd_body_##SFX(T *LOSSOPT_RESTRICT p,                        \
         const T *LOSSOPT_RESTRICT gr, T *LOSSOPT_RESTRICT buf, ptrdiff_t lo,             \
         ptrdiff_t n, const lossopt_optim_args *a, const int mom)                         \
 {                                                                                        \
@@ -161,7 +159,7 @@ LOSSOPT_UPDATE(adagrad, T, SFX)                                                 
 /* RMSprop.  r <- alpha r + (1 - alpha) d^2; centered: m <- lerp(m, d, 1 - alpha),       \
  * s = SQRT(r - m^2) + eps, else s = SQRT(r) + eps; with momentum                        \
  * b <- mu b + d / s, w <- w - lr b; else w <- w - lr d / s. */                          \
-LOSSOPT_INLINE void lossopt_rmsprop_body_##SFX(T *LOSSOPT_RESTRICT p,                    \
+LOSSOPT_ALWAYS_INLINE void lossopt_rmsprop_body_##SFX(T *LOSSOPT_RESTRICT p,                    \
         const T *LOSSOPT_RESTRICT g, T *LOSSOPT_RESTRICT sq, T *LOSSOPT_RESTRICT ga,     \
         T *LOSSOPT_RESTRICT buf, ptrdiff_t lo, ptrdiff_t n,                              \
         const lossopt_optim_args *a, const int centered, const int mom)                  \
@@ -222,7 +220,7 @@ LOSSOPT_UPDATE(adadelta, T, SFX)                                                
 /* The moments shared by Adam, NAdam and RAdam, for one element: decoupled decay         \
  * of w (AdamW), the effective gradient d, m <- lerp(m, d, 1 - beta1) and                \
  * v <- beta2 v + (1 - beta2) d^2, stored; returns w, d, m, v through pointers. */       \
-LOSSOPT_INLINE void lossopt_adam_moments_##SFX(T p, T g, T *m_, T *v_,                   \
+LOSSOPT_ALWAYS_INLINE void lossopt_adam_moments_##SFX(T p, T g, T *m_, T *v_,                   \
         T w1, T b2, T om2, T decay, int decay_on, T sign, T wd, int wd_on,               \
         T *w, T *d, T *m, T *v)                                                          \
 {                                                                                        \
@@ -237,7 +235,7 @@ LOSSOPT_INLINE void lossopt_adam_moments_##SFX(T p, T g, T *m_, T *v_,          
 /* Adam / AdamW / AMSGrad.  Moments as above; amsgrad: vmax <- max(vmax, v), v' = vmax,  \
  * else v' = v; w <- w - step_size m / (SQRT(v') / SQRT(1 - beta2^t) + eps),             \
  * step_size = c1 = lr / (1 - beta1^t), c2 = SQRT(1 - beta2^t). */                       \
-LOSSOPT_INLINE void lossopt_adam_body_##SFX(T *LOSSOPT_RESTRICT p,                       \
+LOSSOPT_ALWAYS_INLINE void lossopt_adam_body_##SFX(T *LOSSOPT_RESTRICT p,                       \
         const T *LOSSOPT_RESTRICT g, T *LOSSOPT_RESTRICT m_, T *LOSSOPT_RESTRICT v_,     \
         T *LOSSOPT_RESTRICT vmax, ptrdiff_t lo, ptrdiff_t n,                             \
         const lossopt_optim_args *a, const int ams)                                      \

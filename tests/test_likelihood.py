@@ -113,18 +113,18 @@ def test_gaussian_precision_estimate_maximises_likelihood(rng):
 
 
 def test_values_against_mpmath():
-    mpmath.mp.dps = 40
-    y, mu, beta = 0.3, -1.1, 2.0
-    ref = -mpmath.log(mpmath.npdf(y, mu, 1 / mpmath.sqrt(beta)))
-    assert Gaussian(beta=beta).nll([y], [mu]) == pytest.approx(float(ref), rel=1e-14)
-    ref = -mpmath.log(mpmath.exp(-abs(mpmath.mpf(y) - mu) / 0.5) / (2 * mpmath.mpf(0.5)))
-    assert Laplace(scale=0.5).nll([y], [mu]) == pytest.approx(float(ref), rel=1e-14)
-    z = mpmath.mpf(40)                                  # a huge logit, label 0
-    ref = -mpmath.log(1 - 1 / (1 + mpmath.exp(-z)))
-    assert Bernoulli().nll([0.0], [40.0]) == pytest.approx(float(ref), rel=1e-14)
-    lam = mpmath.exp(mpmath.mpf(0.5))
-    ref = -mpmath.log(lam ** 4 * mpmath.exp(-lam) / mpmath.factorial(4))
-    assert Poisson().nll([4.0], [0.5]) == pytest.approx(float(ref), rel=1e-14)
+    with mpmath.workdps(40):
+        y, mu, beta = 0.3, -1.1, 2.0
+        ref = -mpmath.log(mpmath.npdf(y, mu, 1 / mpmath.sqrt(beta)))
+        assert Gaussian(beta=beta).nll([y], [mu]) == pytest.approx(float(ref), rel=1e-14)
+        ref = -mpmath.log(mpmath.exp(-abs(mpmath.mpf(y) - mu) / 0.5) / (2 * mpmath.mpf(0.5)))
+        assert Laplace(scale=0.5).nll([y], [mu]) == pytest.approx(float(ref), rel=1e-14)
+        z = mpmath.mpf(40)                                  # a huge logit, label 0
+        ref = -mpmath.log(1 - 1 / (1 + mpmath.exp(-z)))
+        assert Bernoulli().nll([0.0], [40.0]) == pytest.approx(float(ref), rel=1e-14)
+        lam = mpmath.exp(mpmath.mpf(0.5))
+        ref = -mpmath.log(lam ** 4 * mpmath.exp(-lam) / mpmath.factorial(4))
+        assert Poisson().nll([4.0], [0.5]) == pytest.approx(float(ref), rel=1e-14)
 
 
 @pytest.mark.parametrize("make, match", [
