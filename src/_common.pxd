@@ -11,6 +11,7 @@ ctypedef fused floating:
 
 cdef extern from "lossopt_math.h" nogil:
     enum: BLOCK_ELEMS "LOSSOPT_BLOCK_ELEMS"
+    enum: FUSED_ROW_MIN "LOSSOPT_FUSED_ROW_MIN"
     double lossopt_exp(double x)
     void lossopt_exp_block(double *x, Py_ssize_t n)
     void lossopt_exp_array(const double *x, double *out, Py_ssize_t n)
@@ -36,11 +37,37 @@ cdef extern from "lossopt_math.h" nogil:
     void lossopt_block_exp_sum_f64(const double *x, Py_ssize_t stride,
                                    const unsigned char *mask, Py_ssize_t mask_stride,
                                    Py_ssize_t n_rows, Py_ssize_t n_cols, double *m_out,
-                                   double *e, int want_e, double *s_out, double *c_out)
+                                   double *e, double *s_out, double *c_out)
     void lossopt_block_exp_sum_f32(const float *x, Py_ssize_t stride,
                                    const unsigned char *mask, Py_ssize_t mask_stride,
                                    Py_ssize_t n_rows, Py_ssize_t n_cols, double *m_out,
-                                   float *e, int want_e, double *s_out, double *c_out)
+                                   float *e, double *s_out, double *c_out)
+    void lossopt_block_out_f64(double *e, Py_ssize_t nr, Py_ssize_t C, const double *alpha,
+                               const double *beta, const double *w, double keep,
+                               double eps_c, const double *p, Py_ssize_t ps,
+                               const double *sumc, const double *omp,
+                               const unsigned char *skip, double *out, Py_ssize_t os)
+    void lossopt_block_out_f32(float *e, Py_ssize_t nr, Py_ssize_t C, const double *alpha,
+                               const double *beta, const double *w, double keep,
+                               double eps_c, const float *p, Py_ssize_t ps,
+                               const double *sumc, const double *omp,
+                               const unsigned char *skip, float *out, Py_ssize_t os)
+    void lossopt_block_log_softmax_f64(const double *x, Py_ssize_t xs, Py_ssize_t nr,
+                                       Py_ssize_t C, const double *m, const double *lz,
+                                       const unsigned char *skip, double *out, Py_ssize_t os)
+    void lossopt_block_log_softmax_f32(const float *x, Py_ssize_t xs, Py_ssize_t nr,
+                                       Py_ssize_t C, const double *m, const double *lz,
+                                       const unsigned char *skip, float *out, Py_ssize_t os)
+    double lossopt_row_max_b_f64(const double *x, const unsigned char *mask, const double *b,
+                                 Py_ssize_t n)
+    double lossopt_row_max_b_f32(const float *x, const unsigned char *mask, const double *b,
+                                 Py_ssize_t n)
+    void lossopt_row_exp_sum_b_f64(const double *x, const unsigned char *mask, const double *b,
+                                   Py_ssize_t n, double m, double *e, double *s_out,
+                                   double *c_out)
+    void lossopt_row_exp_sum_b_f32(const float *x, const unsigned char *mask, const double *b,
+                                   Py_ssize_t n, double m, float *e, double *s_out,
+                                   double *c_out)
     void lossopt_grad_row_f64(const double *e, const double *p, const double *w, double *out,
                               Py_ssize_t n, double alpha, double sc, double keep,
                               double eps_c, double sum_c, double omp)
@@ -105,18 +132,67 @@ cdef inline void rows_exp_sum(const floating *x, Py_ssize_t stride, const unsign
 
 cdef inline void block_exp_sum(const floating *x, Py_ssize_t stride, const unsigned char *mask,
                                Py_ssize_t mask_stride, Py_ssize_t n_rows, Py_ssize_t n_cols,
-                               double *m_out, floating *e, bint want_e, double *s_out,
+                               double *m_out, floating *e, double *s_out,
                                double *c_out) noexcept nogil:
     """For a block of rows: their maxima m (over the unmasked entries), then
     e = exp(x - m) (0 where masked), s += sum of e != 1, c += count of e == 1.
-    e is a workspace of n_rows * n_cols elements; it holds the exponentials
-    afterwards only if want_e."""
+    e (n_rows * n_cols elements) holds the exponentials afterwards: row-major
+    for rows of FUSED_ROW_MIN classes or more, column-major (e[j * n_rows + i])
+    for shorter rows."""
     if floating is float:
         lossopt_block_exp_sum_f32(x, stride, mask, mask_stride, n_rows, n_cols, m_out, e,
-                                  want_e, s_out, c_out)
+                                  s_out, c_out)
     else:
         lossopt_block_exp_sum_f64(x, stride, mask, mask_stride, n_rows, n_cols, m_out, e,
-                                  want_e, s_out, c_out)
+                                  s_out, c_out)
+
+
+cdef inline void block_out(floating *e, Py_ssize_t nr, Py_ssize_t C, const double *alpha,
+                           const double *beta, const double *w, double keep, double eps_c,
+                           const floating *p, Py_ssize_t ps, const double *sumc,
+                           const double *omp, const unsigned char *skip, floating *out,
+                           Py_ssize_t os) noexcept nogil:
+    """Rows of short rows from their column-major exponentials e: row i is
+    grad_row(e_i, p_i, w, out_i, C, alpha[i], beta[i], keep, eps_c, sumc[i],
+    omp[i]), except the rows with skip[i] != 0, which are left alone."""
+    if floating is float:
+        lossopt_block_out_f32(e, nr, C, alpha, beta, w, keep, eps_c, p, ps, sumc, omp, skip,
+                              out, os)
+    else:
+        lossopt_block_out_f64(e, nr, C, alpha, beta, w, keep, eps_c, p, ps, sumc, omp, skip,
+                              out, os)
+
+
+cdef inline void block_log_softmax(const floating *x, Py_ssize_t xs, Py_ssize_t nr,
+                                   Py_ssize_t C, const double *m, const double *lz,
+                                   const unsigned char *skip, floating *out,
+                                   Py_ssize_t os) noexcept nogil:
+    """out_ij = (x_ij - m_i) - lz_i for the rows of a block without skip[i]."""
+    if floating is float:
+        lossopt_block_log_softmax_f32(x, xs, nr, C, m, lz, skip, out, os)
+    else:
+        lossopt_block_log_softmax_f64(x, xs, nr, C, m, lz, skip, out, os)
+
+
+cdef inline double row_max_b(const floating *x, const unsigned char *mask, const double *b,
+                            Py_ssize_t n) noexcept nogil:
+    """The maximum of a row over its entries present in the mask (when given)
+    and with b != 0 (logsumexp's scale factors); -inf when none is."""
+    if floating is float:
+        return lossopt_row_max_b_f32(x, mask, b, n)
+    else:
+        return lossopt_row_max_b_f64(x, mask, b, n)
+
+
+cdef inline void row_exp_sum_b(const floating *x, const unsigned char *mask, const double *b,
+                               Py_ssize_t n, double m, floating *e, double *s_out,
+                               double *c_out) noexcept nogil:
+    """e = exp(x - m) in double (0 where absent); c += sum of b where e == 1,
+    s += sum of b e over the other present entries."""
+    if floating is float:
+        lossopt_row_exp_sum_b_f32(x, mask, b, n, m, e, s_out, c_out)
+    else:
+        lossopt_row_exp_sum_b_f64(x, mask, b, n, m, e, s_out, c_out)
 
 
 cdef inline void grad_row(const floating *e, const floating *p, const double *w,

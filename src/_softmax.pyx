@@ -53,8 +53,8 @@ import numpy as np
 
 from _common cimport (floating, BLOCK_ELEMS, lossopt_exp_array, lossopt_expf_array,
                       lossopt_log1p_array, lossopt_log, lossopt_log_sum_block, rows_max,
-                      rows_exp_sum, block_exp_sum, grad_row, log_softmax_row, coef_sums,
-                      rows_xlogx,
+                      rows_exp_sum, row_max_b, row_exp_sum_b, block_exp_sum, block_out, block_log_softmax, grad_row,
+                      log_softmax_row, coef_sums, rows_xlogx, FUSED_ROW_MIN,
                       threads_for, n_blocks_of, sum_in_order, row_stride,
                       PARALLEL_MIN_EXP_ELEMS)
 
@@ -74,9 +74,26 @@ cdef enum:
     ROW_IGNORED = 4
 
 # per-thread workspace: the exp buffer, five per-row arrays (m, flag, s, c, lz),
-# and for the KL divergence the targets' sum t log t per row and its buffer
+# for the KL divergence the targets' sum t log t per row and its buffer, and
+# the short rows' per-row output coefficients (Deferred: five arrays and skip)
 cdef enum:
-    WS_ARRAYS = 8
+    WS_ARRAYS = 14
+
+
+cdef struct Deferred:
+    # Short rows (fewer than FUSED_ROW_MIN classes, exponentials column-major
+    # in the block buffer): the finalize functions leave the rows of finite
+    # results to one vectorised pass over the block (block_out /
+    # block_log_softmax) and only record each row's coefficients here; a row
+    # they write themselves (flags, weight 0, masked log_softmax) gets skip.
+    Py_ssize_t k              # the row's index in its block
+    Py_ssize_t nr             # rows in the block
+    double *alpha
+    double *beta
+    double *sumc
+    double *omp
+    double *lab               # cross-entropy with labels: the label entry's gradient
+    unsigned char *skip
 
 
 cdef struct RowArgs:
@@ -176,28 +193,14 @@ cdef inline void exp_row(const RowArgs *a, const floating *xr, Py_ssize_t i, Py_
                          double *c) noexcept nogil:
     """e[j] = exp(x[j0 + j] - m) for the present entries (0 for the others), and
     the sums of e (weighted by b for logsumexp with b)."""
-    cdef Py_ssize_t j
-    cdef double v, bj, ss = 0.0, cc = 0.0
     cdef const unsigned char *mask = NULL
+    if a.mask != NULL:
+        mask = a.mask + i * a.mask_stride + j0
     if a.b == NULL:
-        if a.mask != NULL:
-            mask = a.mask + i * a.mask_stride + j0
         rows_exp_sum(xr + j0, 0, mask, 0, 1, n, &m, e, s, c)
-        return
-    # logsumexp with b (rare): scalar libm exp, entries with b == 0 absent
-    for j in range(n):
-        if is_present(a, i, j0 + j):
-            v = exp(<double>xr[j0 + j] - m)
-            bj = a.b[i * a.b_stride + j0 + j]
-            if v == 1.0:
-                cc += bj
-            else:
-                ss += bj * v
-        else:
-            v = 0.0
-        e[j] = <floating>v
-    s[0] += ss
-    c[0] += cc
+    else:
+        # logsumexp with b: entries with b == 0 absent, exp in double
+        row_exp_sum_b(xr + j0, mask, a.b + i * a.b_stride + j0, n, m, e, s, c)
 
 
 cdef inline const floating *exp_chunk(const RowArgs *a, const floating *xr, Py_ssize_t i,
@@ -250,32 +253,51 @@ cdef inline void finalize_lse(const RowArgs *a, const floating *xr, Py_ssize_t i
         a.row_sign[i] = sg
 
 
+cdef inline void defer(Deferred *d, double alpha, double beta, double sumc,
+                       double omp) noexcept nogil:
+    d.alpha[d.k] = alpha
+    d.beta[d.k] = beta
+    d.sumc[d.k] = sumc
+    d.omp[d.k] = omp
+    d.skip[d.k] = 0
+
+
+cdef inline void mask_row(const RowArgs *a, floating *outr, Py_ssize_t i) noexcept nogil:
+    """Masked entries are absent: 0 / -inf even in a row holding NaN or +inf."""
+    cdef Py_ssize_t j
+    cdef const unsigned char *mr = a.mask + i * a.mask_stride
+    for j in range(a.n_cols):
+        if mr[j] == 0:
+            outr[j] = <floating>(0.0 if a.mode == MODE_SOFTMAX else -INFINITY)
+
+
 cdef inline void finalize_softmax(const RowArgs *a, const floating *xr, floating *outr,
                                   Py_ssize_t i, double m, int flag, double s, double c,
-                                  double lz, const floating *e, floating *buf) noexcept nogil:
-    """softmax / log_softmax of row i into outr."""
-    cdef Py_ssize_t j
-    cdef const unsigned char *mr
-    row_softmax(a, xr, outr, i, m, flag, s, c, lz, e, buf)
-    if a.mask != NULL:
-        # masked entries are absent: 0 / -inf even in a row holding NaN or +inf
-        mr = a.mask + i * a.mask_stride
-        for j in range(a.n_cols):
-            if mr[j] == 0:
-                outr[j] = <floating>(0.0 if a.mode == MODE_SOFTMAX else -INFINITY)
+                                  double lz, const floating *e, floating *buf,
+                                  Deferred *d) noexcept nogil:
+    """softmax / log_softmax of row i into outr (or its coefficients into d)."""
+    row_softmax(a, xr, outr, i, m, flag, s, c, lz, e, buf, d)
+    if a.mask != NULL and (d == NULL or d.skip[d.k]):
+        mask_row(a, outr, i)
 
 
 cdef inline void row_softmax(const RowArgs *a, const floating *xr, floating *outr,
                              Py_ssize_t i, double m, int flag, double s, double c,
-                             double lz, const floating *e, floating *buf) noexcept nogil:
+                             double lz, const floating *e, floating *buf,
+                             Deferred *d) noexcept nogil:
     cdef Py_ssize_t j, j0, n, C = a.n_cols
     cdef double inv, lzv
     cdef const floating *ech
+    if d != NULL:
+        d.skip[d.k] = 1
     if a.mode == MODE_SOFTMAX:
         if flag != ROW_FINITE:
             fill_row(outr, C, 0.0 if flag == ROW_NEG_INF else NAN)
             return
         inv = 1.0 / (c + s)
+        if d != NULL:
+            defer(d, inv, 0.0, 0.0, 0.0)
+            return
         j0 = 0
         while j0 < C:
             n = min(<Py_ssize_t>BLOCK_ELEMS, C - j0)
@@ -288,7 +310,9 @@ cdef inline void row_softmax(const RowArgs *a, const floating *xr, floating *out
         fill_row(outr, C, -INFINITY if flag == ROW_NEG_INF else NAN)
         return
     lzv = lz if flag == ROW_FINITE else 0.0
-    if a.mask == NULL:
+    if d != NULL:
+        defer(d, lzv, 0.0, 0.0, 0.0)       # (x - m) - lzv by block_log_softmax
+    elif a.mask == NULL:
         log_softmax_row(xr, outr, C, m, lzv)
     else:
         for j in range(C):
@@ -299,15 +323,18 @@ cdef inline double finalize_cross_entropy(const RowArgs *a, const floating *xr,
                                           floating *outr, const floating *pr, Py_ssize_t i,
                                           double m, int flag, double s, double c, double lz,
                                           double tlogt, const floating *e,
-                                          floating *buf) noexcept nogil:
-    """Write row i's gradient (when wanted); return its weighted loss.  tlogt
-    is the row's sum t log t of the targets (KL divergence only)."""
+                                          floating *buf, Deferred *d) noexcept nogil:
+    """Write row i's gradient (when wanted; or its coefficients into d, e then
+    being the block's column-major exponentials); return its weighted loss.
+    tlogt is the row's sum t log t of the targets (KL divergence only)."""
     cdef Py_ssize_t j, j0, n, C = a.n_cols, y = 0
     cdef double inv, loss, sw, sc, wy = 0.0, keep, eps_c, A = 0.0, ey, wsum
     cdef double acc1 = 0.0, acc2 = 0.0
     cdef const double *w = a.class_weight
     cdef const floating *ech
     sw = 1.0 if a.sample_weight == NULL else a.sample_weight[i]
+    if d != NULL:
+        d.skip[d.k] = 1
     if flag != ROW_FINITE:
         # ignored or every class masked: 0; +inf or NaN logits: NaN, except that
         # a sample weighted 0 contributes nothing, to the gradient either
@@ -344,6 +371,14 @@ cdef inline double finalize_cross_entropy(const RowArgs *a, const floating *xr,
         sc = a.grad_scale * sw
         if a.want_grad and sc == 0.0:
             fill_row(outr, C, 0.0)          # weighted 0: contributes nothing
+        elif a.want_grad and d != NULL:
+            inv = 1.0 / (c + s)
+            if a.mode == MODE_CE_LABELS:
+                defer(d, sc * inv * A, sc, 0.0, 0.0)
+                d.lab[d.k] = sc * (eps_c * (a.class_weight_sum - wy) -
+                                   A * one_minus_p(e[y * d.nr + d.k], inv, s, c))
+            else:
+                defer(d, sc * inv * acc2, sc, acc2, one_minus_p(1.0, inv, s, c))
         elif a.want_grad:
             inv = 1.0 / (c + s)
             j0 = 0
@@ -390,10 +425,12 @@ cdef inline void rows_block(const RowArgs *a, const floating *x, floating *out,
     cdef double *rtlogt = rlz + BLOCK_ELEMS
     cdef double *rtmp = rtlogt + BLOCK_ELEMS
     cdef bint plain = a.mask == NULL and a.b == NULL
-    # only softmax and the cross-entropy gradient read the exponentials again
-    cdef bint want_e = a.mode == MODE_SOFTMAX or a.want_grad
+    # short rows: exponentials column-major, outputs written for the whole block
+    cdef bint short = a.b == NULL and C < FUSED_ROW_MIN
+    cdef Deferred dd
+    cdef Deferred *d = NULL
     cdef Py_ssize_t i, k, j0, n
-    cdef double loss = 0.0
+    cdef double loss = 0.0, keep = 0.0, eps_c = 0.0
     cdef const floating *e
     cdef const floating *xr
     cdef const floating *pr = NULL
@@ -405,7 +442,7 @@ cdef inline void rows_block(const RowArgs *a, const floating *x, floating *out,
     if a.b == NULL and C <= BLOCK_ELEMS:
         # 1-2. maxima, exponentials and their sums for the whole block at once
         block_exp_sum(x + r0 * xs, xs, a.mask + r0 * a.mask_stride if a.mask != NULL
-                      else NULL, a.mask_stride, nr, C, rm, buf, want_e, rs, rc)
+                      else NULL, a.mask_stride, nr, C, rm, buf, rs, rc)
         for k in range(nr):
             rflag[k] = row_flag(a, x + (r0 + k) * xs, r0 + k, rm[k])
     else:
@@ -414,6 +451,9 @@ cdef inline void rows_block(const RowArgs *a, const floating *x, floating *out,
             xr = x + (r0 + k) * xs
             if plain:
                 rows_max(xr, xs, 1, C, &rm[k])
+            elif a.b != NULL:
+                rm[k] = row_max_b(xr, a.mask + (r0 + k) * a.mask_stride if a.mask != NULL
+                                  else NULL, a.b + (r0 + k) * a.b_stride, C)
             else:
                 rm[k] = masked_max(a, xr, r0 + k)
             rflag[k] = row_flag(a, xr, r0 + k, rm[k])
@@ -436,11 +476,26 @@ cdef inline void rows_block(const RowArgs *a, const floating *x, floating *out,
     if a.kl:
         rows_xlogx(probs + r0 * a.probs_stride, a.probs_stride, nr, C, rtmp, rtlogt)
 
-    # 4. results, row by row
+    if short and (a.mode == MODE_SOFTMAX or a.want_grad or
+                  (a.mode == MODE_LOG_SOFTMAX and a.mask == NULL)):
+        dd.nr = nr
+        dd.alpha = rtmp + BLOCK_ELEMS
+        dd.beta = dd.alpha + BLOCK_ELEMS
+        dd.sumc = dd.beta + BLOCK_ELEMS
+        dd.omp = dd.sumc + BLOCK_ELEMS
+        dd.lab = dd.omp + BLOCK_ELEMS
+        dd.skip = <unsigned char *>(dd.lab + BLOCK_ELEMS)
+        d = &dd
+
+    # 4. results, row by row (short rows: their coefficients, see Deferred)
     for k in range(nr):
         i = r0 + k
         xr = x + i * xs
-        e = buf + k * C if C <= BLOCK_ELEMS else NULL
+        if short:
+            e = buf                       # column-major: row k at e[j * nr + k]
+            dd.k = k
+        else:
+            e = buf + k * C if C <= BLOCK_ELEMS else NULL
         if out != NULL:
             outr = out + i * a.out_stride
         if a.mode == MODE_LSE:
@@ -448,14 +503,40 @@ cdef inline void rows_block(const RowArgs *a, const floating *x, floating *out,
                 finalize_lse(a, xr, i, rm[k], rs[k], rc[k], rlz[k] if a.b == NULL else 0.0)
         elif a.mode == MODE_SOFTMAX or a.mode == MODE_LOG_SOFTMAX:
             # a long row (e == NULL) is alone in its block: buf is free again
-            finalize_softmax(a, xr, outr, i, rm[k], <int>rflag[k], rs[k], rc[k], rlz[k], e, buf)
+            finalize_softmax(a, xr, outr, i, rm[k], <int>rflag[k], rs[k], rc[k], rlz[k], e,
+                             buf, d)
         else:
             if probs != NULL:
                 pr = probs + i * a.probs_stride
             loss += finalize_cross_entropy(a, xr, outr, pr, i, rm[k], <int>rflag[k], rs[k],
-                                           rc[k], rlz[k], rtlogt[k] if a.kl else 0.0, e, buf)
+                                           rc[k], rlz[k], rtlogt[k] if a.kl else 0.0, e, buf,
+                                           d)
     if a.block_loss != NULL:
         a.block_loss[blk] = loss
+    if d == NULL:
+        return
+
+    # 5. short rows: the block's outputs in one pass, then the entries that
+    # take another formula (the label's entry, masked entries)
+    outr = out + r0 * a.out_stride
+    if a.mode == MODE_LOG_SOFTMAX:
+        block_log_softmax(x + r0 * xs, xs, nr, C, rm, dd.alpha, dd.skip, outr, a.out_stride)
+        return
+    if a.mode != MODE_SOFTMAX:
+        eps_c = a.smoothing / C
+        if a.mode == MODE_CE_PROBS:
+            keep = 1.0 - a.smoothing
+            pr = probs + r0 * a.probs_stride
+    block_out(buf, nr, C, dd.alpha, dd.beta, a.class_weight, keep, eps_c, pr,
+              a.probs_stride, dd.sumc, dd.omp, dd.skip, outr, a.out_stride)
+    for k in range(nr):
+        if dd.skip[k]:
+            continue
+        outr = out + (r0 + k) * a.out_stride
+        if a.mode == MODE_CE_LABELS:
+            outr[a.labels[r0 + k]] = <floating>dd.lab[k]
+        elif a.mask != NULL:
+            mask_row(a, outr, r0 + k)
 
 
 cdef int run_rows(RowArgs *a, const floating *x, floating *out, const floating *probs,

@@ -381,11 +381,24 @@ LOSSOPT_ALWAYS_INLINE double lossopt_xlogx(double x)
 
 /*
  * lz[i] = log(c[i] + s[i]) for c[i] >= 1 maxima and the rest s[i] >= 0,
- * as log1p(s/c) + log1p(c - 1): precise when s << c.
+ * as log1p(s/c) + log1p(c - 1): precise when s << c.  When every row has a
+ * single maximum (c = 1, the usual case) that is log1p(s) + log1p(0) =
+ * log1p(s) exactly (s / 1 = s, log1p(0) = +0, s >= 0 or NaN), so one log1p
+ * per row is enough.
  */
 LOSSOPT_CLONES
 static void lossopt_log_sum_block(const double *s, const double *c, double *lz, ptrdiff_t n)
 {
+    int single = 1;
+LOSSOPT_OMP_SIMD(reduction(&:single))
+    for (ptrdiff_t i = 0; i < n; i++)
+        single &= (c[i] == 1.0);
+    if (single) {
+LOSSOPT_OMP_SIMD()
+        for (ptrdiff_t i = 0; i < n; i++)
+            lz[i] = lossopt_log1p(s[i]);
+        return;
+    }
 LOSSOPT_OMP_SIMD()
     for (ptrdiff_t i = 0; i < n; i++)
         lz[i] = lossopt_log1p(s[i] / c[i]) + lossopt_log1p(c[i] - 1.0);
@@ -472,6 +485,57 @@ LOSSOPT_OMP_SIMD()
             c_out[i] += c;                                                           \
         }                                                                            \
     }                                                                                \
+    /* logsumexp with scale factors b (logsumexp's b=): an entry is present  */      \
+    /* where the mask (when given) is set and b != 0.  The row's maximum     */      \
+    /* over the present entries, in double.                                  */      \
+    LOSSOPT_ALWAYS_INLINE double lossopt_row_max_b_body_##SUFFIX(                    \
+        const T *x, const unsigned char *mask, const double *b, ptrdiff_t n)         \
+    {                                                                                \
+        double m = -INFINITY;                                                        \
+        LOSSOPT_OMP_SIMD(reduction(max:m))                                           \
+        for (ptrdiff_t j = 0; j < n; j++) {                                          \
+            int present = (mask ? mask[j] != 0 : 1) && b[j] != 0.0;                  \
+            double v = present ? (double)x[j] : -INFINITY;                           \
+            m = v > m ? v : m;                                                       \
+        }                                                                            \
+        return m;                                                                    \
+    }                                                                                \
+    LOSSOPT_CLONES                                                                   \
+    static double lossopt_row_max_b_##SUFFIX(const T *x, const unsigned char *mask,  \
+                                             const double *b, ptrdiff_t n)           \
+    {                                                                                \
+        if (mask == NULL)                                                            \
+            return lossopt_row_max_b_body_##SUFFIX(x, NULL, b, n);                   \
+        return lossopt_row_max_b_body_##SUFFIX(x, mask, b, n);                       \
+    }                                                                                \
+    /* e_j = exp(x_j - m) in double (0 where absent); c += the b_j of the     */     \
+    /* entries with e_j == 1, s += b_j e_j over the others                    */     \
+    LOSSOPT_ALWAYS_INLINE void lossopt_row_exp_sum_b_body_##SUFFIX(                  \
+        const T *x, const unsigned char *mask, const double *b, ptrdiff_t n,         \
+        double m, T *e, double *s_out, double *c_out)                                \
+    {                                                                                \
+        double s = 0.0, c = 0.0;                                                     \
+        LOSSOPT_OMP_SIMD(reduction(+:s, c))                                          \
+        for (ptrdiff_t j = 0; j < n; j++) {                                          \
+            int present = (mask ? mask[j] != 0 : 1) && b[j] != 0.0;                  \
+            double v = present ? lossopt_exp((double)x[j] - m) : 0.0;                \
+            c += (present && v == 1.0) ? b[j] : 0.0;                                 \
+            s += (present && v != 1.0) ? b[j] * v : 0.0;                             \
+            e[j] = (T)v;                                                             \
+        }                                                                            \
+        *s_out += s;                                                                 \
+        *c_out += c;                                                                 \
+    }                                                                                \
+    LOSSOPT_CLONES                                                                   \
+    static void lossopt_row_exp_sum_b_##SUFFIX(const T *x, const unsigned char *mask,\
+                                               const double *b, ptrdiff_t n, double m,\
+                                               T *e, double *s_out, double *c_out)   \
+    {                                                                                \
+        if (mask == NULL)                                                            \
+            lossopt_row_exp_sum_b_body_##SUFFIX(x, NULL, b, n, m, e, s_out, c_out);  \
+        else                                                                         \
+            lossopt_row_exp_sum_b_body_##SUFFIX(x, mask, b, n, m, e, s_out, c_out);  \
+    }                                                                                \
     /* v[k] = exp(v[k] + lo[k]) over a flat block (lo only for floats) */            \
     static inline void lossopt_exp_lo_flat_##SUFFIX(T *v, const T *lo, ptrdiff_t n)  \
     {                                                                                \
@@ -479,13 +543,15 @@ LOSSOPT_OMP_SIMD()
         for (ptrdiff_t k = 0; k < n; k++)                                            \
             v[k] = EXPLO(v[k], IS_FLOAT ? lo[k * IS_FLOAT] : (T)0);                  \
     }                                                                                \
-    /* m, e, s, c for a block of rows (s and c are added to); e is also the */       \
-    /* workspace of long rows, and is written for short rows only if want_e */       \
+    /* m, e, s, c for a block of rows (s and c are added to).  e holds the     */    \
+    /* exponentials afterwards: row-major (e[i * C + j]) for rows of at least  */    \
+    /* LOSSOPT_FUSED_ROW_MIN classes, column-major (e[j * n_rows + i]) for     */    \
+    /* shorter ones                                                            */    \
     LOSSOPT_CLONES                                                                   \
     static void lossopt_block_exp_sum_##SUFFIX(                                      \
         const T *x, ptrdiff_t stride, const unsigned char *mask,                     \
         ptrdiff_t mask_stride, ptrdiff_t n_rows, ptrdiff_t n_cols,                   \
-        double *m_out, T *e, int want_e, double *s_out, double *c_out)               \
+        double *m_out, T *e, double *s_out, double *c_out)                           \
     {                                                                                \
         const ptrdiff_t nr = n_rows, C = n_cols;                                     \
         if (C >= LOSSOPT_FUSED_ROW_MIN) {                                            \
@@ -542,13 +608,14 @@ LOSSOPT_OMP_SIMD()
             return;                                                                  \
         }                                                                            \
         /* short rows: column by column, vectorised across the rows (strided  */     \
-        /* loads), into a column-major buffer tr[j * nr + i]                   */    \
-        T tr[LOSSOPT_BLOCK_ELEMS], mv[LOSSOPT_BLOCK_ELEMS];                          \
-        T lo[IS_FLOAT ? LOSSOPT_BLOCK_ELEMS : 1];                                    \
+        /* loads), into e column-major, e[j * nr + i]; then per column one     */    \
+        /* fused sweep: shift, exp, and the row sums.  The exponentials stay   */    \
+        /* column-major in e (lossopt_block_out_* writes the rows from there). */    \
+        T mv[LOSSOPT_BLOCK_ELEMS];                                                   \
         for (ptrdiff_t i = 0; i < nr; i++)                                           \
             mv[i] = (T)-INFINITY;                                                    \
         for (ptrdiff_t j = 0; j < C; j++) {   /* gather column j, track maxima */    \
-            T *col = tr + j * nr;                                                    \
+            T *col = e + j * nr;                                                     \
             if (mask == NULL) {                                                      \
                 LOSSOPT_OMP_SIMD()                                                   \
                 for (ptrdiff_t i = 0; i < nr; i++) {                                 \
@@ -565,35 +632,20 @@ LOSSOPT_OMP_SIMD()
                 }                                                                    \
             }                                                                        \
         }                                                                            \
-        for (ptrdiff_t j = 0; j < C; j++) {   /* shift by the maxima */              \
-            T *col = tr + j * nr;                                                    \
-            T *lcol = lo + (j * nr) * IS_FLOAT;                                      \
+        for (ptrdiff_t j = 0; j < C; j++) {                                          \
+            T *col = e + j * nr;                                                     \
             LOSSOPT_OMP_SIMD()                                                       \
             for (ptrdiff_t i = 0; i < nr; i++) {                                     \
                 T v = col[i];                                                        \
                 T th = v - mv[i];                                                    \
-                if (IS_FLOAT)                                                        \
-                    lcol[i * IS_FLOAT] = lossopt_diff_lo_##SUFFIX(v, mv[i], th);     \
-                col[i] = th;                                                         \
-            }                                                                        \
-        }                                                                            \
-        lossopt_exp_lo_flat_##SUFFIX(tr, lo, nr * C);                                \
-        for (ptrdiff_t j = 0; j < C; j++) {                                          \
-            const T *col = tr + j * nr;                                              \
-            LOSSOPT_OMP_SIMD()                                                       \
-            for (ptrdiff_t i = 0; i < nr; i++) {                                     \
-                T v = col[i];                                                        \
-                c_out[i] += (v == (T)1) ? 1.0 : 0.0;                                 \
-                s_out[i] += (v == (T)1) ? 0.0 : (double)v;                           \
+                T ex = EXPLO(th, lossopt_diff_lo_##SUFFIX(v, mv[i], th));            \
+                col[i] = ex;                                                         \
+                c_out[i] += (ex == (T)1) ? 1.0 : 0.0;                                \
+                s_out[i] += (ex == (T)1) ? 0.0 : (double)ex;                         \
             }                                                                        \
         }                                                                            \
         for (ptrdiff_t i = 0; i < nr; i++)                                           \
             m_out[i] = (double)mv[i];                                                \
-        if (e != NULL) {   /* the exponentials row-major, when wanted */             \
-            for (ptrdiff_t i = 0; i < nr; i++)                                       \
-                for (ptrdiff_t j = 0; j < C; j++)                                    \
-                    e[i * C + j] = tr[j * nr + i];                                   \
-        }                                                                            \
     }                                                                                \
 
 static inline double lossopt_exp_lo(double x, double lo)
@@ -650,6 +702,58 @@ LOSSOPT_DEFINE_ROW_HELPERS(float, f32, lossopt_expf_lo, 1)
             lossopt_grad_row_body_##SUFFIX(e, p, w, out, n, alpha, sc, keep, eps_c,  \
                                            sum_c, omp, 1);                           \
     }                                                                                \
+    /* The rows of a block of short rows from their exponentials e, column-   */     \
+    /* major (e[j * nr + i], as lossopt_block_exp_sum_* leaves them): row i    */    \
+    /* is grad_row's output with alpha[i], sc = beta[i], sum_c = sumc[i] and   */    \
+    /* omp = omp[i], computed column by column, vectorised across the rows,   */     \
+    /* in e, then stored row by row into out (row stride os), skipping the    */     \
+    /* rows with skip[i] != 0 (written by the caller).  p, when given, holds  */     \
+    /* the probability targets row-major (row stride ps).                     */     \
+    LOSSOPT_ALWAYS_INLINE void lossopt_block_out_body_##SUFFIX(                      \
+        T *e, ptrdiff_t nr, ptrdiff_t C, const double *alpha, const double *beta,    \
+        const double *w, double keep, double eps_c, const T *p, ptrdiff_t ps,        \
+        const double *sumc, const double *omp, int max_form)                         \
+    {                                                                                \
+        for (ptrdiff_t j = 0; j < C; j++) {                                          \
+            T *col = e + j * nr;                                                     \
+            const double wj = w ? w[j] : 1.0;                                        \
+            LOSSOPT_OMP_SIMD()                                                       \
+            for (ptrdiff_t i = 0; i < nr; i++) {                                     \
+                double cj = (keep * (p ? (double)p[i * ps + j] : 1.0) + eps_c) * wj; \
+                double g = alpha[i] * (double)col[i] - beta[i] * cj;                 \
+                if (max_form)                                                        \
+                    g = (col[i] == (T)1) ? beta[i] * ((sumc[i] - cj) - sumc[i] * omp[i]) : g;\
+                col[i] = (T)g;                                                       \
+            }                                                                        \
+        }                                                                            \
+    }                                                                                \
+    LOSSOPT_CLONES                                                                   \
+    static void lossopt_block_out_##SUFFIX(                                          \
+        T *e, ptrdiff_t nr, ptrdiff_t C, const double *alpha, const double *beta,    \
+        const double *w, double keep, double eps_c, const T *p, ptrdiff_t ps,        \
+        const double *sumc, const double *omp, const unsigned char *skip, T *out,    \
+        ptrdiff_t os)                                                                \
+    {                                                                                \
+        if (p == NULL && w == NULL)                                                  \
+            lossopt_block_out_body_##SUFFIX(e, nr, C, alpha, beta, NULL, keep, eps_c,\
+                                            NULL, 0, sumc, omp, 0);                  \
+        else if (p == NULL)                                                          \
+            lossopt_block_out_body_##SUFFIX(e, nr, C, alpha, beta, w, keep, eps_c,   \
+                                            NULL, 0, sumc, omp, 0);                  \
+        else if (w == NULL)                                                          \
+            lossopt_block_out_body_##SUFFIX(e, nr, C, alpha, beta, NULL, keep, eps_c,\
+                                            p, ps, sumc, omp, 1);                    \
+        else                                                                         \
+            lossopt_block_out_body_##SUFFIX(e, nr, C, alpha, beta, w, keep, eps_c,   \
+                                            p, ps, sumc, omp, 1);                    \
+        for (ptrdiff_t i = 0; i < nr; i++) {                                         \
+            if (skip[i])                                                             \
+                continue;                                                            \
+            T *o = out + i * os;                                                     \
+            for (ptrdiff_t j = 0; j < C; j++)                                        \
+                o[j] = e[j * nr + i];                                                \
+        }                                                                            \
+    }                                                                                \
     /* out_j = (x_j - m) - lz */                                                     \
     LOSSOPT_CLONES                                                                   \
     static void lossopt_log_softmax_row_##SUFFIX(const T *x, T *out, ptrdiff_t n,    \
@@ -658,6 +762,25 @@ LOSSOPT_DEFINE_ROW_HELPERS(float, f32, lossopt_expf_lo, 1)
         LOSSOPT_OMP_SIMD()                                                           \
         for (ptrdiff_t j = 0; j < n; j++)                                            \
             out[j] = (T)(((double)x[j] - m) - lz);                                   \
+    }                                                                                \
+    /* out_ij = (x_ij - m_i) - lz_i for the rows of a block of short rows      */    \
+    /* (rows at x + i * xs, out + i * os), except those with skip[i] != 0      */    \
+    LOSSOPT_CLONES                                                                   \
+    static void lossopt_block_log_softmax_##SUFFIX(const T *x, ptrdiff_t xs,         \
+                                                   ptrdiff_t nr, ptrdiff_t C,        \
+                                                   const double *m, const double *lz,\
+                                                   const unsigned char *skip, T *out,\
+                                                   ptrdiff_t os)                     \
+    {                                                                                \
+        for (ptrdiff_t i = 0; i < nr; i++) {                                         \
+            if (skip[i])                                                             \
+                continue;                                                            \
+            const T *xr = x + i * xs;                                                \
+            T *o = out + i * os;                                                     \
+            const double mi = m[i], lzi = lz[i];                                     \
+            for (ptrdiff_t j = 0; j < C; j++)                                        \
+                o[j] = (T)(((double)xr[j] - mi) - lzi);                              \
+        }                                                                            \
     }                                                                                \
     /* sum_j c_j (x_j - m) over c_j != 0 (0 log 0 = 0), and sum_j c_j */             \
     static inline void lossopt_coef_sums_body_##SUFFIX(                              \
