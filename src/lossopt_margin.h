@@ -47,7 +47,28 @@ typedef struct {
     int p;
     int crammer_singer;
     double *row_loss;           /* weighted loss per row, or NULL */
+    unsigned char *bad;         /* NULL: labels known to be in [0, n); else each */
+    ptrdiff_t rows_per_block;   /* block checks its labels first and, holding a */
+                                /* bad one, sets bad[r0 / rows_per_block] and   */
+                                /* writes nothing */
 } lossopt_margin_args;
+
+/* The number of labels outside [0, n), branch-free (vectorised). */
+LOSSOPT_ALWAYS_INLINE ptrdiff_t lossopt_count_bad_labels_body(const ptrdiff_t *labels,
+                                                            ptrdiff_t count, ptrdiff_t n)
+{
+    ptrdiff_t bad = 0;
+    LOSSOPT_OMP_SIMD(reduction(+:bad))
+    for (ptrdiff_t i = 0; i < count; i++)
+        bad += (labels[i] < 0) | (labels[i] >= n);
+    return bad;
+}
+
+LOSSOPT_CLONES
+static ptrdiff_t lossopt_count_bad_labels(const ptrdiff_t *labels, ptrdiff_t count, ptrdiff_t n)
+{
+    return lossopt_count_bad_labels_body(labels, count, n);
+}
 
 /* the row's weight: sample weight x class weight of its label (/ C) */
 static inline double lossopt_margin_weight(const lossopt_margin_args *a, ptrdiff_t i)
@@ -259,6 +280,10 @@ static inline double lossopt_margin_store(const lossopt_margin_args *a, ptrdiff_
                                                ptrdiff_t r1)                         \
     {                                                                                \
         const lossopt_margin_args *a = (const lossopt_margin_args *)args;            \
+        if (a->bad && lossopt_count_bad_labels_body(a->labels + r0, r1 - r0, a->n)) { \
+            a->bad[r0 / a->rows_per_block] = 1;                                      \
+            return 0.0;                                                              \
+        }                                                                            \
         if (a->g)                                                                    \
             return lossopt_margin_block_##SUFFIX(a, r0, r1, 1);                      \
         return lossopt_margin_block_##SUFFIX(a, r0, r1, 0);                          \

@@ -346,3 +346,30 @@ def test_rows_longer_than_a_block(rng, kind):
                                rtol=1e-13)
     np.testing.assert_allclose(grad, reference_gradient(x, y, 1.0, kind, 2), rtol=1e-13,
                                atol=1e-300)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("where", ["out", "in place", "none", "loss only"])
+def test_bad_label_in_a_late_block(rng, threads, where):
+    """A bad label in the last of many blocks: the kernel's label check (all
+    labels first when the gradient goes into the caller's out, block by block
+    in the one pass otherwise) raises, naming the first bad label, and the
+    caller's arrays are left as they were."""
+    x = rng.normal(size=(50_000, 10))
+    y = rng.integers(0, 10, size=50_000)
+    y[49_990], y[49_995] = 10, -3
+    x0 = x.copy()
+    loss = lossopt.MulticlassHinge()
+    out = np.full_like(x, 7.0)
+    with lossopt.threads(threads), pytest.raises(ValueError,
+                                                 match=r"class label 10, outside \[0, 10\)"):
+        if where == "out":
+            loss.loss_and_gradient(x, y, out=out)
+        elif where == "in place":
+            loss.loss_and_gradient(x, y, out=x)
+        elif where == "none":
+            lossopt.MulticlassHinge(reduction="none").loss_and_gradient(x, y)
+        else:
+            loss(x, y)
+    np.testing.assert_array_equal(out, 7.0)
+    np.testing.assert_array_equal(x, x0)

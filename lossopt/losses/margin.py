@@ -145,19 +145,19 @@ class MulticlassHinge(Loss):
             sample_weight, batch, "sample_weight").reshape(-1)
         if out is not None:
             check_out(out, scores.shape, scores.dtype)
-        bad = _margin.first_bad_label(labels, n_classes)
-        if bad >= 0:
-            raise ValueError(f"target holds class label {labels[bad]}, outside "
-                             f"[0, {n_classes})")
         rows, perm = class_rows(scores, axis)
         denominator = float(rows.shape[0]) if sw is None else float(np.sum(sw))
         grad = gradient_rows(out, scores, rows, perm, (target, cw, sw, labels)) \
             if want_grad else None
         row_loss = np.empty(rows.shape[0]) if reduction == "none" else None
+        # labels are checked by the kernel: block by block within its one pass
+        # when only arrays of our own are written, all of them first when the
+        # gradient goes straight into the caller's out (nothing written then)
         total = _margin.multiclass_hinge_rows(
             rows, grad, labels, cw, sw, margin, p, crammer_singer,
             grad_scale(reduction, denominator), row_loss, get_num_threads(),
-            scores_arr=rows, grad_arr=grad)
+            scores_arr=rows, grad_arr=grad,
+            check_first=out is not None and np.may_share_memory(grad, out))
         value = reduce_loss(total, row_loss, denominator, reduction, batch, scores.dtype)
         if not want_grad:
             return value, None
