@@ -46,18 +46,18 @@ cdef extern from "lossopt_math.h" nogil:
                                const double *beta, const double *w, double keep,
                                double eps_c, const double *p, Py_ssize_t ps,
                                const double *sumc, const double *omp,
-                               const unsigned char *skip, double *out, Py_ssize_t os)
+                               const double *skip, double *out, Py_ssize_t os)
     void lossopt_block_out_f32(float *e, Py_ssize_t nr, Py_ssize_t C, const double *alpha,
                                const double *beta, const double *w, double keep,
                                double eps_c, const float *p, Py_ssize_t ps,
                                const double *sumc, const double *omp,
-                               const unsigned char *skip, float *out, Py_ssize_t os)
+                               const double *skip, float *out, Py_ssize_t os)
     void lossopt_block_log_softmax_f64(const double *x, Py_ssize_t xs, Py_ssize_t nr,
                                        Py_ssize_t C, const double *m, const double *lz,
-                                       const unsigned char *skip, double *out, Py_ssize_t os)
+                                       const double *skip, double *out, Py_ssize_t os)
     void lossopt_block_log_softmax_f32(const float *x, Py_ssize_t xs, Py_ssize_t nr,
                                        Py_ssize_t C, const double *m, const double *lz,
-                                       const unsigned char *skip, float *out, Py_ssize_t os)
+                                       const double *skip, float *out, Py_ssize_t os)
     double lossopt_row_max_b_f64(const double *x, const unsigned char *mask, const double *b,
                                  Py_ssize_t n)
     double lossopt_row_max_b_f32(const float *x, const unsigned char *mask, const double *b,
@@ -68,6 +68,20 @@ cdef extern from "lossopt_math.h" nogil:
     void lossopt_row_exp_sum_b_f32(const float *x, const unsigned char *mask, const double *b,
                                    Py_ssize_t n, double m, float *e, double *s_out,
                                    double *c_out)
+    void lossopt_ce_label_rows_f64(const double *x, Py_ssize_t xs, const Py_ssize_t *y,
+                                   Py_ssize_t ignore_index, const double *w, double wsum,
+                                   const double *sw, double grad_scale, const double *e,
+                                   Py_ssize_t nr, const double *m, const double *s,
+                                   const double *c, const double *lz, double *rl,
+                                   double *alpha, double *beta, double *lab,
+                                   double *special)
+    void lossopt_ce_label_rows_f32(const float *x, Py_ssize_t xs, const Py_ssize_t *y,
+                                   Py_ssize_t ignore_index, const double *w, double wsum,
+                                   const double *sw, double grad_scale, const float *e,
+                                   Py_ssize_t nr, const double *m, const double *s,
+                                   const double *c, const double *lz, double *rl,
+                                   double *alpha, double *beta, double *lab,
+                                   double *special)
     void lossopt_grad_row_f64(const double *e, const double *p, const double *w, double *out,
                               Py_ssize_t n, double alpha, double sc, double keep,
                               double eps_c, double sum_c, double omp)
@@ -150,7 +164,7 @@ cdef inline void block_exp_sum(const floating *x, Py_ssize_t stride, const unsig
 cdef inline void block_out(floating *e, Py_ssize_t nr, Py_ssize_t C, const double *alpha,
                            const double *beta, const double *w, double keep, double eps_c,
                            const floating *p, Py_ssize_t ps, const double *sumc,
-                           const double *omp, const unsigned char *skip, floating *out,
+                           const double *omp, const double *skip, floating *out,
                            Py_ssize_t os) noexcept nogil:
     """Rows of short rows from their column-major exponentials e: row i is
     grad_row(e_i, p_i, w, out_i, C, alpha[i], beta[i], keep, eps_c, sumc[i],
@@ -165,7 +179,7 @@ cdef inline void block_out(floating *e, Py_ssize_t nr, Py_ssize_t C, const doubl
 
 cdef inline void block_log_softmax(const floating *x, Py_ssize_t xs, Py_ssize_t nr,
                                    Py_ssize_t C, const double *m, const double *lz,
-                                   const unsigned char *skip, floating *out,
+                                   const double *skip, floating *out,
                                    Py_ssize_t os) noexcept nogil:
     """out_ij = (x_ij - m_i) - lz_i for the rows of a block without skip[i]."""
     if floating is float:
@@ -193,6 +207,24 @@ cdef inline void row_exp_sum_b(const floating *x, const unsigned char *mask, con
         lossopt_row_exp_sum_b_f32(x, mask, b, n, m, e, s_out, c_out)
     else:
         lossopt_row_exp_sum_b_f64(x, mask, b, n, m, e, s_out, c_out)
+
+
+cdef inline void ce_label_rows(const floating *x, Py_ssize_t xs, const Py_ssize_t *y,
+                               Py_ssize_t ignore_index, const double *w, double wsum,
+                               const double *sw, double grad_scale, const floating *e,
+                               Py_ssize_t nr, const double *m, const double *s, const double *c,
+                               const double *lz, double *rl, double *alpha, double *beta,
+                               double *lab, double *special) noexcept nogil:
+    """Cross-entropy with labels, no smoothing, for a block of short rows
+    (column-major exponentials e): loss, gradient coefficients and label
+    entry per row, vectorised across rows; special[k] for the rows left to
+    the engine (non-finite maximum, ignored label, weight 0)."""
+    if floating is float:
+        lossopt_ce_label_rows_f32(x, xs, y, ignore_index, w, wsum, sw, grad_scale, e, nr, m,
+                                  s, c, lz, rl, alpha, beta, lab, special)
+    else:
+        lossopt_ce_label_rows_f64(x, xs, y, ignore_index, w, wsum, sw, grad_scale, e, nr, m,
+                                  s, c, lz, rl, alpha, beta, lab, special)
 
 
 cdef inline void grad_row(const floating *e, const floating *p, const double *w,

@@ -53,7 +53,7 @@ import numpy as np
 
 from _common cimport (floating, BLOCK_ELEMS, lossopt_exp_array, lossopt_expf_array,
                       lossopt_log1p_array, lossopt_log, lossopt_log_sum_block, rows_max,
-                      rows_exp_sum, row_max_b, row_exp_sum_b, block_exp_sum, block_out, block_log_softmax, grad_row,
+                      rows_exp_sum, row_max_b, row_exp_sum_b, block_exp_sum, block_out, block_log_softmax, ce_label_rows, grad_row,
                       log_softmax_row, coef_sums, rows_xlogx, FUSED_ROW_MIN,
                       threads_for, n_blocks_of, sum_in_order, row_stride,
                       PARALLEL_MIN_EXP_ELEMS)
@@ -93,7 +93,7 @@ cdef struct Deferred:
     double *sumc
     double *omp
     double *lab               # cross-entropy with labels: the label entry's gradient
-    unsigned char *skip
+    double *skip
 
 
 cdef struct RowArgs:
@@ -427,6 +427,9 @@ cdef inline void rows_block(const RowArgs *a, const floating *x, floating *out,
     cdef bint plain = a.mask == NULL and a.b == NULL
     # short rows: exponentials column-major, outputs written for the whole block
     cdef bint short = a.b == NULL and C < FUSED_ROW_MIN
+    # short rows of the cross-entropy with labels and no smoothing: the rows'
+    # results vectorised across rows (ce_label_rows), special rows by row
+    cdef bint fast_ce = short and a.mode == MODE_CE_LABELS and a.smoothing == 0.0
     cdef Deferred dd
     cdef Deferred *d = NULL
     cdef Py_ssize_t i, k, j0, n
@@ -443,8 +446,9 @@ cdef inline void rows_block(const RowArgs *a, const floating *x, floating *out,
         # 1-2. maxima, exponentials and their sums for the whole block at once
         block_exp_sum(x + r0 * xs, xs, a.mask + r0 * a.mask_stride if a.mask != NULL
                       else NULL, a.mask_stride, nr, C, rm, buf, rs, rc)
-        for k in range(nr):
-            rflag[k] = row_flag(a, x + (r0 + k) * xs, r0 + k, rm[k])
+        if not fast_ce:           # (fast_ce: flags of its special rows only)
+            for k in range(nr):
+                rflag[k] = row_flag(a, x + (r0 + k) * xs, r0 + k, rm[k])
     else:
         # 1. maxima and flags; 2. exponentials row by row, a long row in chunks
         for k in range(nr):
@@ -476,16 +480,37 @@ cdef inline void rows_block(const RowArgs *a, const floating *x, floating *out,
     if a.kl:
         rows_xlogx(probs + r0 * a.probs_stride, a.probs_stride, nr, C, rtmp, rtlogt)
 
+    dd.nr = nr
+    dd.alpha = rtmp + BLOCK_ELEMS
+    dd.beta = dd.alpha + BLOCK_ELEMS
+    dd.sumc = dd.beta + BLOCK_ELEMS
+    dd.omp = dd.sumc + BLOCK_ELEMS
+    dd.lab = dd.omp + BLOCK_ELEMS
+    dd.skip = dd.lab + BLOCK_ELEMS
     if short and (a.mode == MODE_SOFTMAX or a.want_grad or
                   (a.mode == MODE_LOG_SOFTMAX and a.mask == NULL)):
-        dd.nr = nr
-        dd.alpha = rtmp + BLOCK_ELEMS
-        dd.beta = dd.alpha + BLOCK_ELEMS
-        dd.sumc = dd.beta + BLOCK_ELEMS
-        dd.omp = dd.sumc + BLOCK_ELEMS
-        dd.lab = dd.omp + BLOCK_ELEMS
-        dd.skip = <unsigned char *>(dd.lab + BLOCK_ELEMS)
         d = &dd
+    if fast_ce:
+        ce_label_rows(x + r0 * xs, xs, a.labels + r0, a.ignore_index, a.class_weight,
+                      a.class_weight_sum, a.sample_weight + r0 if a.sample_weight != NULL
+                      else NULL, a.grad_scale, buf, nr, rm, rs, rc, rlz, rtmp, dd.alpha,
+                      dd.beta, dd.lab, dd.skip)
+        for k in range(nr):
+            i = r0 + k
+            if not dd.skip[k]:
+                loss += rtmp[k]
+                if a.row_value != NULL:
+                    a.row_value[i] = rtmp[k]
+                continue
+            # a special row: the engine's own formulas (it sets skip when it
+            # writes the row itself)
+            dd.k = k
+            xr = x + i * xs
+            rflag[k] = row_flag(a, xr, i, rm[k])
+            loss += finalize_cross_entropy(a, xr, out + i * a.out_stride if out != NULL
+                                           else NULL, NULL, i, rm[k], <int>rflag[k], rs[k],
+                                           rc[k], rlz[k], 0.0, buf, buf, d)
+        nr = 0                    # (nothing left for the row loop below)
 
     # 4. results, row by row (short rows: their coefficients, see Deferred)
     for k in range(nr):
@@ -515,6 +540,7 @@ cdef inline void rows_block(const RowArgs *a, const floating *x, floating *out,
         a.block_loss[blk] = loss
     if d == NULL:
         return
+    nr = r1 - r0
 
     # 5. short rows: the block's outputs in one pass, then the entries that
     # take another formula (the label's entry, masked entries)

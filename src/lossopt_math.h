@@ -100,11 +100,11 @@ static inline const char *lossopt_compiler(void)
 }
 
 /* target_clones needs ifunc support: GCC >= 12 or clang >= 14 on glibc x86-64. */
-#if defined(__x86_64__) && defined(__GLIBC__) && !defined(LOSSOPT_NO_CLONES) && \
-    ((defined(__clang__) && __clang_major__ >= 14) ||                         \
+#if defined(__x86_64__) && defined(__GLIBC__) && !defined(LOSSOPT_NO_CLONES) &&      \
+    ((defined(__clang__) && __clang_major__ >= 14) ||                                \
      (!defined(__clang__) && defined(__GNUC__) && __GNUC__ >= 12))
 #define LOSSOPT_HAVE_CLONES 1
-#define LOSSOPT_CLONES \
+#define LOSSOPT_CLONES                                                               \
     __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define LOSSOPT_HAVE_CLONES 0
@@ -432,7 +432,7 @@ LOSSOPT_OMP_SIMD()
             return (T)0;                                                             \
         T bp = th - x, ap = th - bp;                                                 \
         T tl = (x - ap) + (-m - bp);                                                 \
-        return (th > (T)-104 && th < (T)89) ? tl : (T)0; /* -inf - m: tl = 0 */     \
+        return (th > (T)-104 && th < (T)89) ? tl : (T)0; /* -inf - m: tl = 0 */      \
     }                                                                                \
     LOSSOPT_CLONES                                                                   \
     static void lossopt_rows_max_##SUFFIX(const T *x, ptrdiff_t stride,              \
@@ -448,7 +448,7 @@ LOSSOPT_OMP_SIMD()
             m_out[i] = (double)m;                                                    \
         }                                                                            \
     }                                                                                \
-    /* e, s, c for rows whose maxima m are known, row by row */                     \
+    /* e, s, c for rows whose maxima m are known, row by row */                      \
     LOSSOPT_CLONES                                                                   \
     static void lossopt_rows_exp_sum_##SUFFIX(                                       \
         const T *x, ptrdiff_t stride, const unsigned char *mask,                     \
@@ -667,8 +667,8 @@ LOSSOPT_DEFINE_ROW_HELPERS(float, f32, lossopt_expf_lo, 1)
  * i.e. the smoothed probability target times the class weight (probability
  * targets), or the smoothing mass eps/C times the class weight (labels).
  */
-#define LOSSOPT_DEFINE_OUTPUT_HELPERS(T, SUFFIX, IS_FLOAT)                            \
-    /*  out_j = alpha e_j - sc c_j, and where e_j == 1 (a maximum, when           */\
+#define LOSSOPT_DEFINE_OUTPUT_HELPERS(T, SUFFIX, IS_FLOAT)                           \
+    /*  out_j = alpha e_j - sc c_j, and where e_j == 1 (a maximum, when           */ \
     /*  max_form): sc ((sum_c - c_j) - sum_c one_minus_p), exact near p = 1         */\
     static inline void lossopt_grad_row_body_##SUFFIX(                               \
         const T *e, const T *p, const double *w, T *out, ptrdiff_t n, double alpha,  \
@@ -688,7 +688,7 @@ LOSSOPT_DEFINE_ROW_HELPERS(float, f32, lossopt_expf_lo, 1)
         const T *e, const T *p, const double *w, T *out, ptrdiff_t n, double alpha,  \
         double sc, double keep, double eps_c, double sum_c, double omp)              \
     {                                                                                \
-        /* constant NULL-ness per call, so each variant vectorises */               \
+        /* constant NULL-ness per call, so each variant vectorises */                \
         if (p == NULL && w == NULL)                                                  \
             lossopt_grad_row_body_##SUFFIX(e, NULL, NULL, out, n, alpha, sc, keep,   \
                                            eps_c, sum_c, omp, 0);                    \
@@ -731,7 +731,7 @@ LOSSOPT_DEFINE_ROW_HELPERS(float, f32, lossopt_expf_lo, 1)
     static void lossopt_block_out_##SUFFIX(                                          \
         T *e, ptrdiff_t nr, ptrdiff_t C, const double *alpha, const double *beta,    \
         const double *w, double keep, double eps_c, const T *p, ptrdiff_t ps,        \
-        const double *sumc, const double *omp, const unsigned char *skip, T *out,    \
+        const double *sumc, const double *omp, const double *skip, T *out,           \
         ptrdiff_t os)                                                                \
     {                                                                                \
         if (p == NULL && w == NULL)                                                  \
@@ -746,8 +746,23 @@ LOSSOPT_DEFINE_ROW_HELPERS(float, f32, lossopt_expf_lo, 1)
         else                                                                         \
             lossopt_block_out_body_##SUFFIX(e, nr, C, alpha, beta, w, keep, eps_c,   \
                                             p, ps, sumc, omp, 1);                    \
-        for (ptrdiff_t i = 0; i < nr; i++) {                                         \
-            if (skip[i])                                                             \
+        /* the transposition, four rows at a time (a 10-class row is too short  */   \
+        /* for the loop overhead of one row at a time)                          */   \
+        ptrdiff_t i = 0;                                                             \
+        for (; i + 4 <= nr; i += 4) {                                                \
+            if (skip[i] + skip[i + 1] + skip[i + 2] + skip[i + 3] != 0.0)            \
+                break;                                                               \
+            T *o0 = out + i * os, *o1 = o0 + os, *o2 = o1 + os, *o3 = o2 + os;       \
+            for (ptrdiff_t j = 0; j < C; j++) {                                      \
+                const T *ej = e + j * nr + i;                                        \
+                o0[j] = ej[0];                                                       \
+                o1[j] = ej[1];                                                       \
+                o2[j] = ej[2];                                                       \
+                o3[j] = ej[3];                                                       \
+            }                                                                        \
+        }                                                                            \
+        for (; i < nr; i++) {                                                        \
+            if (skip[i] != 0.0)                                                      \
                 continue;                                                            \
             T *o = out + i * os;                                                     \
             for (ptrdiff_t j = 0; j < C; j++)                                        \
@@ -763,17 +778,81 @@ LOSSOPT_DEFINE_ROW_HELPERS(float, f32, lossopt_expf_lo, 1)
         for (ptrdiff_t j = 0; j < n; j++)                                            \
             out[j] = (T)(((double)x[j] - m) - lz);                                   \
     }                                                                                \
+    /* Cross-entropy with class labels and no label smoothing, for a block of */     \
+    /* short rows (exponentials column-major in e), vectorised across rows:   */     \
+    /* row k's weighted loss into rl[k] and, for block_out, alpha[k],         */     \
+    /* beta[k] and the label entry lab[k] -- the formulas of the engine's     */     \
+    /* finalize_cross_entropy (_softmax.pyx) with eps = 0, keep = 1.  A row   */     \
+    /* whose maximum is not finite, whose label is ignore_index or whose      */     \
+    /* weight sw * grad_scale is 0 gets special[k] = 1 and is left to the    */      \
+    /* engine (nothing of it is used).  wsum is the class weights' sum.       */     \
+    LOSSOPT_ALWAYS_INLINE void lossopt_ce_label_rows_body_##SUFFIX(                  \
+        const T *x, ptrdiff_t xs, const ptrdiff_t *y, ptrdiff_t ignore_index,        \
+        const double *w, double wsum, const double *sw, double grad_scale,           \
+        const T *e, ptrdiff_t nr, const double *m, const double *s, const double *c, \
+        const double *lz, double *rl, double *alpha, double *beta, double *lab,      \
+        double *special, int has_w, int has_sw)                                      \
+    {                                                                                \
+        /* the label entries of x and e (gathers, scalar), parked in rl and lab */   \
+        for (ptrdiff_t k = 0; k < nr; k++) {                                         \
+            ptrdiff_t yk = y[k];                                                     \
+            ptrdiff_t yy = (yk == ignore_index) ? 0 : yk;   /* a safe index */       \
+            rl[k] = (double)x[k * xs + yy];                                          \
+            lab[k] = (double)e[yy * nr + k];                                         \
+            special[k] = (yk == ignore_index) ? 1.0 : 0.0;                           \
+        }                                                                            \
+        LOSSOPT_OMP_SIMD()                                                           \
+        for (ptrdiff_t k = 0; k < nr; k++) {                                         \
+            double swk = has_sw ? sw[k] : 1.0, sc = grad_scale * swk;                \
+            int sp = (special[k] != 0.0) | (fabs(m[k]) == INFINITY) | (m[k] != m[k]) |\
+                     (sc == 0.0);                                                    \
+            double wy = has_w ? w[special[k] != 0.0 ? 0 : y[k]] : 1.0;               \
+            double acc1 = rl[k] - m[k];                                              \
+            double loss = (1.0 * wy != 0.0) ? 1.0 * wy * (lz[k] - acc1) : 0.0;       \
+            double A = 1.0 * wy + 0.0 * wsum;                                        \
+            double inv = 1.0 / (c[k] + s[k]);                                        \
+            double ey = lab[k];                                                      \
+            double omp = (ey == 1.0) ? ((c[k] - 1.0) + s[k]) * inv : 1.0 - ey * inv; \
+            rl[k] = (swk == 0.0) ? 0.0 : swk * loss;                                 \
+            alpha[k] = sc * inv * A;                                                 \
+            beta[k] = sc;                                                            \
+            lab[k] = sc * (0.0 * (wsum - wy) - A * omp);                             \
+            special[k] = sp ? 1.0 : 0.0;                                             \
+        }                                                                            \
+    }                                                                                \
+    LOSSOPT_CLONES                                                                   \
+    static void lossopt_ce_label_rows_##SUFFIX(                                      \
+        const T *x, ptrdiff_t xs, const ptrdiff_t *y, ptrdiff_t ignore_index,        \
+        const double *w, double wsum, const double *sw, double grad_scale,           \
+        const T *e, ptrdiff_t nr, const double *m, const double *s, const double *c, \
+        const double *lz, double *rl, double *alpha, double *beta, double *lab,      \
+        double *special)                                                             \
+    {                                                                                \
+        /* constant NULL-ness per call, so each variant vectorises */                \
+        if (w == NULL && sw == NULL)                                                 \
+            lossopt_ce_label_rows_body_##SUFFIX(x, xs, y, ignore_index, NULL, wsum, NULL,\
+                grad_scale, e, nr, m, s, c, lz, rl, alpha, beta, lab, special, 0, 0);\
+        else if (w == NULL)                                                          \
+            lossopt_ce_label_rows_body_##SUFFIX(x, xs, y, ignore_index, NULL, wsum, sw,\
+                grad_scale, e, nr, m, s, c, lz, rl, alpha, beta, lab, special, 0, 1);\
+        else if (sw == NULL)                                                         \
+            lossopt_ce_label_rows_body_##SUFFIX(x, xs, y, ignore_index, w, wsum, NULL,\
+                grad_scale, e, nr, m, s, c, lz, rl, alpha, beta, lab, special, 1, 0);\
+        else                                                                         \
+            lossopt_ce_label_rows_body_##SUFFIX(x, xs, y, ignore_index, w, wsum, sw, \
+                grad_scale, e, nr, m, s, c, lz, rl, alpha, beta, lab, special, 1, 1);\
+    }                                                                                \
     /* out_ij = (x_ij - m_i) - lz_i for the rows of a block of short rows      */    \
     /* (rows at x + i * xs, out + i * os), except those with skip[i] != 0      */    \
     LOSSOPT_CLONES                                                                   \
     static void lossopt_block_log_softmax_##SUFFIX(const T *x, ptrdiff_t xs,         \
                                                    ptrdiff_t nr, ptrdiff_t C,        \
                                                    const double *m, const double *lz,\
-                                                   const unsigned char *skip, T *out,\
+                                                   const double *skip, T *out,       \
                                                    ptrdiff_t os)                     \
     {                                                                                \
         for (ptrdiff_t i = 0; i < nr; i++) {                                         \
-            if (skip[i])                                                             \
+            if (skip[i] != 0.0)                                                      \
                 continue;                                                            \
             const T *xr = x + i * xs;                                                \
             T *o = out + i * os;                                                     \
@@ -811,12 +890,12 @@ LOSSOPT_DEFINE_ROW_HELPERS(float, f32, lossopt_expf_lo, 1)
         else                                                                         \
             lossopt_coef_sums_body_##SUFFIX(x, p, w, n, m, keep, eps_c, acc1, acc2); \
     }                                                                                \
-    /* out[r] = sum_j p_rj log p_rj (0 log 0 = 0) for the rows of a block, in     */\
-    /* float64; rows at p + r * stride.  Contiguous short rows are taken as one  */\
-    /* flat vectorised sweep into tmp (n_rows * n_cols <= LOSSOPT_BLOCK_ELEMS)   */\
-    /* and summed row by row; other rows one vectorised reduction each.          */\
+    /* out[r] = sum_j p_rj log p_rj (0 log 0 = 0) for the rows of a block, in     */ \
+    /* float64; rows at p + r * stride.  Contiguous short rows are taken as one  */  \
+    /* flat vectorised sweep into tmp (n_rows * n_cols <= LOSSOPT_BLOCK_ELEMS)   */  \
+    /* and summed row by row; other rows one vectorised reduction each.          */  \
     LOSSOPT_CLONES                                                                   \
-    static void lossopt_rows_xlogx_##SUFFIX(const T *p, ptrdiff_t stride,           \
+    static void lossopt_rows_xlogx_##SUFFIX(const T *p, ptrdiff_t stride,            \
                                             ptrdiff_t n_rows, ptrdiff_t n_cols,      \
                                             double *tmp, double *out)                \
     {                                                                                \
