@@ -82,6 +82,9 @@ cdef extern from "lossopt_math.h" nogil:
                                    const double *c, const double *lz, double *rl,
                                    double *alpha, double *beta, double *lab,
                                    double *special)
+    void lossopt_softmax_rows_coefs(const double *m, const double *s, const double *c,
+                                    const double *lz, Py_ssize_t nr, int log, double *alpha,
+                                    double *special)
     void lossopt_grad_row_f64(const double *e, const double *p, const double *w, double *out,
                               Py_ssize_t n, double alpha, double sc, double keep,
                               double eps_c, double sum_c, double omp)

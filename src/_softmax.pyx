@@ -54,6 +54,7 @@ import numpy as np
 from _common cimport (floating, BLOCK_ELEMS, lossopt_exp_array, lossopt_expf_array,
                       lossopt_log1p_array, lossopt_log, lossopt_log_sum_block, rows_max,
                       rows_exp_sum, row_max_b, row_exp_sum_b, block_exp_sum, block_out, block_log_softmax, ce_label_rows, grad_row,
+                      lossopt_softmax_rows_coefs,
                       log_softmax_row, coef_sums, rows_xlogx, FUSED_ROW_MIN,
                       threads_for, n_blocks_of, sum_in_order, row_stride,
                       PARALLEL_MIN_EXP_ELEMS)
@@ -430,6 +431,9 @@ cdef inline void rows_block(const RowArgs *a, const floating *x, floating *out,
     # short rows of the cross-entropy with labels and no smoothing: the rows'
     # results vectorised across rows (ce_label_rows), special rows by row
     cdef bint fast_ce = short and a.mode == MODE_CE_LABELS and a.smoothing == 0.0
+    # and of softmax / log_softmax without a mask (lossopt_softmax_rows_coefs)
+    cdef bint fast_sm = short and a.mask == NULL and (a.mode == MODE_SOFTMAX or
+                                                      a.mode == MODE_LOG_SOFTMAX)
     cdef Deferred dd
     cdef Deferred *d = NULL
     cdef Py_ssize_t i, k, j0, n
@@ -446,7 +450,7 @@ cdef inline void rows_block(const RowArgs *a, const floating *x, floating *out,
         # 1-2. maxima, exponentials and their sums for the whole block at once
         block_exp_sum(x + r0 * xs, xs, a.mask + r0 * a.mask_stride if a.mask != NULL
                       else NULL, a.mask_stride, nr, C, rm, buf, rs, rc)
-        if not fast_ce:           # (fast_ce: flags of its special rows only)
+        if not (fast_ce or fast_sm):   # (flags of their special rows only)
             for k in range(nr):
                 rflag[k] = row_flag(a, x + (r0 + k) * xs, r0 + k, rm[k])
     else:
@@ -511,6 +515,21 @@ cdef inline void rows_block(const RowArgs *a, const floating *x, floating *out,
                                            else NULL, NULL, i, rm[k], <int>rflag[k], rs[k],
                                            rc[k], rlz[k], 0.0, buf, buf, d)
         nr = 0                    # (nothing left for the row loop below)
+    if fast_sm:
+        lossopt_softmax_rows_coefs(rm, rs, rc, rlz, nr, a.mode == MODE_LOG_SOFTMAX, dd.alpha,
+                                   dd.skip)
+        for k in range(nr):
+            if dd.skip[k]:
+                # a special row: flagged and filled by the engine (sets skip)
+                dd.k = k
+                i = r0 + k
+                xr = x + i * xs
+                rflag[k] = row_flag(a, xr, i, rm[k])
+                finalize_softmax(a, xr, out + i * a.out_stride, i, rm[k], <int>rflag[k],
+                                 rs[k], rc[k], rlz[k], buf, buf, d)
+            else:
+                dd.beta[k] = 0.0
+        nr = 0
 
     # 4. results, row by row (short rows: their coefficients, see Deferred)
     for k in range(nr):

@@ -411,6 +411,24 @@ LOSSOPT_OMP_SIMD()
 #define LOSSOPT_FUSED_ROW_MIN 64
 
 /*
+ * softmax (log = 0) / log_softmax (log = 1) of a block of short rows: the
+ * coefficient block_out / block_log_softmax apply to row k, 1 / (c + s) or
+ * lz, vectorised across rows; special[k] = 1 for a row whose maximum is not
+ * finite (left to the engine, which fills it).
+ */
+LOSSOPT_CLONES
+static void lossopt_softmax_rows_coefs(const double *m, const double *s, const double *c,
+                                       const double *lz, ptrdiff_t nr, int log,
+                                       double *alpha, double *special)
+{
+LOSSOPT_OMP_SIMD()
+    for (ptrdiff_t k = 0; k < nr; k++) {
+        special[k] = ((fabs(m[k]) == INFINITY) | (m[k] != m[k])) ? 1.0 : 0.0;
+        alpha[k] = log ? lz[k] : 1.0 / (c[k] + s[k]);
+    }
+}
+
+/*
  * The engine's hot loops, for a block of rows (row i at x + i * stride,
  * n_rows * n_cols <= LOSSOPT_BLOCK_ELEMS), with an optional mask:
  *
@@ -705,26 +723,21 @@ LOSSOPT_DEFINE_ROW_HELPERS(float, f32, lossopt_expf_lo, 1)
     /* The rows of a block of short rows from their exponentials e, column-   */     \
     /* major (e[j * nr + i], as lossopt_block_exp_sum_* leaves them): row i    */    \
     /* is grad_row's output with alpha[i], sc = beta[i], sum_c = sumc[i] and   */    \
-    /* omp = omp[i], computed column by column, vectorised across the rows,   */     \
-    /* in e, then stored row by row into out (row stride os), skipping the    */     \
-    /* rows with skip[i] != 0 (written by the caller).  p, when given, holds  */     \
-    /* the probability targets row-major (row stride ps).                     */     \
+    /* omp = omp[i], stored into out (row stride os), except the rows with    */     \
+    /* skip[i] != 0 (written by the caller).  Without probability targets p,  */     \
+    /* it is computed column by column in e, vectorised across the rows, and  */     \
+    /* then transposed into out; with p (row-major, row stride ps), row by    */     \
+    /* row.                                                                    */    \
     LOSSOPT_ALWAYS_INLINE void lossopt_block_out_body_##SUFFIX(                      \
         T *e, ptrdiff_t nr, ptrdiff_t C, const double *alpha, const double *beta,    \
-        const double *w, double keep, double eps_c, const T *p, ptrdiff_t ps,        \
-        const double *sumc, const double *omp, int max_form)                         \
+        const double *w, double keep, double eps_c)                                  \
     {                                                                                \
         for (ptrdiff_t j = 0; j < C; j++) {                                          \
             T *col = e + j * nr;                                                     \
-            const double wj = w ? w[j] : 1.0;                                        \
+            const double cj = (keep + eps_c) * (w ? w[j] : 1.0);                     \
             LOSSOPT_OMP_SIMD()                                                       \
-            for (ptrdiff_t i = 0; i < nr; i++) {                                     \
-                double cj = (keep * (p ? (double)p[i * ps + j] : 1.0) + eps_c) * wj; \
-                double g = alpha[i] * (double)col[i] - beta[i] * cj;                 \
-                if (max_form)                                                        \
-                    g = (col[i] == (T)1) ? beta[i] * ((sumc[i] - cj) - sumc[i] * omp[i]) : g;\
-                col[i] = (T)g;                                                       \
-            }                                                                        \
+            for (ptrdiff_t i = 0; i < nr; i++)                                       \
+                col[i] = (T)(alpha[i] * (double)col[i] - beta[i] * cj);              \
         }                                                                            \
     }                                                                                \
     LOSSOPT_CLONES                                                                   \
@@ -734,18 +747,28 @@ LOSSOPT_DEFINE_ROW_HELPERS(float, f32, lossopt_expf_lo, 1)
         const double *sumc, const double *omp, const double *skip, T *out,           \
         ptrdiff_t os)                                                                \
     {                                                                                \
-        if (p == NULL && w == NULL)                                                  \
-            lossopt_block_out_body_##SUFFIX(e, nr, C, alpha, beta, NULL, keep, eps_c,\
-                                            NULL, 0, sumc, omp, 0);                  \
-        else if (p == NULL)                                                          \
-            lossopt_block_out_body_##SUFFIX(e, nr, C, alpha, beta, w, keep, eps_c,   \
-                                            NULL, 0, sumc, omp, 0);                  \
-        else if (w == NULL)                                                          \
-            lossopt_block_out_body_##SUFFIX(e, nr, C, alpha, beta, NULL, keep, eps_c,\
-                                            p, ps, sumc, omp, 1);                    \
+        if (p != NULL) {                                                             \
+            /* probability targets: row by row, p and out read and written in  */    \
+            /* order (a column sweep would gather p across rows)                */   \
+            for (ptrdiff_t i = 0; i < nr; i++) {                                     \
+                if (skip[i] != 0.0)                                                  \
+                    continue;                                                        \
+                const T *pr = p + i * ps;                                            \
+                T *o = out + i * os;                                                 \
+                for (ptrdiff_t j = 0; j < C; j++) {                                  \
+                    double cj = (keep * (double)pr[j] + eps_c) * (w ? w[j] : 1.0);   \
+                    T ej = e[j * nr + i];                                            \
+                    double g = alpha[i] * (double)ej - beta[i] * cj;                 \
+                    g = (ej == (T)1) ? beta[i] * ((sumc[i] - cj) - sumc[i] * omp[i]) : g;\
+                    o[j] = (T)g;                                                     \
+                }                                                                    \
+            }                                                                        \
+            return;                                                                  \
+        }                                                                            \
+        if (w == NULL)                                                               \
+            lossopt_block_out_body_##SUFFIX(e, nr, C, alpha, beta, NULL, keep, eps_c);\
         else                                                                         \
-            lossopt_block_out_body_##SUFFIX(e, nr, C, alpha, beta, w, keep, eps_c,   \
-                                            p, ps, sumc, omp, 1);                    \
+            lossopt_block_out_body_##SUFFIX(e, nr, C, alpha, beta, w, keep, eps_c);  \
         /* the transposition, four rows at a time (a 10-class row is too short  */   \
         /* for the loop overhead of one row at a time)                          */   \
         ptrdiff_t i = 0;                                                             \
