@@ -44,14 +44,14 @@ cdef extern from "lossopt_math.h" nogil:
                                    float *e, double *s_out, double *c_out)
     void lossopt_block_out_f64(double *e, Py_ssize_t nr, Py_ssize_t C, const double *alpha,
                                const double *beta, const double *w, double keep,
-                               double eps_c, const double *p, Py_ssize_t ps,
-                               const double *sumc, const double *omp,
-                               const double *skip, double *out, Py_ssize_t os)
+                               double eps_c, const double *skip, double *out, Py_ssize_t os)
     void lossopt_block_out_f32(float *e, Py_ssize_t nr, Py_ssize_t C, const double *alpha,
                                const double *beta, const double *w, double keep,
-                               double eps_c, const float *p, Py_ssize_t ps,
-                               const double *sumc, const double *omp,
-                               const double *skip, float *out, Py_ssize_t os)
+                               double eps_c, const double *skip, float *out, Py_ssize_t os)
+    void lossopt_rows_from_columns_f64(const double *e, Py_ssize_t nr, Py_ssize_t C,
+                                       double *dst)
+    void lossopt_rows_from_columns_f32(const float *e, Py_ssize_t nr, Py_ssize_t C,
+                                       float *dst)
     void lossopt_block_log_softmax_f64(const double *x, Py_ssize_t xs, Py_ssize_t nr,
                                        Py_ssize_t C, const double *m, const double *lz,
                                        const double *skip, double *out, Py_ssize_t os)
@@ -166,18 +166,23 @@ cdef inline void block_exp_sum(const floating *x, Py_ssize_t stride, const unsig
 
 cdef inline void block_out(floating *e, Py_ssize_t nr, Py_ssize_t C, const double *alpha,
                            const double *beta, const double *w, double keep, double eps_c,
-                           const floating *p, Py_ssize_t ps, const double *sumc,
-                           const double *omp, const double *skip, floating *out,
-                           Py_ssize_t os) noexcept nogil:
+                           const double *skip, floating *out, Py_ssize_t os) noexcept nogil:
     """Rows of short rows from their column-major exponentials e: row i is
-    grad_row(e_i, p_i, w, out_i, C, alpha[i], beta[i], keep, eps_c, sumc[i],
-    omp[i]), except the rows with skip[i] != 0, which are left alone."""
+    grad_row(e_i, NULL, w, out_i, C, alpha[i], beta[i], keep, eps_c, 0, 0),
+    except the rows with skip[i] != 0, which are left alone."""
     if floating is float:
-        lossopt_block_out_f32(e, nr, C, alpha, beta, w, keep, eps_c, p, ps, sumc, omp, skip,
-                              out, os)
+        lossopt_block_out_f32(e, nr, C, alpha, beta, w, keep, eps_c, skip, out, os)
     else:
-        lossopt_block_out_f64(e, nr, C, alpha, beta, w, keep, eps_c, p, ps, sumc, omp, skip,
-                              out, os)
+        lossopt_block_out_f64(e, nr, C, alpha, beta, w, keep, eps_c, skip, out, os)
+
+
+cdef inline void rows_from_columns(const floating *e, Py_ssize_t nr, Py_ssize_t C,
+                                   floating *dst) noexcept nogil:
+    """dst (row-major, nr rows of C) <- the column-major e of short rows."""
+    if floating is float:
+        lossopt_rows_from_columns_f32(e, nr, C, dst)
+    else:
+        lossopt_rows_from_columns_f64(e, nr, C, dst)
 
 
 cdef inline void block_log_softmax(const floating *x, Py_ssize_t xs, Py_ssize_t nr,

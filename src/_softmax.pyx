@@ -53,7 +53,7 @@ import numpy as np
 
 from _common cimport (floating, BLOCK_ELEMS, lossopt_exp_array, lossopt_expf_array,
                       lossopt_log1p_array, lossopt_log, lossopt_log_sum_block, rows_max,
-                      rows_exp_sum, row_max_b, row_exp_sum_b, block_exp_sum, block_out, block_log_softmax, ce_label_rows, grad_row,
+                      rows_exp_sum, row_max_b, row_exp_sum_b, block_exp_sum, block_out, rows_from_columns, block_log_softmax, ce_label_rows, grad_row,
                       lossopt_softmax_rows_coefs,
                       log_softmax_row, coef_sums, rows_xlogx, FUSED_ROW_MIN,
                       threads_for, n_blocks_of, sum_in_order, row_stride,
@@ -76,9 +76,9 @@ cdef enum:
 
 # per-thread workspace: the exp buffer, five per-row arrays (m, flag, s, c, lz),
 # for the KL divergence the targets' sum t log t per row and its buffer, and
-# the short rows' per-row output coefficients (Deferred: five arrays and skip)
+# the short rows' per-row output coefficients (Deferred: three arrays and skip)
 cdef enum:
-    WS_ARRAYS = 14
+    WS_ARRAYS = 12
 
 
 cdef struct Deferred:
@@ -91,8 +91,6 @@ cdef struct Deferred:
     Py_ssize_t nr             # rows in the block
     double *alpha
     double *beta
-    double *sumc
-    double *omp
     double *lab               # cross-entropy with labels: the label entry's gradient
     double *skip
 
@@ -254,12 +252,9 @@ cdef inline void finalize_lse(const RowArgs *a, const floating *xr, Py_ssize_t i
         a.row_sign[i] = sg
 
 
-cdef inline void defer(Deferred *d, double alpha, double beta, double sumc,
-                       double omp) noexcept nogil:
+cdef inline void defer(Deferred *d, double alpha, double beta) noexcept nogil:
     d.alpha[d.k] = alpha
     d.beta[d.k] = beta
-    d.sumc[d.k] = sumc
-    d.omp[d.k] = omp
     d.skip[d.k] = 0
 
 
@@ -297,7 +292,7 @@ cdef inline void row_softmax(const RowArgs *a, const floating *xr, floating *out
             return
         inv = 1.0 / (c + s)
         if d != NULL:
-            defer(d, inv, 0.0, 0.0, 0.0)
+            defer(d, inv, 0.0)
             return
         j0 = 0
         while j0 < C:
@@ -312,7 +307,7 @@ cdef inline void row_softmax(const RowArgs *a, const floating *xr, floating *out
         return
     lzv = lz if flag == ROW_FINITE else 0.0
     if d != NULL:
-        defer(d, lzv, 0.0, 0.0, 0.0)       # (x - m) - lzv by block_log_softmax
+        defer(d, lzv, 0.0)       # (x - m) - lzv by block_log_softmax
     elif a.mask == NULL:
         log_softmax_row(xr, outr, C, m, lzv)
     else:
@@ -373,13 +368,11 @@ cdef inline double finalize_cross_entropy(const RowArgs *a, const floating *xr,
         if a.want_grad and sc == 0.0:
             fill_row(outr, C, 0.0)          # weighted 0: contributes nothing
         elif a.want_grad and d != NULL:
+            # (labels only: short rows with probability targets are not deferred)
             inv = 1.0 / (c + s)
-            if a.mode == MODE_CE_LABELS:
-                defer(d, sc * inv * A, sc, 0.0, 0.0)
-                d.lab[d.k] = sc * (eps_c * (a.class_weight_sum - wy) -
-                                   A * one_minus_p(e[y * d.nr + d.k], inv, s, c))
-            else:
-                defer(d, sc * inv * acc2, sc, acc2, one_minus_p(1.0, inv, s, c))
+            defer(d, sc * inv * A, sc)
+            d.lab[d.k] = sc * (eps_c * (a.class_weight_sum - wy) -
+                               A * one_minus_p(e[y * d.nr + d.k], inv, s, c))
         elif a.want_grad:
             inv = 1.0 / (c + s)
             j0 = 0
@@ -436,8 +429,9 @@ cdef inline void rows_block(const RowArgs *a, const floating *x, floating *out,
                                                       a.mode == MODE_LOG_SOFTMAX)
     cdef Deferred dd
     cdef Deferred *d = NULL
+    cdef floating *erow = buf         # the exponentials row by row (see below)
     cdef Py_ssize_t i, k, j0, n
-    cdef double loss = 0.0, keep = 0.0, eps_c = 0.0
+    cdef double loss = 0.0, eps_c = 0.0
     cdef const floating *e
     cdef const floating *xr
     cdef const floating *pr = NULL
@@ -487,13 +481,17 @@ cdef inline void rows_block(const RowArgs *a, const floating *x, floating *out,
     dd.nr = nr
     dd.alpha = rtmp + BLOCK_ELEMS
     dd.beta = dd.alpha + BLOCK_ELEMS
-    dd.sumc = dd.beta + BLOCK_ELEMS
-    dd.omp = dd.sumc + BLOCK_ELEMS
-    dd.lab = dd.omp + BLOCK_ELEMS
+    dd.lab = dd.beta + BLOCK_ELEMS
     dd.skip = dd.lab + BLOCK_ELEMS
-    if short and (a.mode == MODE_SOFTMAX or a.want_grad or
+    if short and (a.mode == MODE_SOFTMAX or (a.want_grad and a.mode == MODE_CE_LABELS) or
                   (a.mode == MODE_LOG_SOFTMAX and a.mask == NULL)):
         d = &dd
+    elif short and a.want_grad:
+        # probability targets (CE, KL): their gradient needs the rows' targets
+        # in order, so the exponentials go back to rows (in the spare alpha
+        # array) and each row's gradient is taken by the engine's rows
+        erow = <floating *>dd.alpha
+        rows_from_columns(buf, nr, C, erow)
     if fast_ce:
         ce_label_rows(x + r0 * xs, xs, a.labels + r0, a.ignore_index, a.class_weight,
                       a.class_weight_sum, a.sample_weight + r0 if a.sample_weight != NULL
@@ -535,11 +533,11 @@ cdef inline void rows_block(const RowArgs *a, const floating *x, floating *out,
     for k in range(nr):
         i = r0 + k
         xr = x + i * xs
-        if short:
+        if d != NULL:
             e = buf                       # column-major: row k at e[j * nr + k]
             dd.k = k
         else:
-            e = buf + k * C if C <= BLOCK_ELEMS else NULL
+            e = erow + k * C if C <= BLOCK_ELEMS else NULL
         if out != NULL:
             outr = out + i * a.out_stride
         if a.mode == MODE_LSE:
@@ -569,11 +567,8 @@ cdef inline void rows_block(const RowArgs *a, const floating *x, floating *out,
         return
     if a.mode != MODE_SOFTMAX:
         eps_c = a.smoothing / C
-        if a.mode == MODE_CE_PROBS:
-            keep = 1.0 - a.smoothing
-            pr = probs + r0 * a.probs_stride
-    block_out(buf, nr, C, dd.alpha, dd.beta, a.class_weight, keep, eps_c, pr,
-              a.probs_stride, dd.sumc, dd.omp, dd.skip, outr, a.out_stride)
+    block_out(buf, nr, C, dd.alpha, dd.beta, a.class_weight, 0.0, eps_c, dd.skip, outr,
+              a.out_stride)
     for k in range(nr):
         if dd.skip[k]:
             continue

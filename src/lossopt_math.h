@@ -722,12 +722,11 @@ LOSSOPT_DEFINE_ROW_HELPERS(float, f32, lossopt_expf_lo, 1)
     }                                                                                \
     /* The rows of a block of short rows from their exponentials e, column-   */     \
     /* major (e[j * nr + i], as lossopt_block_exp_sum_* leaves them): row i    */    \
-    /* is grad_row's output with alpha[i], sc = beta[i], sum_c = sumc[i] and   */    \
-    /* omp = omp[i], stored into out (row stride os), except the rows with    */     \
-    /* skip[i] != 0 (written by the caller).  Without probability targets p,  */     \
-    /* it is computed column by column in e, vectorised across the rows, and  */     \
-    /* then transposed into out; with p (row-major, row stride ps), row by    */     \
-    /* row.                                                                    */    \
+    /* is grad_row's output without probability targets, with alpha[i] and    */     \
+    /* sc = beta[i]: alpha_i e_ij - beta_i (keep + eps_c) w_j.  Computed      */     \
+    /* column by column in e, vectorised across the rows, then transposed     */     \
+    /* into out (row stride os), except the rows with skip[i] != 0 (written   */     \
+    /* by the caller).                                                        */     \
     LOSSOPT_ALWAYS_INLINE void lossopt_block_out_body_##SUFFIX(                      \
         T *e, ptrdiff_t nr, ptrdiff_t C, const double *alpha, const double *beta,    \
         const double *w, double keep, double eps_c)                                  \
@@ -740,40 +739,15 @@ LOSSOPT_DEFINE_ROW_HELPERS(float, f32, lossopt_expf_lo, 1)
                 col[i] = (T)(alpha[i] * (double)col[i] - beta[i] * cj);              \
         }                                                                            \
     }                                                                                \
-    LOSSOPT_CLONES                                                                   \
-    static void lossopt_block_out_##SUFFIX(                                          \
-        T *e, ptrdiff_t nr, ptrdiff_t C, const double *alpha, const double *beta,    \
-        const double *w, double keep, double eps_c, const T *p, ptrdiff_t ps,        \
-        const double *sumc, const double *omp, const double *skip, T *out,           \
-        ptrdiff_t os)                                                                \
+    /* out row i <- column i of the column-major e (nr rows of C), except the  */    \
+    /* rows with skip[i] != 0 (skip NULL: every row); four rows at a time (a   */    \
+    /* 10-class row is too short for the loop overhead of one at a time)     */      \
+    LOSSOPT_ALWAYS_INLINE void lossopt_transpose_rows_##SUFFIX(                      \
+        const T *e, ptrdiff_t nr, ptrdiff_t C, const double *skip, T *out, ptrdiff_t os)\
     {                                                                                \
-        if (p != NULL) {                                                             \
-            /* probability targets: row by row, p and out read and written in  */    \
-            /* order (a column sweep would gather p across rows)                */   \
-            for (ptrdiff_t i = 0; i < nr; i++) {                                     \
-                if (skip[i] != 0.0)                                                  \
-                    continue;                                                        \
-                const T *pr = p + i * ps;                                            \
-                T *o = out + i * os;                                                 \
-                for (ptrdiff_t j = 0; j < C; j++) {                                  \
-                    double cj = (keep * (double)pr[j] + eps_c) * (w ? w[j] : 1.0);   \
-                    T ej = e[j * nr + i];                                            \
-                    double g = alpha[i] * (double)ej - beta[i] * cj;                 \
-                    g = (ej == (T)1) ? beta[i] * ((sumc[i] - cj) - sumc[i] * omp[i]) : g;\
-                    o[j] = (T)g;                                                     \
-                }                                                                    \
-            }                                                                        \
-            return;                                                                  \
-        }                                                                            \
-        if (w == NULL)                                                               \
-            lossopt_block_out_body_##SUFFIX(e, nr, C, alpha, beta, NULL, keep, eps_c);\
-        else                                                                         \
-            lossopt_block_out_body_##SUFFIX(e, nr, C, alpha, beta, w, keep, eps_c);  \
-        /* the transposition, four rows at a time (a 10-class row is too short  */   \
-        /* for the loop overhead of one row at a time)                          */   \
         ptrdiff_t i = 0;                                                             \
         for (; i + 4 <= nr; i += 4) {                                                \
-            if (skip[i] + skip[i + 1] + skip[i + 2] + skip[i + 3] != 0.0)            \
+            if (skip && skip[i] + skip[i + 1] + skip[i + 2] + skip[i + 3] != 0.0)    \
                 break;                                                               \
             T *o0 = out + i * os, *o1 = o0 + os, *o2 = o1 + os, *o3 = o2 + os;       \
             for (ptrdiff_t j = 0; j < C; j++) {                                      \
@@ -785,12 +759,31 @@ LOSSOPT_DEFINE_ROW_HELPERS(float, f32, lossopt_expf_lo, 1)
             }                                                                        \
         }                                                                            \
         for (; i < nr; i++) {                                                        \
-            if (skip[i] != 0.0)                                                      \
+            if (skip && skip[i] != 0.0)                                              \
                 continue;                                                            \
             T *o = out + i * os;                                                     \
             for (ptrdiff_t j = 0; j < C; j++)                                        \
                 o[j] = e[j * nr + i];                                                \
         }                                                                            \
+    }                                                                                \
+    LOSSOPT_CLONES                                                                   \
+    static void lossopt_block_out_##SUFFIX(                                          \
+        T *e, ptrdiff_t nr, ptrdiff_t C, const double *alpha, const double *beta,    \
+        const double *w, double keep, double eps_c, const double *skip, T *out,      \
+        ptrdiff_t os)                                                                \
+    {                                                                                \
+        if (w == NULL)                                                               \
+            lossopt_block_out_body_##SUFFIX(e, nr, C, alpha, beta, NULL, keep, eps_c);\
+        else                                                                         \
+            lossopt_block_out_body_##SUFFIX(e, nr, C, alpha, beta, w, keep, eps_c);  \
+        lossopt_transpose_rows_##SUFFIX(e, nr, C, skip, out, os);                    \
+    }                                                                                \
+    /* dst <- the column-major e of a block of short rows, row-major          */     \
+    LOSSOPT_CLONES                                                                   \
+    static void lossopt_rows_from_columns_##SUFFIX(const T *e, ptrdiff_t nr,         \
+                                                   ptrdiff_t C, T *dst)              \
+    {                                                                                \
+        lossopt_transpose_rows_##SUFFIX(e, nr, C, NULL, dst, C);                     \
     }                                                                                \
     /* out_j = (x_j - m) - lz */                                                     \
     LOSSOPT_CLONES                                                                   \
