@@ -53,21 +53,16 @@ typedef struct {
                                 /* writes nothing */
 } lossopt_margin_args;
 
-/* The number of labels outside [0, n), branch-free (vectorised). */
-LOSSOPT_ALWAYS_INLINE ptrdiff_t lossopt_count_bad_labels_body(const ptrdiff_t *labels,
-                                                            ptrdiff_t count, ptrdiff_t n)
+/* The number of labels outside [0, n), branch-free (vectorised).  The block
+ * kernels below call its body, lossopt_count_bad_labels_body. */
+LOSSOPT_KERNEL(ptrdiff_t, lossopt_count_bad_labels,
+               (const ptrdiff_t *labels, ptrdiff_t count, ptrdiff_t n), (labels, count, n))
 {
     ptrdiff_t bad = 0;
     LOSSOPT_OMP_SIMD(reduction(+:bad))
     for (ptrdiff_t i = 0; i < count; i++)
         bad += (labels[i] < 0) | (labels[i] >= n);
     return bad;
-}
-
-LOSSOPT_CLONES
-static ptrdiff_t lossopt_count_bad_labels(const ptrdiff_t *labels, ptrdiff_t count, ptrdiff_t n)
-{
-    return lossopt_count_bad_labels_body(labels, count, n);
 }
 
 /* the row's weight: sample weight x class weight of its label (/ C) */
@@ -275,9 +270,8 @@ static inline double lossopt_margin_store(const lossopt_margin_args *a, ptrdiff_
     /* Rows [r0, r1) of the scores in `args` (a lossopt_margin_args): their     */ \
     /* weighted losses summed (and stored in row_loss when given), their        */ \
     /* gradients times gscale written into g (when given).                      */ \
-    LOSSOPT_CLONES                                                                   \
-    static double lossopt_margin_rows_##SUFFIX(const void *args, ptrdiff_t r0,      \
-                                               ptrdiff_t r1)                         \
+    LOSSOPT_KERNEL(double, lossopt_margin_rows_##SUFFIX, (const void *args, ptrdiff_t r0,      \
+                                               ptrdiff_t r1), (args, r0, r1))                         \
     {                                                                                \
         const lossopt_margin_args *a = (const lossopt_margin_args *)args;            \
         if (a->bad && lossopt_count_bad_labels_body(a->labels + r0, r1 - r0, a->n)) { \
