@@ -68,20 +68,12 @@ cdef extern from "lossopt_math.h" nogil:
     void lossopt_row_exp_sum_b_f32(const float *x, const unsigned char *mask, const double *b,
                                    Py_ssize_t n, double m, float *e, double *s_out,
                                    double *c_out)
-    void lossopt_ce_label_rows_f64(const double *x, Py_ssize_t xs, const Py_ssize_t *y,
-                                   Py_ssize_t ignore_index, const double *w, double wsum,
-                                   const double *sw, double grad_scale, const double *e,
-                                   Py_ssize_t nr, const double *m, const double *s,
-                                   const double *c, const double *lz, double *rl,
-                                   double *alpha, double *beta, double *lab,
-                                   double *special)
-    void lossopt_ce_label_rows_f32(const float *x, Py_ssize_t xs, const Py_ssize_t *y,
-                                   Py_ssize_t ignore_index, const double *w, double wsum,
-                                   const double *sw, double grad_scale, const float *e,
-                                   Py_ssize_t nr, const double *m, const double *s,
-                                   const double *c, const double *lz, double *rl,
-                                   double *alpha, double *beta, double *lab,
-                                   double *special)
+    void lossopt_ce_label_rows(int is_float, const void *x, Py_ssize_t xs, const Py_ssize_t *y,
+                               Py_ssize_t ignore_index, const double *w, double wsum,
+                               const double *sw, double grad_scale, const void *e,
+                               Py_ssize_t nr, const double *m, const double *s,
+                               const double *c, const double *lz, double *rl, double *alpha,
+                               double *beta, double *lab, double *special)
     void lossopt_softmax_rows_coefs(const double *m, const double *s, const double *c,
                                     const double *lz, Py_ssize_t nr, int log, double *alpha,
                                     double *special)
@@ -229,12 +221,8 @@ cdef inline void ce_label_rows(const floating *x, Py_ssize_t xs, const Py_ssize_
     (column-major exponentials e): loss, gradient coefficients and label
     entry per row, vectorised across rows; special[k] for the rows left to
     the engine (non-finite maximum, ignored label, weight 0)."""
-    if floating is float:
-        lossopt_ce_label_rows_f32(x, xs, y, ignore_index, w, wsum, sw, grad_scale, e, nr, m,
-                                  s, c, lz, rl, alpha, beta, lab, special)
-    else:
-        lossopt_ce_label_rows_f64(x, xs, y, ignore_index, w, wsum, sw, grad_scale, e, nr, m,
-                                  s, c, lz, rl, alpha, beta, lab, special)
+    lossopt_ce_label_rows(floating is float, x, xs, y, ignore_index, w, wsum, sw, grad_scale, e,
+                          nr, m, s, c, lz, rl, alpha, beta, lab, special)
 
 
 cdef inline void grad_row(const floating *e, const floating *p, const double *w,

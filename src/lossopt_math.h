@@ -977,14 +977,13 @@ LOSSOPT_DEFINE_ROW_HELPERS(float, f32, lossopt_expf_lo, 1)
             special[k] = sp ? 1.0 : 0.0;                                             \
         }                                                                            \
     }                                                                                \
-    LOSSOPT_KERNEL_VOID(lossopt_ce_label_rows_##SUFFIX, (const T *x, ptrdiff_t xs,   \
-        const ptrdiff_t *y, ptrdiff_t ignore_index, const double *w, double wsum,    \
-        const double *sw, double grad_scale, const T *e, ptrdiff_t nr,               \
+    /* the variant for the NULL-ness of w and sw (each vectorises alone) */          \
+    LOSSOPT_ALWAYS_INLINE void lossopt_ce_label_rows_t_##SUFFIX(const T *x,          \
+        ptrdiff_t xs, const ptrdiff_t *y, ptrdiff_t ignore_index, const double *w,   \
+        double wsum, const double *sw, double grad_scale, const T *e, ptrdiff_t nr,  \
         const double *m, const double *s, const double *c, const double *lz,         \
-        double *rl, double *alpha, double *beta, double *lab, double *special),      \
-        (x, xs, y, ignore_index, w, wsum, sw, grad_scale, e, nr, m, s, c, lz, rl, alpha, beta, lab, special))\
+        double *rl, double *alpha, double *beta, double *lab, double *special)       \
     {                                                                                \
-        /* constant NULL-ness per call, so each variant vectorises */                \
         if (w == NULL && sw == NULL)                                                 \
             lossopt_ce_label_rows_body_##SUFFIX(x, xs, y, ignore_index, NULL, wsum, NULL,\
                 grad_scale, e, nr, m, s, c, lz, rl, alpha, beta, lab, special, 0, 0);\
@@ -1077,6 +1076,26 @@ LOSSOPT_DEFINE_ROW_HELPERS(float, f32, lossopt_expf_lo, 1)
 
 LOSSOPT_DEFINE_OUTPUT_HELPERS(double, f64, 0)
 LOSSOPT_DEFINE_OUTPUT_HELPERS(float, f32, 1)
+
+/* lossopt_ce_label_rows_t_* for float (is_float) or double x and e: one
+ * entry point for both types. */
+LOSSOPT_KERNEL_VOID(lossopt_ce_label_rows, (int is_float, const void *x, ptrdiff_t xs,
+    const ptrdiff_t *y, ptrdiff_t ignore_index, const double *w, double wsum,
+    const double *sw, double grad_scale, const void *e, ptrdiff_t nr, const double *m,
+    const double *s, const double *c, const double *lz, double *rl, double *alpha,
+    double *beta, double *lab, double *special),
+    (is_float, x, xs, y, ignore_index, w, wsum, sw, grad_scale, e, nr, m, s, c, lz, rl,
+     alpha, beta, lab, special))
+{
+    if (is_float)
+        lossopt_ce_label_rows_t_f32((const float *)x, xs, y, ignore_index, w, wsum, sw,
+                                    grad_scale, (const float *)e, nr, m, s, c, lz, rl,
+                                    alpha, beta, lab, special);
+    else
+        lossopt_ce_label_rows_t_f64((const double *)x, xs, y, ignore_index, w, wsum, sw,
+                                    grad_scale, (const double *)e, nr, m, s, c, lz, rl,
+                                    alpha, beta, lab, special);
+}
 
 /* out[i] <- exp(x[i]) for i < n (used by the tests to check exp itself). */
 static void lossopt_exp_array(const double *x, double *out, ptrdiff_t n)
