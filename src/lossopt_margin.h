@@ -166,6 +166,44 @@ static inline double lossopt_margin_store(const lossopt_margin_args *a, ptrdiff_
         }                                                                            \
         return total;                                                                \
     }                                                                                \
+    /* xt[j * nr + i] = x_i[j] (rows at x + i * xs, n classes) and back, four  */    \
+    /* rows at a time: one at a time, a 10-class row is all loop overhead    */      \
+    LOSSOPT_ALWAYS_INLINE void lossopt_margin_to_cols_##SUFFIX(                      \
+        const T *x, ptrdiff_t xs, ptrdiff_t nr, ptrdiff_t n, double *xt)             \
+    {                                                                                \
+        ptrdiff_t i = 0;                                                             \
+        for (; i + 4 <= nr; i += 4) {                                                \
+            const T *x0 = x + i * xs, *x1 = x0 + xs, *x2 = x1 + xs, *x3 = x2 + xs;   \
+            for (ptrdiff_t j = 0; j < n; j++) {                                      \
+                double *c = xt + j * nr + i;                                         \
+                c[0] = (double)x0[j];                                                \
+                c[1] = (double)x1[j];                                                \
+                c[2] = (double)x2[j];                                                \
+                c[3] = (double)x3[j];                                                \
+            }                                                                        \
+        }                                                                            \
+        for (; i < nr; i++)                                                          \
+            for (ptrdiff_t j = 0; j < n; j++)                                        \
+                xt[j * nr + i] = (double)x[i * xs + j];                              \
+    }                                                                                \
+    LOSSOPT_ALWAYS_INLINE void lossopt_margin_to_rows_##SUFFIX(                      \
+        const double *xt, ptrdiff_t nr, ptrdiff_t n, T *g, ptrdiff_t gs)             \
+    {                                                                                \
+        ptrdiff_t i = 0;                                                             \
+        for (; i + 4 <= nr; i += 4) {                                                \
+            T *g0 = g + i * gs, *g1 = g0 + gs, *g2 = g1 + gs, *g3 = g2 + gs;         \
+            for (ptrdiff_t j = 0; j < n; j++) {                                      \
+                const double *c = xt + j * nr + i;                                   \
+                g0[j] = (T)c[0];                                                     \
+                g1[j] = (T)c[1];                                                     \
+                g2[j] = (T)c[2];                                                     \
+                g3[j] = (T)c[3];                                                     \
+            }                                                                        \
+        }                                                                            \
+        for (; i < nr; i++)                                                          \
+            for (ptrdiff_t j = 0; j < n; j++)                                        \
+                g[i * gs + j] = (T)xt[j * nr + i];                                   \
+    }                                                                                \
     /* short rows [r0, r0 + nr), nr <= LOSSOPT_MARGIN_CHUNK: copied into a     */ \
     /* column-major buffer xt[j * nr + i], then column by column, vectorised    */ \
     /* across the rows; the WW gradient goes through the buffer back to rows.   */ \
@@ -185,9 +223,7 @@ static inline double lossopt_margin_store(const lossopt_margin_args *a, ptrdiff_
         ptrdiff_t arg[LOSSOPT_MARGIN_CHUNK];                                         \
         double xt[LOSSOPT_MARGIN_CHUNK * LOSSOPT_FUSED_ROW_MIN];                     \
         double total = 0.0;                                                          \
-        for (ptrdiff_t i = 0; i < nr; i++)     /* read all of x before g is written */ \
-            for (ptrdiff_t j = 0; j < n; j++)                                        \
-                xt[j * nr + i] = (double)x[i * xs + j];                              \
+        lossopt_margin_to_cols_##SUFFIX(x, xs, nr, n, xt);  /* all of x before g */  \
         for (ptrdiff_t i = 0; i < nr; i++) {                                         \
             lw[i] = lossopt_margin_weight(a, r0 + i);                                \
             xy[i] = (double)x[i * xs + lab[i]];                                      \
@@ -211,13 +247,11 @@ static inline double lossopt_margin_store(const lossopt_margin_args *a, ptrdiff_
                     }                                                                \
                 }                                                                    \
             }                                                                        \
+            if (want_g)                                                              \
+                lossopt_margin_to_rows_##SUFFIX(xt, nr, n, g, gs);                   \
             for (ptrdiff_t i = 0; i < nr; i++) {                                     \
-                if (want_g) {                                                        \
-                    T *gr = g + i * gs;                                              \
-                    for (ptrdiff_t j = 0; j < n; j++)                                \
-                        gr[j] = (T)xt[j * nr + i];                                   \
-                    gr[lab[i]] = (T)(0.0 - gsum[i]);                                 \
-                }                                                                    \
+                if (want_g)                                                          \
+                    g[i * gs + lab[i]] = (T)(0.0 - gsum[i]);                         \
                 double v = lw[i] == 0.0 ? 0.0 : lw[i] * acc[i];                      \
                 total += lossopt_margin_store(a, r0 + i, v);                         \
             }                                                                        \
