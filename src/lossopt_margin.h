@@ -166,43 +166,31 @@ static inline double lossopt_margin_store(const lossopt_margin_args *a, ptrdiff_
         }                                                                            \
         return total;                                                                \
     }                                                                                \
-    /* xt[j * nr + i] = x_i[j] (rows at x + i * xs, n classes) and back, four  */    \
-    /* rows at a time: one at a time, a 10-class row is all loop overhead    */      \
-    LOSSOPT_ALWAYS_INLINE void lossopt_margin_to_cols_##SUFFIX(                      \
-        const T *x, ptrdiff_t xs, ptrdiff_t nr, ptrdiff_t n, double *xt)             \
+    /* Between nr rows of n values (row i at r + i * rs) and the column-major  */    \
+    /* xt[j * nr + i]: xt <- rows (to_cols) or rows <- xt; four rows at a time */    \
+    /* (one at a time, a 10-class row is all loop overhead).  r is only read  */     \
+    /* when to_cols.                                                           */    \
+    LOSSOPT_ALWAYS_INLINE void lossopt_margin_copy_##SUFFIX(                         \
+        T *r, ptrdiff_t rs, ptrdiff_t nr, ptrdiff_t n, double *xt, int to_cols)      \
     {                                                                                \
         ptrdiff_t i = 0;                                                             \
         for (; i + 4 <= nr; i += 4) {                                                \
-            const T *x0 = x + i * xs, *x1 = x0 + xs, *x2 = x1 + xs, *x3 = x2 + xs;   \
-            for (ptrdiff_t j = 0; j < n; j++) {                                      \
-                double *c = xt + j * nr + i;                                         \
-                c[0] = (double)x0[j];                                                \
-                c[1] = (double)x1[j];                                                \
-                c[2] = (double)x2[j];                                                \
-                c[3] = (double)x3[j];                                                \
-            }                                                                        \
+            T *q[4] = {r + i * rs, r + (i + 1) * rs, r + (i + 2) * rs, r + (i + 3) * rs};\
+            for (ptrdiff_t j = 0; j < n; j++)                                        \
+                for (int k = 0; k < 4; k++) {                                        \
+                    if (to_cols)                                                     \
+                        xt[j * nr + i + k] = (double)q[k][j];                        \
+                    else                                                             \
+                        q[k][j] = (T)xt[j * nr + i + k];                             \
+                }                                                                    \
         }                                                                            \
         for (; i < nr; i++)                                                          \
-            for (ptrdiff_t j = 0; j < n; j++)                                        \
-                xt[j * nr + i] = (double)x[i * xs + j];                              \
-    }                                                                                \
-    LOSSOPT_ALWAYS_INLINE void lossopt_margin_to_rows_##SUFFIX(                      \
-        const double *xt, ptrdiff_t nr, ptrdiff_t n, T *g, ptrdiff_t gs)             \
-    {                                                                                \
-        ptrdiff_t i = 0;                                                             \
-        for (; i + 4 <= nr; i += 4) {                                                \
-            T *g0 = g + i * gs, *g1 = g0 + gs, *g2 = g1 + gs, *g3 = g2 + gs;         \
             for (ptrdiff_t j = 0; j < n; j++) {                                      \
-                const double *c = xt + j * nr + i;                                   \
-                g0[j] = (T)c[0];                                                     \
-                g1[j] = (T)c[1];                                                     \
-                g2[j] = (T)c[2];                                                     \
-                g3[j] = (T)c[3];                                                     \
+                if (to_cols)                                                         \
+                    xt[j * nr + i] = (double)r[i * rs + j];                          \
+                else                                                                 \
+                    r[i * rs + j] = (T)xt[j * nr + i];                               \
             }                                                                        \
-        }                                                                            \
-        for (; i < nr; i++)                                                          \
-            for (ptrdiff_t j = 0; j < n; j++)                                        \
-                g[i * gs + j] = (T)xt[j * nr + i];                                   \
     }                                                                                \
     /* short rows [r0, r0 + nr), nr <= LOSSOPT_MARGIN_CHUNK: copied into a     */ \
     /* column-major buffer xt[j * nr + i], then column by column, vectorised    */ \
@@ -223,7 +211,7 @@ static inline double lossopt_margin_store(const lossopt_margin_args *a, ptrdiff_
         ptrdiff_t arg[LOSSOPT_MARGIN_CHUNK];                                         \
         double xt[LOSSOPT_MARGIN_CHUNK * LOSSOPT_FUSED_ROW_MIN];                     \
         double total = 0.0;                                                          \
-        lossopt_margin_to_cols_##SUFFIX(x, xs, nr, n, xt);  /* all of x before g */  \
+        lossopt_margin_copy_##SUFFIX((T *)x, xs, nr, n, xt, 1);  /* x before g */    \
         for (ptrdiff_t i = 0; i < nr; i++) {                                         \
             lw[i] = lossopt_margin_weight(a, r0 + i);                                \
             xy[i] = (double)x[i * xs + lab[i]];                                      \
@@ -248,7 +236,7 @@ static inline double lossopt_margin_store(const lossopt_margin_args *a, ptrdiff_
                 }                                                                    \
             }                                                                        \
             if (want_g)                                                              \
-                lossopt_margin_to_rows_##SUFFIX(xt, nr, n, g, gs);                   \
+                lossopt_margin_copy_##SUFFIX(g, gs, nr, n, xt, 0);                   \
             for (ptrdiff_t i = 0; i < nr; i++) {                                     \
                 if (want_g)                                                          \
                     g[i * gs + lab[i]] = (T)(0.0 - gsum[i]);                         \
