@@ -22,6 +22,9 @@ Examples
 
 from ._base import NotFittedError, load
 from .linear import LinearRegression, LogisticRegression, SoftmaxRegression
+from .mlp import MLPClassifier, MLPRegressor
+from .perceptron import Perceptron
+from .svm import LinearSVM
 
-__all__ = ["LinearRegression", "LogisticRegression", "SoftmaxRegression", "NotFittedError",
-           "load"]
+__all__ = ["LinearRegression", "LogisticRegression", "SoftmaxRegression", "LinearSVM",
+           "Perceptron", "MLPClassifier", "MLPRegressor", "NotFittedError", "load"]
