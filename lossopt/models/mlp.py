@@ -311,9 +311,14 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         n_out = 1 if classes_.size == 2 else classes_.size
         Y = idx.astype(np.float64)[:, None] if n_out == 1 else idx
         enc = dict(n_features_in_=X.shape[1], n_outputs_=n_out, classes_=classes_,
-                   x_mean_=x_mean, x_scale_=x_scale,
-                   out_activation_="logistic" if n_out == 1 else "softmax")
+                   x_mean_=x_mean, x_scale_=x_scale)
         return standardize(X, x_mean, x_scale), Y, sw, enc
+
+    @property
+    def out_activation_(self):
+        """str: "logistic" (two classes, one output) or "softmax"."""
+        self._check_is_fitted()
+        return "logistic" if self.n_outputs_ == 1 else "softmax"
 
     def _data_loss_and_gradient(self, params, X, Y, sample_weight, grads):
         loss = BinaryCrossEntropy() if Y.ndim == 2 else SoftmaxCrossEntropy()
@@ -471,20 +476,21 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         else:
             y_mean, y_scale = fit_standardizer(Y, sw)
         enc = dict(n_features_in_=X.shape[1], n_outputs_=Y.shape[1], x_mean_=x_mean,
-                   x_scale_=x_scale, y_mean_=y_mean, y_scale_=y_scale, _y_ndim=y.ndim,
-                   out_activation_="identity")
+                   x_scale_=x_scale, y_mean_=y_mean, y_scale_=y_scale)
         return standardize(X, x_mean, x_scale), standardize(Y, y_mean, y_scale), sw, enc
 
     def _data_loss_and_gradient(self, params, X, Y, sample_weight, grads):
         return loss_and_gradient(params, X, Y, sample_weight, grads, self.activation,
                                  SquaredError())
 
+    out_activation_ = "identity"
+
     def _validation_score(self, params, X, Y):
         return r2_score(Y, forward(params, X, self.activation)[-1])
 
     def predict(self, X):
-        """Predicted targets, shape (n_samples,) for a 1-D `y` at fit, else
-        (n_samples, n_outputs).
+        """Predicted targets, shape (n_samples,) for one output, else
+        (n_samples, n_outputs) (as scikit-learn's MLPRegressor).
 
         Examples
         --------
@@ -495,7 +501,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         (5,)
         """
         z = self._output(self._check_X(X))
-        return z[:, 0] if self._y_ndim == 1 else z
+        return z[:, 0] if z.shape[1] == 1 else z
 
 
 MLPClassifier.__doc__ = MLPClassifier.__doc__.replace(

@@ -186,12 +186,19 @@ class LinearSVM(_MarginClassifier):
     with a constant step only circle its minimiser.  To reach the minimiser
     of the hinge objective to 1e-3 in the decision function (the test
     against a reference SVM solver does this), train with full-batch
-    subgradient descent and a geometrically decaying step, e.g.
-    ``optimizer="gd", lr=1.0, max_epochs=2000, tol=None,
-    lr_schedule=lambda opt: ExponentialLR(opt, gamma=1e-4 ** (1 / 2000))``:
-    on a piecewise-linear strongly convex objective the iterates then
-    converge linearly to the minimiser (the step shrinks geometrically while
-    the active set of support vectors settles).
+    subgradient descent and a step that starts at :math:`0.3/\alpha =
+    0.3\, C n` and decays geometrically to 1e-5 over 2000 epochs::
+
+        lr = 0.3 * C * n_samples
+        LinearSVM(loss="hinge", C=C, optimizer="gd", lr=lr, max_epochs=2000, tol=None,
+                  lr_schedule=lambda opt: ExponentialLR(opt, gamma=(1e-5 / lr) ** (1 / 2000)))
+
+    The penalty contracts the error by about :math:`1 - \eta_t \alpha` per
+    step, so the steps must sum to many times :math:`1/\alpha`; the last
+    steps must be small, as the subgradient jumps across the kinks of the
+    support vectors.  On a piecewise-linear strongly convex objective the
+    iterates then converge linearly.  Small `C` (strong regularisation)
+    converges fastest; for `C` far above 1 use more epochs.
 
     Relation to scikit-learn: ``LinearSVC(C=c, loss=...)`` on standardised
     features is this model with ``C=c`` (up to the unpenalised intercept);
