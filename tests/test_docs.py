@@ -9,13 +9,17 @@ import pytest
 import lossopt
 from lossopt import _threads, functional, likelihood
 from lossopt.losses import binary, cross_entropy, margin, regression
+from lossopt.models import mlp, perceptron, svm
 from lossopt.optim import adam, adaptive, clip, flat, lr_scheduler, optimizer, sgd
 
 OPTIM_MODULES = [lossopt.optim, optimizer, sgd, adaptive, adam, lr_scheduler, clip, flat]
 
 
+MODEL_MODULES = [svm, perceptron, mlp]
+
+
 @pytest.mark.parametrize("module", [functional, cross_entropy, regression, binary, margin,
-                                    _threads, likelihood] + OPTIM_MODULES)
+                                    _threads, likelihood] + OPTIM_MODULES + MODEL_MODULES)
 def test_docstring_examples(module):
     np.set_printoptions(legacy=False)
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
@@ -39,3 +43,13 @@ def test_every_public_optim_name_has_an_example():
             if callable(member) and not attr.startswith("_"):
                 # inspect.getdoc: an override without a docstring inherits its base's
                 assert "Examples" in (inspect.getdoc(member) or ""), f"{name}.{attr}"
+
+
+@pytest.mark.parametrize("name", ["LinearSVM", "Perceptron", "MLPClassifier", "MLPRegressor"])
+def test_every_public_method_of_the_margin_and_mlp_models_has_an_example(name):
+    cls = getattr(lossopt.models, name)
+    assert "Examples" in cls.__doc__
+    for attr in dir(cls):
+        member = getattr(cls, attr)
+        if callable(member) and not attr.startswith("_") and not isinstance(member, type):
+            assert "Examples" in (inspect.getdoc(member) or ""), f"{name}.{attr}"

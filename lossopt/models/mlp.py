@@ -11,6 +11,7 @@ from ..functional import expit, log_softmax, softmax
 from ..losses import BinaryCrossEntropy, SoftmaxCrossEntropy, SquaredError
 from ._base import (BaseModel, ClassifierMixin, RegressorMixin, fit_standardizer, r2_score,
                     standardize)
+from ._hyper import store_hyper_parameters
 from ._training import common_parameters_doc
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
@@ -284,23 +285,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                  alpha=_DEFAULTS["alpha"], early_stopping=False, validation_fraction=0.1,
                  n_iter_no_change=_DEFAULTS["n_iter_no_change"], tol=_DEFAULTS["tol"],
                  shuffle=True, random_state=None, warm_start=False, verbose=False):
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.class_weight = class_weight
-        self.optimizer = optimizer
-        self.lr = lr
-        self.lr_schedule = lr_schedule
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.alpha = alpha
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.warm_start = warm_start
-        self.verbose = verbose
+        store_hyper_parameters(self, locals())
 
     def _encode(self, X, y, sample_weight, classes=None, partial=False):
         self._check_architecture()
@@ -442,22 +427,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
                  alpha=_DEFAULTS["alpha"], early_stopping=False, validation_fraction=0.1,
                  n_iter_no_change=_DEFAULTS["n_iter_no_change"], tol=_DEFAULTS["tol"],
                  shuffle=True, random_state=None, warm_start=False, verbose=False):
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.optimizer = optimizer
-        self.lr = lr
-        self.lr_schedule = lr_schedule
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.alpha = alpha
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.warm_start = warm_start
-        self.verbose = verbose
+        store_hyper_parameters(self, locals())
 
     def _more_tags(self, tags):
         tags.target_tags.multi_output = True

@@ -2,6 +2,7 @@
 (lossopt's ``Perceptron`` loss) by the one training loop."""
 
 from ..losses import Perceptron as PerceptronCriterion
+from ._hyper import store_hyper_parameters
 from ._training import common_parameters_doc
 from .svm import _MarginClassifier
 
@@ -101,22 +102,7 @@ class Perceptron(_MarginClassifier):
                  alpha=_DEFAULTS["alpha"], early_stopping=False, validation_fraction=0.1,
                  n_iter_no_change=_DEFAULTS["n_iter_no_change"], tol=_DEFAULTS["tol"],
                  shuffle=True, random_state=None, warm_start=False, verbose=False):
-        self.class_weight = class_weight
-        self.standardize = standardize
-        self.optimizer = optimizer
-        self.lr = lr
-        self.lr_schedule = lr_schedule
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.alpha = alpha
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.warm_start = warm_start
-        self.verbose = verbose
+        store_hyper_parameters(self, locals())
 
     def _margin_loss(self):
         return PerceptronCriterion(), "ovr", False

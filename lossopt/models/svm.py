@@ -7,6 +7,7 @@ import numpy as np
 from .._validation import as_real, check_bool, check_choice
 from ..losses import Hinge, MulticlassHinge, SquaredHinge
 from ._base import ClassifierMixin, standardize
+from ._hyper import store_hyper_parameters
 from ._training import common_parameters_doc
 from .linear import _LinearModel
 
@@ -229,24 +230,7 @@ class LinearSVM(_MarginClassifier):
                  validation_fraction=0.1, n_iter_no_change=_DEFAULTS["n_iter_no_change"],
                  tol=_DEFAULTS["tol"], shuffle=True, random_state=None, warm_start=False,
                  verbose=False):
-        self.loss = loss
-        self.C = C
-        self.multi_class = multi_class
-        self.class_weight = class_weight
-        self.standardize = standardize
-        self.optimizer = optimizer
-        self.lr = lr
-        self.lr_schedule = lr_schedule
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.warm_start = warm_start
-        self.verbose = verbose
+        store_hyper_parameters(self, locals())
 
     def _check_C(self):
         C = as_real(self.C, "C", "a float > 0")
