@@ -248,3 +248,19 @@ def assert_fit_refuses_bad_data(model, X, y):
         model.fit(X, np.full(len(y), y[0]))
     for k, v in before.items():
         np.testing.assert_array_equal(getattr(model, k), v, err_msg=k)
+
+
+def assert_model_gradients(model, X, Y, sample_weight, params, h=1e-4, rtol=1e-6, atol=1e-9):
+    """The gradients a model's ``_data_loss_and_gradient`` writes, against
+    central differences of the loss it returns, for every parameter array."""
+    def loss_at(trial):
+        return model._data_loss_and_gradient(trial, X, Y, sample_weight,
+                                             [np.empty_like(q) for q in trial])
+    grads = [np.empty_like(p) for p in params]
+    value = model._data_loss_and_gradient(params, X, Y, sample_weight, grads)
+    for i in range(len(params)):
+        def f(p, i=i):
+            return loss_at(params[:i] + [p] + params[i + 1:])
+        np.testing.assert_allclose(grads[i], numerical_gradient(f, params[i], h=h),
+                                   rtol=rtol, atol=atol, err_msg=f"parameter {i}")
+    return value

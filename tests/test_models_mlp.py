@@ -6,7 +6,8 @@ input, files."""
 import numpy as np
 import pytest
 
-from helpers import assert_fit_refuses_bad_data, assert_save_load_round_trip, numerical_gradient
+from helpers import (assert_fit_refuses_bad_data, assert_model_gradients,
+                     assert_save_load_round_trip)
 from lossopt.models import MLPClassifier, MLPRegressor
 from lossopt.models.mlp import ACTIVATIONS, init_layers
 
@@ -14,19 +15,6 @@ from lossopt.models.mlp import ACTIVATIONS, init_layers
 def _data(rng, n=12, d=3, n_classes=3):
     X = rng.normal(size=(n, d)) * [1.0, 5.0, 0.2][:d] + 2.0
     return X, rng.integers(0, n_classes, size=n)
-
-
-def _check_gradients(model, X, Y, sw, params):
-    grads = [np.empty_like(p) for p in params]
-    model._data_loss_and_gradient(params, X, Y, sw, grads)
-    for i in range(len(params)):
-        def f(p, i=i):
-            trial = [q.copy() for q in params]
-            trial[i] = p
-            return model._data_loss_and_gradient(trial, X, Y, sw,
-                                                 [np.empty_like(q) for q in params])
-        np.testing.assert_allclose(grads[i], numerical_gradient(f, params[i], h=1e-4),
-                                   rtol=1e-6, atol=1e-9, err_msg=f"parameter {i}")
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
@@ -40,7 +28,7 @@ def test_classifier_gradients_vs_central_differences(activation, n_classes, rng)
     params = model._init_params(enc["n_features_in_"], enc["n_outputs_"], rng)
     for p in params[len(params) // 2:]:
         p += rng.normal(scale=0.3, size=p.shape)     # intercepts away from 0
-    _check_gradients(model, Xs, Y, sw_enc, params)
+    assert_model_gradients(model, Xs, Y, sw_enc, params)
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
@@ -52,7 +40,7 @@ def test_regressor_gradients_vs_central_differences(activation, rng):
     params = model._init_params(enc["n_features_in_"], enc["n_outputs_"], rng)
     for p in params[1:2] + params[2:]:
         p += rng.normal(scale=0.3, size=p.shape)
-    _check_gradients(model, Xs, Y, sw, params)
+    assert_model_gradients(model, Xs, Y, sw, params)
 
 
 def test_loss_and_gradients_match_torch_autograd(rng):

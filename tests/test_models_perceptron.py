@@ -4,8 +4,8 @@ written by hand, accuracy against scikit-learn's Perceptron, bad input, files.""
 import numpy as np
 import pytest
 
-from helpers import (assert_fit_refuses_bad_data, assert_save_load_round_trip, blobs,
-                     numerical_gradient)
+from helpers import (assert_fit_refuses_bad_data, assert_model_gradients,
+                     assert_save_load_round_trip, blobs)
 from lossopt.models import Perceptron
 
 
@@ -16,21 +16,12 @@ def test_criterion_and_gradient_vs_definition_and_central_differences(n_classes,
     model = Perceptron()
     Xs, Y, sw_enc, enc = model._encode(X, y, sw)
     params = [rng.normal(size=(3, enc["n_outputs_"])), rng.normal(size=enc["n_outputs_"])]
-    grads = [np.empty_like(p) for p in params]
-    value = model._data_loss_and_gradient(params, Xs, Y, sw_enc, grads)
+    value = assert_model_gradients(model, Xs, Y, sw_enc, params, h=1e-5)
     S = Xs @ params[0] + params[1]
     signs = np.where(y[:, None] == np.arange(n_classes), 1.0, -1.0) if n_classes > 2 \
         else np.where(y == 1, 1.0, -1.0)[:, None]
     ref = np.sum(sw * np.maximum(0.0, -signs * S).sum(axis=1)) / sw.sum()
     assert value == pytest.approx(ref, rel=1e-12)
-    for i in range(2):
-        def f(p, i=i):
-            trial = [q.copy() for q in params]
-            trial[i] = p
-            return model._data_loss_and_gradient(trial, Xs, Y, sw_enc,
-                                                 [np.empty_like(q) for q in params])
-        np.testing.assert_allclose(grads[i], numerical_gradient(f, params[i], h=1e-5),
-                                   rtol=1e-6, atol=1e-9)
 
 
 def test_one_epoch_is_the_classic_perceptron_rule(rng):

@@ -6,8 +6,8 @@ files."""
 import numpy as np
 import pytest
 
-from helpers import (assert_fit_refuses_bad_data, assert_save_load_round_trip, blobs,
-                     numerical_gradient)
+from helpers import (assert_fit_refuses_bad_data, assert_model_gradients,
+                     assert_save_load_round_trip, blobs)
 from lossopt.models import LinearSVM
 from lossopt.optim import ExponentialLR
 
@@ -50,20 +50,10 @@ def test_data_loss_and_gradient_vs_definition_and_central_differences(loss, mult
     params = model._init_params(enc["n_features_in_"], enc["n_outputs_"], rng)
     for p in params:
         p += rng.normal(size=p.shape)
-    grads = [np.empty_like(p) for p in params]
-    value = model._data_loss_and_gradient(params, Xs, Y, sw_enc, grads)
+    value = assert_model_gradients(model, Xs, Y, sw_enc, params, h=1e-5, atol=1e-8)
     S = Xs @ params[0] + params[1]
     ref = np.sum(sw * _textbook_loss(S, y, loss, multi_class, n_classes)) / sw.sum()
     assert value == pytest.approx(ref, rel=1e-12)
-
-    for i in range(2):
-        def f(p, i=i):
-            trial = [q.copy() for q in params]
-            trial[i] = p
-            return model._data_loss_and_gradient(trial, Xs, Y, sw_enc,
-                                                 [np.empty_like(q) for q in params])
-        num = numerical_gradient(f, params[i], h=1e-5)
-        np.testing.assert_allclose(grads[i], num, rtol=1e-6, atol=1e-8)
 
 
 def _svm_objective(W, b, Z, y, C, loss, sw):
