@@ -364,7 +364,7 @@ def _as_1d_target(y, n_samples, name):
 def check_regression_target(y, n_samples, name="y", multi_output=False):
     """Regression targets as a C-contiguous finite float64 array of shape
     (n_samples,) or, with `multi_output`, (n_samples, n_outputs)."""
-    if multi_output and y is not None and np.ndim(y) == 2:
+    if multi_output and y is not None and np.asarray(y).ndim == 2:
         arr = np.asarray(y)
         if arr.shape[0] != n_samples:
             raise ValueError(f"X and {name} have inconsistent numbers of samples: X has "
@@ -373,6 +373,11 @@ def check_regression_target(y, n_samples, name="y", multi_output=False):
             raise ValueError(f"{name} has 0 outputs (shape {arr.shape})")
     else:
         arr = _as_1d_target(y, n_samples, name)
+    if arr.dtype.kind == "O":
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{name} must hold real numbers: {exc}") from None
     if arr.dtype.kind not in "biuf" or (arr.dtype.kind == "f" and arr.dtype.itemsize > 8):
         raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
     arr = np.ascontiguousarray(arr, dtype=np.float64)

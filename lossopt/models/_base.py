@@ -4,6 +4,7 @@ scikit-learn), the standardiser, label encoding, scores, ``fit`` /
 
 import inspect
 import json
+import sys
 
 import numpy as np
 
@@ -24,6 +25,24 @@ class NotFittedError(ValueError, AttributeError):
     Both a ValueError and an AttributeError, as scikit-learn's class of the
     same name.
     """
+
+
+def not_fitted_error(message):
+    """A NotFittedError to raise.  When scikit-learn is already imported, it is
+    also an instance of ``sklearn.exceptions.NotFittedError`` (a subclass of
+    both), so scikit-learn's tools recognise it; lossopt never imports
+    scikit-learn for this."""
+    global _SK_NOT_FITTED
+    sk = sys.modules.get("sklearn.exceptions")
+    if sk is None:
+        return NotFittedError(message)
+    if _SK_NOT_FITTED is None:
+        _SK_NOT_FITTED = type("NotFittedError", (NotFittedError, sk.NotFittedError),
+                              {"__module__": __name__, "__doc__": NotFittedError.__doc__})
+    return _SK_NOT_FITTED(message)
+
+
+_SK_NOT_FITTED = None
 
 
 # ------------------------------------------------------------ standardiser --
@@ -136,10 +155,10 @@ class BaseModel:
                                      else None),
                     regressor_tags=(RegressorTags() if self._estimator_type == "regressor"
                                     else None))
-        self._more_tags(tags)
+        self._adjust_tags(tags)
         return tags
 
-    def _more_tags(self, tags):
+    def _adjust_tags(self, tags):
         """Adjust scikit-learn's tags (subclasses)."""
 
     # ------------------------------------------------------------ fitting --
@@ -174,8 +193,8 @@ class BaseModel:
 
     def _check_is_fitted(self):
         if "n_features_in_" not in self.__dict__:
-            raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet; "
-                                 "call fit before using it")
+            raise not_fitted_error(f"This {type(self).__name__} instance is not fitted yet; "
+                                   "call fit before using it")
 
     def _check_X(self, X):
         """X for a fitted model: checked and standardised."""

@@ -14,8 +14,8 @@ __all__ = ["LinearRegression", "LogisticRegression", "SoftmaxRegression"]
 
 # defaults shared by the three models (chosen on scikit-learn's bundled data
 # sets, see the README's Models section)
-_DEFAULTS = dict(optimizer="adam", lr=0.01, batch_size=200, max_epochs=200, alpha=1e-4,
-                 n_iter_no_change=10, tol=1e-4)
+_DEFAULTS = dict(optimizer="adam", lr=0.05, batch_size=None, max_epochs=2000, alpha=1e-3,
+                 n_iter_no_change=20, tol=1e-8)
 
 
 class _LinearModel(BaseModel):
@@ -42,7 +42,7 @@ class _LinearModel(BaseModel):
     def _original_scale(self, params, y_scale=1.0, y_mean=0.0):
         """(coef (k, d), intercept (k,)) of the model on unstandardised X (and y)."""
         W, b = params
-        coef = (W / self.x_scale_[:, None]).T * y_scale
+        coef = (W / self.x_scale_[:, None] * y_scale).T
         intercept = (b - (self.x_mean_ / self.x_scale_) @ W) * y_scale + y_mean
         return coef, intercept
 
@@ -150,7 +150,7 @@ class LinearRegression(RegressorMixin, _LinearModel):
         self.warm_start = warm_start
         self.verbose = verbose
 
-    def _more_tags(self, tags):
+    def _adjust_tags(self, tags):
         tags.target_tags.multi_output = True
         tags.target_tags.single_output = True
 
@@ -399,7 +399,7 @@ class LogisticRegression(_LinearClassifier):
 
     _loss = BinaryCrossEntropy()
 
-    def _more_tags(self, tags):
+    def _adjust_tags(self, tags):
         tags.classifier_tags.multi_class = False
 
     def _check_n_classes(self, classes):
