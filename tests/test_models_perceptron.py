@@ -46,6 +46,30 @@ def test_one_epoch_is_the_classic_perceptron_rule(rng):
     np.testing.assert_allclose(model.coef_[0], w / X.std(axis=0), rtol=1e-12)
 
 
+def test_sample_weight_scales_the_step_of_its_sample(rng):
+    """One sample per step: a sample's weight multiplies its update,
+    w <- w + s_i y_i x_i with the weights scaled to mean 1 (scikit-learn's
+    SGD semantics; a per-batch weighted mean would cancel them)."""
+    X, y = blobs(rng, 10, 2, 3, spread=1.0)
+    order = rng.permutation(y.size)
+    X, y = X[order], y[order]
+    sw = rng.uniform(0.1, 3.0, size=y.size)
+    model = Perceptron(shuffle=False, max_epochs=2, tol=None).fit(X, y, sample_weight=sw)
+    mean = np.average(X, axis=0, weights=sw)
+    Z = (X - mean) / np.sqrt(np.average((X - mean) ** 2, axis=0, weights=sw))
+    s = sw * y.size / sw.sum()
+    w, b = np.zeros(3), 0.0
+    t = np.where(y == 1, 1.0, -1.0)
+    for _ in range(2):
+        for z, ti, si in zip(Z, t, s):
+            if ti * (z @ w + b) <= 0:
+                w += si * ti * z
+                b += si * ti
+    W, b_fit = model._train_state["params"]
+    np.testing.assert_allclose(W[:, 0], w, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(b_fit[0], b, rtol=1e-12, atol=1e-12)
+
+
 def test_lr_only_scales_the_weights(rng):
     X, y = blobs(rng, 20, 3, 2, spread=1.0)
     a = Perceptron(random_state=0, tol=None, max_epochs=4).fit(X, y)

@@ -189,3 +189,16 @@ def test_partial_fit_refuses_unseen_labels_and_uses_C_over_the_batch(rng):
         model.partial_fit(X, np.where(y == 0, 7, y))
     model.partial_fit(X, y)
     assert model.n_iter_ == 2 and model.coef_.shape == (4, 2)
+
+
+def test_integer_sample_weights_equal_repeated_samples_full_batch(rng):
+    """Full batch: the weighted objective with integer weights is the
+    objective on the data with each sample repeated that many times (the
+    standardiser, the weighted mean and alpha = 1/(C Σ weights) included)."""
+    X, y = blobs(rng, 15, 3, 2, spread=2.0)
+    counts = rng.integers(1, 4, size=y.size)
+    opts = dict(C=0.5, optimizer="gd", lr=0.1, lr_schedule=None, max_epochs=50, tol=None)
+    weighted = LinearSVM(**opts).fit(X, y, sample_weight=counts.astype(float))
+    repeated = LinearSVM(**opts).fit(np.repeat(X, counts, axis=0), np.repeat(y, counts))
+    np.testing.assert_allclose(weighted.decision_function(X), repeated.decision_function(X),
+                               rtol=1e-10, atol=1e-12)

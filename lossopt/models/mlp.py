@@ -11,7 +11,7 @@ from ..functional import expit, log_softmax, softmax
 from ..losses import BinaryCrossEntropy, SoftmaxCrossEntropy, SquaredError
 from ._base import (BaseModel, ClassifierMixin, RegressorMixin, fit_standardizer, r2_score,
                     standardize)
-from ._hyper import store_hyper_parameters
+from ._shared import batch_loss_and_gradient, store_hyper_parameters, unit_mean_weights
 from ._training import common_parameters_doc
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
@@ -84,10 +84,12 @@ def loss_and_gradient(params, X, Y, sample_weight, grads, activation, loss):
     `grads` (the shapes of `params`).  The output's loss and its gradient
     with respect to the last layer's pre-activations come from `loss` (a
     lossopt loss with ``reduction="mean"``), in one fused pass that
-    overwrites the logits."""
+    overwrites the logits; sample weights (scaled to mean 1 over the
+    training set) multiply the samples' losses (see
+    ``_shared.batch_loss_and_gradient``)."""
     n_layers = len(params) // 2
     acts = forward(params, X, activation)
-    value, delta = loss.loss_and_gradient(acts[-1], Y, sample_weight, out=acts[-1])
+    value, delta = batch_loss_and_gradient(loss, acts[-1], Y, sample_weight)
     for i in range(n_layers - 1, -1, -1):
         a_prev = X if i == 0 else acts[i - 1]
         np.matmul(a_prev.T, delta, out=grads[i])
@@ -192,6 +194,12 @@ _MODEL_DOC = r"""
     other activations and for the output layer; intercepts start at 0.
     `random_state` seeds it.
 
+    *Sample weights in mini-batches.*  A batch's loss is the mean over its
+    samples of :math:`s_i \ell_i`, with the weights scaled to mean 1 over
+    the training set: the objective above for the full batch, an unbiased
+    estimate of it for a mini-batch, and, with one sample per batch, the
+    weight scales that sample's step (scikit-learn's SGD semantics).
+
     *Standardisation.* Features (and, for the regressor, targets) are
     standardised internally with the shared standardiser (weighted mean 0,
     standard deviation 1; constant columns only centred); ``coefs_`` and
@@ -293,6 +301,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         idx, classes_ = self._encode_labels(y, sw, classes, later)
         sw = self._class_sample_weight(idx, sw, classes_)
         x_mean, x_scale = self._standardizer(X, sw, later)
+        sw = unit_mean_weights(sw)[0]
         n_out = 1 if classes_.size == 2 else classes_.size
         Y = idx.astype(np.float64)[:, None] if n_out == 1 else idx
         enc = dict(n_features_in_=X.shape[1], n_outputs_=n_out, classes_=classes_,
@@ -447,7 +456,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             y_mean, y_scale = fit_standardizer(Y, sw)
         enc = dict(n_features_in_=X.shape[1], n_outputs_=Y.shape[1], x_mean_=x_mean,
                    x_scale_=x_scale, y_mean_=y_mean, y_scale_=y_scale)
-        return standardize(X, x_mean, x_scale), standardize(Y, y_mean, y_scale), sw, enc
+        return (standardize(X, x_mean, x_scale), standardize(Y, y_mean, y_scale),
+                unit_mean_weights(sw)[0], enc)
 
     def _data_loss_and_gradient(self, params, X, Y, sample_weight, grads):
         return loss_and_gradient(params, X, Y, sample_weight, grads, self.activation,

@@ -2,7 +2,7 @@
 (lossopt's ``Perceptron`` loss) by the one training loop."""
 
 from ..losses import Perceptron as PerceptronCriterion
-from ._hyper import store_hyper_parameters
+from ._shared import store_hyper_parameters
 from ._training import common_parameters_doc
 from .svm import _MarginClassifier
 
@@ -41,6 +41,12 @@ class Perceptron(_MarginClassifier):
     criterion is the perceptron's update rule :math:`w \leftarrow w +
     \eta\, y_i x_i` summed over the misclassified samples of a batch (and
     divided by the batch's weight).
+
+    *Sample weights in mini-batches.*  A batch's loss is the mean over its
+    samples of :math:`s_i \ell_i`, with the weights scaled to mean 1 over
+    the training set: the objective above for the full batch, an unbiased
+    estimate of it for a mini-batch, and, with one sample per batch, the
+    weight scales that sample's step (scikit-learn's SGD semantics).
 
     *Likelihood.* None: the criterion is the hinge loss with margin 0, not a
     negative log-likelihood; there is no ``predict_proba``.

@@ -7,7 +7,7 @@ import numpy as np
 from .._validation import as_real, check_bool, check_choice
 from ..losses import Hinge, MulticlassHinge, SquaredHinge
 from ._base import ClassifierMixin, standardize
-from ._hyper import store_hyper_parameters
+from ._shared import batch_loss_and_gradient, store_hyper_parameters, unit_mean_weights
 from ._training import common_parameters_doc
 from .linear import _LinearModel
 
@@ -28,6 +28,7 @@ class _MarginClassifier(ClassifierMixin, _LinearModel):
         idx, classes_ = self._encode_labels(y, sw, classes, later)
         sw = self._class_sample_weight(idx, sw, classes_)
         x_mean, x_scale = self._standardizer(X, sw, later, standardize_on)
+        sw, weight_total = unit_mean_weights(sw)
         n_classes = classes_.size
         if target == "multiclass":
             Y, n_out = idx, n_classes
@@ -38,13 +39,14 @@ class _MarginClassifier(ClassifierMixin, _LinearModel):
             Y[np.arange(idx.size), idx] = 1.0
             n_out = n_classes
         enc = dict(n_features_in_=X.shape[1], n_outputs_=n_out, classes_=classes_,
-                   x_mean_=x_mean, x_scale_=x_scale)
+                   x_mean_=x_mean, x_scale_=x_scale,
+                   _weight_total=float(X.shape[0]) if weight_total is None else weight_total)
         return standardize(X, x_mean, x_scale), Y, sw, enc
 
     def _data_loss_and_gradient(self, params, X, Y, sample_weight, grads):
         loss, _, times_classes = self._margin_loss()
         z = self._logits(params, X)
-        value, G = loss.loss_and_gradient(z, Y, sample_weight, out=z)
+        value, G = batch_loss_and_gradient(loss, z, Y, sample_weight)
         if times_classes:       # undo a kernel's division by the number of classes
             G *= z.shape[1]
             value *= z.shape[1]
@@ -140,6 +142,12 @@ class LinearSVM(_MarginClassifier):
     *Subgradient.* The hinge's kink (margin exactly 1) gets the subgradient
     0 (see :class:`~lossopt.Hinge`), and Crammer-Singer ties go to the first
     maximiser; the squared hinge is differentiable.
+
+    *Sample weights in mini-batches.*  A batch's loss is the mean over its
+    samples of :math:`s_i \ell_i`, with the weights scaled to mean 1 over
+    the training set: the objective above for the full batch, an unbiased
+    estimate of it for a mini-batch, and, with one sample per batch, the
+    weight scales that sample's step (scikit-learn's SGD semantics).
 
     *Likelihood.* None: the hinge is a convex upper bound of the 0-1 loss,
     not a negative log-likelihood; there is no ``predict_proba``.
@@ -254,8 +262,7 @@ class LinearSVM(_MarginClassifier):
         self._check_C()
         opts = dict(_training.check_options(self))
         X, Y, sw, enc = self._encode(X, y, sample_weight, classes=classes, partial=partial)
-        total = float(X.shape[0]) if sw is None else float(np.sum(sw))
-        opts["alpha"] = 1.0 / (self._check_C() * total)
+        opts["alpha"] = 1.0 / (self._check_C() * enc["_weight_total"])
         _training.fit(self, X, Y, sw, enc, opts=opts, partial=partial)
         return self
 
