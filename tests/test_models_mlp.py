@@ -235,3 +235,23 @@ def test_bad_input(rng):
     m = MLPClassifier((3,)).partial_fit(X, y, classes=[0, 1, 2])
     with pytest.raises(ValueError, match=r"label\(s\) \[9\]"):
         m.partial_fit(X, np.where(y == 0, 9, y))
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_early_stopping_scores_the_held_out_accuracy(n_classes, rng):
+    X, _ = _data(rng, n=90)
+    y = np.digitize(X[:, 0], np.quantile(X[:, 0], np.linspace(0, 1, n_classes + 1)[1:-1]))
+    model = MLPClassifier((8,), early_stopping=True, validation_fraction=0.2, batch_size=10,
+                          lr=0.01, n_iter_no_change=30, random_state=0).fit(X, y)
+    assert len(model.validation_scores_) == model.n_iter_ < 200
+    assert all(0.0 <= s <= 1.0 for s in model.validation_scores_)
+    assert max(model.validation_scores_) > 0.9
+
+
+def test_regressor_early_stopping_scores_r2(rng):
+    X, _ = _data(rng, n=80)
+    y = X @ [1.0, 0.5, -3.0]
+    model = MLPRegressor((8,), early_stopping=True, batch_size=10, lr=0.01, n_iter_no_change=5,
+                         random_state=0).fit(X, y)
+    assert len(model.validation_scores_) == model.n_iter_
+    assert max(model.validation_scores_) > 0.9
