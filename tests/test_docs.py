@@ -9,17 +9,17 @@ import pytest
 import lossopt
 from lossopt import _threads, functional, likelihood
 from lossopt.losses import binary, cross_entropy, margin, regression
-from lossopt.models import mlp, perceptron, svm
 from lossopt.optim import adam, adaptive, clip, flat, lr_scheduler, optimizer, sgd
+from lossopt.models import _base as models_base, linear as models_linear
+from lossopt.models import mlp as models_mlp, perceptron as models_perceptron, svm as models_svm
 
 OPTIM_MODULES = [lossopt.optim, optimizer, sgd, adaptive, adam, lr_scheduler, clip, flat]
-
-
-MODEL_MODULES = [svm, perceptron, mlp]
+MODELS_MODULES = [lossopt.models, models_base, models_linear, models_svm, models_perceptron,
+                  models_mlp]
 
 
 @pytest.mark.parametrize("module", [functional, cross_entropy, regression, binary, margin,
-                                    _threads, likelihood] + OPTIM_MODULES + MODEL_MODULES)
+                                    _threads, likelihood] + OPTIM_MODULES + MODELS_MODULES)
 def test_docstring_examples(module):
     np.set_printoptions(legacy=False)
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
@@ -45,11 +45,13 @@ def test_every_public_optim_name_has_an_example():
                 assert "Examples" in (inspect.getdoc(member) or ""), f"{name}.{attr}"
 
 
-@pytest.mark.parametrize("name", ["LinearSVM", "Perceptron", "MLPClassifier", "MLPRegressor"])
-def test_every_public_method_of_the_margin_and_mlp_models_has_an_example(name):
-    cls = getattr(lossopt.models, name)
-    assert "Examples" in cls.__doc__
-    for attr in dir(cls):
-        member = getattr(cls, attr)
-        if callable(member) and not attr.startswith("_") and not isinstance(member, type):
-            assert "Examples" in (inspect.getdoc(member) or ""), f"{name}.{attr}"
+def test_every_public_models_name_has_an_example():
+    for name in lossopt.models.__all__:
+        obj = getattr(lossopt.models, name)
+        if name == "NotFittedError":
+            continue
+        assert "Examples" in (obj.__doc__ or ""), name
+        for attr in dir(obj) if isinstance(obj, type) else ():
+            member = getattr(obj, attr)
+            if callable(member) and not attr.startswith("_"):
+                assert "Examples" in (inspect.getdoc(member) or ""), f"{name}.{attr}"

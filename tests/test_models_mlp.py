@@ -141,17 +141,6 @@ def test_binary_output_is_one_logistic_unit(rng):
     np.testing.assert_array_equal(model.predict(X), np.where(z > 0, "pos", "neg"))
 
 
-def _one_blas_thread():
-    """BLAS on one thread: on a small shared machine its threads only fight
-    (the results do not depend on it beyond rounding)."""
-    import contextlib
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(1)
-
-
 def _split(dataset, stratify=True):
     datasets = pytest.importorskip("sklearn.datasets")
     ms = pytest.importorskip("sklearn.model_selection")
@@ -160,19 +149,21 @@ def _split(dataset, stratify=True):
                                stratify=y if stratify else None)
 
 
+@pytest.mark.usefixtures("one_blas_thread")
 @pytest.mark.parametrize("dataset", ["digits", "breast_cancer"])
 def test_accuracy_within_one_point_of_sklearn_mlp(dataset):
     """Defaults, unscaled features, same split, random_state 0 on both sides."""
     nn = pytest.importorskip("sklearn.neural_network")
     import warnings
     Xtr, Xte, ytr, yte = _split(dataset)
-    with warnings.catch_warnings(), _one_blas_thread():
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore")             # ConvergenceWarning
         ref = nn.MLPClassifier(random_state=0).fit(Xtr, ytr).score(Xte, yte)
         ours = MLPClassifier(random_state=0).fit(Xtr, ytr).score(Xte, yte)
     assert ours >= ref - 0.01, (ours, ref)
 
 
+@pytest.mark.usefixtures("one_blas_thread")
 def test_regressor_r2_on_diabetes_vs_sklearn_with_scaling():
     """scikit-learn's MLPRegressor() on the raw diabetes targets does not fit
     in 200 epochs (R² = -3.7), so the reference is the same network with
@@ -186,7 +177,7 @@ def test_regressor_r2_on_diabetes_vs_sklearn_with_scaling():
     import warnings
     Xtr, Xte, ytr, yte = _split("diabetes", stratify=False)
     seeds = range(5)
-    with warnings.catch_warnings(), _one_blas_thread():
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ref = np.mean([TransformedTargetRegressor(
             make_pipeline(StandardScaler(), nn.MLPRegressor(random_state=s)),

@@ -93,6 +93,7 @@ def _mean_accuracies(dataset, seeds):
     return ours, ref
 
 
+@pytest.mark.usefixtures("one_blas_thread")
 @pytest.mark.parametrize("dataset, n_seeds", [("iris", 10), ("breast_cancer", 10),
                                               ("digits", 2)])
 def test_accuracy_within_one_point_of_sklearn_perceptron(dataset, n_seeds):

@@ -111,6 +111,7 @@ def _split(loader):
     return ms.train_test_split(X, y, test_size=0.25, random_state=0, stratify=y)
 
 
+@pytest.mark.usefixtures("one_blas_thread")
 @pytest.mark.parametrize("dataset", ["iris", "digits", "breast_cancer"])
 def test_accuracy_within_one_point_of_linearsvc(dataset):
     """Defaults on the unscaled features, same split: at most 1 percentage

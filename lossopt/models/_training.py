@@ -18,7 +18,11 @@ __all__ = ["fit", "check_options", "OPTIMIZERS", "LR_SCHEDULES"]
 
 OPTIMIZERS = ("gd", "sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta", "adam",
               "amsgrad", "adamw", "nadam")
-LR_SCHEDULES = ("constant", "cosine", "exponential", "plateau")
+LR_SCHEDULES = ("constant", "adaptive", "cosine", "exponential", "plateau")
+# "adaptive": when training stalls (n_iter_no_change epochs without improvement
+# by tol), divide the learning rate by ADAPTIVE_FACTOR instead of stopping, at
+# most ADAPTIVE_STEPS times; the next stall then stops training
+ADAPTIVE_FACTOR, ADAPTIVE_STEPS = 5.0, 4
 
 
 def _make_optimizer(name, flat, lr):
@@ -48,7 +52,7 @@ def _make_optimizer(name, flat, lr):
 
 def _make_schedule(spec, opt, max_epochs):
     from ..optim import lr_scheduler as S
-    if spec is None or spec == "constant":
+    if spec is None or spec in ("constant", "adaptive"):
         return None
     if spec == "cosine":
         return S.CosineAnnealingLR(opt, T_max=max_epochs)
@@ -243,7 +247,8 @@ def fit(model, X, Y, sample_weight, encoding, *, opts, partial=False):
     val_scores = list(model.validation_scores_) if old is not None and \
         hasattr(model, "validation_scores_") else []
     n_iter = model.n_iter_ if old is not None and hasattr(model, "n_iter_") else 0
-    best_loss, best_score, stall = np.inf, -np.inf, 0
+    best_loss, best_score, stall, reductions = np.inf, -np.inf, 0, 0
+    adaptive = opts["lr_schedule"] == "adaptive"
     best_params = None
     bar = _progress(opts["verbose"], epochs, type(model).__name__)
     try:
@@ -286,11 +291,15 @@ def fit(model, X, Y, sample_weight, encoding, *, opts, partial=False):
             if bar is not None:
                 bar.set_postfix(loss=f"{epoch_loss:.6g}")
                 bar.update(1)
-            if partial or tol is None:
-                continue
             if early:
                 score = model._validation_score(params, X_val, Y_val)
                 val_scores.append(score)
+            if partial or tol is None:
+                if early and score > best_score:
+                    best_score = score
+                    best_params = flat.data.copy()
+                continue
+            if early:
                 stall = stall + 1 if score < best_score + tol else 0
                 if score > best_score:
                     best_score = score
@@ -299,6 +308,12 @@ def fit(model, X, Y, sample_weight, encoding, *, opts, partial=False):
                 stall = stall + 1 if epoch_loss > best_loss - tol else 0
                 best_loss = min(best_loss, epoch_loss)
             if stall >= patience:
+                if adaptive and reductions < ADAPTIVE_STEPS:
+                    for group in opt.param_groups:
+                        group["lr"] /= ADAPTIVE_FACTOR
+                    reductions += 1
+                    stall = 0
+                    continue
                 break
     finally:
         if bar is not None:
@@ -336,7 +351,7 @@ def _build_optimizer(spec, flat, lr):
 # The numpydoc text of the common hyper-parameters, shared by every model's
 # docstring (``{common}`` in a class docstring is replaced by it).
 COMMON_PARAMETERS_DOC = """\
-optimizer : str or callable, default "{optimizer}"
+optimizer : str or callable, default {optimizer}
         "gd" (full-batch gradient descent: `batch_size` is ignored), "sgd",
         "momentum" (SGD, momentum 0.9), "nesterov" (SGD, Nesterov momentum
         0.9), "adagrad", "rmsprop", "adadelta", "adam", "amsgrad", "adamw"
@@ -347,8 +362,11 @@ optimizer : str or callable, default "{optimizer}"
         :class:`~lossopt.optim.FlatParameters` holding every parameter).
     lr : float, default {lr}
         The learning rate.
-    lr_schedule : None, str or callable, default None
-        None or "constant"; "cosine" (cosine annealing to 0 over
+    lr_schedule : None, str or callable, default {lr_schedule}
+        None or "constant"; "adaptive" (as scikit-learn's MLP: when training
+        stalls -- `n_iter_no_change` epochs without improvement by `tol` --
+        the learning rate is divided by 5 instead of stopping, at most 4
+        times; the next stall stops); "cosine" (cosine annealing to 0 over
         `max_epochs`); "exponential" (to 1% of `lr` at `max_epochs`);
         "plateau" (:class:`~lossopt.optim.ReduceLROnPlateau` on the training
         loss); or ``callable(optimizer) -> schedule`` of
@@ -384,5 +402,6 @@ optimizer : str or callable, default "{optimizer}"
 
 
 def common_parameters_doc(**defaults):
-    """COMMON_PARAMETERS_DOC with a model's defaults filled in."""
-    return COMMON_PARAMETERS_DOC.format(**defaults)
+    """COMMON_PARAMETERS_DOC with a model's defaults filled in (strings quoted)."""
+    return COMMON_PARAMETERS_DOC.format(**{k: (f'"{v}"' if isinstance(v, str) else v)
+                                           for k, v in defaults.items()})

@@ -14,8 +14,8 @@ __all__ = ["LinearRegression", "LogisticRegression", "SoftmaxRegression"]
 
 # defaults shared by the three models (chosen on scikit-learn's bundled data
 # sets, see the README's Models section)
-_DEFAULTS = dict(optimizer="adam", lr=0.05, batch_size=None, max_epochs=2000, alpha=1e-3,
-                 n_iter_no_change=20, tol=1e-8)
+_DEFAULTS = dict(optimizer="adam", lr=0.05, lr_schedule="adaptive", batch_size=None,
+                 max_epochs=2000, alpha=1e-3, n_iter_no_change=20, tol=1e-8)
 
 
 class _LinearModel(BaseModel):
@@ -127,7 +127,8 @@ class LinearRegression(RegressorMixin, _LinearModel):
     _multi_output = True
 
     def __init__(self, loss="squared_error", *, delta=1.0, standardize=True,
-                 optimizer=_DEFAULTS["optimizer"], lr=_DEFAULTS["lr"], lr_schedule=None,
+                 optimizer=_DEFAULTS["optimizer"], lr=_DEFAULTS["lr"],
+                 lr_schedule=_DEFAULTS["lr_schedule"],
                  batch_size=_DEFAULTS["batch_size"], max_epochs=_DEFAULTS["max_epochs"],
                  alpha=0.0, early_stopping=False, validation_fraction=0.1,
                  n_iter_no_change=_DEFAULTS["n_iter_no_change"], tol=_DEFAULTS["tol"],
@@ -375,7 +376,8 @@ class LogisticRegression(_LinearClassifier):
     """
 
     def __init__(self, *, class_weight=None, standardize=True,
-                 optimizer=_DEFAULTS["optimizer"], lr=_DEFAULTS["lr"], lr_schedule=None,
+                 optimizer=_DEFAULTS["optimizer"], lr=_DEFAULTS["lr"],
+                 lr_schedule=_DEFAULTS["lr_schedule"],
                  batch_size=_DEFAULTS["batch_size"], max_epochs=_DEFAULTS["max_epochs"],
                  alpha=_DEFAULTS["alpha"], early_stopping=False, validation_fraction=0.1,
                  n_iter_no_change=_DEFAULTS["n_iter_no_change"], tol=_DEFAULTS["tol"],
@@ -494,7 +496,8 @@ class SoftmaxRegression(_LinearClassifier):
     """
 
     def __init__(self, *, label_smoothing=0.0, class_weight=None, standardize=True,
-                 optimizer=_DEFAULTS["optimizer"], lr=_DEFAULTS["lr"], lr_schedule=None,
+                 optimizer=_DEFAULTS["optimizer"], lr=_DEFAULTS["lr"],
+                 lr_schedule=_DEFAULTS["lr_schedule"],
                  batch_size=_DEFAULTS["batch_size"], max_epochs=_DEFAULTS["max_epochs"],
                  alpha=_DEFAULTS["alpha"], early_stopping=False, validation_fraction=0.1,
                  n_iter_no_change=_DEFAULTS["n_iter_no_change"], tol=_DEFAULTS["tol"],

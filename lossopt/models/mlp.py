@@ -19,8 +19,8 @@ __all__ = ["MLPClassifier", "MLPRegressor"]
 ACTIVATIONS = ("relu", "tanh", "logistic", "identity")
 
 # scikit-learn's MLP defaults (see the class docstrings for alpha's meaning)
-_DEFAULTS = dict(optimizer="adam", lr=1e-3, batch_size=200, max_epochs=200, alpha=1e-4,
-                 n_iter_no_change=10, tol=1e-4)
+_DEFAULTS = dict(optimizer="adam", lr=1e-3, lr_schedule=None, batch_size=200, max_epochs=200,
+                 alpha=1e-4, n_iter_no_change=10, tol=1e-4)
 
 
 # ----------------------------------------------------------------- math --
@@ -288,7 +288,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     """
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, class_weight=None,
-                 optimizer=_DEFAULTS["optimizer"], lr=_DEFAULTS["lr"], lr_schedule=None,
+                 optimizer=_DEFAULTS["optimizer"], lr=_DEFAULTS["lr"],
+                 lr_schedule=_DEFAULTS["lr_schedule"],
                  batch_size=_DEFAULTS["batch_size"], max_epochs=_DEFAULTS["max_epochs"],
                  alpha=_DEFAULTS["alpha"], early_stopping=False, validation_fraction=0.1,
                  n_iter_no_change=_DEFAULTS["n_iter_no_change"], tol=_DEFAULTS["tol"],
@@ -431,14 +432,15 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     _multi_output = True
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *,
-                 optimizer=_DEFAULTS["optimizer"], lr=_DEFAULTS["lr"], lr_schedule=None,
+                 optimizer=_DEFAULTS["optimizer"], lr=_DEFAULTS["lr"],
+                 lr_schedule=_DEFAULTS["lr_schedule"],
                  batch_size=_DEFAULTS["batch_size"], max_epochs=_DEFAULTS["max_epochs"],
                  alpha=_DEFAULTS["alpha"], early_stopping=False, validation_fraction=0.1,
                  n_iter_no_change=_DEFAULTS["n_iter_no_change"], tol=_DEFAULTS["tol"],
                  shuffle=True, random_state=None, warm_start=False, verbose=False):
         store_hyper_parameters(self, locals())
 
-    def _more_tags(self, tags):
+    def _adjust_tags(self, tags):
         tags.target_tags.multi_output = True
         tags.target_tags.single_output = True
 

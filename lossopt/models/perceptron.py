@@ -10,8 +10,8 @@ __all__ = ["Perceptron"]
 
 # scikit-learn's scheme: one sample per step of size 1 from zero weights, no
 # penalty, stopping after 5 epochs without improvement by 1e-3
-_DEFAULTS = dict(optimizer="sgd", lr=1.0, batch_size=1, max_epochs=1000, alpha=0.0,
-                 n_iter_no_change=5, tol=1e-3)
+_DEFAULTS = dict(optimizer="sgd", lr=1.0, lr_schedule=None, batch_size=1, max_epochs=1000,
+                 alpha=0.0, n_iter_no_change=5, tol=1e-3)
 
 
 class Perceptron(_MarginClassifier):
@@ -103,7 +103,8 @@ class Perceptron(_MarginClassifier):
     """
 
     def __init__(self, *, class_weight=None, standardize=True,
-                 optimizer=_DEFAULTS["optimizer"], lr=_DEFAULTS["lr"], lr_schedule=None,
+                 optimizer=_DEFAULTS["optimizer"], lr=_DEFAULTS["lr"],
+                 lr_schedule=_DEFAULTS["lr_schedule"],
                  batch_size=_DEFAULTS["batch_size"], max_epochs=_DEFAULTS["max_epochs"],
                  alpha=_DEFAULTS["alpha"], early_stopping=False, validation_fraction=0.1,
                  n_iter_no_change=_DEFAULTS["n_iter_no_change"], tol=_DEFAULTS["tol"],

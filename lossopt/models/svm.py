@@ -95,8 +95,8 @@ _MULTI_CLASS = ("ovr", "crammer_singer", "weston_watkins")
 
 # full-batch Adam with a decaying learning rate: chosen on scikit-learn's
 # bundled data sets (see the README's Models section)
-_DEFAULTS = dict(optimizer="adam", lr=0.1, batch_size=None, max_epochs=1000, alpha=None,
-                 n_iter_no_change=10, tol=1e-5)
+_DEFAULTS = dict(optimizer="adam", lr=0.1, lr_schedule="exponential", batch_size=None,
+                 max_epochs=1000, alpha=None, n_iter_no_change=10, tol=1e-5)
 
 
 class LinearSVM(_MarginClassifier):
@@ -233,7 +233,7 @@ class LinearSVM(_MarginClassifier):
 
     def __init__(self, loss="squared_hinge", *, C=1.0, multi_class="ovr", class_weight=None,
                  standardize=True, optimizer=_DEFAULTS["optimizer"], lr=_DEFAULTS["lr"],
-                 lr_schedule="exponential", batch_size=_DEFAULTS["batch_size"],
+                 lr_schedule=_DEFAULTS["lr_schedule"], batch_size=_DEFAULTS["batch_size"],
                  max_epochs=_DEFAULTS["max_epochs"], early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=_DEFAULTS["n_iter_no_change"],
                  tol=_DEFAULTS["tol"], shuffle=True, random_state=None, warm_start=False,
@@ -286,8 +286,6 @@ class LinearSVM(_MarginClassifier):
 
 LinearSVM.__doc__ = LinearSVM.__doc__.replace(
     "{common}", common_parameters_doc(**_DEFAULTS).replace(
-        "lr_schedule : None, str or callable, default None",
-        'lr_schedule : None, str or callable, default "exponential"').replace(
         """    alpha : float, default None
         L2 penalty: the objective is the mean loss + (alpha/2)·‖w‖² over the
         weights (the intercepts are not penalised), in the standardised space.
