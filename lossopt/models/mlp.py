@@ -7,12 +7,13 @@ products; the output layer's loss and gradient are lossopt's fused kernels."""
 import numpy as np
 
 from .._validation import check_choice, check_int
-from ..functional import expit, log_softmax, softmax
+from ..functional import expit
 from ..losses import BinaryCrossEntropy, SoftmaxCrossEntropy, SquaredError
 from ._base import (BaseModel, ClassifierMixin, RegressorMixin, fit_standardizer, r2_score,
                     standardize)
 from ._shared import batch_loss_and_gradient, store_hyper_parameters, unit_mean_weights
 from ._training import common_parameters_doc
+from .linear import _LinearClassifier
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
@@ -169,8 +170,9 @@ class _BaseMLP(BaseModel):
         """list of ndarray: the intercept vector of each layer."""
         return self._unpacked()[1]
 
-    def _output(self, X):
-        """The last layer's pre-activation on checked, unstandardised X."""
+    def _logits_original(self, X):
+        """(n_samples, n_outputs): the last layer's pre-activation (logits or
+        predictions) on checked, unstandardised X."""
         coefs, intercepts = self._unpacked()
         return forward(coefs + intercepts, X, self.activation)[-1]
 
@@ -328,45 +330,13 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return float(np.mean(pred == Y.ravel()))
 
     def _decision_scores(self, X):
-        z = self._output(X)
+        z = self._logits_original(X)
         return z[:, 0] if z.shape[1] == 1 else z
 
-    def predict_proba(self, X):
-        """Class probabilities, shape (n_samples, n_classes): the softmax of
-        the logits (2 classes: ``[1 - p, p]`` with p the logistic of the one
-        logit).
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> from lossopt.models import MLPClassifier
-        >>> X = np.array([[0.0], [1.0], [2.0], [3.0]])
-        >>> clf = MLPClassifier((4,), random_state=0, max_epochs=5).fit(X, [0, 0, 1, 1])
-        >>> clf.predict_proba(X).shape
-        (4, 2)
-        """
-        z = self._output(self._check_X(X))
-        if z.shape[1] == 1:
-            p = expit(z[:, 0])
-            return np.column_stack([1.0 - p, p])
-        return softmax(z, axis=1)
-
-    def predict_log_proba(self, X):
-        """Logarithm of :meth:`predict_proba`, computed stably from the logits.
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> from lossopt.models import MLPClassifier
-        >>> X = np.array([[0.0], [1.0], [2.0], [3.0]])
-        >>> clf = MLPClassifier((4,), random_state=0, max_epochs=5).fit(X, [0, 1, 2, 2])
-        >>> bool(np.allclose(np.exp(clf.predict_log_proba(X)), clf.predict_proba(X)))
-        True
-        """
-        z = self._output(self._check_X(X))
-        if z.shape[1] == 1:      # log [1 - p, p] = log_softmax([0, z])
-            z = np.column_stack([np.zeros(z.shape[0]), z[:, 0]])
-        return log_softmax(z, axis=1)
+    # the probability methods of logistic / softmax regression, on the
+    # network's logits (one logit: the logistic unit; else the softmax)
+    predict_proba = _LinearClassifier.predict_proba
+    predict_log_proba = _LinearClassifier.predict_log_proba
 
 
 class MLPRegressor(RegressorMixin, _BaseMLP):
@@ -482,7 +452,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         >>> MLPRegressor((3,), random_state=0, max_epochs=2).fit(X, X[:, 0]).predict(X).shape
         (5,)
         """
-        z = self._output(self._check_X(X))
+        z = self._logits_original(self._check_X(X))
         return z[:, 0] if z.shape[1] == 1 else z
 
 

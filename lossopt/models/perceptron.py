@@ -4,7 +4,7 @@
 from ..losses import Perceptron as PerceptronCriterion
 from ._shared import store_hyper_parameters
 from ._training import common_parameters_doc
-from .svm import _MarginClassifier
+from .svm import MARGIN_ATTRIBUTES, _MarginClassifier
 
 __all__ = ["Perceptron"]
 
@@ -63,11 +63,7 @@ class Perceptron(_MarginClassifier):
 
     Attributes
     ----------
-    coef_ : ndarray of shape (1, n_features) for two classes, else (n_classes, n_features)
-    intercept_ : ndarray of shape (1,) or (n_classes,)
-    classes_ : ndarray
-    n_features_in_, n_outputs_ : int
-    x_mean_, x_scale_ : ndarray of shape (n_features,)
+    {margin_attributes}
     loss_curve_, validation_scores_ : list of float
     n_iter_ : int
 
@@ -115,5 +111,5 @@ class Perceptron(_MarginClassifier):
         return PerceptronCriterion(), "ovr", False
 
 
-Perceptron.__doc__ = Perceptron.__doc__.replace(
+Perceptron.__doc__ = Perceptron.__doc__.replace("{margin_attributes}", MARGIN_ATTRIBUTES).replace(
     "{common}", common_parameters_doc(**_DEFAULTS))

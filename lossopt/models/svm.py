@@ -90,6 +90,17 @@ class _MarginClassifier(ClassifierMixin, _LinearModel):
         return self._decision_scores(self._check_X(X))
 
 
+# the learned attributes of the linear margin classifiers (their docstrings)
+MARGIN_ATTRIBUTES = (
+    "coef_ : ndarray of shape (1, n_features) for two classes, else (n_classes, n_features)\n"
+    "        The weights on the original (unstandardised) features.\n"
+    "    intercept_ : ndarray of shape (1,) or (n_classes,)\n"
+    "    classes_ : ndarray\n"
+    "    n_features_in_, n_outputs_ : int\n"
+    "        ``n_outputs_`` is the number of score columns trained.\n"
+    "    x_mean_, x_scale_ : ndarray of shape (n_features,)\n"
+    "        The feature standardiser (0 and 1 without `standardize`).")
+
 _LOSSES = ("hinge", "squared_hinge")
 _MULTI_CLASS = ("ovr", "crammer_singer", "weston_watkins")
 
@@ -172,12 +183,7 @@ class LinearSVM(_MarginClassifier):
 
     Attributes
     ----------
-    coef_ : ndarray of shape (1, n_features) for two classes, else (n_classes, n_features)
-    intercept_ : ndarray of shape (1,) or (n_classes,)
-    classes_ : ndarray
-    n_features_in_, n_outputs_ : int
-        ``n_outputs_`` is the number of score columns trained.
-    x_mean_, x_scale_ : ndarray of shape (n_features,)
+    {margin_attributes}
     loss_curve_ : list of float
         The objective divided by :math:`C \sum_i c_i` of each epoch.
     validation_scores_ : list of float
@@ -284,7 +290,7 @@ class LinearSVM(_MarginClassifier):
         return self._train(X, y, sample_weight, classes, True)
 
 
-LinearSVM.__doc__ = LinearSVM.__doc__.replace(
+LinearSVM.__doc__ = LinearSVM.__doc__.replace("{margin_attributes}", MARGIN_ATTRIBUTES).replace(
     "{common}", common_parameters_doc(**_DEFAULTS).replace(
         """    alpha : float, default None
         L2 penalty: the objective is the mean loss + (alpha/2)·‖w‖² over the
