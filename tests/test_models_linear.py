@@ -175,21 +175,23 @@ def test_huber_matches_scipy_minimiser(rng):
 
 
 def test_logistic_objective_with_weights_matches_scipy(rng):
-    """Σ s_i BCE_i / Σ s_i + alpha/2 ‖w‖², s = sample_weight · class_weight[y]."""
+    """Σ s_i BCE_i / Σ s_i + alpha/2 ‖w‖², s = sample_weight · class_weight[y],
+    targets smoothed toward 1/2 by label_smoothing."""
     X = rng.normal(size=(90, 2))
     y = np.where(X @ [1.0, 1.0] + rng.normal(size=90) > 0.3, "b", "a")
     sw = rng.uniform(0.2, 3.0, size=90)
     cw = {"a": 2.0, "b": 0.5}
     alpha = 0.1
     s = sw * np.where(y == "a", 2.0, 0.5)
-    t = (y == "b").astype(float)
+    t = (y == "b") * 0.8 + 0.1          # label_smoothing 0.2
 
     def objective(v):
         z = X @ v[:2] + v[2]
         loss = np.logaddexp(0, z) - t * z
         return (s * loss).sum() / s.sum() + 0.5 * alpha * v[:2] @ v[:2]
     v, _ = _objective_minimum(objective, 3)
-    m = LogisticRegression(alpha=alpha, class_weight=cw, standardize=False, optimizer="gd",
+    m = LogisticRegression(alpha=alpha, class_weight=cw, label_smoothing=0.2,
+                           standardize=False, optimizer="gd",
                            lr=2.0, max_epochs=3000, tol=None).fit(X, y, sample_weight=sw)
     np.testing.assert_allclose(m.coef_[0], v[:2], atol=1e-6)
     np.testing.assert_allclose(m.intercept_[0], v[2], atol=1e-6)
@@ -226,7 +228,8 @@ def test_softmax_objective_matches_scipy(rng):
 
 MODELS_FOR_GRADIENTS = [
     (LinearRegression(), "reg"), (LinearRegression(loss="absolute_error"), "reg"),
-    (LinearRegression(loss="huber", delta=0.7), "reg2"), (LogisticRegression(), "bin"),
+    (LinearRegression(loss="huber", delta=0.7), "reg2"),
+    (LogisticRegression(label_smoothing=0.3, class_weight={0: 3.0}), "bin"),
     (SoftmaxRegression(label_smoothing=0.2, class_weight="balanced"), "multi"),
 ]
 

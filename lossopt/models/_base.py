@@ -100,6 +100,11 @@ class BaseModel:
                       if p.name != "self" and p.kind != p.VAR_KEYWORD
                       and p.kind != p.VAR_POSITIONAL)
 
+    def _store_params(self, values):
+        """Store the constructor's arguments (``locals()`` of ``__init__``)."""
+        for name in self._get_param_names():
+            setattr(self, name, values[name])
+
     def get_params(self, deep=True):
         """The hyper-parameters, as a dict name -> value (`deep` is accepted
         for scikit-learn and has no effect: a model holds no sub-estimators).

@@ -34,10 +34,13 @@ class _LinearModel(BaseModel):
         z += b
         return z
 
-    def _backward(self, X, G, grads):
-        """Gradients of W and b from the loss's gradient G (n, k) w.r.t. the logits."""
+    def _data_loss_and_gradient(self, params, X, Y, sample_weight, grads):
+        z = self._logits(params, X)
+        value, G = self._loss_object().loss_and_gradient(z, Y, sample_weight, out=z)
+        # gradients of W and b from G (n, k), the loss's gradient w.r.t. the logits
         np.matmul(X.T, G, out=grads[0])
         np.sum(G, axis=0, out=grads[1])
+        return value
 
     def _original_scale(self, params, y_scale=1.0, y_mean=0.0):
         """(coef (k, d), intercept (k,)) of the model on unstandardised X (and y)."""
@@ -133,23 +136,7 @@ class LinearRegression(RegressorMixin, _LinearModel):
                  alpha=0.0, early_stopping=False, validation_fraction=0.1,
                  n_iter_no_change=_DEFAULTS["n_iter_no_change"], tol=_DEFAULTS["tol"],
                  shuffle=True, random_state=None, warm_start=False, verbose=False):
-        self.loss = loss
-        self.delta = delta
-        self.standardize = standardize
-        self.optimizer = optimizer
-        self.lr = lr
-        self.lr_schedule = lr_schedule
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.alpha = alpha
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.warm_start = warm_start
-        self.verbose = verbose
+        self._store_params(locals())
 
     def _adjust_tags(self, tags):
         tags.target_tags.multi_output = True
@@ -184,12 +171,6 @@ class LinearRegression(RegressorMixin, _LinearModel):
                    _y_ndim=y.ndim)
         return standardize(X, x_mean, x_scale), standardize(Y, y_mean, y_scale), sw, enc
 
-    def _data_loss_and_gradient(self, params, X, Y, sample_weight, grads):
-        z = self._logits(params, X)
-        value, G = self._loss_object().loss_and_gradient(z, Y, sample_weight, out=z)
-        self._backward(X, G, grads)
-        return value
-
     def _validation_score(self, params, X, Y):
         return r2_score(Y, self._logits(params, X))
 
@@ -220,8 +201,22 @@ LinearRegression.__doc__ = LinearRegression.__doc__.replace(
 
 
 class _LinearClassifier(ClassifierMixin, _LinearModel):
-    """What logistic and softmax regression share: label and class-weight
-    encoding, standardised features, and the probability methods."""
+    """What logistic and softmax regression share: the hyper-parameters,
+    label and class-weight encoding, standardised features, and the
+    probability methods."""
+
+    def __init__(self, *, label_smoothing=0.0, class_weight=None, standardize=True,
+                 optimizer=_DEFAULTS["optimizer"], lr=_DEFAULTS["lr"],
+                 lr_schedule=_DEFAULTS["lr_schedule"],
+                 batch_size=_DEFAULTS["batch_size"], max_epochs=_DEFAULTS["max_epochs"],
+                 alpha=_DEFAULTS["alpha"], early_stopping=False, validation_fraction=0.1,
+                 n_iter_no_change=_DEFAULTS["n_iter_no_change"], tol=_DEFAULTS["tol"],
+                 shuffle=True, random_state=None, warm_start=False, verbose=False):
+        self._store_params(locals())
+
+    def _check_model_params(self):
+        check_fraction(self.label_smoothing, "label_smoothing")
+
 
     def _encode(self, X, y, sample_weight, classes=None, partial=False):
         self._check_model_params()
@@ -235,11 +230,11 @@ class _LinearClassifier(ClassifierMixin, _LinearModel):
                    classes_=classes_, x_mean_=x_mean, x_scale_=x_scale)
         return standardize(X, x_mean, x_scale), self._targets(idx), sw_eff, enc
 
-    def _check_model_params(self):
-        pass
-
     def _check_n_classes(self, classes):
         pass
+
+    def _set_fitted(self, params):
+        self.coef_, self.intercept_ = self._original_scale(params)
 
     def _validation_score(self, params, X, Y):
         z = self._logits(params, X)
@@ -253,17 +248,20 @@ class _LinearClassifier(ClassifierMixin, _LinearModel):
 
         Examples
         --------
-        >>> import numpy as np
-        >>> from lossopt.models import LogisticRegression
-        >>> X = np.array([[0.0], [1.0], [3.0], [4.0]])
-        >>> m = LogisticRegression().fit(X, [0, 0, 1, 1])
-        >>> bool(m.decision_function([[0.0]])[0] < 0 < m.decision_function([[4.0]])[0])
-        True
+        >>> from lossopt.models import SoftmaxRegression
+        >>> m = SoftmaxRegression().fit([[0.0], [1.0], [5.0], [6.0]], ["a", "a", "b", "b"])
+        >>> z = m.decision_function([[0.0], [6.0]])
+        >>> z.shape, bool(z[0] < 0 < z[1])
+        ((2,), True)
+        >>> m.fit([[0.0], [1.0], [5.0], [6.0]], ["a", "b", "c", "c"])
+        SoftmaxRegression()
+        >>> m.decision_function([[0.0], [6.0]]).shape
+        (2, 3)
         """
         return self._decision_scores(self._check_X(X))
 
     def _decision_scores(self, X):
-        z = X @ self.coef_.T + self.intercept_
+        z = self._logits_original(X)
         if z.shape[1] == 1:
             return z[:, 0]
         if z.shape[1] == 2:
@@ -295,14 +293,16 @@ class _LinearClassifier(ClassifierMixin, _LinearModel):
     def predict_log_proba(self, X):
         """Natural log of :meth:`predict_proba`, computed stably from the logits.
 
+        No probability is rounded to 0 first: far from the boundary the log
+        of the smaller one is still finite.
+
         Examples
         --------
-        >>> import numpy as np
         >>> from lossopt.models import LogisticRegression
-        >>> X = np.array([[0.0], [1.0], [3.0], [4.0]])
-        >>> m = LogisticRegression().fit(X, [0, 0, 1, 1])
-        >>> bool(np.allclose(np.exp(m.predict_log_proba(X)), m.predict_proba(X)))
-        True
+        >>> m = LogisticRegression(standardize=False).fit([[0.0], [1.0]], [0, 1])
+        >>> lp = m.predict_log_proba([[1e4]])
+        >>> bool(-1e5 < lp[0, 0] < -1e3), float(lp[0, 1])
+        (True, 0.0)
         """
         z = self._logits_original(self._check_X(X))
         if z.shape[1] == 1:
@@ -324,12 +324,15 @@ class LogisticRegression(_LinearClassifier):
         \qquad z_i = x_i^\top w + b,
 
     the mean negative log-likelihood of the labels :math:`t_i \in \{0, 1\}`
-    (:class:`~lossopt.BinaryCrossEntropy`) plus the L2 penalty; the
-    intercept :math:`b` is not penalised.  :math:`s_i` is the sample weight
+    (:class:`~lossopt.BinaryCrossEntropy`; with label smoothing
+    :math:`\varepsilon` the targets are :math:`(1 - \varepsilon) t_i + \varepsilon / 2`)
+    plus the L2 penalty; the intercept :math:`b` is not penalised.  :math:`s_i` is the sample weight
     times the class weight of the sample's label.
 
     Parameters
     ----------
+    label_smoothing : float in [0, 1], default 0.0
+        :math:`\varepsilon` above (targets smoothed toward 1/2).
     class_weight : None, "balanced" or dict label -> float, default None
         Multiplies each sample's weight by the weight of its class;
         "balanced" uses ``n_samples / (n_classes * count(class))``.
@@ -340,15 +343,7 @@ class LogisticRegression(_LinearClassifier):
         space the model is trained in.
     {common}
 
-    Attributes
-    ----------
-    classes_ : ndarray of shape (2,)
-    coef_ : ndarray of shape (1, n_features)
-    intercept_ : ndarray of shape (1,)
-    n_features_in_, n_outputs_ : int
-    x_mean_, x_scale_ : ndarray of shape (n_features,)
-    loss_curve_, validation_scores_, n_iter_
-        History, as in :class:`LinearRegression` (validation score: accuracy).
+    {attributes}
 
     Notes
     -----
@@ -375,31 +370,8 @@ class LogisticRegression(_LinearClassifier):
     (2, 2)
     """
 
-    def __init__(self, *, class_weight=None, standardize=True,
-                 optimizer=_DEFAULTS["optimizer"], lr=_DEFAULTS["lr"],
-                 lr_schedule=_DEFAULTS["lr_schedule"],
-                 batch_size=_DEFAULTS["batch_size"], max_epochs=_DEFAULTS["max_epochs"],
-                 alpha=_DEFAULTS["alpha"], early_stopping=False, validation_fraction=0.1,
-                 n_iter_no_change=_DEFAULTS["n_iter_no_change"], tol=_DEFAULTS["tol"],
-                 shuffle=True, random_state=None, warm_start=False, verbose=False):
-        self.class_weight = class_weight
-        self.standardize = standardize
-        self.optimizer = optimizer
-        self.lr = lr
-        self.lr_schedule = lr_schedule
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.alpha = alpha
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.warm_start = warm_start
-        self.verbose = verbose
-
-    _loss = BinaryCrossEntropy()
+    def _loss_object(self):
+        return BinaryCrossEntropy(label_smoothing=self.label_smoothing)
 
     def _adjust_tags(self, tags):
         tags.classifier_tags.multi_class = False
@@ -417,14 +389,6 @@ class LogisticRegression(_LinearClassifier):
     def _targets(idx):
         return idx.astype(np.float64).reshape(-1, 1)
 
-    def _data_loss_and_gradient(self, params, X, Y, sample_weight, grads):
-        z = self._logits(params, X)
-        value, G = self._loss.loss_and_gradient(z, Y, sample_weight, out=z)
-        self._backward(X, G, grads)
-        return value
-
-    def _set_fitted(self, params):
-        self.coef_, self.intercept_ = self._original_scale(params)
 
 
 class SoftmaxRegression(_LinearClassifier):
@@ -460,15 +424,7 @@ class SoftmaxRegression(_LinearClassifier):
         ``intercept_`` are reported on the original scale either way.
     {common}
 
-    Attributes
-    ----------
-    classes_ : ndarray of shape (n_classes,)
-    coef_ : ndarray of shape (n_classes, n_features)
-    intercept_ : ndarray of shape (n_classes,)
-    n_features_in_, n_outputs_ : int
-    x_mean_, x_scale_ : ndarray of shape (n_features,)
-    loss_curve_, validation_scores_, n_iter_
-        History, as in :class:`LinearRegression` (validation score: accuracy).
+    {attributes}
 
     Notes
     -----
@@ -495,34 +451,6 @@ class SoftmaxRegression(_LinearClassifier):
     ((3, 2), True)
     """
 
-    def __init__(self, *, label_smoothing=0.0, class_weight=None, standardize=True,
-                 optimizer=_DEFAULTS["optimizer"], lr=_DEFAULTS["lr"],
-                 lr_schedule=_DEFAULTS["lr_schedule"],
-                 batch_size=_DEFAULTS["batch_size"], max_epochs=_DEFAULTS["max_epochs"],
-                 alpha=_DEFAULTS["alpha"], early_stopping=False, validation_fraction=0.1,
-                 n_iter_no_change=_DEFAULTS["n_iter_no_change"], tol=_DEFAULTS["tol"],
-                 shuffle=True, random_state=None, warm_start=False, verbose=False):
-        self.label_smoothing = label_smoothing
-        self.class_weight = class_weight
-        self.standardize = standardize
-        self.optimizer = optimizer
-        self.lr = lr
-        self.lr_schedule = lr_schedule
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.alpha = alpha
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.warm_start = warm_start
-        self.verbose = verbose
-
-    def _check_model_params(self):
-        check_fraction(self.label_smoothing, "label_smoothing")
-
     @staticmethod
     def _n_outputs(n_classes):
         return n_classes
@@ -531,16 +459,24 @@ class SoftmaxRegression(_LinearClassifier):
     def _targets(idx):
         return idx
 
-    def _data_loss_and_gradient(self, params, X, Y, sample_weight, grads):
-        z = self._logits(params, X)
-        loss = SoftmaxCrossEntropy(label_smoothing=self.label_smoothing)
-        value, G = loss.loss_and_gradient(z, Y, sample_weight, out=z)
-        self._backward(X, G, grads)
-        return value
+    def _loss_object(self):
+        return SoftmaxCrossEntropy(label_smoothing=self.label_smoothing)
 
-    def _set_fitted(self, params):
-        self.coef_, self.intercept_ = self._original_scale(params)
 
+_CLASSIFIER_ATTRIBUTES = """Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The labels, sorted.
+    coef_ : ndarray of shape (n_outputs_, n_features)
+        On the original features; ``n_outputs_`` is 1 for
+        LogisticRegression, n_classes for SoftmaxRegression.
+    intercept_ : ndarray of shape (n_outputs_,)
+    n_features_in_, n_outputs_ : int
+    x_mean_, x_scale_ : ndarray of shape (n_features,)
+        The standardiser of the features (0 and 1 without `standardize`).
+    loss_curve_, validation_scores_, n_iter_
+        History, as in :class:`LinearRegression` (validation score: accuracy)."""
 
 for _cls in (LogisticRegression, SoftmaxRegression):
-    _cls.__doc__ = _cls.__doc__.replace("{common}", common_parameters_doc(**_DEFAULTS))
+    _cls.__doc__ = (_cls.__doc__.replace("{common}", common_parameters_doc(**_DEFAULTS))
+                    .replace("{attributes}", _CLASSIFIER_ATTRIBUTES))
