@@ -1,18 +1,8 @@
 """What LinearSVM, Perceptron and the MLPs share beyond the base class:
-storing the constructor's hyper-parameters, and sample weights that act as
-multipliers of each sample's loss in every mini-batch."""
+sample weights that act as multipliers of each sample's loss in every
+mini-batch."""
 
 import numpy as np
-
-
-def store_hyper_parameters(model, values):
-    """Set every constructor argument in `values` (the constructor's
-    ``locals()``) as an attribute of `model`, unchanged: scikit-learn's
-    convention that a constructor stores its arguments and does nothing else
-    (they are checked in ``fit``)."""
-    for name, value in values.items():
-        if name not in ("self", "__class__"):
-            setattr(model, name, value)
 
 
 def unit_mean_weights(sample_weight):
@@ -41,3 +31,22 @@ def batch_loss_and_gradient(loss, z, Y, sample_weight):
     value, grad = loss.loss_and_gradient(z, Y, sample_weight, out=z)
     grad /= z.shape[0]
     return value / z.shape[0], grad
+
+
+class BatchLoss:
+    """A lossopt loss object (``reduction="mean"``) seen through
+    :func:`batch_loss_and_gradient`, its value and gradient optionally
+    multiplied by the number of score columns (to undo a kernel's division
+    by the number of classes): what the linear models' shared
+    ``_data_loss_and_gradient`` calls as ``_loss_object()``."""
+
+    def __init__(self, loss, times_columns=False):
+        self.loss = loss
+        self.times_columns = times_columns
+
+    def loss_and_gradient(self, z, Y, sample_weight=None, out=None):
+        value, grad = batch_loss_and_gradient(self.loss, z, Y, sample_weight)
+        if self.times_columns:
+            grad *= z.shape[1]
+            value *= z.shape[1]
+        return value, grad

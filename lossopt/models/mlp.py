@@ -11,7 +11,7 @@ from ..functional import expit
 from ..losses import BinaryCrossEntropy, SoftmaxCrossEntropy, SquaredError
 from ._base import (BaseModel, ClassifierMixin, RegressorMixin, fit_standardizer, r2_score,
                     standardize)
-from ._shared import batch_loss_and_gradient, store_hyper_parameters, unit_mean_weights
+from ._shared import batch_loss_and_gradient, unit_mean_weights
 from ._training import common_parameters_doc
 from .linear import _LinearClassifier
 
@@ -296,7 +296,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                  alpha=_DEFAULTS["alpha"], early_stopping=False, validation_fraction=0.1,
                  n_iter_no_change=_DEFAULTS["n_iter_no_change"], tol=_DEFAULTS["tol"],
                  shuffle=True, random_state=None, warm_start=False, verbose=False):
-        store_hyper_parameters(self, locals())
+        self._store_params(locals())
 
     def _encode(self, X, y, sample_weight, classes=None, partial=False):
         self._check_architecture()
@@ -408,7 +408,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
                  alpha=_DEFAULTS["alpha"], early_stopping=False, validation_fraction=0.1,
                  n_iter_no_change=_DEFAULTS["n_iter_no_change"], tol=_DEFAULTS["tol"],
                  shuffle=True, random_state=None, warm_start=False, verbose=False):
-        store_hyper_parameters(self, locals())
+        self._store_params(locals())
 
     def _adjust_tags(self, tags):
         tags.target_tags.multi_output = True

@@ -2,7 +2,6 @@
 (lossopt's ``Perceptron`` loss) by the one training loop."""
 
 from ..losses import Perceptron as PerceptronCriterion
-from ._shared import store_hyper_parameters
 from ._training import common_parameters_doc
 from .svm import MARGIN_ATTRIBUTES, _MarginClassifier
 
@@ -105,7 +104,7 @@ class Perceptron(_MarginClassifier):
                  alpha=_DEFAULTS["alpha"], early_stopping=False, validation_fraction=0.1,
                  n_iter_no_change=_DEFAULTS["n_iter_no_change"], tol=_DEFAULTS["tol"],
                  shuffle=True, random_state=None, warm_start=False, verbose=False):
-        store_hyper_parameters(self, locals())
+        self._store_params(locals())
 
     def _margin_loss(self):
         return PerceptronCriterion(), "ovr", False

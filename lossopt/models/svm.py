@@ -7,7 +7,7 @@ import numpy as np
 from .._validation import as_real, check_bool, check_choice
 from ..losses import Hinge, MulticlassHinge, SquaredHinge
 from ._base import ClassifierMixin, standardize
-from ._shared import batch_loss_and_gradient, store_hyper_parameters, unit_mean_weights
+from ._shared import BatchLoss, unit_mean_weights
 from ._training import common_parameters_doc
 from .linear import _LinearModel
 
@@ -43,15 +43,9 @@ class _MarginClassifier(ClassifierMixin, _LinearModel):
                    _weight_total=float(X.shape[0]) if weight_total is None else weight_total)
         return standardize(X, x_mean, x_scale), Y, sw, enc
 
-    def _data_loss_and_gradient(self, params, X, Y, sample_weight, grads):
+    def _loss_object(self):
         loss, _, times_classes = self._margin_loss()
-        z = self._logits(params, X)
-        value, G = batch_loss_and_gradient(loss, z, Y, sample_weight)
-        if times_classes:       # undo a kernel's division by the number of classes
-            G *= z.shape[1]
-            value *= z.shape[1]
-        self._backward(X, G, grads)
-        return value
+        return BatchLoss(loss, times_columns=times_classes)
 
     def _strata(self, Y):
         if Y.ndim == 1:
@@ -244,7 +238,7 @@ class LinearSVM(_MarginClassifier):
                  validation_fraction=0.1, n_iter_no_change=_DEFAULTS["n_iter_no_change"],
                  tol=_DEFAULTS["tol"], shuffle=True, random_state=None, warm_start=False,
                  verbose=False):
-        store_hyper_parameters(self, locals())
+        self._store_params(locals())
 
     def _check_C(self):
         C = as_real(self.C, "C", "a float > 0")
