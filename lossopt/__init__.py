@@ -46,8 +46,9 @@ __all__ = [
 
 
 def __getattr__(name):
-    # lossopt.optim is imported on first use, so `import lossopt` stays light
-    if name == "optim":
+    # lossopt.optim and lossopt.models are imported on first use, so
+    # `import lossopt` stays light
+    if name in ("optim", "models"):
         import importlib
-        return importlib.import_module(".optim", __name__)
+        return importlib.import_module("." + name, __name__)
     raise AttributeError(f"module 'lossopt' has no attribute {name!r}")

@@ -276,3 +276,182 @@ def as_grad_array(g, param, name, spans=None):
 
 # an optimizer's or a schedule's real-valued hyper-parameter (>= 0)
 check_hyper_float = check_nonnegative
+
+
+# ---------------------------------------------------------------- models --
+
+class DataConversionWarning(UserWarning):
+    """A model converted its input in a way the caller may not expect (a
+    column-vector ``y`` flattened to 1-D)."""
+
+
+def _is_sparse(x):
+    return type(x).__module__.startswith("scipy.sparse") or hasattr(x, "tocsr")
+
+
+def check_model_X(X, name="X", n_features=None, owner=None):
+    """A model's feature matrix as a C-contiguous float64 array of shape
+    (n_samples, n_features) with finite values, at least one sample and one
+    feature.  With `n_features` given (a fitted model), the column count must
+    match it; `owner` (the model's class name) is then named in the error."""
+    if X is None:
+        raise ValueError(f"{name} is None; expected an array of shape (n_samples, n_features)")
+    if _is_sparse(X):
+        raise TypeError(f"{name} is a sparse matrix; lossopt's models take dense arrays: "
+                        f"pass {name}.toarray()")
+    try:
+        arr = np.asarray(X)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{name} must be a rectangular numeric array ({exc})") from None
+    kind = arr.dtype.kind
+    if kind == "c":
+        raise ValueError(f"Complex data not supported: {name} has dtype {arr.dtype}; "
+                         "pass real numbers")
+    if kind == "O":
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{name} must hold numbers: {exc}") from None
+    elif kind not in "biuf" or (kind == "f" and arr.dtype.itemsize > 8):
+        raise TypeError(f"{name} must be a real numeric array (bool, int, float32 or "
+                        f"float64), got dtype {arr.dtype}")
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (n_samples, n_features), got shape {arr.shape}. "
+                         f"Reshape your data with {name}.reshape(-1, 1) for a single feature "
+                         f"or {name}.reshape(1, -1) for a single sample.")
+    if arr.shape[0] < 1:
+        raise ValueError(f"{name} has 0 sample(s) (shape={arr.shape}) while a minimum of 1 "
+                         "is required.")
+    if arr.shape[1] < 1:
+        raise ValueError(f"{name} has 0 feature(s) (shape={arr.shape}) while a minimum of 1 "
+                         "is required.")
+    if n_features is not None and arr.shape[1] != n_features:
+        raise ValueError(f"{name} has {arr.shape[1]} features, but {owner or 'the model'} is "
+                         f"expecting {n_features} features as input")
+    arr = np.ascontiguousarray(arr, dtype=np.float64)
+    _check_finite(arr, name)
+    return arr
+
+
+def _check_finite(arr, name):
+    if not np.isfinite(arr).all():
+        what = "NaN" if np.isnan(arr).any() else "infinity"
+        raise ValueError(f"{name} contains {what}; every value must be finite (remove or "
+                         "impute the missing values)")
+
+
+def _as_1d_target(y, n_samples, name):
+    """`y` as a 1-D array of n_samples entries (a column vector is flattened,
+    with a DataConversionWarning)."""
+    import warnings
+    if y is None:
+        raise ValueError(f"this model requires {name} to be passed, but the target {name} "
+                         "is None")
+    arr = np.asarray(y)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        warnings.warn(DataConversionWarning(
+            f"A column-vector {name} was passed when a 1d array was expected; it is "
+            f"flattened ({name}.ravel())"), stacklevel=4)
+        arr = arr.ravel()
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D (n_samples,), got shape {arr.shape}")
+    if arr.shape[0] != n_samples:
+        raise ValueError(f"X and {name} have inconsistent numbers of samples: X has "
+                         f"{n_samples}, {name} has {arr.shape[0]}")
+    return arr
+
+
+def check_regression_target(y, n_samples, name="y", multi_output=False):
+    """Regression targets as a C-contiguous finite float64 array of shape
+    (n_samples,) or, with `multi_output`, (n_samples, n_outputs)."""
+    if multi_output and y is not None and np.asarray(y).ndim == 2:
+        arr = np.asarray(y)
+        if arr.shape[0] != n_samples:
+            raise ValueError(f"X and {name} have inconsistent numbers of samples: X has "
+                             f"{n_samples}, {name} has {arr.shape[0]}")
+        if arr.shape[1] < 1:
+            raise ValueError(f"{name} has 0 outputs (shape {arr.shape})")
+    else:
+        arr = _as_1d_target(y, n_samples, name)
+    if arr.dtype.kind == "O":
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{name} must hold real numbers: {exc}") from None
+    if arr.dtype.kind not in "biuf" or (arr.dtype.kind == "f" and arr.dtype.itemsize > 8):
+        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    arr = np.ascontiguousarray(arr, dtype=np.float64)
+    _check_finite(arr, name)
+    return arr
+
+
+def check_class_labels(y, n_samples, name="y"):
+    """Class labels as a 1-D array (any dtype np.unique can sort: integers,
+    strings, integral floats).  Continuous values, NaN and None are refused."""
+    arr = _as_1d_target(y, n_samples, name)
+    if arr.dtype.kind == "f":
+        _check_finite(arr, name)
+        if np.any(arr != np.round(arr)):
+            raise ValueError(f"Unknown label type: continuous. {name} holds non-integer "
+                             "floats; a classifier needs class labels (for a regression "
+                             "target use a regressor)")
+    elif arr.dtype.kind == "O":
+        if any(v is None or (isinstance(v, float) and v != v) for v in arr):
+            raise ValueError(f"{name} contains None or NaN; every sample needs a label")
+    elif arr.dtype.kind == "c":
+        raise ValueError(f"Unknown label type: complex. {name} has dtype {arr.dtype}")
+    return arr
+
+
+def encode_class_labels(y, classes, name="y"):
+    """Indices (int64) of the labels `y` in the sorted array `classes`;
+    a label not in `classes` raises ValueError naming it."""
+    idx = np.searchsorted(classes, y)
+    idx = np.minimum(idx, len(classes) - 1)
+    bad = classes[idx] != y
+    if np.any(bad):
+        unseen = np.unique(y[bad])
+        raise ValueError(f"{name} holds label(s) {unseen.tolist()[:10]} not in classes "
+                         f"{classes.tolist()[:20]}; pass every label in `classes` at the "
+                         "first partial_fit call")
+    return idx.astype(np.int64)
+
+
+def check_classes_argument(classes, name="classes"):
+    """The `classes` of a first partial_fit call: a 1-D array of distinct labels,
+    returned sorted."""
+    arr = np.asarray(classes)
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D array of class labels, got "
+                         f"shape {arr.shape}")
+    u = np.unique(arr)
+    if u.size != arr.size:
+        raise ValueError(f"{name} holds repeated labels: {arr.tolist()[:20]}")
+    return u
+
+
+def check_model_sample_weight(sample_weight, n_samples, name="sample_weight"):
+    """None, or a C-contiguous float64 (n_samples,) array of finite, non-negative
+    weights with a positive sum."""
+    if sample_weight is None:
+        return None
+    arr = as_weights(sample_weight, (n_samples,), name)
+    _check_finite(arr, name)
+    if not arr.sum() > 0:
+        raise ValueError(f"{name} sums to zero: at least one weight must be positive "
+                         "(sample weights must contain a non-zero number)")
+    return arr
+
+
+def check_choice(value, name, choices):
+    """One of the strings `choices`."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}")
+    return value
+
+
+def check_bool(value, name):
+    """True or False (NumPy bools accepted)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)

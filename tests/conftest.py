@@ -23,3 +23,13 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+@pytest.fixture
+def one_blas_thread():
+    """NumPy's BLAS limited to one thread for the test (the model tests): on a
+    machine shared with other work a multi-threaded BLAS can take 100x longer
+    on the small products of these tests.  Results do not depend on it."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    with threadpoolctl.threadpool_limits(1, user_api="blas"):
+        yield

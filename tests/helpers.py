@@ -208,3 +208,59 @@ def same_bits_on_1_and_2_threads(run, shape, dtype):
                         row.tobytes()))
     assert results[0][1:] == results[1][1:]
     return results[0][0]
+
+
+def blobs(rng, n_per_class, n_classes, n_features, spread=4.0):
+    """Gaussian blobs (unit variance) around random centres: (X, integer labels)."""
+    centres = rng.normal(scale=spread, size=(n_classes, n_features))
+    X = np.vstack([rng.normal(size=(n_per_class, n_features)) + c for c in centres])
+    return X, np.repeat(np.arange(n_classes), n_per_class)
+
+
+def assert_save_load_round_trip(model, X, path, methods):
+    """model.save then lossopt.models.load: same class, hyper-parameters and,
+    bit for bit, the same results of each method in `methods` on X."""
+    from lossopt.models import load
+    model.save(path)
+    back = load(path)
+    assert type(back) is type(model) and back.get_params() == model.get_params()
+    for name in methods:
+        np.testing.assert_array_equal(getattr(back, name)(X), getattr(model, name)(X))
+    return back
+
+
+def assert_fit_refuses_bad_data(model, X, y):
+    """A fitted classifier refuses NaN / infinity in X, a 1-D X, a y of
+    another length and a single class with errors naming them, and stays as
+    it was (its learned attributes unchanged)."""
+    before = {k: np.copy(v) for k, v in vars(model).items()
+              if k.endswith("_") and isinstance(v, np.ndarray)}
+    for value, word in ((np.nan, "NaN"), (np.inf, "infinity")):
+        bad = np.array(X, dtype=np.float64)
+        bad[1, 0] = value
+        with pytest.raises(ValueError, match=f"X contains {word}"):
+            model.fit(bad, y)
+    with pytest.raises(ValueError, match="2-D"):
+        model.fit(X[:, 0], y)
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        model.fit(X, y[:-1])
+    with pytest.raises(ValueError, match="1 class"):
+        model.fit(X, np.full(len(y), y[0]))
+    for k, v in before.items():
+        np.testing.assert_array_equal(getattr(model, k), v, err_msg=k)
+
+
+def assert_model_gradients(model, X, Y, sample_weight, params, h=1e-4, rtol=1e-6, atol=1e-9):
+    """The gradients a model's ``_data_loss_and_gradient`` writes, against
+    central differences of the loss it returns, for every parameter array."""
+    def loss_at(trial):
+        return model._data_loss_and_gradient(trial, X, Y, sample_weight,
+                                             [np.empty_like(q) for q in trial])
+    grads = [np.empty_like(p) for p in params]
+    value = model._data_loss_and_gradient(params, X, Y, sample_weight, grads)
+    for i in range(len(params)):
+        def f(p, i=i):
+            return loss_at(params[:i] + [p] + params[i + 1:])
+        np.testing.assert_allclose(grads[i], numerical_gradient(f, params[i], h=h),
+                                   rtol=rtol, atol=atol, err_msg=f"parameter {i}")
+    return value
