@@ -165,14 +165,16 @@ def test_early_stopping_records_scores_and_stops():
     assert SoftmaxRegression(max_epochs=3).fit(X, Y3).validation_scores_ == []
 
 
-def test_early_stopping_keeps_the_best_parameters():
+@pytest.mark.parametrize("model,y", [(SoftmaxRegression, Y3), (LogisticRegression, Y3 // 2)])
+def test_early_stopping_keeps_the_best_parameters(model, y):
     """The returned model scores, on the held-out part, the best score seen."""
-    m = SoftmaxRegression(early_stopping=True, validation_fraction=0.3, n_iter_no_change=4,
-                          optimizer="sgd", lr=0.5, batch_size=8, random_state=1, max_epochs=300)
-    m.fit(X, Y3)
-    _, val = _training._validation_split(m, m._strata(np.searchsorted(m.classes_, Y3)), 0.3,
+    m = model(early_stopping=True, validation_fraction=0.3, n_iter_no_change=4,
+              optimizer="sgd", lr=0.5, batch_size=8, random_state=1, max_epochs=300)
+    m.fit(X, y)
+    _, val = _training._validation_split(m, m._strata(np.searchsorted(m.classes_, y)), 0.3,
                                          np.random.default_rng(1))
-    assert m.score(X[val], Y3[val]) == pytest.approx(max(m.validation_scores_), abs=1e-12)
+    assert len(val) == 45
+    assert m.score(X[val], y[val]) == pytest.approx(max(m.validation_scores_), abs=1e-12)
 
 
 def test_validation_split_is_stratified():
@@ -180,6 +182,11 @@ def test_validation_split_is_stratified():
     y = np.repeat([0, 1, 2], [50, 30, 20])
     train, val = _training._validation_split(m, y, 0.1, np.random.default_rng(0))
     assert np.bincount(y[val]).tolist() == [5, 3, 2]
+    # LogisticRegression's encoded targets are a (n, 1) column of 0/1
+    b = LogisticRegression()._targets(np.repeat([0, 1], [80, 20]))
+    _, val_b = _training._validation_split(LogisticRegression(), b, 0.1,
+                                           np.random.default_rng(0))
+    assert np.bincount(b[val_b, 0].astype(int)).tolist() == [8, 2]
     assert sorted(np.concatenate([train, val]).tolist()) == list(range(100))
     with pytest.raises(ValueError, match="empty validation set"):
         _training._validation_split(m, np.array([0, 1, 1]), 0.1, np.random.default_rng(0))

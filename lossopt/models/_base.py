@@ -491,9 +491,9 @@ class ClassifierMixin:
 
     def _strata(self, Y):
         """Class index of each encoded target (for a stratified validation split)."""
-        if Y.ndim == 2:
-            return Y.argmax(axis=1)
-        return np.unique(Y, return_inverse=True)[1]
+        if Y.ndim == 2 and Y.shape[1] > 1:
+            return Y.argmax(axis=1)                 # one-hot rows
+        return np.unique(Y.ravel(), return_inverse=True)[1]
 
     def predict(self, X):
         """The most probable class of each sample.

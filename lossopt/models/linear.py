@@ -239,7 +239,7 @@ class _LinearClassifier(ClassifierMixin, _LinearModel):
     def _validation_score(self, params, X, Y):
         z = self._logits(params, X)
         pred = (z[:, 0] > 0) if z.shape[1] == 1 else np.argmax(z, axis=1)
-        truth = Y > 0.5 if z.shape[1] == 1 else Y
+        truth = Y[:, 0] > 0.5 if z.shape[1] == 1 else Y
         return float(np.mean(pred == truth))
 
     def decision_function(self, X):
