@@ -34,7 +34,7 @@ import sys
 import numpy as np
 
 from lossopt._kernels import _regression, _sigmoid, _softmax
-from timing import best_times
+from lossopt._bench import best_times
 
 SIZES = [2048, 8192, 16384, 32768, 65536, 131072, 524288]
 
