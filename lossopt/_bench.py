@@ -35,6 +35,7 @@ at least 3x faster than scikit-learn: a ratio at most 1/3).
 """
 
 import argparse
+import collections
 import contextlib
 import importlib.util
 import os
@@ -472,20 +473,13 @@ def _jax_huber(jnp, p, t):
 
 # ------------------------------------------------------------ the kernels --
 
-class Kernel:
-    """One kernel of the table: its inputs, reference and issue-4 targets,
-    and its implementations {name: (module needed or None, factory)}, each
-    factory(*inputs) returning a zero-argument callable."""
-
-    def __init__(self, group, inputs, reference, target, impls, sizes,
-                 peer_targets=None):
-        self.group = group
-        self.inputs = inputs
-        self.reference = reference
-        self.target = target
-        self.impls = impls
-        self.sizes = sizes
-        self.peer_targets = peer_targets or {}
+Kernel = collections.namedtuple(
+    "Kernel", "group inputs reference target impls sizes peer_targets")
+Kernel.__doc__ = """One kernel of the table: its group ("rows" or "elementwise"),
+inputs(shape, dtype), reference ("np.exp" or "np.add"), issue-4 target (the
+largest ratio to the reference), implementations {name: (module needed or
+None, factory)} (each factory(*inputs) returns a zero-argument callable),
+sizes, and peer_targets {peer: largest ratio}."""
 
 
 def _lossopt_pair(make_loss):
@@ -494,7 +488,20 @@ def _lossopt_pair(make_loss):
 
 
 def _row_kernel(inputs, reference, target, impls, peer_targets=None):
-    return Kernel("rows", inputs, reference, target, impls, ROW_SIZES, peer_targets)
+    return Kernel("rows", inputs, reference, target, impls, ROW_SIZES, peer_targets or {})
+
+
+def _softmax_family(log):
+    name = "log_softmax" if log else "softmax"
+    fn = getattr(lossopt, name)
+    return _row_kernel(_logits, "np.exp", 1.3, {
+        "lossopt": (None, lossopt_call(fn)),
+        "lossopt out=": (None, lossopt_call(fn, out=True)),
+        "numpy": (None, np_log_softmax if log else np_softmax),
+        "scipy": ("scipy", scipy_special(name)),
+        "torch": ("torch", torch_call(lambda t: getattr(t, name)(1))),
+        "jax": ("jax", jax_jit(_jax_log_softmax if log else _jax_softmax)),
+    })
 
 
 def _elementwise(name, make_loss, reference, target, numpy, sklearn=None, torch=None,
@@ -505,7 +512,7 @@ def _elementwise(name, make_loss, reference, target, numpy, sklearn=None, torch=
     impls["torch"] = ("torch", torch)
     impls["jax"] = ("jax", jax)
     return Kernel("elementwise", elementwise_inputs(name), reference, target, impls,
-                  ELEMENTWISE_SIZES)
+                  ELEMENTWISE_SIZES, {})
 
 
 def _jax_mean(formula):
@@ -543,22 +550,8 @@ KERNELS = {
         "scipy": ("scipy", scipy_special("logsumexp")),
         "jax": ("jax", jax_jit(_jax_lse)),
     }, peer_targets={"scipy": 0.2, "jax": 1.0}),
-    "softmax": _row_kernel(_logits, "np.exp", 1.3, {
-        "lossopt": (None, lossopt_call(lossopt.softmax)),
-        "lossopt out=": (None, lossopt_call(lossopt.softmax, out=True)),
-        "numpy": (None, np_softmax),
-        "scipy": ("scipy", scipy_special("softmax")),
-        "torch": ("torch", torch_call(lambda t: t.softmax(1))),
-        "jax": ("jax", jax_jit(_jax_softmax)),
-    }),
-    "log_softmax": _row_kernel(_logits, "np.exp", 1.3, {
-        "lossopt": (None, lossopt_call(lossopt.log_softmax)),
-        "lossopt out=": (None, lossopt_call(lossopt.log_softmax, out=True)),
-        "numpy": (None, np_log_softmax),
-        "scipy": ("scipy", scipy_special("log_softmax")),
-        "torch": ("torch", torch_call(lambda t: t.log_softmax(1))),
-        "jax": ("jax", jax_jit(_jax_log_softmax)),
-    }),
+    "softmax": _softmax_family(log=False),
+    "log_softmax": _softmax_family(log=True),
     "kl_divergence": _row_kernel(_logits_and_probs, "np.exp", 1.5, {
         **_lossopt_pair(lambda: lossopt.KLDivergence()),
         "numpy": (None, np_kl_divergence),
