@@ -25,8 +25,11 @@ start-up cost and with other jobs on the cores.
 """
 
 import argparse
+import contextlib
 import os
+import resource
 import sys
+import time
 
 import numpy as np
 
@@ -133,6 +136,34 @@ def print_thread_table(rows, threads, speedup):
               flush=True)
 
 
+def _busy_seconds():
+    """CPU seconds all processors have spent busy since boot (Linux), or None."""
+    try:
+        with open("/proc/stat") as fh:
+            fields = [int(v) for v in fh.readline().split()[1:]]
+    except OSError:
+        return None
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+@contextlib.contextmanager
+def other_jobs(label):
+    """Print how many cores other processes kept busy while the block ran
+    (all busy time minus this process's CPU time): the noise of the table."""
+    busy0, wall0 = _busy_seconds(), time.perf_counter()
+    own0 = resource.getrusage(resource.RUSAGE_SELF)
+    yield
+    busy1, wall1 = _busy_seconds(), time.perf_counter()
+    own1 = resource.getrusage(resource.RUSAGE_SELF)
+    if busy0 is None:
+        return
+    own = (own1.ru_utime + own1.ru_stime) - (own0.ru_utime + own0.ru_stime)
+    print(f"  ({label}: {wall1 - wall0:.0f} s; other processes kept "
+          f"{max(0.0, busy1 - busy0 - own) / (wall1 - wall0):.2f} of "
+          f"{os.cpu_count()} cores busy)", flush=True)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
@@ -147,16 +178,18 @@ def main(argv=None):
     if "sweep" in args.only:
         print(f"\nsweep (threshold off; rows of 10 classes): "
               f"time on {args.threads} threads / time on 1 thread")
-        print_ratios(sweep_kernels, SIZES, args.threads, args.rounds)
+        with other_jobs("sweep"):
+            print_ratios(sweep_kernels, SIZES, args.threads, args.rounds)
     if "large" in args.only:
         print("\nlarge inputs, compiled thresholds")
-        print_thread_table(thread_ratios(public_cases(LARGE), args.threads,
-                                         max(3, args.rounds // 3)), args.threads, True)
+        with other_jobs("large"):
+            print_thread_table(thread_ratios(public_cases(LARGE), args.threads,
+                                             max(3, args.rounds // 3)), args.threads, True)
     if "small" in args.only:
         print("\nsmall inputs (N*C <= 1e4), compiled thresholds")
-        print_thread_table(thread_ratios(public_cases(SMALL), args.threads, args.rounds),
-                           args.threads, False)
-    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        with other_jobs("small"):
+            print_thread_table(thread_ratios(public_cases(SMALL), args.threads, args.rounds),
+                               args.threads, False)
     return 0
 
 
