@@ -16,7 +16,7 @@
  * inlines the loops with that constant, so the switch in lossopt_elem()
  * folds away and each loss gets its own vectorised loop (in the style of
  * scikit-learn's _loss.pyx.tp, where a template writes one loop per loss).
- * The entry point is compiled once per ISA level (LOSSOPT_CLONES).
+ * The entry point is compiled once per ISA level (LOSSOPT_KERNEL).
  *
  * All arithmetic is in double, for float data too; loss sums are double.
  * A block returns the sum of its (weighted) losses; the Cython driver
@@ -115,8 +115,7 @@ enum {
                  : lossopt_bad_negative(x[j]);                                         \
         return bad;                                                                    \
     }                                                                                  \
-    LOSSOPT_CLONES                                                                     \
-    static ptrdiff_t lossopt_count_outside_##SUFFIX(int domain, const T *x, ptrdiff_t n) \
+    LOSSOPT_KERNEL(ptrdiff_t, lossopt_count_outside_##SUFFIX, (int domain, const T *x, ptrdiff_t n), (domain, x, n)) \
     {                                                                                  \
         if (domain == LOSSOPT_DOMAIN_SIGN_LABEL)                                       \
             return lossopt_count_body_##SUFFIX(LOSSOPT_DOMAIN_SIGN_LABEL, x, n);       \
@@ -441,11 +440,10 @@ lossopt_elem(const int kind, const lossopt_elem_params P, double p, double t, do
      * `flat` (chosen by the driver) treats the block as n_rows * K independent      \
      * elements: allowed when K == 1, or without w, rl and per-column pos_weight.    \
      */                                                                              \
-    LOSSOPT_CLONES                                                                   \
-    static double lossopt_elem_block_##SUFFIX(                                       \
+    LOSSOPT_KERNEL(double, lossopt_elem_block_##SUFFIX, (                                       \
         const lossopt_elem_params *Pp, const T *p, const T *t, const T *v, T *g,     \
         T *gv, const double *w, double *rl, ptrdiff_t r0, ptrdiff_t r1, ptrdiff_t K, \
-        double scale, int flat, ptrdiff_t *bad)                                      \
+        double scale, int flat, ptrdiff_t *bad), (Pp, p, t, v, g, gv, w, rl, r0, r1, K, scale, flat, bad))                                      \
     {                                                                                \
         const lossopt_elem_params P = *Pp;                                           \
         const ptrdiff_t o = r0 * K, n_rows = r1 - r0;                                \
