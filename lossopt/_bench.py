@@ -795,7 +795,7 @@ def plot(results, path):
     ax.set_xscale("log")
     ax.set_yticks(range(n))
     ax.set_yticklabels(labels, fontsize=7)
-    ax.invert_yaxis()
+    ax.set_ylim(n - 0.5, -0.5)  # first case on top
     ax.set_xlabel("lossopt time / other time (log scale; < 1: lossopt faster)")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.set_title(f"lossopt {lossopt.__version__}, 1 thread", fontsize=9)
@@ -818,8 +818,8 @@ def parser(prog=None):
     p.add_argument("--dtypes", nargs="+", choices=DTYPES, default=list(DTYPES))
     p.add_argument("--rounds", type=int, help="interleaved rounds (default 7, 3 with --quick)")
     p.add_argument("--markdown", metavar="FILE", help="also write the table to FILE")
-    p.add_argument("--png", metavar="FILE", help="also draw the ratios as a bar chart "
-                                                 "(needs matplotlib)")
+    p.add_argument("--png", "--plot", metavar="FILE", dest="png",
+                   help="also draw the ratios as a PNG bar chart (needs matplotlib)")
     return p
 
 
@@ -832,7 +832,9 @@ def publish(text, markdown=None):
 
 
 def main(argv=None, prog=None):
-    """Run the benchmark and print the table; the command-line entry point."""
+    """Run the benchmark and print the table; the command-line entry point
+    (``python -m bench.report``; a ``lossopt bench`` subcommand calls
+    ``main(rest_of_argv, prog="lossopt bench")``).  Returns the exit code."""
     args = parser(prog).parse_args(argv)
     if args.png and not have("matplotlib"):
         print("--png needs matplotlib, which is not installed: pip install matplotlib",

@@ -123,9 +123,10 @@ def test_table_ratios_and_targets_from_given_times():
     assert _bench.summary([r, sq]) == "targets met in 0 of 2 cases"
 
 
-def test_png_needs_matplotlib(monkeypatch, capsys, tmp_path):
+@pytest.mark.parametrize("option", ["--png", "--plot"])
+def test_png_needs_matplotlib(monkeypatch, capsys, tmp_path, option):
     monkeypatch.setattr(_bench, "have", lambda module: module != "matplotlib")
-    assert _bench.main(["--png", str(tmp_path / "x.png")]) == 2
+    assert _bench.main([option, str(tmp_path / "x.png")]) == 2
     assert "pip install matplotlib" in capsys.readouterr().err
     assert not (tmp_path / "x.png").exists()
 

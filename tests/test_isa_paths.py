@@ -64,9 +64,11 @@ PATH_OF = ("import warnings, sys; warnings.simplefilter('error'); import lossopt
 @pytest.mark.skipif(not lower_levels(), reason=f"no lower SIMD path than {BEST!r}")
 def test_kernel_tests_pass_on_every_lower_path():
     levels = lower_levels()
-    pytest_args = ["-m", "pytest", "-q", "-p", "no:cacheprovider", "-c",
-                   str(TESTS.parent / "pyproject.toml"), "--rootdir", str(TESTS.parent),
-                   "-k", SKIP] + [str(TESTS / f) for f in KERNEL_TESTS]
+    config = TESTS.parent / "pyproject.toml"  # the pytest settings, when beside tests/
+    pytest_args = (["-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir",
+                    str(TESTS.parent), "-k", SKIP] +
+                   (["-c", str(config)] if config.exists() else []) +
+                   [str(TESTS / f) for f in KERNEL_TESTS])
     # every path's test files and `lossopt info`, all side by side
     procs = {(level, what): run(args, level) for level in levels
              for what, args in (("pytest", pytest_args), ("info", ["-m", "lossopt", "info"]))}
