@@ -27,7 +27,7 @@ import warnings
 
 import numpy as np
 
-from cases import have, single_thread  # noqa: F401  (single_thread: re-exported)
+from lossopt._bench import have, single_thread  # noqa: F401  (single_thread: re-exported)
 
 SOFTMAX_SHAPE = (100_000, 100)
 N_CLASSES = 10
@@ -64,6 +64,15 @@ def standardise(X):
     scale = X.std(axis=0)
     scale[scale == 0] = 1.0
     return (X - mean) / scale
+
+
+def rms_scale(X):
+    """X divided by each feature's root mean square: what MLPClassifier does
+    to its inputs internally (lossopt/models/mlp.py), so that the peer
+    trains on the same inputs."""
+    rms = np.sqrt((X ** 2).mean(axis=0))
+    rms[rms == 0] = 1.0
+    return X / rms
 
 
 # ------------------------------------------------------------ softmax --
@@ -200,7 +209,7 @@ def mlp_implementations(X, y):
     epochs = MLP["epochs"]
     impls = {}
     if have("sklearn"):
-        Xs = standardise(X)
+        Xs = rms_scale(X)
         impls["sklearn MLP"] = (lambda: fit_sklearn_mlp(Xs, y), f"{epochs} epochs")
         target = cross_entropy(fit_sklearn_mlp(Xs, y), y) * 1.001
         reached, _ = budget_to_reach(lambda X_, y_, e: fit_lossopt_mlp(X_, y_, e), X, y,

@@ -22,8 +22,7 @@ import numpy as np
 import lossopt
 from model_cases import (MLP, SOFTMAX, cross_entropy, digits_data, mlp_implementations,
                          single_thread, softmax_data, softmax_implementations)
-from report import publish
-from timing import best_times
+from lossopt._bench import best_times, publish
 
 
 def measure(impls, y, rounds):

@@ -20,7 +20,7 @@ import numpy as np
 
 import lossopt
 import lossopt.optim as lo
-from cases import have
+from lossopt._bench import have
 
 N_PARAMS = 10_000_000
 DTYPES = [np.float64, np.float32]

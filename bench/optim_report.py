@@ -18,8 +18,7 @@ import numpy as np
 import lossopt
 from optim_cases import ALGORITHMS, DTYPES, N_PARAMS, implementations, inputs, \
     threads_everywhere
-from report import publish
-from timing import best_times
+from lossopt._bench import best_times, publish
 
 
 def measure(n, threads, rounds):

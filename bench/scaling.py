@@ -13,7 +13,7 @@ import sys
 import numpy as np
 
 import lossopt
-from timing import best_time
+from lossopt._bench import best_time
 
 
 def cases(quick):
