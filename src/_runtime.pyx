@@ -46,3 +46,47 @@ def constants():
         "parallel_min_exp_elems": PARALLEL_MIN_EXP_ELEMS,
         "parallel_min_stream_elems": PARALLEL_MIN_STREAM_ELEMS,
     }
+
+
+cdef extern from "lossopt_math.h" nogil:
+    enum:
+        FN_EXP "LOSSOPT_FN_EXP"
+        FN_LOG "LOSSOPT_FN_LOG"
+        FN_LOG1P "LOSSOPT_FN_LOG1P"
+        FN_XLOGX "LOSSOPT_FN_XLOGX"
+    void lossopt_math_check_f64(int which, const double *x, double *out, Py_ssize_t n)
+    void lossopt_math_check_f32(int which, const float *x, float *out, Py_ssize_t n)
+
+
+_MATH_FUNCTIONS = {"exp": FN_EXP, "log": FN_LOG, "log1p": FN_LOG1P, "xlogx": FN_XLOGX}
+
+
+def math_check(str name, x, out):
+    """Test hook: out[i] = name(x[i]) by the vectorised function the kernels
+    use ("exp", "log", "log1p"; "xlogx" for float64 only), in the dtype of x
+    (float32: lossopt_expf, lossopt_logf, lossopt_log1pf).  x and out are
+    1-D contiguous arrays of one float dtype."""
+    cdef const double[::1] xd
+    cdef double[::1] od
+    cdef const float[::1] xf
+    cdef float[::1] of
+    cdef int which = _MATH_FUNCTIONS[name]
+    if x.dtype.itemsize == 8:
+        xd = x
+        od = out
+        if xd.shape[0] != od.shape[0]:
+            raise ValueError("x and out must have the same length")
+        if xd.shape[0]:
+            with nogil:
+                lossopt_math_check_f64(which, &xd[0], &od[0], xd.shape[0])
+        return out
+    if which == FN_XLOGX:
+        raise ValueError("xlogx has no float32 version")
+    xf = x
+    of = out
+    if xf.shape[0] != of.shape[0]:
+        raise ValueError("x and out must have the same length")
+    if xf.shape[0]:
+        with nogil:
+            lossopt_math_check_f32(which, &xf[0], &of[0], xf.shape[0])
+    return out
