@@ -72,16 +72,23 @@ LOSSOPT_ALWAYS_INLINE double lossopt_sign0(double d)
 }
 
 /* A binary label as -1 or +1: t == 1 is the positive class, t == 0 and
- * t == -1 the negative one; NaN stays NaN. */
+ * t == -1 the negative one; NaN stays NaN.  One comparison: t - t is 0 for
+ * a finite label and NaN for a NaN (or an infinite one, which is not a
+ * label: the kernels count it as outside the domain and Python raises). */
 LOSSOPT_ALWAYS_INLINE double lossopt_pm1(double t)
 {
-    return t == 1.0 ? 1.0 : (t == t ? -1.0 : t);
+    return (t == 1.0 ? 1.0 : -1.0) + (t - t);
 }
 
-/* domains of the checked operand */
+/* Domains of the checked operand.  A sign label is a in {0, 1}, a = |t|:
+ * a (a - 1) is exactly 0 there and non-zero for every other finite a (for
+ * 0 < a < 1 it is within a factor 2 of min(a, 1 - a), which does not
+ * underflow to 0), +inf for an infinite label, and NaN, which no ordered
+ * comparison accepts, for a NaN one: one comparison instead of four. */
 LOSSOPT_ALWAYS_INLINE int lossopt_bad_sign_label(double t)
 {
-    return (t == t) & (t != 1.0) & (t != 0.0) & (t != -1.0);
+    double a = fabs(t);
+    return fabs(a * (a - 1.0)) > 0.0;
 }
 
 LOSSOPT_ALWAYS_INLINE int lossopt_bad_unit(double t)
@@ -237,13 +244,10 @@ LOSSOPT_ALWAYS_INLINE double lossopt_el_bce(double x, double t, double keep, dou
     double ct = (1.0 - t) * keep + half_eps;  /* 1 - tt without the cancellation */
     double lw = 1.0 + (pw - 1.0) * tt;
     double e = lossopt_exp(-fabs(x));
-    /* L = log1p(e) by the shared log core (no edge selects needed: e is in
-     * [0, 1] or NaN, and a NaN logit already makes the linear term NaN);
-     * written out because GCC 12 stops vectorising the loop when the full
-     * lossopt_log1p follows lossopt_exp in one body. */
-    double u = 1.0 + e;
-    double ru = 1.0 / u;                      /* one division for both quotients */
-    double L = lossopt_log_core(u, (e - (u - 1.0)) * ru, 0.0);
+    /* L = log1p(e) for e in [0, 1] (no edge selects needed: e is in [0, 1]
+     * or NaN, and a NaN logit already makes the linear term NaN) */
+    double ru = 1.0 / (1.0 + e);              /* one division for both quotients */
+    double L = lossopt_log1p_unit(e, ru);
     double s = e * ru;
     int pos = x >= 0.0;
     double cx = pos ? ct : -pw * tt;          /* coefficient of x */
