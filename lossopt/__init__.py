@@ -14,6 +14,13 @@ except ImportError as exc:  # pragma: no cover - only without a build
         "kernels. Install it (pip install .) and run Python from another directory, "
         "or use the console scripts (lossopt, pytest), which do not put the "
         "current directory on sys.path.") from exc
+if not _check_build.simd_request_valid():
+    import os as _os
+    import warnings as _warnings
+    _warnings.warn(
+        f"LOSSOPT_SIMD={_os.environ.get('LOSSOPT_SIMD')!r} is not one of 'baseline', "
+        "'x86-64-v3', 'x86-64-v4' (aliases 'sse2', 'avx2', 'avx512'); it is ignored and "
+        "the kernels run the best path this CPU supports", RuntimeWarning, stacklevel=2)
 from ._threads import get_num_threads, set_num_threads, threads
 from .functional import expit, log_expit, log_softmax, logsumexp, sigmoid, softmax
 from .losses import (Loss, SoftmaxCrossEntropy, SquaredError, softmax_cross_entropy,

@@ -1,6 +1,8 @@
 """`lossopt info`: how the compiled core was built, and a short self-check of
 every kernel against a NumPy float64 reference on random data."""
 
+import os
+
 import numpy as np
 
 from . import functional as F
@@ -22,6 +24,8 @@ def build_info():
         "threads": get_num_threads(),
         "cpus": _runtime.omp_num_procs(),
         "simd": _runtime.simd_path(),
+        "simd_best": _runtime.simd_best_path(),
+        "simd_env": os.environ.get("LOSSOPT_SIMD", ""),
         **_runtime.constants(),
     }
 
@@ -202,11 +206,16 @@ def info(stream=None):
     b = build_info()
     omp = (f"yes (OpenMP {b['openmp_version']}), {b['threads']} thread(s) of "
            f"{b['cpus']} CPU(s)" if b["openmp"] else "no (serial build)")
+    simd = b["simd"]
+    if b["simd"] != b["simd_best"]:
+        simd += f" (forced by LOSSOPT_SIMD={b['simd_env']}; this CPU: {b['simd_best']})"
+    elif b["simd_env"]:
+        simd += f" (LOSSOPT_SIMD={b['simd_env']})"
     lines = [
         f"lossopt {b['version']} (numpy {b['numpy']})",
         f"compiler : {b['compiler']}",
         f"openmp   : {omp}",
-        f"simd     : {b['simd']}",
+        f"simd     : {simd}",
         f"blocks   : {b['block_elems']} elements; threads from "
         f"{b['parallel_min_exp_elems']} (exp-bound) / "
         f"{b['parallel_min_stream_elems']} (streaming) elements",

@@ -67,6 +67,8 @@ cdef extern from "lossopt_math.h" nogil:
     int lossopt_openmp_version()
     const char *lossopt_compiler()
     const char *lossopt_simd_path()
+    const char *lossopt_simd_best_path()
+    int lossopt_isa_requested()
 
 
 # Thread thresholds, in elements.  Below them a kernel runs on the calling

@@ -3,7 +3,9 @@
 
 from _common cimport (lossopt_openmp_enabled, lossopt_omp_max_threads,
                       lossopt_omp_num_procs, lossopt_openmp_version,
-                      lossopt_compiler, lossopt_simd_path, BLOCK_ELEMS,
+                      lossopt_compiler, lossopt_simd_path,
+                      lossopt_simd_best_path, lossopt_isa_requested,
+                      BLOCK_ELEMS,
                       PARALLEL_MIN_EXP_ELEMS, PARALLEL_MIN_STREAM_ELEMS)
 
 
@@ -35,8 +37,22 @@ def compiler():
 
 
 def simd_path():
-    """The instruction-set path the vectorised exp runs on this CPU."""
+    """The instruction-set path the kernels run: the best one this CPU and
+    build support, or a lower one forced by the environment variable
+    LOSSOPT_SIMD (read once, on the kernels' first use)."""
     return lossopt_simd_path().decode()
+
+
+def simd_best_path():
+    """The best instruction-set path this CPU and build support (what runs
+    without LOSSOPT_SIMD)."""
+    return lossopt_simd_best_path().decode()
+
+
+def simd_request_valid():
+    """False when LOSSOPT_SIMD is set to a value the kernels do not know
+    (they then ignore it); True when it is unset, empty or known."""
+    return lossopt_isa_requested() != -2
 
 
 def constants():

@@ -16,7 +16,7 @@
  * inlines the loops with that constant, so the switch in lossopt_elem()
  * folds away and each loss gets its own vectorised loop (in the style of
  * scikit-learn's _loss.pyx.tp, where a template writes one loop per loss).
- * The entry point is compiled once per ISA level (LOSSOPT_CLONES).
+ * The entry point is compiled once per ISA level (LOSSOPT_KERNEL).
  *
  * All arithmetic is in double, for float data too; loss sums are double.
  * A block returns the sum of its (weighted) losses; the Cython driver
@@ -122,8 +122,7 @@ enum {
                  : lossopt_bad_negative(x[j]);                                         \
         return bad;                                                                    \
     }                                                                                  \
-    LOSSOPT_CLONES                                                                     \
-    static ptrdiff_t lossopt_count_outside_##SUFFIX(int domain, const T *x, ptrdiff_t n) \
+    LOSSOPT_KERNEL(ptrdiff_t, lossopt_count_outside_##SUFFIX, (int domain, const T *x, ptrdiff_t n), (domain, x, n)) \
     {                                                                                  \
         if (domain == LOSSOPT_DOMAIN_SIGN_LABEL)                                       \
             return lossopt_count_body_##SUFFIX(LOSSOPT_DOMAIN_SIGN_LABEL, x, n);       \
@@ -177,6 +176,28 @@ LOSSOPT_ALWAYS_INLINE double lossopt_el_gaussian_nll(double p, double t, double 
     *gv = 0.5 * (r - q * q);
     *bad = lossopt_bad_negative(v);
     return 0.5 * (lossopt_log(vc) + q * d) + cst;
+}
+
+/* The same for float data, in single precision (16 lanes on AVX-512: the
+ * float log and divisions instead of double ones): the loss is summed in
+ * float64 as everywhere, from float terms within about 1 ulp of float each.
+ * eps is the float32 eps (as torch's clamp of a float32 variance).  Where
+ * 1/vc and q^2 nearly cancel, gv's error is a few float ulps of 1/(2 vc).
+ * Only the Gaussian NLL takes this path: the other float32 losses are
+ * checked to match their float64 evaluation on the same data to 1e-12, so
+ * their transcendental parts stay in double. */
+LOSSOPT_ALWAYS_INLINE double lossopt_el_gaussian_nll_f32(float p, float t, float v, float eps,
+                                                 double cst, double *g, double *gv,
+                                                 int *bad)
+{
+    float d = p - t;
+    float vc = v < eps ? eps : v;
+    float r = 1.0f / vc;
+    float q = d / vc;
+    *g = q;
+    *gv = 0.5f * (r - q * q);
+    *bad = v < 0.0f;
+    return 0.5 * ((double)lossopt_logf(vc) + (double)(q * d)) + cst;
 }
 
 /* Stirling's term of ln(t!) that torch's poisson_nll_loss adds with
@@ -322,6 +343,24 @@ lossopt_elem(const int kind, const lossopt_elem_params P, double p, double t, do
     }
 }
 
+/* One element of the loss `kind` for data of type T: in double, but for the
+ * float Gaussian NLL (lossopt_el_gaussian_nll_f32). */
+#define LOSSOPT_DEFINE_ELEM_T(T, SUFFIX)                                             \
+    LOSSOPT_ALWAYS_INLINE double lossopt_elem_##SUFFIX(                              \
+        const int kind, const lossopt_elem_params P, T p, T t, const T *v,           \
+        ptrdiff_t j, double pw, double *g, double *gv, int *bad)                     \
+    {                                                                                \
+        if (sizeof(T) == sizeof(float) && kind == LOSSOPT_GAUSSIAN_NLL)              \
+            return lossopt_el_gaussian_nll_f32((float)p, (float)t, (float)v[j],      \
+                                               (float)P.a, P.b, g, gv, bad);         \
+        return lossopt_elem(kind, P, (double)p, (double)t,                           \
+                            kind == LOSSOPT_GAUSSIAN_NLL ? (double)v[j] : 0.0, pw,   \
+                            g, gv, bad);                                             \
+    }
+
+LOSSOPT_DEFINE_ELEM_T(double, f64)
+LOSSOPT_DEFINE_ELEM_T(float, f32)
+
 /* ------------------------------------------------------------- the loops -- */
 
 /*
@@ -338,7 +377,7 @@ lossopt_elem(const int kind, const lossopt_elem_params P, double p, double t, do
         const int kind, const lossopt_elem_params P, const T *p, const T *t,         \
         const T *v, T *g, T *gv, const double *w, double *rl, ptrdiff_t n,           \
         double scale, ptrdiff_t *bad, const int has_g, const int has_w,              \
-        const int has_rl)                                                            \
+        const int has_rl, const int check)                                           \
     {                                                                                \
         double acc = 0.0;                                                            \
         ptrdiff_t nbad = 0;                                                          \
@@ -346,9 +385,8 @@ lossopt_elem(const int kind, const lossopt_elem_params P, double p, double t, do
         for (ptrdiff_t j = 0; j < n; j++) {                                          \
             double dg, dgv;                                                          \
             int b;                                                                   \
-            double vj = kind == LOSSOPT_GAUSSIAN_NLL ? (double)v[j] : 0.0;           \
-            double l = lossopt_elem(kind, P, (double)p[j], (double)t[j], vj, P.c,    \
-                                    &dg, &dgv, &b);                                  \
+            double l = lossopt_elem_##SUFFIX(kind, P, p[j], t[j], v, j, P.c, &dg,    \
+                                             &dgv, &b);                              \
             double wj = has_w ? (has_rl && w == NULL ? 1.0 : w[j]) : 1.0;            \
             if (has_w)                                                               \
                 l = wj != 0.0 ? wj * l : 0.0;                                        \
@@ -361,7 +399,7 @@ lossopt_elem(const int kind, const lossopt_elem_params P, double p, double t, do
             if (has_rl)                                                              \
                 rl[j] = l;                                                           \
             acc += l;                                                                \
-            nbad += b;                                                               \
+            nbad += check ? b : 0;                                                   \
         }                                                                            \
         *bad += nbad;                                                                \
         return acc;                                                                  \
@@ -383,10 +421,9 @@ lossopt_elem(const int kind, const lossopt_elem_params P, double p, double t, do
             for (ptrdiff_t k = 0; k < K; k++) {                                      \
                 double dg, dgv;                                                      \
                 int b;                                                               \
-                double vk = kind == LOSSOPT_GAUSSIAN_NLL ? (double)v[o + k] : 0.0;   \
                 double pw = has_col ? P.col[k] : P.c;                                \
-                double l = lossopt_elem(kind, P, (double)p[o + k], (double)t[o + k], \
-                                        vk, pw, &dg, &dgv, &b);                      \
+                double l = lossopt_elem_##SUFFIX(kind, P, p[o + k], t[o + k], v, o + k, \
+                                                 pw, &dg, &dgv, &b);                 \
                 if (has_g) {                                                         \
                     g[o + k] = (T)(wi != 0.0 ? s * dg : 0.0);                        \
                     if (kind == LOSSOPT_GAUSSIAN_NLL)                                \
@@ -410,6 +447,14 @@ lossopt_elem(const int kind, const lossopt_elem_params P, double p, double t, do
         const T *v, T *g, T *gv, const double *w, double *rl, ptrdiff_t n_rows,      \
         ptrdiff_t K, double scale, int flat, ptrdiff_t *bad)                         \
     {                                                                                \
+        /* bad == NULL: the caller has checked the domain (a gradient into the      \
+         * caller's out= is checked before anything is written); the flat loops     \
+         * with a gradient then skip the check (check = 0 folds it away), the       \
+         * others count into a local */                                              \
+        ptrdiff_t unused = 0;                                                        \
+        const int check = bad != NULL;                                               \
+        if (!check)                                                                  \
+            bad = &unused;                                                           \
         if (!flat) {                                                                 \
             if (kind == LOSSOPT_BINARY_CROSS_ENTROPY && P.col != NULL)               \
                 return g ? lossopt_elem_rows_body_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, \
@@ -423,33 +468,39 @@ lossopt_elem(const int kind, const lossopt_elem_params P, double p, double t, do
         }                                                                            \
         ptrdiff_t n = n_rows * K;                                                    \
         if (w == NULL && rl == NULL)                                                 \
-            return g ? lossopt_elem_flat_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, n,  \
-                                                  scale, bad, 1, 0, 0)               \
-                     : lossopt_elem_flat_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, n,  \
-                                                  scale, bad, 0, 0, 0);              \
+            return !g ? lossopt_elem_flat_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, n, \
+                                                   scale, bad, 0, 0, 0, 1)           \
+                 : check ? lossopt_elem_flat_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, \
+                                                      n, scale, bad, 1, 0, 0, 1)     \
+                 : lossopt_elem_flat_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, n,      \
+                                              scale, bad, 1, 0, 0, 0);               \
         if (rl == NULL)                                                              \
-            return g ? lossopt_elem_flat_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, n,  \
-                                                  scale, bad, 1, 1, 0)               \
-                     : lossopt_elem_flat_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, n,  \
-                                                  scale, bad, 0, 1, 0);              \
+            return !g ? lossopt_elem_flat_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, n, \
+                                                   scale, bad, 0, 1, 0, 1)           \
+                 : check ? lossopt_elem_flat_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, \
+                                                      n, scale, bad, 1, 1, 0, 1)     \
+                 : lossopt_elem_flat_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, n,      \
+                                              scale, bad, 1, 1, 0, 0);               \
         /* per-sample losses (reduction "none"): w may be NULL here */               \
-        return g ? lossopt_elem_flat_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, n, scale, \
-                                              bad, 1, 1, 1)                          \
-                 : lossopt_elem_flat_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, n, scale, \
-                                              bad, 0, 1, 1);                         \
+        return !g ? lossopt_elem_flat_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, n, scale, \
+                                               bad, 0, 1, 1, 1)                      \
+             : check ? lossopt_elem_flat_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, n,  \
+                                                  scale, bad, 1, 1, 1, 1)            \
+             : lossopt_elem_flat_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, n, scale,   \
+                                          bad, 1, 1, 1, 0);                          \
     }                                                                                \
     /*                                                                               \
      * The entry point: rows [r0, r1) of K elements of the loss P->kind (pointers   \
      * at row 0); returns                                                            \
-     * the sum of the weighted losses, adds the out-of-domain count to *bad.        \
+     * the sum of the weighted losses, adds the out-of-domain count to *bad       \
+     * (bad NULL: the domain is known to be fine, see lossopt_elem_run).          \
      * `flat` (chosen by the driver) treats the block as n_rows * K independent      \
      * elements: allowed when K == 1, or without w, rl and per-column pos_weight.    \
      */                                                                              \
-    LOSSOPT_CLONES                                                                   \
-    static double lossopt_elem_block_##SUFFIX(                                       \
+    LOSSOPT_KERNEL(double, lossopt_elem_block_##SUFFIX, (                                       \
         const lossopt_elem_params *Pp, const T *p, const T *t, const T *v, T *g,     \
         T *gv, const double *w, double *rl, ptrdiff_t r0, ptrdiff_t r1, ptrdiff_t K, \
-        double scale, int flat, ptrdiff_t *bad)                                      \
+        double scale, int flat, ptrdiff_t *bad), (Pp, p, t, v, g, gv, w, rl, r0, r1, K, scale, flat, bad))                                      \
     {                                                                                \
         const lossopt_elem_params P = *Pp;                                           \
         const ptrdiff_t o = r0 * K, n_rows = r1 - r0;                                \

@@ -254,9 +254,8 @@ static inline double lossopt_margin_store(const lossopt_margin_args *a, ptrdiff_
     /* Rows [r0, r1) of the scores in `args` (a lossopt_margin_args): their     */ \
     /* weighted losses summed (and stored in row_loss when given), their        */ \
     /* gradients times gscale written into g (when given).                      */ \
-    LOSSOPT_CLONES                                                                   \
-    static double lossopt_margin_rows_##SUFFIX(const void *args, ptrdiff_t r0,      \
-                                               ptrdiff_t r1)                         \
+    LOSSOPT_KERNEL(double, lossopt_margin_rows_##SUFFIX, (const void *args, ptrdiff_t r0,      \
+                                               ptrdiff_t r1), (args, r0, r1))                         \
     {                                                                                \
         const lossopt_margin_args *a = (const lossopt_margin_args *)args;            \
         if (a->g)                                                                    \

@@ -10,9 +10,9 @@
  * Why our own exp: GCC only vectorises calls to libm's exp() under -ffast-math,
  * and -ffast-math breaks the inf/NaN semantics the library promises.  The
  * function below is written so that `#pragma omp simd` turns a loop over it
- * into packed SSE2/AVX2/AVX-512 code; lossopt_exp_block() is compiled once per
- * ISA level (target_clones) where the toolchain supports it, and the loader
- * picks the best one for the CPU at run time.
+ * into packed SSE2/AVX2/AVX-512 code; every entry point is compiled once per
+ * ISA level where the toolchain supports it, and a dispatcher picks one for
+ * the CPU at run time (see "ISA dispatch" below).
  */
 #ifndef LOSSOPT_MATH_H
 #define LOSSOPT_MATH_H
@@ -20,6 +20,7 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #ifdef _OPENMP
@@ -99,37 +100,6 @@ static inline const char *lossopt_compiler(void)
 #endif
 }
 
-/* target_clones needs ifunc support: GCC >= 12 or clang >= 14 on glibc x86-64. */
-#if defined(__x86_64__) && defined(__GLIBC__) && !defined(LOSSOPT_NO_CLONES) && \
-    ((defined(__clang__) && __clang_major__ >= 14) ||                         \
-     (!defined(__clang__) && defined(__GNUC__) && __GNUC__ >= 12))
-#define LOSSOPT_HAVE_CLONES 1
-#define LOSSOPT_CLONES \
-    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define LOSSOPT_HAVE_CLONES 0
-#define LOSSOPT_CLONES
-#endif
-
-/* The SIMD path lossopt_exp_block() runs on this CPU (the loader picks the same). */
-static inline const char *lossopt_simd_path(void)
-{
-#if LOSSOPT_HAVE_CLONES
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("x86-64-v4"))
-        return "x86-64-v4 (AVX-512)";
-    if (__builtin_cpu_supports("x86-64-v3"))
-        return "x86-64-v3 (AVX2+FMA)";
-    return "x86-64 baseline (SSE2)";
-#elif defined(__x86_64__) || defined(_M_X64)
-    return "x86-64 baseline (SSE2)";
-#elif defined(__aarch64__) || defined(_M_ARM64)
-    return "aarch64 (NEON)";
-#else
-    return "generic (compiler auto-vectorisation)";
-#endif
-}
-
 /* Functions called inside vectorised loops: always inlined, since a call
  * left in a loop body stops GCC from vectorising it. */
 #if defined(__GNUC__)
@@ -137,6 +107,171 @@ static inline const char *lossopt_simd_path(void)
 #else
 #define LOSSOPT_ALWAYS_INLINE static inline
 #endif
+
+/* ------------------------------------------------------ ISA dispatch -- */
+/*
+ * Every kernel entry point is compiled three times on x86-64 with GCC >= 12 or
+ * clang >= 14 (where the target("arch=...") attribute and
+ * __builtin_cpu_supports("x86-64-vN") exist): for x86-64-v4 (AVX-512), for
+ * x86-64-v3 (AVX2 + FMA) and for the baseline the wheel is built for (SSE2).
+ * The entry point itself is a small dispatcher that calls the variant chosen
+ * once per extension module, on first use:
+ *
+ *   - the best level the CPU supports, or
+ *   - a lower one forced by the environment variable LOSSOPT_SIMD:
+ *     "baseline" (alias "sse2"), "x86-64-v3" (alias "avx2"),
+ *     "x86-64-v4" (alias "avx512").  A level above what the CPU supports
+ *     is capped at the CPU's best; an unknown value is ignored here, and
+ *     lossopt warns about it at import (lossopt/_info.py).
+ *
+ * Elsewhere (aarch64, macOS, MSVC, older compilers) each entry point is
+ * compiled once, for the build's target, and LOSSOPT_SIMD has no effect.
+ *
+ * Writing an entry point: put LOSSOPT_KERNEL(RET, NAME, (params), (args))
+ * where the signature would be, then the body; `args` names the parameters
+ * in order:
+ *
+ *   LOSSOPT_KERNEL_VOID(lossopt_foo, (double *x, ptrdiff_t n), (x, n))
+ *   {
+ *       LOSSOPT_OMP_SIMD()
+ *       for (ptrdiff_t i = 0; i < n; i++) ...
+ *   }
+ *
+ * (LOSSOPT_KERNEL_VOID for void functions.)  The body becomes the
+ * always-inlined function NAME_body; it is inlined into each variant before
+ * vectorisation, so its `omp simd` loops are vectorised for that variant's
+ * ISA.
+ */
+#if defined(__x86_64__) && !defined(LOSSOPT_NO_DISPATCH) &&                  \
+    ((defined(__clang__) && __clang_major__ >= 14) ||                         \
+     (!defined(__clang__) && defined(__GNUC__) && __GNUC__ >= 12))
+#define LOSSOPT_HAVE_DISPATCH 1
+#else
+#define LOSSOPT_HAVE_DISPATCH 0
+#endif
+
+enum { LOSSOPT_ISA_BASELINE = 0, LOSSOPT_ISA_V3 = 1, LOSSOPT_ISA_V4 = 2 };
+
+/* The level LOSSOPT_SIMD asks for: 0..2, or -1 when unset/empty, -2 when
+ * the value is not one of the names above. */
+static inline int lossopt_isa_requested(void)
+{
+    const char *v = getenv("LOSSOPT_SIMD");
+    if (v == NULL || v[0] == '\0')
+        return -1;
+    if (!strcmp(v, "baseline") || !strcmp(v, "sse2"))
+        return LOSSOPT_ISA_BASELINE;
+    if (!strcmp(v, "x86-64-v3") || !strcmp(v, "avx2"))
+        return LOSSOPT_ISA_V3;
+    if (!strcmp(v, "x86-64-v4") || !strcmp(v, "avx512"))
+        return LOSSOPT_ISA_V4;
+    return -2;
+}
+
+/* The best level this CPU supports (0 where there is no dispatch). */
+static inline int lossopt_isa_supported(void)
+{
+#if LOSSOPT_HAVE_DISPATCH
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("x86-64-v4"))
+        return LOSSOPT_ISA_V4;
+    if (__builtin_cpu_supports("x86-64-v3"))
+        return LOSSOPT_ISA_V3;
+#endif
+    return LOSSOPT_ISA_BASELINE;
+}
+
+/* The level the dispatchers of this module use, decided once. */
+static int lossopt_isa_cached = -1;
+
+static inline int lossopt_isa_level(void)
+{
+#if LOSSOPT_HAVE_DISPATCH
+    int level = __atomic_load_n(&lossopt_isa_cached, __ATOMIC_RELAXED);
+    if (level < 0) {
+        int req = lossopt_isa_requested();
+        level = lossopt_isa_supported();
+        if (req >= 0 && req < level)
+            level = req;
+        __atomic_store_n(&lossopt_isa_cached, level, __ATOMIC_RELAXED);
+    }
+    return level;
+#else
+    return LOSSOPT_ISA_BASELINE;
+#endif
+}
+
+#if LOSSOPT_HAVE_DISPATCH
+#define LOSSOPT_TARGET_V4 __attribute__((target("arch=x86-64-v4")))
+#define LOSSOPT_TARGET_V3 __attribute__((target("arch=x86-64-v3")))
+#define LOSSOPT_DISPATCH(RET, NAME, PARAMS, ARGS)                                   \
+    LOSSOPT_TARGET_V4 static RET NAME##_isa_v4 PARAMS { return NAME##_body ARGS; }  \
+    LOSSOPT_TARGET_V3 static RET NAME##_isa_v3 PARAMS { return NAME##_body ARGS; }  \
+    static RET NAME##_isa_v0 PARAMS { return NAME##_body ARGS; }                    \
+    static RET NAME PARAMS                                                          \
+    {                                                                               \
+        switch (lossopt_isa_level()) {                                              \
+        case LOSSOPT_ISA_V4: return NAME##_isa_v4 ARGS;                             \
+        case LOSSOPT_ISA_V3: return NAME##_isa_v3 ARGS;                             \
+        default: return NAME##_isa_v0 ARGS;                                         \
+        }                                                                           \
+    }
+#define LOSSOPT_DISPATCH_VOID(NAME, PARAMS, ARGS)                                   \
+    LOSSOPT_TARGET_V4 static void NAME##_isa_v4 PARAMS { NAME##_body ARGS; }        \
+    LOSSOPT_TARGET_V3 static void NAME##_isa_v3 PARAMS { NAME##_body ARGS; }        \
+    static void NAME##_isa_v0 PARAMS { NAME##_body ARGS; }                          \
+    static void NAME PARAMS                                                         \
+    {                                                                               \
+        switch (lossopt_isa_level()) {                                              \
+        case LOSSOPT_ISA_V4: NAME##_isa_v4 ARGS; break;                             \
+        case LOSSOPT_ISA_V3: NAME##_isa_v3 ARGS; break;                             \
+        default: NAME##_isa_v0 ARGS; break;                                         \
+        }                                                                           \
+    }
+#else
+#define LOSSOPT_DISPATCH(RET, NAME, PARAMS, ARGS)                                   \
+    static RET NAME PARAMS { return NAME##_body ARGS; }
+#define LOSSOPT_DISPATCH_VOID(NAME, PARAMS, ARGS)                                   \
+    static void NAME PARAMS { NAME##_body ARGS; }
+#endif
+
+/* Declares NAME_body, defines the dispatcher NAME, and opens NAME_body's
+ * definition (the body follows the macro). */
+#define LOSSOPT_KERNEL(RET, NAME, PARAMS, ARGS)                                     \
+    LOSSOPT_ALWAYS_INLINE RET NAME##_body PARAMS;                                   \
+    LOSSOPT_DISPATCH(RET, NAME, PARAMS, ARGS)                                       \
+    LOSSOPT_ALWAYS_INLINE RET NAME##_body PARAMS
+#define LOSSOPT_KERNEL_VOID(NAME, PARAMS, ARGS)                                     \
+    LOSSOPT_ALWAYS_INLINE void NAME##_body PARAMS;                                  \
+    LOSSOPT_DISPATCH_VOID(NAME, PARAMS, ARGS)                                       \
+    LOSSOPT_ALWAYS_INLINE void NAME##_body PARAMS
+
+static const char *const lossopt_isa_names[] = {
+#if defined(__x86_64__) || defined(_M_X64)
+    "x86-64 baseline (SSE2)", "x86-64-v3 (AVX2+FMA)", "x86-64-v4 (AVX-512)",
+#elif defined(__aarch64__) || defined(_M_ARM64)
+    "aarch64 (NEON)", "aarch64 (NEON)", "aarch64 (NEON)",
+#else
+    "generic (compiler auto-vectorisation)", "generic", "generic",
+#endif
+};
+
+/* The SIMD path the kernels of this module run (after LOSSOPT_SIMD). */
+static inline const char *lossopt_simd_path(void)
+{
+    return lossopt_isa_names[lossopt_isa_level()];
+}
+
+/* The best path this CPU and build could run (ignoring LOSSOPT_SIMD). */
+static inline const char *lossopt_simd_best_path(void)
+{
+#if LOSSOPT_HAVE_DISPATCH
+    return lossopt_isa_names[lossopt_isa_supported()];
+#else
+    return lossopt_isa_names[LOSSOPT_ISA_BASELINE];
+#endif
+}
+
 
 /* ------------------------------------------------------------------- exp -- */
 
@@ -166,9 +301,8 @@ static inline double lossopt_as_f64(uint64_t u)
  *   zero bits, so n * LN2_HI is exact for |n| < 2^21;
  * - exp(r) is a degree-11 polynomial, 1 + r + r^2 P(r) with P the minimax
  *   polynomial below: its error is below 1.3e-17 relative (0.11 ulp) on
- *   |r| <= 0.3466, so the result is within about 1 ulp (Horner rounding) of
- *   the correctly rounded value (max 0.93 ulp seen on 16M points with FMA;
- *   1.2 ulp on a baseline SSE2 build, where each step rounds twice);
+ *   |r| <= 0.3466, so the result is within 1 ulp of the correctly rounded
+ *   value (see the Fast2Sum note below: also on the baseline path);
  * - 2^n is applied as 2^n1 * 2^n2 with n1 = floor(n/2), n2 = n - n1.  Both
  *   factors are normal doubles for every n we produce, the first product is
  *   exact, and the second rounds once, so results in the subnormal range are
@@ -190,14 +324,17 @@ LOSSOPT_ALWAYS_INLINE double lossopt_exp(double x)
 
     double kd = x * log2e + shift;
     double nd = kd - shift;
-    double r = (x - nd * ln2_hi) - nd * ln2_lo;
+    /* r = r_hi + r_lo: x - n LN2_HI is exact (Sterbenz), and keeping
+     * -n LN2_LO apart keeps its rounding out of the leading terms. */
+    double r_hi = x - nd * ln2_hi;
+    double r_lo = -(nd * ln2_lo);
+    double r = r_hi + r_lo;
 
-    /* exp(r) = 1 + r + r^2 P(r), P the degree-9 minimax polynomial of
-     * (e^r - 1 - r) / r^2 on |r| <= ln2/2 (Remez, weighted by r^2 e^-r): its
-     * error is below 1.3e-17 relative to e^r (0.11 ulp), and Horner's form
-     * ends with p r + 1 as the Taylor form did, so the rounding is the same
-     * (about 1 ulp) with 11 multiply-adds instead of 13.  The coefficients
-     * are within 1% of 1/(k+2)! (the Taylor coefficients). */
+    /* P(r) = (e^r - 1 - r) / r^2 by its degree-9 minimax polynomial on
+     * |r| <= ln2/2 (Remez, weighted by e^-r): the error of 1 + r + r^2 P is
+     * below 1.3e-17 relative to e^r (0.11 ulp), with 2 multiply-adds fewer
+     * than the degree-13 Taylor polynomial.  The coefficients are within 1%
+     * of the Taylor ones, 1/(k+2)!. */
     double p = 0x1.ad3bc8845fd81p-26;
     p = p * r + 0x1.289088e4db927p-22;
     p = p * r + 0x1.71df2024f9d35p-19;
@@ -208,8 +345,14 @@ LOSSOPT_ALWAYS_INLINE double lossopt_exp(double x)
     p = p * r + 0x1.5555555553e3fp-5;
     p = p * r + 0x1.5555555555538p-3;
     p = p * r + 0x1.0000000000001p-1;
-    p = p * r + 1.0;
-    p = p * r + 1.0;
+    /* exp(r) = 1 + r + r^2 p.  1 + r_hi is summed exactly as hi + lo
+     * (Fast2Sum, |1| >= |r_hi|), so that the only roundings of the leading
+     * terms are the final addition's half ulp: without FMA (the baseline
+     * path) a Horner step p r + 1 would add another one and reach 1.13 ulp. */
+    double t = (r * r) * p;
+    double hi = 1.0 + r_hi;
+    double lo = (1.0 - hi) + r_hi;
+    p = hi + ((lo + r_lo) + t);
 
     /* n lives in the low mantissa bits of kd: u = n + 2048 >= 0 for |n| < 2048.
      * 2^n1 has exponent field n1 + 1023 = (u >> 1) - 1, and 2^n2 has
@@ -222,8 +365,7 @@ LOSSOPT_ALWAYS_INLINE double lossopt_exp(double x)
 }
 
 /* x[i] <- exp(x[i]) for i < n, vectorised; one clone per ISA level. */
-LOSSOPT_CLONES
-static void lossopt_exp_block(double *x, ptrdiff_t n)
+LOSSOPT_KERNEL_VOID(lossopt_exp_block, (double *x, ptrdiff_t n), (x, n))
 {
 LOSSOPT_OMP_SIMD()
     for (ptrdiff_t i = 0; i < n; i++)
@@ -251,7 +393,9 @@ static inline float lossopt_expf_lo(float x, float lo)
 
     float kd = x * log2e + shift;
     float nd = kd - shift;
-    float r = ((x - nd * ln2_hi) - nd * ln2_lo) + lo;
+    float r_hi = x - nd * ln2_hi;             /* exact */
+    float r_lo = lo - nd * ln2_lo;
+    float r = r_hi + r_lo;
 
     float p = 1.0f / 5040.0f;                 /* 1/7! */
     p = p * r + 1.0f / 720.0f;
@@ -259,8 +403,11 @@ static inline float lossopt_expf_lo(float x, float lo)
     p = p * r + 1.0f / 24.0f;
     p = p * r + 1.0f / 6.0f;
     p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
+    /* 1 + r + r^2 p with 1 + r_hi summed exactly, as in lossopt_exp */
+    float t = (r * r) * p;
+    float hi = 1.0f + r_hi;
+    float lo2 = (1.0f - hi) + r_hi;
+    p = hi + ((lo2 + r_lo) + t);
 
     uint32_t kb, sb;
     memcpy(&kb, &kd, sizeof kb);
@@ -281,8 +428,7 @@ static inline float lossopt_expf(float x)
 }
 
 /* x[i] <- exp(x[i]) for floats. */
-LOSSOPT_CLONES
-static void lossopt_exp_block_f32(float *x, ptrdiff_t n)
+LOSSOPT_KERNEL_VOID(lossopt_exp_block_f32, (float *x, ptrdiff_t n), (x, n))
 {
 LOSSOPT_OMP_SIMD()
     for (ptrdiff_t i = 0; i < n; i++)
@@ -463,8 +609,7 @@ LOSSOPT_ALWAYS_INLINE float lossopt_log1pf(float x)
 }
 
 /* x[i] <- log1p(x[i]) for i < n, vectorised. */
-LOSSOPT_CLONES
-static void lossopt_log1p_block(double *x, ptrdiff_t n)
+LOSSOPT_KERNEL_VOID(lossopt_log1p_block, (double *x, ptrdiff_t n), (x, n))
 {
 LOSSOPT_OMP_SIMD()
     for (ptrdiff_t i = 0; i < n; i++)
@@ -484,8 +629,7 @@ LOSSOPT_ALWAYS_INLINE double lossopt_xlogx(double x)
  * lz[i] = log(c[i] + s[i]) for c[i] >= 1 maxima and the rest s[i] >= 0,
  * as log1p(s/c) + log1p(c - 1): precise when s << c.
  */
-LOSSOPT_CLONES
-static void lossopt_log_sum_block(const double *s, const double *c, double *lz, ptrdiff_t n)
+LOSSOPT_KERNEL_VOID(lossopt_log_sum_block, (const double *s, const double *c, double *lz, ptrdiff_t n), (s, c, lz, n))
 {
 LOSSOPT_OMP_SIMD()
     for (ptrdiff_t i = 0; i < n; i++)
@@ -522,10 +666,9 @@ LOSSOPT_OMP_SIMD()
         T tl = (x - ap) + (-m - bp);                                                 \
         return (th > (T)-104 && th < (T)89) ? tl : (T)0; /* -inf - m: tl = 0 */     \
     }                                                                                \
-    LOSSOPT_CLONES                                                                   \
-    static void lossopt_rows_max_##SUFFIX(const T *x, ptrdiff_t stride,              \
+    LOSSOPT_KERNEL_VOID(lossopt_rows_max_##SUFFIX, (const T *x, ptrdiff_t stride,              \
                                           ptrdiff_t n_rows, ptrdiff_t n_cols,        \
-                                          double *m_out)                             \
+                                          double *m_out), (x, stride, n_rows, n_cols, m_out))                             \
     {                                                                                \
         for (ptrdiff_t i = 0; i < n_rows; i++) {                                     \
             const T *xr = x + i * stride;                                            \
@@ -537,11 +680,10 @@ LOSSOPT_OMP_SIMD()
         }                                                                            \
     }                                                                                \
     /* e, s, c for rows whose maxima m are known, row by row */                     \
-    LOSSOPT_CLONES                                                                   \
-    static void lossopt_rows_exp_sum_##SUFFIX(                                       \
+    LOSSOPT_KERNEL_VOID(lossopt_rows_exp_sum_##SUFFIX, (                                       \
         const T *x, ptrdiff_t stride, const unsigned char *mask,                     \
         ptrdiff_t mask_stride, ptrdiff_t n_rows, ptrdiff_t n_cols,                   \
-        const double *m, T *e, double *s_out, double *c_out)                         \
+        const double *m, T *e, double *s_out, double *c_out), (x, stride, mask, mask_stride, n_rows, n_cols, m, e, s_out, c_out))                         \
     {                                                                                \
         for (ptrdiff_t i = 0; i < n_rows; i++) {                                     \
             const T *xr = x + i * stride;                                            \
@@ -582,11 +724,10 @@ LOSSOPT_OMP_SIMD()
     }                                                                                \
     /* m, e, s, c for a block of rows (s and c are added to); e is also the */       \
     /* workspace of long rows, and is written for short rows only if want_e */       \
-    LOSSOPT_CLONES                                                                   \
-    static void lossopt_block_exp_sum_##SUFFIX(                                      \
+    LOSSOPT_KERNEL_VOID(lossopt_block_exp_sum_##SUFFIX, (                                      \
         const T *x, ptrdiff_t stride, const unsigned char *mask,                     \
         ptrdiff_t mask_stride, ptrdiff_t n_rows, ptrdiff_t n_cols,                   \
-        double *m_out, T *e, int want_e, double *s_out, double *c_out)               \
+        double *m_out, T *e, int want_e, double *s_out, double *c_out), (x, stride, mask, mask_stride, n_rows, n_cols, m_out, e, want_e, s_out, c_out))               \
     {                                                                                \
         const ptrdiff_t nr = n_rows, C = n_cols;                                     \
         if (C >= LOSSOPT_FUSED_ROW_MIN) {                                            \
@@ -732,10 +873,9 @@ LOSSOPT_DEFINE_ROW_HELPERS(float, f32, lossopt_expf_lo, 1)
             out[j] = (T)g;                                                           \
         }                                                                            \
     }                                                                                \
-    LOSSOPT_CLONES                                                                   \
-    static void lossopt_grad_row_##SUFFIX(                                           \
+    LOSSOPT_KERNEL_VOID(lossopt_grad_row_##SUFFIX, (                                           \
         const T *e, const T *p, const double *w, T *out, ptrdiff_t n, double alpha,  \
-        double sc, double keep, double eps_c, double sum_c, double omp)              \
+        double sc, double keep, double eps_c, double sum_c, double omp), (e, p, w, out, n, alpha, sc, keep, eps_c, sum_c, omp))              \
     {                                                                                \
         /* constant NULL-ness per call, so each variant vectorises */               \
         if (p == NULL && w == NULL)                                                  \
@@ -752,9 +892,8 @@ LOSSOPT_DEFINE_ROW_HELPERS(float, f32, lossopt_expf_lo, 1)
                                            sum_c, omp, 1);                           \
     }                                                                                \
     /* out_j = (x_j - m) - lz */                                                     \
-    LOSSOPT_CLONES                                                                   \
-    static void lossopt_log_softmax_row_##SUFFIX(const T *x, T *out, ptrdiff_t n,    \
-                                                 double m, double lz)                \
+    LOSSOPT_KERNEL_VOID(lossopt_log_softmax_row_##SUFFIX, (const T *x, T *out, ptrdiff_t n,    \
+                                                 double m, double lz), (x, out, n, m, lz))                \
     {                                                                                \
         LOSSOPT_OMP_SIMD()                                                           \
         for (ptrdiff_t j = 0; j < n; j++)                                            \
@@ -775,10 +914,9 @@ LOSSOPT_DEFINE_ROW_HELPERS(float, f32, lossopt_expf_lo, 1)
         *acc1 += a1;                                                                 \
         *acc2 += a2;                                                                 \
     }                                                                                \
-    LOSSOPT_CLONES                                                                   \
-    static void lossopt_coef_sums_##SUFFIX(const T *x, const T *p, const double *w,  \
+    LOSSOPT_KERNEL_VOID(lossopt_coef_sums_##SUFFIX, (const T *x, const T *p, const double *w,  \
                                            ptrdiff_t n, double m, double keep,       \
-                                           double eps_c, double *acc1, double *acc2) \
+                                           double eps_c, double *acc1, double *acc2), (x, p, w, n, m, keep, eps_c, acc1, acc2)) \
     {                                                                                \
         if (p == NULL && w == NULL)                                                  \
             lossopt_coef_sums_body_##SUFFIX(x, NULL, NULL, n, m, keep, eps_c, acc1, acc2); \
@@ -793,10 +931,9 @@ LOSSOPT_DEFINE_ROW_HELPERS(float, f32, lossopt_expf_lo, 1)
     /* float64; rows at p + r * stride.  Contiguous short rows are taken as one  */\
     /* flat vectorised sweep into tmp (n_rows * n_cols <= LOSSOPT_BLOCK_ELEMS)   */\
     /* and summed row by row; other rows one vectorised reduction each.          */\
-    LOSSOPT_CLONES                                                                   \
-    static void lossopt_rows_xlogx_##SUFFIX(const T *p, ptrdiff_t stride,           \
+    LOSSOPT_KERNEL_VOID(lossopt_rows_xlogx_##SUFFIX, (const T *p, ptrdiff_t stride,           \
                                             ptrdiff_t n_rows, ptrdiff_t n_cols,      \
-                                            double *tmp, double *out)                \
+                                            double *tmp, double *out), (p, stride, n_rows, n_cols, tmp, out))                \
     {                                                                                \
         if (stride == n_cols && n_cols < LOSSOPT_FUSED_ROW_MIN &&                    \
                 n_rows * n_cols <= LOSSOPT_BLOCK_ELEMS) {                            \
@@ -859,8 +996,9 @@ enum {
     LOSSOPT_FN_XLOGX = 3
 };
 
-LOSSOPT_CLONES
-static void lossopt_math_check_f64(int which, const double *x, double *out, ptrdiff_t n)
+LOSSOPT_KERNEL_VOID(lossopt_math_check_f64,
+                    (int which, const double *x, double *out, ptrdiff_t n),
+                    (which, x, out, n))
 {
     if (which == LOSSOPT_FN_EXP) {
         LOSSOPT_OMP_SIMD()
@@ -881,8 +1019,9 @@ static void lossopt_math_check_f64(int which, const double *x, double *out, ptrd
     }
 }
 
-LOSSOPT_CLONES
-static void lossopt_math_check_f32(int which, const float *x, float *out, ptrdiff_t n)
+LOSSOPT_KERNEL_VOID(lossopt_math_check_f32,
+                    (int which, const float *x, float *out, ptrdiff_t n),
+                    (which, x, out, n))
 {
     if (which == LOSSOPT_FN_EXP) {
         LOSSOPT_OMP_SIMD()

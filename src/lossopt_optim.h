@@ -24,7 +24,7 @@
 #include <math.h>
 #include <stddef.h>
 
-#include "lossopt_math.h"   /* LOSSOPT_CLONES (ISA clones) */
+#include "lossopt_math.h"   /* LOSSOPT_KERNEL (ISA dispatch) */
 
 #if defined(__GNUC__) || defined(__clang__)
 #define LOSSOPT_RESTRICT __restrict__
@@ -87,9 +87,10 @@ typedef struct {
 
 /* The signature every update has (the dispatch tables below hold them). */
 #define LOSSOPT_UPDATE(NAME, T, SFX)                                                     \
-    LOSSOPT_CLONES static void lossopt_##NAME##_##SFX(T *LOSSOPT_RESTRICT p,             \
+    LOSSOPT_KERNEL_VOID(lossopt_##NAME##_##SFX, (T *LOSSOPT_RESTRICT p,             \
         const T *LOSSOPT_RESTRICT g, T *LOSSOPT_RESTRICT s0, T *LOSSOPT_RESTRICT s1,     \
-        T *LOSSOPT_RESTRICT s2, ptrdiff_t lo, ptrdiff_t n, const lossopt_optim_args *a)
+        T *LOSSOPT_RESTRICT s2, ptrdiff_t lo, ptrdiff_t n, const lossopt_optim_args *a),  \
+        (p, g, s0, s1, s2, lo, n, a))
 
 #define LOSSOPT_OPTIM_KERNELS(T, SFX, SQRT, FABS)                                        \
                                                                                          \
@@ -318,8 +319,7 @@ LOSSOPT_UPDATE(adamax, T, SFX)                                                  
 
 #define LOSSOPT_SUM_SQUARES(T, SFX)                                                      \
 /* Sum of squares of x[lo, lo + n), accumulated in double. */                            \
-LOSSOPT_CLONES                                                                           \
-static double lossopt_sum_squares_##SFX(const T *x, ptrdiff_t lo, ptrdiff_t n)           \
+LOSSOPT_KERNEL(double, lossopt_sum_squares_##SFX, (const T *x, ptrdiff_t lo, ptrdiff_t n), (x, lo, n))           \
 {                                                                                        \
     double s = 0.0;                                                                      \
     LOSSOPT_OMP_SIMD(reduction(+:s))                                                     \
