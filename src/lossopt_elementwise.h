@@ -18,14 +18,18 @@
  * scikit-learn's _loss.pyx.tp, where a template writes one loop per loss).
  * The entry point is compiled once per ISA level (LOSSOPT_KERNEL).
  *
- * All arithmetic is in double, for float data too; loss sums are double.
+ * All arithmetic is in double, for float data too (float32 losses must match
+ * their float64 evaluation on the same data to 1e-12, see the tests), but
+ * for the float32 Gaussian NLL, computed in float (its tolerance allows it);
+ * loss sums are double.
  * A block returns the sum of its (weighted) losses; the Cython driver
  * (src/_elementwise.pxd) cuts the rows into blocks and adds the block sums
  * in block order, so results do not depend on the thread count.
  *
- * Each function also reports whether its target (its variance, for the
- * Gaussian NLL) is outside the loss's domain; the driver counts them and
- * Python raises.  NaN is never "outside": it propagates to the loss.
+ * The loops also count the targets (the variances, for the Gaussian NLL)
+ * outside the loss's domain, in a sweep of their own over the block
+ * (lossopt_elem_count); the driver adds the counts and Python raises.  NaN
+ * is never "outside": it propagates to the loss.
  */
 #ifndef LOSSOPT_ELEMENTWISE_H
 #define LOSSOPT_ELEMENTWISE_H
@@ -111,7 +115,8 @@ enum {
 };
 
 #define LOSSOPT_DEFINE_COUNT_OUTSIDE(T, SUFFIX)                                        \
-    static inline ptrdiff_t lossopt_count_body_##SUFFIX(const int domain, const T *x,  \
+    LOSSOPT_ALWAYS_INLINE ptrdiff_t lossopt_count_body_##SUFFIX(const int domain,      \
+                                                                const T *x,            \
                                                         ptrdiff_t n)                   \
     {                                                                                  \
         ptrdiff_t bad = 0;                                                             \
@@ -166,7 +171,7 @@ LOSSOPT_ALWAYS_INLINE double lossopt_el_huber(double p, double t, double delta, 
  * gv = (1 / vc - d^2 / vc^2) / 2.  Like torch, the clamp is not
  * differentiated: gv is the derivative at vc also where v < eps. */
 LOSSOPT_ALWAYS_INLINE double lossopt_el_gaussian_nll(double p, double t, double v, double eps,
-                                             double cst, double *g, double *gv, int *bad)
+                                             double cst, double *g, double *gv)
 {
     double d = p - t;
     double vc = v < eps ? eps : v;
@@ -174,7 +179,6 @@ LOSSOPT_ALWAYS_INLINE double lossopt_el_gaussian_nll(double p, double t, double 
     double q = d / vc;              /* not d * r: 1 / vc overflows for subnormal vc */
     *g = q;
     *gv = 0.5 * (r - q * q);
-    *bad = lossopt_bad_negative(v);
     return 0.5 * (lossopt_log(vc) + q * d) + cst;
 }
 
@@ -187,8 +191,7 @@ LOSSOPT_ALWAYS_INLINE double lossopt_el_gaussian_nll(double p, double t, double 
  * checked to match their float64 evaluation on the same data to 1e-12, so
  * their transcendental parts stay in double. */
 LOSSOPT_ALWAYS_INLINE double lossopt_el_gaussian_nll_f32(float p, float t, float v, float eps,
-                                                 double cst, double *g, double *gv,
-                                                 int *bad)
+                                                 double cst, double *g, double *gv)
 {
     float d = p - t;
     float vc = v < eps ? eps : v;
@@ -196,7 +199,6 @@ LOSSOPT_ALWAYS_INLINE double lossopt_el_gaussian_nll_f32(float p, float t, float
     float q = d / vc;
     *g = q;
     *gv = 0.5f * (r - q * q);
-    *bad = v < 0.0f;
     return 0.5 * ((double)lossopt_logf(vc) + (double)(q * d)) + cst;
 }
 
@@ -210,23 +212,20 @@ LOSSOPT_ALWAYS_INLINE double lossopt_stirling(double t)
 }
 
 /* Poisson NLL, log_input=True: p = log rate;  l = e^p - t p, g = e^p - t */
-LOSSOPT_ALWAYS_INLINE double lossopt_el_poisson_log(double p, double t, int full, double *g,
-                                            int *bad)
+LOSSOPT_ALWAYS_INLINE double lossopt_el_poisson_log(double p, double t, int full, double *g)
 {
     double e = lossopt_exp(p);
     *g = e - t;
-    *bad = lossopt_bad_negative(t);
     return e - t * p + (full ? lossopt_stirling(t) : 0.0);
 }
 
 /* Poisson NLL, log_input=False: p = rate;  l = p - t ln(p + eps),
  * g = 1 - t / (p + eps) */
 LOSSOPT_ALWAYS_INLINE double lossopt_el_poisson_rate(double p, double t, double eps, int full,
-                                             double *g, int *bad)
+                                             double *g)
 {
     double q = p + eps;
     *g = 1.0 - t / q;
-    *bad = lossopt_bad_negative(t);
     return p - t * lossopt_log(q) + (full ? lossopt_stirling(t) : 0.0);
 }
 
@@ -259,7 +258,7 @@ LOSSOPT_ALWAYS_INLINE double lossopt_el_poisson_rate(double p, double t, double 
  * tt = 1, x = -inf with tt = 0) gives the limit 0, not 0 * inf = NaN.
  */
 LOSSOPT_ALWAYS_INLINE double lossopt_el_bce(double x, double t, double keep, double half_eps,
-                                    double pw, double *g, int *bad)
+                                    double pw, double *g)
 {
     double tt = t * keep + half_eps;
     double ct = (1.0 - t) * keep + half_eps;  /* 1 - tt without the cancellation */
@@ -274,19 +273,17 @@ LOSSOPT_ALWAYS_INLINE double lossopt_el_bce(double x, double t, double keep, dou
     double cx = pos ? ct : -pw * tt;          /* coefficient of x */
     double lin = cx == 0.0 ? 0.0 : cx * x;
     *g = pos ? ct - lw * s : lw * s - pw * tt;
-    *bad = lossopt_bad_unit(t);
     return lin + lw * L;
 }
 
 /* Perceptron criterion, z = y p with y in {-1, +1}: l = max(0, -z);
  * g = -y where z <= 0 (z = 0 counts as misclassified: the subgradient -y,
  * so learning starts from zero weights), 0 where z > 0. */
-LOSSOPT_ALWAYS_INLINE double lossopt_el_perceptron(double p, double t, double *g, int *bad)
+LOSSOPT_ALWAYS_INLINE double lossopt_el_perceptron(double p, double t, double *g)
 {
     double y = lossopt_pm1(t);
     double z = y * p;
     *g = z > 0.0 ? 0.0 : (z <= 0.0 ? -y : z);
-    *bad = lossopt_bad_sign_label(t);
     return z >= 0.0 ? 0.0 : -z;
 }
 
@@ -294,12 +291,11 @@ LOSSOPT_ALWAYS_INLINE double lossopt_el_perceptron(double p, double t, double *g
  *   hinge:          l = max(0, u),    g = -y where u > 0, else 0 (0 at the kink u = 0)
  *   squared hinge:  l = max(0, u)^2,  g = -2 y max(0, u) */
 LOSSOPT_ALWAYS_INLINE double lossopt_el_hinge(double p, double t, double margin, int squared,
-                                      double *g, int *bad)
+                                      double *g)
 {
     double y = lossopt_pm1(t);
     double u = margin - y * p;
     double h = u <= 0.0 ? 0.0 : u;              /* NaN stays NaN */
-    *bad = lossopt_bad_sign_label(t);
     if (squared) {
         *g = -2.0 * y * h;
         return h * h;
@@ -311,9 +307,8 @@ LOSSOPT_ALWAYS_INLINE double lossopt_el_hinge(double p, double t, double margin,
 /* The loss of one element; with a constant `kind` the switch folds away. */
 LOSSOPT_ALWAYS_INLINE double
 lossopt_elem(const int kind, const lossopt_elem_params P, double p, double t, double v,
-             double pw, double *g, double *gv, int *bad)
+             double pw, double *g, double *gv)
 {
-    *bad = 0;
     *gv = 0.0;
     switch (kind) {
     case LOSSOPT_SQUARED_ERROR:
@@ -323,23 +318,23 @@ lossopt_elem(const int kind, const lossopt_elem_params P, double p, double t, do
     case LOSSOPT_HUBER:
         return lossopt_el_huber(p, t, P.a, g);
     case LOSSOPT_GAUSSIAN_NLL:
-        return lossopt_el_gaussian_nll(p, t, v, P.a, P.b, g, gv, bad);
+        return lossopt_el_gaussian_nll(p, t, v, P.a, P.b, g, gv);
     case LOSSOPT_POISSON_NLL_LOG:
-        return lossopt_el_poisson_log(p, t, 0, g, bad);
+        return lossopt_el_poisson_log(p, t, 0, g);
     case LOSSOPT_POISSON_NLL_LOG_FULL:
-        return lossopt_el_poisson_log(p, t, 1, g, bad);
+        return lossopt_el_poisson_log(p, t, 1, g);
     case LOSSOPT_POISSON_NLL_RATE:
-        return lossopt_el_poisson_rate(p, t, P.a, 0, g, bad);
+        return lossopt_el_poisson_rate(p, t, P.a, 0, g);
     case LOSSOPT_POISSON_NLL_RATE_FULL:
-        return lossopt_el_poisson_rate(p, t, P.a, 1, g, bad);
+        return lossopt_el_poisson_rate(p, t, P.a, 1, g);
     case LOSSOPT_BINARY_CROSS_ENTROPY:
-        return lossopt_el_bce(p, t, P.a, P.b, pw, g, bad);
+        return lossopt_el_bce(p, t, P.a, P.b, pw, g);
     case LOSSOPT_PERCEPTRON:
-        return lossopt_el_perceptron(p, t, g, bad);
+        return lossopt_el_perceptron(p, t, g);
     case LOSSOPT_HINGE:
-        return lossopt_el_hinge(p, t, P.a, 0, g, bad);
+        return lossopt_el_hinge(p, t, P.a, 0, g);
     default: /* LOSSOPT_SQUARED_HINGE */
-        return lossopt_el_hinge(p, t, P.a, 1, g, bad);
+        return lossopt_el_hinge(p, t, P.a, 1, g);
     }
 }
 
@@ -348,18 +343,49 @@ lossopt_elem(const int kind, const lossopt_elem_params P, double p, double t, do
 #define LOSSOPT_DEFINE_ELEM_T(T, SUFFIX)                                             \
     LOSSOPT_ALWAYS_INLINE double lossopt_elem_##SUFFIX(                              \
         const int kind, const lossopt_elem_params P, T p, T t, const T *v,           \
-        ptrdiff_t j, double pw, double *g, double *gv, int *bad)                     \
+        ptrdiff_t j, double pw, double *g, double *gv)                               \
     {                                                                                \
         if (sizeof(T) == sizeof(float) && kind == LOSSOPT_GAUSSIAN_NLL)              \
             return lossopt_el_gaussian_nll_f32((float)p, (float)t, (float)v[j],      \
-                                               (float)P.a, P.b, g, gv, bad);         \
+                                               (float)P.a, P.b, g, gv);              \
         return lossopt_elem(kind, P, (double)p, (double)t,                           \
                             kind == LOSSOPT_GAUSSIAN_NLL ? (double)v[j] : 0.0, pw,   \
-                            g, gv, bad);                                             \
+                            g, gv);                                             \
+    }
+
+/* The number of the block's checked operands outside the loss's domain
+ * (targets; variances for the Gaussian NLL), 0 for the losses without one.
+ * A separate sweep over the block, which is in L1/L2 after the loss loop:
+ * the loss loop is then the same code whether the domain is checked or not
+ * (the same vectorisation and summation order on every ISA path, hence the
+ * same bits), and it is cheaper than a count inside that loop. */
+#define LOSSOPT_DEFINE_ELEM_COUNT(T, SUFFIX)                                         \
+    LOSSOPT_ALWAYS_INLINE ptrdiff_t lossopt_elem_count_##SUFFIX(                     \
+        const int kind, const T *t, const T *v, ptrdiff_t n)                         \
+    {                                                                                \
+        switch (kind) {                                                              \
+        case LOSSOPT_GAUSSIAN_NLL:                                                   \
+            return lossopt_count_body_##SUFFIX(LOSSOPT_DOMAIN_NONNEGATIVE, v, n);    \
+        case LOSSOPT_POISSON_NLL_LOG:                                                \
+        case LOSSOPT_POISSON_NLL_LOG_FULL:                                           \
+        case LOSSOPT_POISSON_NLL_RATE:                                               \
+        case LOSSOPT_POISSON_NLL_RATE_FULL:                                          \
+            return lossopt_count_body_##SUFFIX(LOSSOPT_DOMAIN_NONNEGATIVE, t, n);    \
+        case LOSSOPT_BINARY_CROSS_ENTROPY:                                           \
+            return lossopt_count_body_##SUFFIX(LOSSOPT_DOMAIN_UNIT, t, n);           \
+        case LOSSOPT_PERCEPTRON:                                                     \
+        case LOSSOPT_HINGE:                                                          \
+        case LOSSOPT_SQUARED_HINGE:                                                  \
+            return lossopt_count_body_##SUFFIX(LOSSOPT_DOMAIN_SIGN_LABEL, t, n);     \
+        default:                                                                     \
+            return 0;                                                                \
+        }                                                                            \
     }
 
 LOSSOPT_DEFINE_ELEM_T(double, f64)
 LOSSOPT_DEFINE_ELEM_T(float, f32)
+LOSSOPT_DEFINE_ELEM_COUNT(double, f64)
+LOSSOPT_DEFINE_ELEM_COUNT(float, f32)
 
 /* ------------------------------------------------------------- the loops -- */
 
@@ -370,23 +396,23 @@ LOSSOPT_DEFINE_ELEM_T(float, f32)
  * lossopt_elem_rows_body_*: n_rows rows of K elements, the weight and the
  * row loss per row, pos_weight per column (has_col).
  * Both: loss += w l; g = scale w dl/dp (gv likewise), 0 where w == 0;
- * bad += count of targets outside the domain.  g may be p itself.
+ * then, unless bad is NULL (the caller has checked the domain: a gradient
+ * into the caller's out= is checked before anything is written), bad +=
+ * count of targets outside the domain (lossopt_elem_count).  g may be p.
  */
 #define LOSSOPT_DEFINE_ELEMENTWISE(T, SUFFIX)                                          \
     LOSSOPT_ALWAYS_INLINE double lossopt_elem_flat_##SUFFIX(   \
         const int kind, const lossopt_elem_params P, const T *p, const T *t,         \
         const T *v, T *g, T *gv, const double *w, double *rl, ptrdiff_t n,           \
         double scale, ptrdiff_t *bad, const int has_g, const int has_w,              \
-        const int has_rl, const int check)                                           \
+        const int has_rl)                                                            \
     {                                                                                \
         double acc = 0.0;                                                            \
-        ptrdiff_t nbad = 0;                                                          \
-        LOSSOPT_OMP_SIMD(reduction(+:acc, nbad))                                     \
+        LOSSOPT_OMP_SIMD(reduction(+:acc))                                           \
         for (ptrdiff_t j = 0; j < n; j++) {                                          \
             double dg, dgv;                                                          \
-            int b;                                                                   \
             double l = lossopt_elem_##SUFFIX(kind, P, p[j], t[j], v, j, P.c, &dg,    \
-                                             &dgv, &b);                              \
+                                             &dgv);                                  \
             double wj = has_w ? (has_rl && w == NULL ? 1.0 : w[j]) : 1.0;            \
             if (has_w)                                                               \
                 l = wj != 0.0 ? wj * l : 0.0;                                        \
@@ -399,9 +425,9 @@ LOSSOPT_DEFINE_ELEM_T(float, f32)
             if (has_rl)                                                              \
                 rl[j] = l;                                                           \
             acc += l;                                                                \
-            nbad += check ? b : 0;                                                   \
         }                                                                            \
-        *bad += nbad;                                                                \
+        if (bad)                                                                     \
+            *bad += lossopt_elem_count_##SUFFIX(kind, t, v, n);                      \
         return acc;                                                                  \
     }                                                                                \
     LOSSOPT_ALWAYS_INLINE double lossopt_elem_rows_body_##SUFFIX( \
@@ -410,35 +436,31 @@ LOSSOPT_DEFINE_ELEM_T(float, f32)
         ptrdiff_t K, double scale, ptrdiff_t *bad, const int has_g, const int has_col) \
     {                                                                                \
         double total = 0.0;                                                          \
-        ptrdiff_t nbad = 0;                                                          \
         for (ptrdiff_t i = 0; i < n_rows; i++) {                                     \
             const ptrdiff_t o = i * K;                                               \
             const double wi = w ? w[i] : 1.0;                                        \
             const double s = wi != 0.0 ? scale * wi : 0.0;                           \
             double acc = 0.0;                                                        \
-            ptrdiff_t rbad = 0;                                                      \
-            LOSSOPT_OMP_SIMD(reduction(+:acc, rbad))                                 \
+            LOSSOPT_OMP_SIMD(reduction(+:acc))                                       \
             for (ptrdiff_t k = 0; k < K; k++) {                                      \
                 double dg, dgv;                                                      \
-                int b;                                                               \
                 double pw = has_col ? P.col[k] : P.c;                                \
                 double l = lossopt_elem_##SUFFIX(kind, P, p[o + k], t[o + k], v, o + k, \
-                                                 pw, &dg, &dgv, &b);                 \
+                                                 pw, &dg, &dgv);                     \
                 if (has_g) {                                                         \
                     g[o + k] = (T)(wi != 0.0 ? s * dg : 0.0);                        \
                     if (kind == LOSSOPT_GAUSSIAN_NLL)                                \
                         gv[o + k] = (T)(wi != 0.0 ? s * dgv : 0.0);                  \
                 }                                                                    \
                 acc += l;                                                            \
-                rbad += b;                                                           \
             }                                                                        \
             acc = wi != 0.0 ? wi * acc : 0.0;                                        \
             if (rl)                                                                  \
                 rl[i] = acc;                                                         \
             total += acc;                                                            \
-            nbad += rbad;                                                            \
         }                                                                            \
-        *bad += nbad;                                                                \
+        if (bad)                                                                     \
+            *bad += lossopt_elem_count_##SUFFIX(kind, t, v, n_rows * K);             \
         return total;                                                                \
     }                                                                                \
     /* one loss, one block: pick the loop variant (constant flags) */                \
@@ -447,14 +469,6 @@ LOSSOPT_DEFINE_ELEM_T(float, f32)
         const T *v, T *g, T *gv, const double *w, double *rl, ptrdiff_t n_rows,      \
         ptrdiff_t K, double scale, int flat, ptrdiff_t *bad)                         \
     {                                                                                \
-        /* bad == NULL: the caller has checked the domain (a gradient into the      \
-         * caller's out= is checked before anything is written); the flat loops     \
-         * with a gradient then skip the check (check = 0 folds it away), the       \
-         * others count into a local */                                              \
-        ptrdiff_t unused = 0;                                                        \
-        const int check = bad != NULL;                                               \
-        if (!check)                                                                  \
-            bad = &unused;                                                           \
         if (!flat) {                                                                 \
             if (kind == LOSSOPT_BINARY_CROSS_ENTROPY && P.col != NULL)               \
                 return g ? lossopt_elem_rows_body_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, \
@@ -468,32 +482,26 @@ LOSSOPT_DEFINE_ELEM_T(float, f32)
         }                                                                            \
         ptrdiff_t n = n_rows * K;                                                    \
         if (w == NULL && rl == NULL)                                                 \
-            return !g ? lossopt_elem_flat_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, n, \
-                                                   scale, bad, 0, 0, 0, 1)           \
-                 : check ? lossopt_elem_flat_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, \
-                                                      n, scale, bad, 1, 0, 0, 1)     \
-                 : lossopt_elem_flat_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, n,      \
-                                              scale, bad, 1, 0, 0, 0);               \
+            return g ? lossopt_elem_flat_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, n,  \
+                                                  scale, bad, 1, 0, 0)               \
+                     : lossopt_elem_flat_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, n,  \
+                                                  scale, bad, 0, 0, 0);              \
         if (rl == NULL)                                                              \
-            return !g ? lossopt_elem_flat_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, n, \
-                                                   scale, bad, 0, 1, 0, 1)           \
-                 : check ? lossopt_elem_flat_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, \
-                                                      n, scale, bad, 1, 1, 0, 1)     \
-                 : lossopt_elem_flat_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, n,      \
-                                              scale, bad, 1, 1, 0, 0);               \
+            return g ? lossopt_elem_flat_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, n,  \
+                                                  scale, bad, 1, 1, 0)               \
+                     : lossopt_elem_flat_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, n,  \
+                                                  scale, bad, 0, 1, 0);              \
         /* per-sample losses (reduction "none"): w may be NULL here */               \
-        return !g ? lossopt_elem_flat_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, n, scale, \
-                                               bad, 0, 1, 1, 1)                      \
-             : check ? lossopt_elem_flat_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, n,  \
-                                                  scale, bad, 1, 1, 1, 1)            \
-             : lossopt_elem_flat_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, n, scale,   \
-                                          bad, 1, 1, 1, 0);                          \
+        return g ? lossopt_elem_flat_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, n, scale, \
+                                              bad, 1, 1, 1)                          \
+                 : lossopt_elem_flat_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, n, scale, \
+                                              bad, 0, 1, 1);                         \
     }                                                                                \
     /*                                                                               \
      * The entry point: rows [r0, r1) of K elements of the loss P->kind (pointers   \
      * at row 0); returns                                                            \
      * the sum of the weighted losses, adds the out-of-domain count to *bad       \
-     * (bad NULL: the domain is known to be fine, see lossopt_elem_run).          \
+     * (bad NULL: the caller has checked the domain, nothing is counted).         \
      * `flat` (chosen by the driver) treats the block as n_rows * K independent      \
      * elements: allowed when K == 1, or without w, rl and per-column pos_weight.    \
      */                                                                              \
