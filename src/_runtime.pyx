@@ -1,7 +1,7 @@
 # cython: language_level=3
 """What the compiled core was built with, and OpenMP's view of threads."""
 
-from _common cimport (lossopt_openmp_enabled, lossopt_omp_max_threads,
+from _common cimport (floating, lossopt_openmp_enabled, lossopt_omp_max_threads,
                       lossopt_omp_num_procs, lossopt_openmp_version,
                       lossopt_compiler, lossopt_simd_path,
                       lossopt_simd_best_path, lossopt_isa_requested,
@@ -77,32 +77,19 @@ cdef extern from "lossopt_math.h" nogil:
 _MATH_FUNCTIONS = {"exp": FN_EXP, "log": FN_LOG, "log1p": FN_LOG1P, "xlogx": FN_XLOGX}
 
 
-def math_check(str name, x, out):
-    """Test hook: out[i] = name(x[i]) by the vectorised function the kernels
-    use ("exp", "log", "log1p"; "xlogx" for float64 only), in the dtype of x
-    (float32: lossopt_expf, lossopt_logf, lossopt_log1pf).  x and out are
-    1-D contiguous arrays of one float dtype."""
-    cdef const double[::1] xd
-    cdef double[::1] od
-    cdef const float[::1] xf
-    cdef float[::1] of
+def math_check(str name, const floating[::1] x, floating[::1] out):
+    """Test hook: out[i] = name(x[i]) ("exp", "log", "log1p", "xlogx") by the
+    vectorised function the kernels use, in the dtype of x (float32:
+    lossopt_expf, lossopt_logf, lossopt_log1pf, lossopt_xlogxf), on the ISA
+    path the dispatcher picks."""
     cdef int which = _MATH_FUNCTIONS[name]
-    if x.dtype.itemsize == 8:
-        xd = x
-        od = out
-        if xd.shape[0] != od.shape[0]:
-            raise ValueError("x and out must have the same length")
-        if xd.shape[0]:
-            with nogil:
-                lossopt_math_check_f64(which, &xd[0], &od[0], xd.shape[0])
-        return out
-    if which == FN_XLOGX:
-        raise ValueError("xlogx has no float32 version")
-    xf = x
-    of = out
-    if xf.shape[0] != of.shape[0]:
+    if x.shape[0] != out.shape[0]:
         raise ValueError("x and out must have the same length")
-    if xf.shape[0]:
-        with nogil:
-            lossopt_math_check_f32(which, &xf[0], &of[0], xf.shape[0])
-    return out
+    if x.shape[0] == 0:
+        return out.base
+    with nogil:
+        if floating is float:
+            lossopt_math_check_f32(which, &x[0], &out[0], x.shape[0])
+        else:
+            lossopt_math_check_f64(which, &x[0], &out[0], x.shape[0])
+    return out.base

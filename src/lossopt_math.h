@@ -608,6 +608,13 @@ LOSSOPT_ALWAYS_INLINE float lossopt_log1pf(float x)
     return (x != x) ? x : r;
 }
 
+/* x log x for one float with 0 log 0 = 0 (within about 1.5 float ulps). */
+LOSSOPT_ALWAYS_INLINE float lossopt_xlogxf(float x)
+{
+    float v = x * lossopt_logf(x);
+    return (x == 0.0f) ? 0.0f : v;
+}
+
 /* x[i] <- log1p(x[i]) for i < n, vectorised. */
 LOSSOPT_KERNEL_VOID(lossopt_log1p_block, (double *x, ptrdiff_t n), (x, n))
 {
@@ -996,46 +1003,31 @@ enum {
     LOSSOPT_FN_XLOGX = 3
 };
 
-LOSSOPT_KERNEL_VOID(lossopt_math_check_f64,
-                    (int which, const double *x, double *out, ptrdiff_t n),
-                    (which, x, out, n))
-{
-    if (which == LOSSOPT_FN_EXP) {
-        LOSSOPT_OMP_SIMD()
-        for (ptrdiff_t i = 0; i < n; i++)
-            out[i] = lossopt_exp(x[i]);
-    } else if (which == LOSSOPT_FN_LOG) {
-        LOSSOPT_OMP_SIMD()
-        for (ptrdiff_t i = 0; i < n; i++)
-            out[i] = lossopt_log(x[i]);
-    } else if (which == LOSSOPT_FN_LOG1P) {
-        LOSSOPT_OMP_SIMD()
-        for (ptrdiff_t i = 0; i < n; i++)
-            out[i] = lossopt_log1p(x[i]);
-    } else {
-        LOSSOPT_OMP_SIMD()
-        for (ptrdiff_t i = 0; i < n; i++)
-            out[i] = lossopt_xlogx(x[i]);
+#define LOSSOPT_DEFINE_MATH_CHECK(T, SUFFIX, EXP, LOG, LOG1P, XLOGX)                  \
+    LOSSOPT_KERNEL_VOID(lossopt_math_check_##SUFFIX,                                 \
+                        (int which, const T *x, T *out, ptrdiff_t n),                \
+                        (which, x, out, n))                                          \
+    {                                                                                \
+        if (which == LOSSOPT_FN_EXP) {                                               \
+            LOSSOPT_OMP_SIMD()                                                       \
+            for (ptrdiff_t i = 0; i < n; i++)                                        \
+                out[i] = EXP(x[i]);                                                  \
+        } else if (which == LOSSOPT_FN_LOG) {                                        \
+            LOSSOPT_OMP_SIMD()                                                       \
+            for (ptrdiff_t i = 0; i < n; i++)                                        \
+                out[i] = LOG(x[i]);                                                  \
+        } else if (which == LOSSOPT_FN_LOG1P) {                                      \
+            LOSSOPT_OMP_SIMD()                                                       \
+            for (ptrdiff_t i = 0; i < n; i++)                                        \
+                out[i] = LOG1P(x[i]);                                                \
+        } else {                                                                     \
+            LOSSOPT_OMP_SIMD()                                                       \
+            for (ptrdiff_t i = 0; i < n; i++)                                        \
+                out[i] = XLOGX(x[i]);                                                \
+        }                                                                            \
     }
-}
 
-LOSSOPT_KERNEL_VOID(lossopt_math_check_f32,
-                    (int which, const float *x, float *out, ptrdiff_t n),
-                    (which, x, out, n))
-{
-    if (which == LOSSOPT_FN_EXP) {
-        LOSSOPT_OMP_SIMD()
-        for (ptrdiff_t i = 0; i < n; i++)
-            out[i] = lossopt_expf(x[i]);
-    } else if (which == LOSSOPT_FN_LOG) {
-        LOSSOPT_OMP_SIMD()
-        for (ptrdiff_t i = 0; i < n; i++)
-            out[i] = lossopt_logf(x[i]);
-    } else {
-        LOSSOPT_OMP_SIMD()
-        for (ptrdiff_t i = 0; i < n; i++)
-            out[i] = lossopt_log1pf(x[i]);
-    }
-}
+LOSSOPT_DEFINE_MATH_CHECK(double, f64, lossopt_exp, lossopt_log, lossopt_log1p, lossopt_xlogx)
+LOSSOPT_DEFINE_MATH_CHECK(float, f32, lossopt_expf, lossopt_logf, lossopt_log1pf, lossopt_xlogxf)
 
 #endif /* LOSSOPT_MATH_H */

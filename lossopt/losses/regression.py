@@ -402,6 +402,11 @@ class GaussianNLL(Loss):
     *Domain.* A negative variance raises ``ValueError`` (torch does too).
     For (N, K) torch's mean is lossopt's mean divided by K.
 
+    *Precision.* float32 data is computed in single precision (float32 log
+    and divisions, the clamp at ``eps`` rounded to float32 as torch's clamp
+    of a float32 tensor), with the per-element losses summed in float64;
+    float64 data in double precision.
+
     Examples
     --------
     >>> from lossopt import GaussianNLL
