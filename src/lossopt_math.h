@@ -462,37 +462,48 @@ LOSSOPT_OMP_SIMD()
  * field is read as if it were k_shift larger (log() uses k_shift = 54 to
  * bring subnormals into range). */
 /* log(1 + f) + k ln2 + c for the reduced f in [sqrt(2)/2 - 1, sqrt(2) - 1)
- * and k as a double (the polynomial part of the core). */
-LOSSOPT_ALWAYS_INLINE double lossopt_log_poly(double f, double kd, double c)
-{
-    const double ln2_hi = 0x1.62e42fee00000p-1;
-    const double ln2_lo = 0x1.a39ef35793c76p-33;
-    double hfsq = 0.5 * f * f;
-    double s = f / (2.0 + f);
-    double z = s * s;
-    double R = 2.0 / 19.0;
-    R = R * z + 2.0 / 17.0;
-    R = R * z + 2.0 / 15.0;
-    R = R * z + 2.0 / 13.0;
-    R = R * z + 2.0 / 11.0;
-    R = R * z + 2.0 / 9.0;
-    R = R * z + 2.0 / 7.0;
-    R = R * z + 2.0 / 5.0;
-    R = R * z + 2.0 / 3.0;
-    R = R * z;
-    return kd * ln2_hi - ((hfsq - (s * (hfsq + R) + (kd * ln2_lo + c))) - f);
-}
+ * and k as a T (the polynomial part of the core), for double and float:
+ * R = SERIES(z) is the series in z = s^2 (Horner), cut as explained above
+ * (double) and at lossopt_logf_core (float). */
+#define LOSSOPT_DEFINE_LOG_POLY(T, SFX, LN2_HI, LN2_LO, SERIES)                     \
+    LOSSOPT_ALWAYS_INLINE T lossopt_log_poly##SFX(T f, T kd, T c)                    \
+    {                                                                                \
+        T hfsq = (T)0.5 * f * f;                                                     \
+        T s = f / ((T)2 + f);                                                        \
+        T z = s * s;                                                                 \
+        T R = SERIES(z);                                                             \
+        return kd * LN2_HI - ((hfsq - (s * (hfsq + R) + (kd * LN2_LO + c))) - f);    \
+    }
 
-LOSSOPT_ALWAYS_INLINE double lossopt_log_core(double u, double c, double k_shift)
-{
-    /* move the mantissa range [1, 2) to [sqrt(2)/2, sqrt(2)) */
-    uint64_t iu = lossopt_as_u64(u) + (0x3ff0000000000000ULL - 0x3fe6a09e667f3bcdULL);
-    /* k = biased exponent - 1023, as a double: 2^52 + e - 2^52 - 1023 */
-    double kd = lossopt_as_f64(0x4330000000000000ULL | (iu >> 52)) - 0x1p52 - 1023.0;
-    kd -= k_shift;
-    double f = lossopt_as_f64((iu & 0x000fffffffffffffULL) + 0x3fe6a09e667f3bcdULL) - 1.0;
-    return lossopt_log_poly(f, kd, c);
-}
+#define LOSSOPT_LOG_SERIES_F64(z)                                                    \
+    ((((((((((2.0 / 19.0) * (z) + 2.0 / 17.0) * (z) + 2.0 / 15.0) * (z) + 2.0 / 13.0) \
+       * (z) + 2.0 / 11.0) * (z) + 2.0 / 9.0) * (z) + 2.0 / 7.0) * (z) + 2.0 / 5.0)    \
+       * (z) + 2.0 / 3.0) * (z))
+#define LOSSOPT_LOG_SERIES_F32(z)                                                    \
+    (((((2.0f / 9.0f) * (z) + 2.0f / 7.0f) * (z) + 2.0f / 5.0f) * (z) + 2.0f / 3.0f) * (z))
+
+LOSSOPT_DEFINE_LOG_POLY(double, , 0x1.62e42fee00000p-1, 0x1.a39ef35793c76p-33,
+                        LOSSOPT_LOG_SERIES_F64)
+LOSSOPT_DEFINE_LOG_POLY(float, f, 0x1.62e4p-1f, 0x1.7f7d1cp-20f, LOSSOPT_LOG_SERIES_F32)
+
+/* The core: log(u) + c for a positive normal u, its exponent field read as
+ * k_shift larger (log() uses that to bring subnormals into range), for
+ * double and float (U: the unsigned type of T's width, E: mantissa bits,
+ * ONE, SQRTH: the bits of 1 and sqrt(2)/2, MAGIC: the bits of 2^E). */
+#define LOSSOPT_DEFINE_LOG_CORE(T, SFX, U, AS_U, AS_T, E, BIAS, ONE, SQRTH, MAGIC)  \
+    LOSSOPT_ALWAYS_INLINE T lossopt_log##SFX##_core(T u, T c, T k_shift)             \
+    {                                                                                \
+        /* move the mantissa range [1, 2) to [sqrt(2)/2, sqrt(2)) */                \
+        U iu = AS_U(u) + ((U)ONE - (U)SQRTH);                                        \
+        /* k = biased exponent - BIAS, as a T: 2^E + e - 2^E - BIAS */               \
+        T kd = AS_T((U)MAGIC | (iu >> E)) - AS_T((U)MAGIC) - (T)BIAS;               \
+        kd -= k_shift;                                                               \
+        T f = AS_T((iu & (((U)1 << E) - 1)) + (U)SQRTH) - (T)1;                      \
+        return lossopt_log_poly##SFX(f, kd, c);                                      \
+    }
+
+LOSSOPT_DEFINE_LOG_CORE(double, , uint64_t, lossopt_as_u64, lossopt_as_f64, 52, 1023,
+                        0x3ff0000000000000ULL, 0x3fe6a09e667f3bcdULL, 0x4330000000000000ULL)
 
 /* log1p(e) for e in [0, 1] (or NaN), given ru = 1 / fl(1 + e): the softplus
  * of the binary cross-entropy, log1p(exp(-|x|)).  u = fl(1 + e) is in
@@ -522,25 +533,8 @@ LOSSOPT_ALWAYS_INLINE double lossopt_log1p_unit(double e, double ru)
  * 15 significant bits, so k * LN2F_HI is exact for |k| < 2^9 (|k| <= 150 here).
  * The result is within about 1 ulp (tested to <= 2 ulp against float64).
  */
-LOSSOPT_ALWAYS_INLINE float lossopt_logf_core(float u, float c, float k_shift)
-{
-    const float ln2_hi = 0x1.62e4p-1f;
-    const float ln2_lo = 0x1.7f7d1cp-20f;
-    uint32_t iu = lossopt_as_u32(u) + (0x3f800000u - 0x3f3504f3u);
-    /* k = biased exponent - 127, as a float: 2^23 + e - 2^23 - 127 */
-    float kf = lossopt_as_f32(0x4b000000u | (iu >> 23)) - 0x1p23f - 127.0f;
-    kf -= k_shift;
-    float f = lossopt_as_f32((iu & 0x007fffffu) + 0x3f3504f3u) - 1.0f;
-    float hfsq = 0.5f * f * f;
-    float s = f / (2.0f + f);
-    float z = s * s;
-    float R = 2.0f / 9.0f;
-    R = R * z + 2.0f / 7.0f;
-    R = R * z + 2.0f / 5.0f;
-    R = R * z + 2.0f / 3.0f;
-    R = R * z;
-    return kf * ln2_hi - ((hfsq - (s * (hfsq + R) + (kf * ln2_lo + c))) - f);
-}
+LOSSOPT_DEFINE_LOG_CORE(float, f, uint32_t, lossopt_as_u32, lossopt_as_f32, 23, 127,
+                        0x3f800000u, 0x3f3504f3u, 0x4b000000u)
 
 /*
  * The log and log1p of one value of type T from its core (the same edge
