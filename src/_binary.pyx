@@ -16,7 +16,9 @@ Every function returns (sum_i w_i l_i, number of targets outside the loss's
 domain: [0, 1] for the cross-entropy, {-1, 0, +1} for the margin losses) and
 writes grad = grad_scale * w_i * dl/dyhat when `grad` is given (it may be
 `pred` itself) and w_i l_i per row when `row_loss` is given.  min_parallel
-overrides the thread threshold (bench/thread_threshold.py).
+overrides the thread threshold (bench/thread_threshold.py); check_domain=False
+tells the kernel that the caller has checked the domain (it skips its own
+check, and the count returned is 0).
 """
 
 cdef extern from *:
@@ -34,7 +36,7 @@ def binary_cross_entropy(const floating[:, ::1] pred, const floating[:, ::1] tar
                          double grad_scale, double[::1] row_loss, int n_threads=1, *,
                          double label_smoothing=0.0, double pos_weight=1.0,
                          const double[::1] pos_weight_cols=None,
-                         Py_ssize_t min_parallel=-1):
+                         Py_ssize_t min_parallel=-1, bint check_domain=True):
     """torch's binary_cross_entropy_with_logits per element, targets smoothed
     toward 1/2; pos_weight is a scalar, or one per column (pos_weight_cols,
     length K)."""
@@ -46,26 +48,28 @@ def binary_cross_entropy(const floating[:, ::1] pred, const floating[:, ::1] tar
             raise ValueError("pos_weight_cols must have one entry per column")
         P.col = &pos_weight_cols[0]
     return run_elementwise(P, pred, target, none, grad, none, sample_weight, grad_scale,
-                           row_loss, n_threads, min_parallel)
+                           row_loss, n_threads, min_parallel, check_domain)
 
 
 def perceptron(const floating[:, ::1] pred, const floating[:, ::1] target,
                floating[:, ::1] grad, const double[::1] sample_weight,
                double grad_scale, double[::1] row_loss, int n_threads=1, *,
-               Py_ssize_t min_parallel=-1):
+               Py_ssize_t min_parallel=-1, bint check_domain=True):
     """max(0, -y yhat), subgradient -y at y yhat = 0."""
     cdef floating[:, ::1] none = None  # typed, for the fused driver
     return run_elementwise(elem_params(PERCEPTRON), pred, target, none, grad, none,
-                           sample_weight, grad_scale, row_loss, n_threads, min_parallel)
+                           sample_weight, grad_scale, row_loss, n_threads,
+                           min_parallel, check_domain)
 
 
 def hinge(const floating[:, ::1] pred, const floating[:, ::1] target,
           floating[:, ::1] grad, const double[::1] sample_weight,
           double grad_scale, double[::1] row_loss, int n_threads=1, *,
-          double margin=1.0, bint squared=False, Py_ssize_t min_parallel=-1):
+          double margin=1.0, bint squared=False,
+          Py_ssize_t min_parallel=-1, bint check_domain=True):
     """max(0, margin - y yhat) (squared with `squared`), subgradient 0 at the
     kink."""
     cdef floating[:, ::1] none = None  # typed, for the fused driver
     return run_elementwise(elem_params(SQUARED_HINGE if squared else HINGE, margin), pred,
                            target, none, grad, none, sample_weight, grad_scale, row_loss,
-                           n_threads, min_parallel)
+                           n_threads, min_parallel, check_domain)

@@ -80,8 +80,11 @@ cdef inline tuple run_elementwise(lossopt_elem_params P, const floating[:, ::1] 
                                   floating[:, ::1] grad_aux,
                                   const double[::1] sample_weight, double grad_scale,
                                   double[::1] row_loss, int n_threads,
-                                  Py_ssize_t min_parallel):
+                                  Py_ssize_t min_parallel, bint check_domain=True):
     """Return (sum_i w_i l_i, number of targets outside the loss's domain).
+
+    With check_domain False the caller has checked the domain already (the
+    kernels then skip the check and the count returned is 0).
 
     Writes grad = grad_scale * w_i * dl/dpred (when `grad` is given; it may be
     `pred` itself), grad_aux = grad_scale * w_i * dl/daux (Gaussian NLL: aux
@@ -96,6 +99,7 @@ cdef inline tuple run_elementwise(lossopt_elem_params P, const floating[:, ::1] 
     cdef Py_ssize_t n_bad = 0
     cdef double *partial
     cdef Py_ssize_t *bad
+    cdef Py_ssize_t *bad_blk = NULL
     cdef const floating *p
     cdef const floating *t
     cdef const floating *v = NULL
@@ -138,14 +142,16 @@ cdef inline tuple run_elementwise(lossopt_elem_params P, const floating[:, ::1] 
                 for blk in range(nb):
                     r0 = blk * R
                     bad[blk] = 0
+                    bad_blk = &bad[blk] if check_domain else NULL
                     partial[blk] = elem_block(&P, p, t, v, g, gv, sw, rl, r0,
-                                              min(r0 + R, N), K, grad_scale, flat, &bad[blk])
+                                              min(r0 + R, N), K, grad_scale, flat, bad_blk)
             else:
                 for blk in prange(nb, num_threads=nt, schedule='static'):
                     r0 = blk * R
                     bad[blk] = 0
+                    bad_blk = &bad[blk] if check_domain else NULL
                     partial[blk] = elem_block(&P, p, t, v, g, gv, sw, rl, r0,
-                                              min(r0 + R, N), K, grad_scale, flat, &bad[blk])
+                                              min(r0 + R, N), K, grad_scale, flat, bad_blk)
             total = sum_in_order(partial, nb)
             for blk in range(nb):
                 n_bad += bad[blk]

@@ -16,7 +16,9 @@ src/lossopt_elementwise.h:
 Every function returns (sum_i w_i l_i, number of targets outside the loss's
 domain) and writes grad = grad_scale * w_i * dl/dyhat when `grad` is given
 (it may be `pred` itself) and w_i l_i per row when `row_loss` is given.
-min_parallel overrides the thread threshold (bench/thread_threshold.py).
+min_parallel overrides the thread threshold (bench/thread_threshold.py);
+check_domain=False tells the kernel that the caller has checked the domain
+(it skips its own check, and the count returned is 0).
 """
 
 cdef extern from *:
@@ -37,51 +39,55 @@ from libc.math cimport log, M_PI
 def squared_error(const floating[:, ::1] pred, const floating[:, ::1] target,
                   floating[:, ::1] grad, const double[::1] sample_weight,
                   double grad_scale, double[::1] row_loss, int n_threads=1, *,
-                  Py_ssize_t min_parallel=-1):
+                  Py_ssize_t min_parallel=-1, bint check_domain=True):
     """l = (yhat - y)^2 / 2, dl/dyhat = yhat - y."""
     cdef floating[:, ::1] none = None  # typed, for the fused driver
     return run_elementwise(elem_params(SQUARED_ERROR), pred, target, none, grad, none,
-                           sample_weight, grad_scale, row_loss, n_threads, min_parallel)
+                           sample_weight, grad_scale, row_loss, n_threads,
+                           min_parallel, check_domain)
 
 
 def absolute_error(const floating[:, ::1] pred, const floating[:, ::1] target,
                    floating[:, ::1] grad, const double[::1] sample_weight,
                    double grad_scale, double[::1] row_loss, int n_threads=1, *,
-                   Py_ssize_t min_parallel=-1):
+                   Py_ssize_t min_parallel=-1, bint check_domain=True):
     """l = |yhat - y|, dl/dyhat = sign(yhat - y) (0 at 0)."""
     cdef floating[:, ::1] none = None  # typed, for the fused driver
     return run_elementwise(elem_params(ABSOLUTE_ERROR), pred, target, none, grad, none,
-                           sample_weight, grad_scale, row_loss, n_threads, min_parallel)
+                           sample_weight, grad_scale, row_loss, n_threads,
+                           min_parallel, check_domain)
 
 
 def huber(const floating[:, ::1] pred, const floating[:, ::1] target,
           floating[:, ::1] grad, const double[::1] sample_weight,
           double grad_scale, double[::1] row_loss, int n_threads=1, *,
-          double delta=1.0, Py_ssize_t min_parallel=-1):
+          double delta=1.0, Py_ssize_t min_parallel=-1, bint check_domain=True):
     """torch's huber_loss per element, with `delta`."""
     cdef floating[:, ::1] none = None  # typed, for the fused driver
     return run_elementwise(elem_params(HUBER, delta), pred, target, none, grad, none,
-                           sample_weight, grad_scale, row_loss, n_threads, min_parallel)
+                           sample_weight, grad_scale, row_loss, n_threads,
+                           min_parallel, check_domain)
 
 
 def gaussian_nll(const floating[:, ::1] pred, const floating[:, ::1] target,
                  const floating[:, ::1] var, floating[:, ::1] grad,
                  floating[:, ::1] grad_var, const double[::1] sample_weight,
                  double grad_scale, double[::1] row_loss, int n_threads=1, *,
-                 double eps=1e-6, bint full=False, Py_ssize_t min_parallel=-1):
+                 double eps=1e-6, bint full=False,
+                 Py_ssize_t min_parallel=-1, bint check_domain=True):
     """torch's gaussian_nll_loss per element; `var` has pred's shape.  The
     count returned is that of negative variances."""
     cdef double cst = 0.5 * log(2.0 * M_PI) if full else 0.0
     return run_elementwise(elem_params(GAUSSIAN_NLL, eps, cst), pred, target, var, grad,
                            grad_var, sample_weight, grad_scale, row_loss, n_threads,
-                           min_parallel)
+                           min_parallel, check_domain)
 
 
 def poisson_nll(const floating[:, ::1] pred, const floating[:, ::1] target,
                 floating[:, ::1] grad, const double[::1] sample_weight,
                 double grad_scale, double[::1] row_loss, int n_threads=1, *,
                 bint log_input=True, bint full=False, double eps=1e-8,
-                Py_ssize_t min_parallel=-1):
+                Py_ssize_t min_parallel=-1, bint check_domain=True):
     """torch's poisson_nll_loss per element.  The count returned is that of
     negative targets."""
     cdef floating[:, ::1] none = None  # typed, for the fused driver
@@ -91,7 +97,8 @@ def poisson_nll(const floating[:, ::1] pred, const floating[:, ::1] target,
     else:
         kind = POISSON_NLL_RATE_FULL if full else POISSON_NLL_RATE
     return run_elementwise(elem_params(kind, eps), pred, target, none, grad, none,
-                           sample_weight, grad_scale, row_loss, n_threads, min_parallel)
+                           sample_weight, grad_scale, row_loss, n_threads,
+                           min_parallel, check_domain)
 
 
 # the domains count_outside checks (every element-wise loss uses it, the

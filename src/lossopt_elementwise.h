@@ -18,14 +18,18 @@
  * scikit-learn's _loss.pyx.tp, where a template writes one loop per loss).
  * The entry point is compiled once per ISA level (LOSSOPT_KERNEL).
  *
- * All arithmetic is in double, for float data too; loss sums are double.
+ * All arithmetic is in double, for float data too (float32 losses must match
+ * their float64 evaluation on the same data to 1e-12, see the tests), but
+ * for the float32 Gaussian NLL, computed in float (its tolerance allows it);
+ * loss sums are double.
  * A block returns the sum of its (weighted) losses; the Cython driver
  * (src/_elementwise.pxd) cuts the rows into blocks and adds the block sums
  * in block order, so results do not depend on the thread count.
  *
- * Each function also reports whether its target (its variance, for the
- * Gaussian NLL) is outside the loss's domain; the driver counts them and
- * Python raises.  NaN is never "outside": it propagates to the loss.
+ * The loops also count the targets (the variances, for the Gaussian NLL)
+ * outside the loss's domain, in a sweep of their own over the block
+ * (lossopt_elem_count); the driver adds the counts and Python raises.  NaN
+ * is never "outside": it propagates to the loss.
  */
 #ifndef LOSSOPT_ELEMENTWISE_H
 #define LOSSOPT_ELEMENTWISE_H
@@ -72,16 +76,23 @@ LOSSOPT_ALWAYS_INLINE double lossopt_sign0(double d)
 }
 
 /* A binary label as -1 or +1: t == 1 is the positive class, t == 0 and
- * t == -1 the negative one; NaN stays NaN. */
+ * t == -1 the negative one; NaN stays NaN.  One comparison: t - t is 0 for
+ * a finite label and NaN for a NaN (or an infinite one, which is not a
+ * label: the kernels count it as outside the domain and Python raises). */
 LOSSOPT_ALWAYS_INLINE double lossopt_pm1(double t)
 {
-    return t == 1.0 ? 1.0 : (t == t ? -1.0 : t);
+    return (t == 1.0 ? 1.0 : -1.0) + (t - t);
 }
 
-/* domains of the checked operand */
+/* Domains of the checked operand.  A sign label is a in {0, 1}, a = |t|:
+ * a (a - 1) is exactly 0 there and non-zero for every other finite a (for
+ * 0 < a < 1 it is within a factor 2 of min(a, 1 - a), which does not
+ * underflow to 0), +inf for an infinite label, and NaN, which no ordered
+ * comparison accepts, for a NaN one: one comparison instead of four. */
 LOSSOPT_ALWAYS_INLINE int lossopt_bad_sign_label(double t)
 {
-    return (t == t) & (t != 1.0) & (t != 0.0) & (t != -1.0);
+    double a = fabs(t);
+    return fabs(a * (a - 1.0)) > 0.0;
 }
 
 LOSSOPT_ALWAYS_INLINE int lossopt_bad_unit(double t)
@@ -104,7 +115,8 @@ enum {
 };
 
 #define LOSSOPT_DEFINE_COUNT_OUTSIDE(T, SUFFIX)                                        \
-    static inline ptrdiff_t lossopt_count_body_##SUFFIX(const int domain, const T *x,  \
+    LOSSOPT_ALWAYS_INLINE ptrdiff_t lossopt_count_body_##SUFFIX(const int domain,      \
+                                                                const T *x,            \
                                                         ptrdiff_t n)                   \
     {                                                                                  \
         ptrdiff_t bad = 0;                                                             \
@@ -159,7 +171,7 @@ LOSSOPT_ALWAYS_INLINE double lossopt_el_huber(double p, double t, double delta, 
  * gv = (1 / vc - d^2 / vc^2) / 2.  Like torch, the clamp is not
  * differentiated: gv is the derivative at vc also where v < eps. */
 LOSSOPT_ALWAYS_INLINE double lossopt_el_gaussian_nll(double p, double t, double v, double eps,
-                                             double cst, double *g, double *gv, int *bad)
+                                             double cst, double *g, double *gv)
 {
     double d = p - t;
     double vc = v < eps ? eps : v;
@@ -167,8 +179,27 @@ LOSSOPT_ALWAYS_INLINE double lossopt_el_gaussian_nll(double p, double t, double 
     double q = d / vc;              /* not d * r: 1 / vc overflows for subnormal vc */
     *g = q;
     *gv = 0.5 * (r - q * q);
-    *bad = lossopt_bad_negative(v);
     return 0.5 * (lossopt_log(vc) + q * d) + cst;
+}
+
+/* The same for float data, in single precision (16 lanes on AVX-512: the
+ * float log and divisions instead of double ones): the loss is summed in
+ * float64 as everywhere, from float terms within about 1 ulp of float each.
+ * eps is the float32 eps (as torch's clamp of a float32 variance).  Where
+ * 1/vc and q^2 nearly cancel, gv's error is a few float ulps of 1/(2 vc).
+ * Only the Gaussian NLL takes this path: the other float32 losses are
+ * checked to match their float64 evaluation on the same data to 1e-12, so
+ * their transcendental parts stay in double. */
+LOSSOPT_ALWAYS_INLINE double lossopt_el_gaussian_nll_f32(float p, float t, float v, float eps,
+                                                 double cst, double *g, double *gv)
+{
+    float d = p - t;
+    float vc = v < eps ? eps : v;
+    float r = 1.0f / vc;
+    float q = d / vc;
+    *g = q;
+    *gv = 0.5f * (r - q * q);
+    return 0.5 * ((double)lossopt_logf(vc) + (double)(q * d)) + cst;
 }
 
 /* Stirling's term of ln(t!) that torch's poisson_nll_loss adds with
@@ -181,23 +212,20 @@ LOSSOPT_ALWAYS_INLINE double lossopt_stirling(double t)
 }
 
 /* Poisson NLL, log_input=True: p = log rate;  l = e^p - t p, g = e^p - t */
-LOSSOPT_ALWAYS_INLINE double lossopt_el_poisson_log(double p, double t, int full, double *g,
-                                            int *bad)
+LOSSOPT_ALWAYS_INLINE double lossopt_el_poisson_log(double p, double t, int full, double *g)
 {
     double e = lossopt_exp(p);
     *g = e - t;
-    *bad = lossopt_bad_negative(t);
     return e - t * p + (full ? lossopt_stirling(t) : 0.0);
 }
 
 /* Poisson NLL, log_input=False: p = rate;  l = p - t ln(p + eps),
  * g = 1 - t / (p + eps) */
 LOSSOPT_ALWAYS_INLINE double lossopt_el_poisson_rate(double p, double t, double eps, int full,
-                                             double *g, int *bad)
+                                             double *g)
 {
     double q = p + eps;
     *g = 1.0 - t / q;
-    *bad = lossopt_bad_negative(t);
     return p - t * lossopt_log(q) + (full ? lossopt_stirling(t) : 0.0);
 }
 
@@ -230,37 +258,32 @@ LOSSOPT_ALWAYS_INLINE double lossopt_el_poisson_rate(double p, double t, double 
  * tt = 1, x = -inf with tt = 0) gives the limit 0, not 0 * inf = NaN.
  */
 LOSSOPT_ALWAYS_INLINE double lossopt_el_bce(double x, double t, double keep, double half_eps,
-                                    double pw, double *g, int *bad)
+                                    double pw, double *g)
 {
     double tt = t * keep + half_eps;
     double ct = (1.0 - t) * keep + half_eps;  /* 1 - tt without the cancellation */
     double lw = 1.0 + (pw - 1.0) * tt;
     double e = lossopt_exp(-fabs(x));
-    /* L = log1p(e) by the shared log core (no edge selects needed: e is in
-     * [0, 1] or NaN, and a NaN logit already makes the linear term NaN);
-     * written out because GCC 12 stops vectorising the loop when the full
-     * lossopt_log1p follows lossopt_exp in one body. */
-    double u = 1.0 + e;
-    double ru = 1.0 / u;                      /* one division for both quotients */
-    double L = lossopt_log_core(u, (e - (u - 1.0)) * ru, 0.0);
+    /* L = log1p(e) for e in [0, 1] (no edge selects needed: e is in [0, 1]
+     * or NaN, and a NaN logit already makes the linear term NaN) */
+    double ru = 1.0 / (1.0 + e);              /* one division for both quotients */
+    double L = lossopt_log1p_unit(e, ru);
     double s = e * ru;
     int pos = x >= 0.0;
     double cx = pos ? ct : -pw * tt;          /* coefficient of x */
     double lin = cx == 0.0 ? 0.0 : cx * x;
     *g = pos ? ct - lw * s : lw * s - pw * tt;
-    *bad = lossopt_bad_unit(t);
     return lin + lw * L;
 }
 
 /* Perceptron criterion, z = y p with y in {-1, +1}: l = max(0, -z);
  * g = -y where z <= 0 (z = 0 counts as misclassified: the subgradient -y,
  * so learning starts from zero weights), 0 where z > 0. */
-LOSSOPT_ALWAYS_INLINE double lossopt_el_perceptron(double p, double t, double *g, int *bad)
+LOSSOPT_ALWAYS_INLINE double lossopt_el_perceptron(double p, double t, double *g)
 {
     double y = lossopt_pm1(t);
     double z = y * p;
     *g = z > 0.0 ? 0.0 : (z <= 0.0 ? -y : z);
-    *bad = lossopt_bad_sign_label(t);
     return z >= 0.0 ? 0.0 : -z;
 }
 
@@ -268,12 +291,11 @@ LOSSOPT_ALWAYS_INLINE double lossopt_el_perceptron(double p, double t, double *g
  *   hinge:          l = max(0, u),    g = -y where u > 0, else 0 (0 at the kink u = 0)
  *   squared hinge:  l = max(0, u)^2,  g = -2 y max(0, u) */
 LOSSOPT_ALWAYS_INLINE double lossopt_el_hinge(double p, double t, double margin, int squared,
-                                      double *g, int *bad)
+                                      double *g)
 {
     double y = lossopt_pm1(t);
     double u = margin - y * p;
     double h = u <= 0.0 ? 0.0 : u;              /* NaN stays NaN */
-    *bad = lossopt_bad_sign_label(t);
     if (squared) {
         *g = -2.0 * y * h;
         return h * h;
@@ -285,9 +307,8 @@ LOSSOPT_ALWAYS_INLINE double lossopt_el_hinge(double p, double t, double margin,
 /* The loss of one element; with a constant `kind` the switch folds away. */
 LOSSOPT_ALWAYS_INLINE double
 lossopt_elem(const int kind, const lossopt_elem_params P, double p, double t, double v,
-             double pw, double *g, double *gv, int *bad)
+             double pw, double *g, double *gv)
 {
-    *bad = 0;
     *gv = 0.0;
     switch (kind) {
     case LOSSOPT_SQUARED_ERROR:
@@ -297,25 +318,74 @@ lossopt_elem(const int kind, const lossopt_elem_params P, double p, double t, do
     case LOSSOPT_HUBER:
         return lossopt_el_huber(p, t, P.a, g);
     case LOSSOPT_GAUSSIAN_NLL:
-        return lossopt_el_gaussian_nll(p, t, v, P.a, P.b, g, gv, bad);
+        return lossopt_el_gaussian_nll(p, t, v, P.a, P.b, g, gv);
     case LOSSOPT_POISSON_NLL_LOG:
-        return lossopt_el_poisson_log(p, t, 0, g, bad);
+        return lossopt_el_poisson_log(p, t, 0, g);
     case LOSSOPT_POISSON_NLL_LOG_FULL:
-        return lossopt_el_poisson_log(p, t, 1, g, bad);
+        return lossopt_el_poisson_log(p, t, 1, g);
     case LOSSOPT_POISSON_NLL_RATE:
-        return lossopt_el_poisson_rate(p, t, P.a, 0, g, bad);
+        return lossopt_el_poisson_rate(p, t, P.a, 0, g);
     case LOSSOPT_POISSON_NLL_RATE_FULL:
-        return lossopt_el_poisson_rate(p, t, P.a, 1, g, bad);
+        return lossopt_el_poisson_rate(p, t, P.a, 1, g);
     case LOSSOPT_BINARY_CROSS_ENTROPY:
-        return lossopt_el_bce(p, t, P.a, P.b, pw, g, bad);
+        return lossopt_el_bce(p, t, P.a, P.b, pw, g);
     case LOSSOPT_PERCEPTRON:
-        return lossopt_el_perceptron(p, t, g, bad);
+        return lossopt_el_perceptron(p, t, g);
     case LOSSOPT_HINGE:
-        return lossopt_el_hinge(p, t, P.a, 0, g, bad);
+        return lossopt_el_hinge(p, t, P.a, 0, g);
     default: /* LOSSOPT_SQUARED_HINGE */
-        return lossopt_el_hinge(p, t, P.a, 1, g, bad);
+        return lossopt_el_hinge(p, t, P.a, 1, g);
     }
 }
+
+/* One element of the loss `kind` for data of type T: in double, but for the
+ * float Gaussian NLL (lossopt_el_gaussian_nll_f32). */
+#define LOSSOPT_DEFINE_ELEM_T(T, SUFFIX)                                             \
+    LOSSOPT_ALWAYS_INLINE double lossopt_elem_##SUFFIX(                              \
+        const int kind, const lossopt_elem_params P, T p, T t, const T *v,           \
+        ptrdiff_t j, double pw, double *g, double *gv)                               \
+    {                                                                                \
+        if (sizeof(T) == sizeof(float) && kind == LOSSOPT_GAUSSIAN_NLL)              \
+            return lossopt_el_gaussian_nll_f32((float)p, (float)t, (float)v[j],      \
+                                               (float)P.a, P.b, g, gv);              \
+        return lossopt_elem(kind, P, (double)p, (double)t,                           \
+                            kind == LOSSOPT_GAUSSIAN_NLL ? (double)v[j] : 0.0, pw,   \
+                            g, gv);                                             \
+    }
+
+/* The number of the block's checked operands outside the loss's domain
+ * (targets; variances for the Gaussian NLL), 0 for the losses without one.
+ * A separate sweep over the block, which is in L1/L2 after the loss loop:
+ * the loss loop is then the same code whether the domain is checked or not
+ * (the same vectorisation and summation order on every ISA path, hence the
+ * same bits), and it is cheaper than a count inside that loop. */
+#define LOSSOPT_DEFINE_ELEM_COUNT(T, SUFFIX)                                         \
+    LOSSOPT_ALWAYS_INLINE ptrdiff_t lossopt_elem_count_##SUFFIX(                     \
+        const int kind, const T *t, const T *v, ptrdiff_t n)                         \
+    {                                                                                \
+        switch (kind) {                                                              \
+        case LOSSOPT_GAUSSIAN_NLL:                                                   \
+            return lossopt_count_body_##SUFFIX(LOSSOPT_DOMAIN_NONNEGATIVE, v, n);    \
+        case LOSSOPT_POISSON_NLL_LOG:                                                \
+        case LOSSOPT_POISSON_NLL_LOG_FULL:                                           \
+        case LOSSOPT_POISSON_NLL_RATE:                                               \
+        case LOSSOPT_POISSON_NLL_RATE_FULL:                                          \
+            return lossopt_count_body_##SUFFIX(LOSSOPT_DOMAIN_NONNEGATIVE, t, n);    \
+        case LOSSOPT_BINARY_CROSS_ENTROPY:                                           \
+            return lossopt_count_body_##SUFFIX(LOSSOPT_DOMAIN_UNIT, t, n);           \
+        case LOSSOPT_PERCEPTRON:                                                     \
+        case LOSSOPT_HINGE:                                                          \
+        case LOSSOPT_SQUARED_HINGE:                                                  \
+            return lossopt_count_body_##SUFFIX(LOSSOPT_DOMAIN_SIGN_LABEL, t, n);     \
+        default:                                                                     \
+            return 0;                                                                \
+        }                                                                            \
+    }
+
+LOSSOPT_DEFINE_ELEM_T(double, f64)
+LOSSOPT_DEFINE_ELEM_T(float, f32)
+LOSSOPT_DEFINE_ELEM_COUNT(double, f64)
+LOSSOPT_DEFINE_ELEM_COUNT(float, f32)
 
 /* ------------------------------------------------------------- the loops -- */
 
@@ -326,7 +396,9 @@ lossopt_elem(const int kind, const lossopt_elem_params P, double p, double t, do
  * lossopt_elem_rows_body_*: n_rows rows of K elements, the weight and the
  * row loss per row, pos_weight per column (has_col).
  * Both: loss += w l; g = scale w dl/dp (gv likewise), 0 where w == 0;
- * bad += count of targets outside the domain.  g may be p itself.
+ * then, unless bad is NULL (the caller has checked the domain: a gradient
+ * into the caller's out= is checked before anything is written), bad +=
+ * count of targets outside the domain (lossopt_elem_count).  g may be p.
  */
 #define LOSSOPT_DEFINE_ELEMENTWISE(T, SUFFIX)                                          \
     LOSSOPT_ALWAYS_INLINE double lossopt_elem_flat_##SUFFIX(   \
@@ -336,14 +408,11 @@ lossopt_elem(const int kind, const lossopt_elem_params P, double p, double t, do
         const int has_rl)                                                            \
     {                                                                                \
         double acc = 0.0;                                                            \
-        ptrdiff_t nbad = 0;                                                          \
-        LOSSOPT_OMP_SIMD(reduction(+:acc, nbad))                                     \
+        LOSSOPT_OMP_SIMD(reduction(+:acc))                                           \
         for (ptrdiff_t j = 0; j < n; j++) {                                          \
             double dg, dgv;                                                          \
-            int b;                                                                   \
-            double vj = kind == LOSSOPT_GAUSSIAN_NLL ? (double)v[j] : 0.0;           \
-            double l = lossopt_elem(kind, P, (double)p[j], (double)t[j], vj, P.c,    \
-                                    &dg, &dgv, &b);                                  \
+            double l = lossopt_elem_##SUFFIX(kind, P, p[j], t[j], v, j, P.c, &dg,    \
+                                             &dgv);                                  \
             double wj = has_w ? (has_rl && w == NULL ? 1.0 : w[j]) : 1.0;            \
             if (has_w)                                                               \
                 l = wj != 0.0 ? wj * l : 0.0;                                        \
@@ -356,9 +425,9 @@ lossopt_elem(const int kind, const lossopt_elem_params P, double p, double t, do
             if (has_rl)                                                              \
                 rl[j] = l;                                                           \
             acc += l;                                                                \
-            nbad += b;                                                               \
         }                                                                            \
-        *bad += nbad;                                                                \
+        if (bad)                                                                     \
+            *bad += lossopt_elem_count_##SUFFIX(kind, t, v, n);                      \
         return acc;                                                                  \
     }                                                                                \
     LOSSOPT_ALWAYS_INLINE double lossopt_elem_rows_body_##SUFFIX( \
@@ -367,36 +436,31 @@ lossopt_elem(const int kind, const lossopt_elem_params P, double p, double t, do
         ptrdiff_t K, double scale, ptrdiff_t *bad, const int has_g, const int has_col) \
     {                                                                                \
         double total = 0.0;                                                          \
-        ptrdiff_t nbad = 0;                                                          \
         for (ptrdiff_t i = 0; i < n_rows; i++) {                                     \
             const ptrdiff_t o = i * K;                                               \
             const double wi = w ? w[i] : 1.0;                                        \
             const double s = wi != 0.0 ? scale * wi : 0.0;                           \
             double acc = 0.0;                                                        \
-            ptrdiff_t rbad = 0;                                                      \
-            LOSSOPT_OMP_SIMD(reduction(+:acc, rbad))                                 \
+            LOSSOPT_OMP_SIMD(reduction(+:acc))                                       \
             for (ptrdiff_t k = 0; k < K; k++) {                                      \
                 double dg, dgv;                                                      \
-                int b;                                                               \
-                double vk = kind == LOSSOPT_GAUSSIAN_NLL ? (double)v[o + k] : 0.0;   \
                 double pw = has_col ? P.col[k] : P.c;                                \
-                double l = lossopt_elem(kind, P, (double)p[o + k], (double)t[o + k], \
-                                        vk, pw, &dg, &dgv, &b);                      \
+                double l = lossopt_elem_##SUFFIX(kind, P, p[o + k], t[o + k], v, o + k, \
+                                                 pw, &dg, &dgv);                     \
                 if (has_g) {                                                         \
                     g[o + k] = (T)(wi != 0.0 ? s * dg : 0.0);                        \
                     if (kind == LOSSOPT_GAUSSIAN_NLL)                                \
                         gv[o + k] = (T)(wi != 0.0 ? s * dgv : 0.0);                  \
                 }                                                                    \
                 acc += l;                                                            \
-                rbad += b;                                                           \
             }                                                                        \
             acc = wi != 0.0 ? wi * acc : 0.0;                                        \
             if (rl)                                                                  \
                 rl[i] = acc;                                                         \
             total += acc;                                                            \
-            nbad += rbad;                                                            \
         }                                                                            \
-        *bad += nbad;                                                                \
+        if (bad)                                                                     \
+            *bad += lossopt_elem_count_##SUFFIX(kind, t, v, n_rows * K);             \
         return total;                                                                \
     }                                                                                \
     /* one loss, one block: pick the loop variant (constant flags) */                \
@@ -436,7 +500,8 @@ lossopt_elem(const int kind, const lossopt_elem_params P, double p, double t, do
     /*                                                                               \
      * The entry point: rows [r0, r1) of K elements of the loss P->kind (pointers   \
      * at row 0); returns                                                            \
-     * the sum of the weighted losses, adds the out-of-domain count to *bad.        \
+     * the sum of the weighted losses, adds the out-of-domain count to *bad       \
+     * (bad NULL: the caller has checked the domain, nothing is counted).         \
      * `flat` (chosen by the driver) treats the block as n_rows * K independent      \
      * elements: allowed when K == 1, or without w, rl and per-column pos_weight.    \
      */                                                                              \

@@ -275,19 +275,19 @@ static inline const char *lossopt_simd_best_path(void)
 
 /* ------------------------------------------------------------------- exp -- */
 
-static inline uint64_t lossopt_as_u64(double x)
-{
-    uint64_t u;
-    memcpy(&u, &x, sizeof u);
-    return u;
-}
+/* Bit casts (memcpy: no aliasing questions, compiled to register moves). */
+#define LOSSOPT_DEFINE_BITCAST(NAME, FROM, TO)                                       \
+    static inline TO NAME(FROM x)                                                    \
+    {                                                                                \
+        TO u;                                                                        \
+        memcpy(&u, &x, sizeof u);                                                    \
+        return u;                                                                    \
+    }
 
-static inline double lossopt_as_f64(uint64_t u)
-{
-    double x;
-    memcpy(&x, &u, sizeof x);
-    return x;
-}
+LOSSOPT_DEFINE_BITCAST(lossopt_as_u64, double, uint64_t)
+LOSSOPT_DEFINE_BITCAST(lossopt_as_f64, uint64_t, double)
+LOSSOPT_DEFINE_BITCAST(lossopt_as_u32, float, uint32_t)
+LOSSOPT_DEFINE_BITCAST(lossopt_as_f32, uint32_t, float)
 
 /*
  * exp(x) for one double, branch-free so that loops over it vectorise.
@@ -299,9 +299,10 @@ static inline double lossopt_as_f64(uint64_t u)
  *   which would be undefined for NaN and does not vectorise on SSE2/AVX2);
  * - r = x - n ln2 uses the Cody-Waite split of ln2: LN2_HI has 21 trailing
  *   zero bits, so n * LN2_HI is exact for |n| < 2^21;
- * - exp(r) is the degree-13 Taylor polynomial: on |r| <= 0.3466 its truncation
- *   error is below r^14/14! < 5e-18, far under half an ulp, so the result is
- *   within about 1 ulp (Horner rounding) of the correctly rounded value;
+ * - exp(r) is a degree-11 polynomial, 1 + r + r^2 P(r) with P the minimax
+ *   polynomial below: its error is below 1.3e-17 relative (0.11 ulp) on
+ *   |r| <= 0.3466, so the result is within 1 ulp of the correctly rounded
+ *   value (see the Fast2Sum note below: also on the baseline path);
  * - 2^n is applied as 2^n1 * 2^n2 with n1 = floor(n/2), n2 = n - n1.  Both
  *   factors are normal doubles for every n we produce, the first product is
  *   exact, and the second rounds once, so results in the subnormal range are
@@ -329,18 +330,21 @@ LOSSOPT_ALWAYS_INLINE double lossopt_exp(double x)
     double r_lo = -(nd * ln2_lo);
     double r = r_hi + r_lo;
 
-    double p = 1.0 / 6227020800.0;            /* 1/13! */
-    p = p * r + 1.0 / 479001600.0;            /* 1/12! */
-    p = p * r + 1.0 / 39916800.0;             /* 1/11! */
-    p = p * r + 1.0 / 3628800.0;              /* 1/10! */
-    p = p * r + 1.0 / 362880.0;               /* 1/9!  */
-    p = p * r + 1.0 / 40320.0;                /* 1/8!  */
-    p = p * r + 1.0 / 5040.0;                 /* 1/7!  */
-    p = p * r + 1.0 / 720.0;                  /* 1/6!  */
-    p = p * r + 1.0 / 120.0;                  /* 1/5!  */
-    p = p * r + 1.0 / 24.0;                   /* 1/4!  */
-    p = p * r + 1.0 / 6.0;                    /* 1/3!  */
-    p = p * r + 0.5;                          /* 1/2!  */
+    /* P(r) = (e^r - 1 - r) / r^2 by its degree-9 minimax polynomial on
+     * |r| <= ln2/2 (Remez, weighted by e^-r): the error of 1 + r + r^2 P is
+     * below 1.3e-17 relative to e^r (0.11 ulp), with 2 multiply-adds fewer
+     * than the degree-13 Taylor polynomial.  The coefficients are within 1%
+     * of the Taylor ones, 1/(k+2)!. */
+    double p = 0x1.ad3bc8845fd81p-26;
+    p = p * r + 0x1.289088e4db927p-22;
+    p = p * r + 0x1.71df2024f9d35p-19;
+    p = p * r + 0x1.a019b9fe749cap-16;
+    p = p * r + 0x1.a01a0145262cep-13;
+    p = p * r + 0x1.6c16c17843d2fp-10;
+    p = p * r + 0x1.111111111db70p-7;
+    p = p * r + 0x1.5555555553e3fp-5;
+    p = p * r + 0x1.5555555555538p-3;
+    p = p * r + 0x1.0000000000001p-1;
     /* exp(r) = 1 + r + r^2 p.  1 + r_hi is summed exactly as hi + lo
      * (Fast2Sum, |1| >= |r_hi|), so that the only roundings of the leading
      * terms are the final addition's half ulp: without FMA (the baseline
@@ -457,56 +461,122 @@ LOSSOPT_OMP_SIMD()
 /* The shared core: log(u) + c for a positive normal u, where u's exponent
  * field is read as if it were k_shift larger (log() uses k_shift = 54 to
  * bring subnormals into range). */
-LOSSOPT_ALWAYS_INLINE double lossopt_log_core(double u, double c, double k_shift)
+/* log(1 + f) + k ln2 + c for the reduced f in [sqrt(2)/2 - 1, sqrt(2) - 1)
+ * and k as a T (the polynomial part of the core), for double and float:
+ * R = SERIES(z) is the series in z = s^2 (Horner), cut as explained above
+ * (double) and at lossopt_logf_core (float). */
+#define LOSSOPT_DEFINE_LOG_POLY(T, SFX, LN2_HI, LN2_LO, SERIES)                     \
+    LOSSOPT_ALWAYS_INLINE T lossopt_log_poly##SFX(T f, T kd, T c)                    \
+    {                                                                                \
+        T hfsq = (T)0.5 * f * f;                                                     \
+        T s = f / ((T)2 + f);                                                        \
+        T z = s * s;                                                                 \
+        T R = SERIES(z);                                                             \
+        return kd * LN2_HI - ((hfsq - (s * (hfsq + R) + (kd * LN2_LO + c))) - f);    \
+    }
+
+#define LOSSOPT_LOG_SERIES_F64(z)                                                    \
+    ((((((((((2.0 / 19.0) * (z) + 2.0 / 17.0) * (z) + 2.0 / 15.0) * (z) + 2.0 / 13.0) \
+       * (z) + 2.0 / 11.0) * (z) + 2.0 / 9.0) * (z) + 2.0 / 7.0) * (z) + 2.0 / 5.0)    \
+       * (z) + 2.0 / 3.0) * (z))
+#define LOSSOPT_LOG_SERIES_F32(z)                                                    \
+    (((((2.0f / 9.0f) * (z) + 2.0f / 7.0f) * (z) + 2.0f / 5.0f) * (z) + 2.0f / 3.0f) * (z))
+
+LOSSOPT_DEFINE_LOG_POLY(double, , 0x1.62e42fee00000p-1, 0x1.a39ef35793c76p-33,
+                        LOSSOPT_LOG_SERIES_F64)
+LOSSOPT_DEFINE_LOG_POLY(float, f, 0x1.62e4p-1f, 0x1.7f7d1cp-20f, LOSSOPT_LOG_SERIES_F32)
+
+/* The core: log(u) + c for a positive normal u, its exponent field read as
+ * k_shift larger (log() uses that to bring subnormals into range), for
+ * double and float (U: the unsigned type of T's width, E: mantissa bits,
+ * ONE, SQRTH: the bits of 1 and sqrt(2)/2, MAGIC: the bits of 2^E). */
+#define LOSSOPT_DEFINE_LOG_CORE(T, SFX, U, AS_U, AS_T, E, BIAS, ONE, SQRTH, MAGIC)  \
+    LOSSOPT_ALWAYS_INLINE T lossopt_log##SFX##_core(T u, T c, T k_shift)             \
+    {                                                                                \
+        /* move the mantissa range [1, 2) to [sqrt(2)/2, sqrt(2)) */                \
+        U iu = AS_U(u) + ((U)ONE - (U)SQRTH);                                        \
+        /* k = biased exponent - BIAS, as a T: 2^E + e - 2^E - BIAS */               \
+        T kd = AS_T((U)MAGIC | (iu >> E)) - AS_T((U)MAGIC) - (T)BIAS;               \
+        kd -= k_shift;                                                               \
+        T f = AS_T((iu & (((U)1 << E) - 1)) + (U)SQRTH) - (T)1;                      \
+        return lossopt_log_poly##SFX(f, kd, c);                                      \
+    }
+
+LOSSOPT_DEFINE_LOG_CORE(double, , uint64_t, lossopt_as_u64, lossopt_as_f64, 52, 1023,
+                        0x3ff0000000000000ULL, 0x3fe6a09e667f3bcdULL, 0x4330000000000000ULL)
+
+/* log1p(e) for e in [0, 1] (or NaN), given ru = 1 / fl(1 + e): the softplus
+ * of the binary cross-entropy, log1p(exp(-|x|)).  u = fl(1 + e) is in
+ * [1, 2], so the core's reduction is one comparison: k = 1 and f = u/2 - 1
+ * from sqrt(2) on, else k = 0 and f = u - 1 (both exact, by Sterbenz's
+ * lemma), and c = (e - (u - 1)) / u corrects u's rounding as in log1p. */
+LOSSOPT_ALWAYS_INLINE double lossopt_log1p_unit(double e, double ru)
 {
-    const double ln2_hi = 0x1.62e42fee00000p-1;
-    const double ln2_lo = 0x1.a39ef35793c76p-33;
-    /* move the mantissa range [1, 2) to [sqrt(2)/2, sqrt(2)) */
-    uint64_t iu = lossopt_as_u64(u) + (0x3ff0000000000000ULL - 0x3fe6a09e667f3bcdULL);
-    /* k = biased exponent - 1023, as a double: 2^52 + e - 2^52 - 1023 */
-    double kd = lossopt_as_f64(0x4330000000000000ULL | (iu >> 52)) - 0x1p52 - 1023.0;
-    kd -= k_shift;
-    double f = lossopt_as_f64((iu & 0x000fffffffffffffULL) + 0x3fe6a09e667f3bcdULL) - 1.0;
-    double hfsq = 0.5 * f * f;
-    double s = f / (2.0 + f);
-    double z = s * s;
-    double R = 2.0 / 19.0;
-    R = R * z + 2.0 / 17.0;
-    R = R * z + 2.0 / 15.0;
-    R = R * z + 2.0 / 13.0;
-    R = R * z + 2.0 / 11.0;
-    R = R * z + 2.0 / 9.0;
-    R = R * z + 2.0 / 7.0;
-    R = R * z + 2.0 / 5.0;
-    R = R * z + 2.0 / 3.0;
-    R = R * z;
-    return kd * ln2_hi - ((hfsq - (s * (hfsq + R) + (kd * ln2_lo + c))) - f);
+    double u = 1.0 + e;
+    int big = u >= 0x1.6a09e667f3bcdp0;
+    double f = (big ? 0.5 * u : u) - 1.0;
+    return lossopt_log_poly(f, big ? 1.0 : 0.0, (e - (u - 1.0)) * ru);
 }
 
-LOSSOPT_ALWAYS_INLINE double lossopt_log1p(double x)
-{
-    double u = 1.0 + x;
-    double c = (x - (u - 1.0)) / u;
-    double r = lossopt_log_core(u, c, 0.0);
-    r = (x == INFINITY || x == 0.0) ? x : r;          /* +inf, and +-0 keeps its sign */
-    r = (x > -1.0) ? r : ((x == -1.0) ? -INFINITY : NAN);
-    return (x != x) ? x : r;
-}
+/* ------------------------------------------------------- float log, log1p -- */
 
 /*
- * log(x) for one double, vectorisable: the core above with u = x exactly
- * (c = 0), subnormals scaled by 2^54 first.  Same accuracy as log1p (about
- * 1 ulp).  Edges: log(+-0) = -inf, log(x < 0) = NaN, log(+inf) = +inf,
- * log(NaN) = NaN.
+ * The float core, the double one's scheme in single precision (16 lanes on
+ * AVX-512): log(u) + c for a positive normal float u whose exponent field is
+ * read as k_shift larger.
+ *
+ *   u = 2^k (1 + f),  1 + f in [sqrt(2)/2, sqrt(2)),  s = f / (2 + f), |s| <= 0.1716
+ *   log(1 + f) = f - (hfsq - s (hfsq + R)),  R = 2 sum_{k=1..4} s^{2k} / (2k + 1)
+ *
+ * Cut-off: the first omitted term, 2 s^11 / 11, is below s^10 / 11 < 2e-9
+ * relative to log(1 + f) ~ 2s, i.e. under 0.04 ulp of a float.  LN2F_HI has
+ * 15 significant bits, so k * LN2F_HI is exact for |k| < 2^9 (|k| <= 150 here).
+ * The result is within about 1 ulp (tested to <= 2 ulp against float64).
  */
-LOSSOPT_ALWAYS_INLINE double lossopt_log(double x)
+LOSSOPT_DEFINE_LOG_CORE(float, f, uint32_t, lossopt_as_u32, lossopt_as_f32, 23, 127,
+                        0x3f800000u, 0x3f3504f3u, 0x4b000000u)
+
+/*
+ * The log and log1p of one value of type T from its core (the same edge
+ * handling for double and float):
+ *
+ *   log(x): the core with u = x exactly (c = 0), subnormals scaled by SCALE
+ *   first.  Edges: log(+-0) = -inf, log(x < 0) = NaN, log(+inf) = +inf,
+ *   log(NaN) = NaN.
+ *   log1p(x): u = fl(1 + x), c = (x - (u - 1)) / u corrects the rounding of u
+ *   to first order.  Edges: log1p(-1) = -inf, log1p(x < -1) = NaN,
+ *   log1p(+inf) = +inf, log1p(+-0) = +-0 (the sign kept), log1p(NaN) = NaN.
+ *
+ * Both within about 1 ulp (tests/test_simd_math.py: <= 1 ulp).
+ */
+#define LOSSOPT_DEFINE_LOGS(T, SFX, CORE, TINY, SCALE, SHIFT)                        \
+    LOSSOPT_ALWAYS_INLINE T lossopt_log##SFX(T x)                                    \
+    {                                                                                \
+        int sub = x < (T)TINY;                                                       \
+        T u = sub ? x * (T)SCALE : x;                                                \
+        T r = CORE(u, (T)0, sub ? (T)SHIFT : (T)0);                                  \
+        r = (x == (T)INFINITY) ? x : r;                                              \
+        r = (x > (T)0) ? r : ((x == (T)0) ? (T)-INFINITY : (T)NAN);                  \
+        return (x != x) ? x : r;                                                     \
+    }                                                                                \
+    LOSSOPT_ALWAYS_INLINE T lossopt_log1p##SFX(T x)                                  \
+    {                                                                                \
+        T u = (T)1 + x;                                                              \
+        T c = (x - (u - (T)1)) / u;                                                  \
+        T r = CORE(u, c, (T)0);                                                      \
+        r = (x == (T)INFINITY || x == (T)0) ? x : r;                                 \
+        r = (x > (T)-1) ? r : ((x == (T)-1) ? (T)-INFINITY : (T)NAN);                \
+        return (x != x) ? x : r;                                                     \
+    }
+
+LOSSOPT_DEFINE_LOGS(double, , lossopt_log_core, 0x1p-1022, 0x1p54, 54)
+LOSSOPT_DEFINE_LOGS(float, f, lossopt_logf_core, 0x1p-126, 0x1p23, 23)
+
+/* x log x for one float with 0 log 0 = 0 (within about 1.5 float ulps). */
+LOSSOPT_ALWAYS_INLINE float lossopt_xlogxf(float x)
 {
-    int sub = x < 0x1p-1022;
-    double u = sub ? x * 0x1p54 : x;
-    double r = lossopt_log_core(u, 0.0, sub ? 54.0 : 0.0);
-    r = (x == INFINITY) ? x : r;
-    r = (x > 0.0) ? r : ((x == 0.0) ? -INFINITY : NAN);
-    return (x != x) ? x : r;
+    float v = x * lossopt_logf(x);
+    return (x == 0.0f) ? 0.0f : v;
 }
 
 /* x[i] <- log1p(x[i]) for i < n, vectorised. */
@@ -1120,5 +1190,42 @@ static void lossopt_log1p_array(const double *x, double *out, ptrdiff_t n)
         memcpy(out, x, (size_t)n * sizeof *out);
     lossopt_log1p_block(out, n);
 }
+
+/* Test hooks (src/_runtime.pyx, tests/test_simd_math.py): out[i] = f(x[i])
+ * for the function `which`, on the ISA path the loader picks, so that every
+ * vectorised function is checked as the kernels run it. */
+enum {
+    LOSSOPT_FN_EXP = 0,
+    LOSSOPT_FN_LOG = 1,
+    LOSSOPT_FN_LOG1P = 2,
+    LOSSOPT_FN_XLOGX = 3
+};
+
+#define LOSSOPT_DEFINE_MATH_CHECK(T, SUFFIX, EXP, LOG, LOG1P, XLOGX)                  \
+    LOSSOPT_KERNEL_VOID(lossopt_math_check_##SUFFIX,                                 \
+                        (int which, const T *x, T *out, ptrdiff_t n),                \
+                        (which, x, out, n))                                          \
+    {                                                                                \
+        if (which == LOSSOPT_FN_EXP) {                                               \
+            LOSSOPT_OMP_SIMD()                                                       \
+            for (ptrdiff_t i = 0; i < n; i++)                                        \
+                out[i] = EXP(x[i]);                                                  \
+        } else if (which == LOSSOPT_FN_LOG) {                                        \
+            LOSSOPT_OMP_SIMD()                                                       \
+            for (ptrdiff_t i = 0; i < n; i++)                                        \
+                out[i] = LOG(x[i]);                                                  \
+        } else if (which == LOSSOPT_FN_LOG1P) {                                      \
+            LOSSOPT_OMP_SIMD()                                                       \
+            for (ptrdiff_t i = 0; i < n; i++)                                        \
+                out[i] = LOG1P(x[i]);                                                \
+        } else {                                                                     \
+            LOSSOPT_OMP_SIMD()                                                       \
+            for (ptrdiff_t i = 0; i < n; i++)                                        \
+                out[i] = XLOGX(x[i]);                                                \
+        }                                                                            \
+    }
+
+LOSSOPT_DEFINE_MATH_CHECK(double, f64, lossopt_exp, lossopt_log, lossopt_log1p, lossopt_xlogx)
+LOSSOPT_DEFINE_MATH_CHECK(float, f32, lossopt_expf, lossopt_logf, lossopt_log1pf, lossopt_xlogxf)
 
 #endif /* LOSSOPT_MATH_H */

@@ -88,15 +88,20 @@ class ElementwiseLoss(Loss):
         options = self._kernel_options(pred.shape)
         n = p2.shape[0]
         denominator = float(n) if sw is None else float(np.sum(sw))
-        if out is not None and self._check_target is not None:
-            # before anything is written: one vectorised pass
-            if _regression.count_outside(self._target_domain, t2):
-                self._check_target(t2)
+        # The domain is checked in the kernel's own pass (it counts the targets
+        # outside, and this raises afterwards), but a gradient written into
+        # the caller's out= must not be started with bad targets: then one
+        # vectorised pass checks them before anything is written, and the
+        # kernel skips its check (check_domain=False).
+        checked = out is not None and self._check_target is not None
+        if checked and _regression.count_outside(self._target_domain, t2):
+            self._check_target(t2)
         grad = gradient_target(out, pred.shape, p2, (t2, sw)) if want_grad else None
         row_loss = np.empty(n) if reduction == "none" else None
         total, n_bad = type(self)._kernel_fn(p2, t2, grad, sw,
                                              grad_scale(reduction, denominator), row_loss,
-                                             get_num_threads(), **options)
+                                             get_num_threads(), check_domain=not checked,
+                                             **options)
         if n_bad:
             self._check_target(t2)
             raise AssertionError("kernel and validation disagree")  # pragma: no cover

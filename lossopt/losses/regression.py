@@ -402,6 +402,11 @@ class GaussianNLL(Loss):
     *Domain.* A negative variance raises ``ValueError`` (torch does too).
     For (N, K) torch's mean is lossopt's mean divided by K.
 
+    *Precision.* float32 data is computed in single precision (float32 log
+    and divisions, the clamp at ``eps`` rounded to float32 as torch's clamp
+    of a float32 tensor), with the per-element losses summed in float64;
+    float64 data in double precision.
+
     Examples
     --------
     >>> from lossopt import GaussianNLL
@@ -433,7 +438,10 @@ class GaussianNLL(Loss):
         pred, p2, t2, sw = elementwise_inputs(pred, target, sample_weight)
         var = as_float_array(var, "var")
         var_b = _variance_layout(var, pred)
-        if var.size < pred.size or var.dtype.itemsize > p2.dtype.itemsize:
+        # checked: the variances are known to be >= 0 (or NaN) before the
+        # kernel runs, which then skips its own check (check_domain=False)
+        checked = var.size < pred.size or var.dtype.itemsize > p2.dtype.itemsize
+        if checked:
             # small, or about to be rounded by the cast to pred's dtype
             # (-1e-50 -> -0.0f): check the caller's values here
             if _regression.count_outside(_regression.NONNEGATIVE,
@@ -451,6 +459,7 @@ class GaussianNLL(Loss):
         if (out_pred is not None or out_var is not None) and var.size == pred.size:
             if _regression.count_outside(_regression.NONNEGATIVE, v2):
                 check_nonnegative_array(v2, "var")           # before anything is written
+            checked = True
         n = p2.shape[0]
         denominator = float(n) if sw is None else float(np.sum(sw))
         grad = grad_var = None
@@ -466,7 +475,7 @@ class GaussianNLL(Loss):
         row_loss = np.empty(n) if reduction == "none" else None
         total, n_bad = _regression.gaussian_nll(
             p2, t2, v2, grad, grad_var, sw, grad_scale(reduction, denominator), row_loss,
-            get_num_threads(), eps=eps, full=bool(self.full))
+            get_num_threads(), eps=eps, full=bool(self.full), check_domain=not checked)
         if n_bad:
             check_nonnegative_array(v2, "var")
         value = reduce_loss(total, row_loss, denominator, reduction, (n,), pred.dtype)
