@@ -272,3 +272,26 @@ def test_importing_models_imports_no_third_party_package(tmp_path):
                          cwd=tmp_path, timeout=120)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == []
+
+
+@pytest.mark.parametrize("Model", [LogisticRegression, LinearRegression])
+def test_weights_in_one_sample_batches(Model):
+    """Mini-batch weights multiply each sample's loss (weights scaled to mean
+    1 over the training set), so with one sample per batch, plain SGD and no
+    penalty, a weight-0 sample makes no step and the others make steps of
+    n / m times the unweighted size: the same fit as training on the m
+    weighted samples alone with the learning rate times n / m.  (A per-batch
+    weighted mean would divide by the batch's weight sum: 0 / 0.)"""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(40, 3))
+    y = (X[:, 0] - X[:, 1] > 0).astype(int) if Model is LogisticRegression \
+        else X @ np.array([1.0, -2.0, 0.5]) + 0.1 * rng.normal(size=40)
+    keep = np.arange(40) % 4 != 0
+    sw = keep.astype(float)
+    common = dict(optimizer="sgd", batch_size=1, alpha=0.0, shuffle=False, tol=None,
+                  max_epochs=3, lr_schedule=None, random_state=0, standardize=False)
+    weighted = Model(lr=0.01, **common).fit(X, y, sample_weight=sw)
+    subset = Model(lr=0.01 * 40 / keep.sum(), **common).fit(X[keep], y[keep])
+    np.testing.assert_allclose(weighted.coef_, subset.coef_, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(weighted.intercept_, subset.intercept_, rtol=1e-12,
+                               atol=1e-14)

@@ -2,6 +2,8 @@
 sample weights that act as multipliers of each sample's loss in every
 mini-batch."""
 
+import copy
+
 import numpy as np
 
 
@@ -10,6 +12,9 @@ def unit_mean_weights(sample_weight):
     if sample_weight is None:
         return None, None
     total = float(np.sum(sample_weight))
+    if not total > 0:
+        raise ValueError("sample_weight times class_weight sums to zero: at least one "
+                         "training sample must have a positive weight")
     return sample_weight * (sample_weight.size / total), total
 
 
@@ -27,26 +32,8 @@ def batch_loss_and_gradient(loss, z, Y, sample_weight):
     """
     if sample_weight is None:
         return loss.loss_and_gradient(z, Y, out=z)
-    loss.reduction = "sum"
-    value, grad = loss.loss_and_gradient(z, Y, sample_weight, out=z)
+    summed = copy.copy(loss)      # the caller's loss object is left as it is
+    summed.reduction = "sum"
+    value, grad = summed.loss_and_gradient(z, Y, sample_weight, out=z)
     grad /= z.shape[0]
     return value / z.shape[0], grad
-
-
-class BatchLoss:
-    """A lossopt loss object (``reduction="mean"``) seen through
-    :func:`batch_loss_and_gradient`, its value and gradient optionally
-    multiplied by the number of score columns (to undo a kernel's division
-    by the number of classes): what the linear models' shared
-    ``_data_loss_and_gradient`` calls as ``_loss_object()``."""
-
-    def __init__(self, loss, times_columns=False):
-        self.loss = loss
-        self.times_columns = times_columns
-
-    def loss_and_gradient(self, z, Y, sample_weight=None, out=None):
-        value, grad = batch_loss_and_gradient(self.loss, z, Y, sample_weight)
-        if self.times_columns:
-            grad *= z.shape[1]
-            value *= z.shape[1]
-        return value, grad

@@ -8,6 +8,7 @@ from .._validation import check_bool, check_choice, check_fraction, check_positi
 from ..functional import expit, log_expit, log_softmax, softmax
 from ..losses import AbsoluteError, BinaryCrossEntropy, Huber, SoftmaxCrossEntropy, SquaredError
 from ._base import BaseModel, ClassifierMixin, RegressorMixin, r2_score, standardize
+from ._shared import batch_loss_and_gradient, unit_mean_weights
 from ._training import common_parameters_doc
 
 __all__ = ["LinearRegression", "LogisticRegression", "SoftmaxRegression"]
@@ -36,11 +37,20 @@ class _LinearModel(BaseModel):
 
     def _data_loss_and_gradient(self, params, X, Y, sample_weight, grads):
         z = self._logits(params, X)
-        value, G = self._loss_object().loss_and_gradient(z, Y, sample_weight, out=z)
+        value, G = batch_loss_and_gradient(self._loss_object(), z, Y, sample_weight)
+        k = self._loss_multiplier(z.shape[1])
+        if k != 1:
+            value *= k
+            G *= k
         # gradients of W and b from G (n, k), the loss's gradient w.r.t. the logits
         np.matmul(X.T, G, out=grads[0])
         np.sum(G, axis=0, out=grads[1])
         return value
+
+    def _loss_multiplier(self, n_columns):
+        """The factor between the loss object's value and the model's data
+        loss (1 here; LinearSVM undoes a per-class division)."""
+        return 1
 
     def _original_scale(self, params, y_scale=1.0, y_mean=0.0):
         """(coef (k, d), intercept (k,)) of the model on unstandardised X (and y)."""
@@ -169,7 +179,8 @@ class LinearRegression(RegressorMixin, _LinearModel):
         enc = dict(n_features_in_=X.shape[1], n_outputs_=Y.shape[1], x_mean_=x_mean,
                    x_scale_=x_scale, y_mean_=y_mean, y_scale_=y_scale,
                    _y_ndim=y.ndim)
-        return standardize(X, x_mean, x_scale), standardize(Y, y_mean, y_scale), sw, enc
+        return (standardize(X, x_mean, x_scale), standardize(Y, y_mean, y_scale),
+                unit_mean_weights(sw)[0], enc)
 
     def _validation_score(self, params, X, Y):
         return r2_score(Y, self._logits(params, X))
@@ -228,7 +239,8 @@ class _LinearClassifier(ClassifierMixin, _LinearModel):
         x_mean, x_scale = self._standardizer(X, sw, later, standardize_on)
         enc = dict(n_features_in_=X.shape[1], n_outputs_=self._n_outputs(classes_.size),
                    classes_=classes_, x_mean_=x_mean, x_scale_=x_scale)
-        return standardize(X, x_mean, x_scale), self._targets(idx), sw_eff, enc
+        return (standardize(X, x_mean, x_scale), self._targets(idx),
+                unit_mean_weights(sw_eff)[0], enc)
 
     def _check_n_classes(self, classes):
         pass

@@ -7,7 +7,7 @@ import numpy as np
 from .._validation import as_real, check_bool, check_choice
 from ..losses import Hinge, MulticlassHinge, SquaredHinge
 from ._base import ClassifierMixin, standardize
-from ._shared import BatchLoss, unit_mean_weights
+from ._shared import unit_mean_weights
 from ._training import common_parameters_doc
 from .linear import _LinearModel
 
@@ -44,8 +44,12 @@ class _MarginClassifier(ClassifierMixin, _LinearModel):
         return standardize(X, x_mean, x_scale), Y, sw, enc
 
     def _loss_object(self):
-        loss, _, times_classes = self._margin_loss()
-        return BatchLoss(loss, times_columns=times_classes)
+        return self._margin_loss()[0]
+
+    def _loss_multiplier(self, n_columns):
+        # Weston-Watkins: the kernel divides by the number of classes (torch's
+        # convention); the SVM objective is the textbook sum over classes
+        return n_columns if self._margin_loss()[2] else 1
 
     def _strata(self, Y):
         if Y.ndim == 1:
