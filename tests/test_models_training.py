@@ -295,3 +295,68 @@ def test_weights_in_one_sample_batches(Model):
     np.testing.assert_allclose(weighted.coef_, subset.coef_, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(weighted.intercept_, subset.intercept_, rtol=1e-12,
                                atol=1e-14)
+
+
+# ---- regressions found by review: warm start, weighted history, classes, scale, RandomState
+
+def test_warm_start_takes_a_new_lr_and_a_new_optimizer():
+    m = LinearRegression(optimizer="sgd", lr_schedule=None, max_epochs=5, tol=None,
+                         random_state=0).fit(X, YR)
+    before = _coef(m)
+    m.set_params(warm_start=True, lr=1e-300).fit(X, YR)
+    np.testing.assert_allclose(_coef(m), before, rtol=0, atol=1e-12)   # a step of 1e-300
+    c = LogisticRegression(random_state=0, max_epochs=5, tol=None).fit(X, Y3 > 0)
+    c.set_params(warm_start=True, optimizer="sgd").fit(X, Y3 > 0)      # was a crash
+    assert c.n_iter_ == 10
+
+
+def test_warm_start_keeps_the_fitted_standardisation():
+    Xe = _rng.normal(size=(60, 3)) * [1.0, 10.0, 0.1]
+    ye = Xe @ [1.0, 2.0, 3.0]
+    m = LinearRegression(optimizer="gd", lr=0.5, lr_schedule=None, max_epochs=2000,
+                         tol=None).fit(Xe, ye)
+    assert m.loss_curve_[-1] < 1e-20
+    m.set_params(warm_start=True, max_epochs=1).fit(Xe[:10], ye[:10])
+    # the fit on a subset starts where the first one ended: no error to start with
+    assert m.loss_curve_[-1] < 1e-20
+    np.testing.assert_allclose(m.coef_, [1.0, 2.0, 3.0], rtol=1e-9)
+
+
+def test_loss_curve_of_weighted_mini_batches_is_the_weighted_mean():
+    sw = np.linspace(0.5, 3.0, X.shape[0])
+    common = dict(lr=1e-14, lr_schedule=None, max_epochs=1, tol=None, random_state=0)
+    full = LinearRegression(**common).fit(X, YR, sample_weight=sw)
+    ones = LinearRegression(batch_size=1, optimizer="sgd", **common).fit(X, YR,
+                                                                          sample_weight=sw)
+    # the objective at the (standardised) zero start: half the weighted mean of y_std^2
+    assert full.loss_curve_[0] == pytest.approx(0.5, rel=1e-9)
+    assert ones.loss_curve_[0] == pytest.approx(full.loss_curve_[0], rel=1e-9)
+
+
+@pytest.mark.parametrize("warm", [False, True])
+def test_a_later_call_with_other_classes_is_refused(warm):
+    m = SoftmaxRegression(max_epochs=2).partial_fit(X, Y3, classes=[0, 1, 2])
+    with pytest.raises(ValueError, match="classes="):
+        m.partial_fit(X, Y3, classes=[7, 8, 9])
+    m.partial_fit(X, Y3, classes=[0, 1, 2])       # the same classes again are fine
+    assert m.classes_.tolist() == [0, 1, 2]
+
+
+@pytest.mark.parametrize("factor", [1e160, 1e-160])
+def test_huge_and_tiny_values_are_standardised_without_overflow(factor):
+    Xe = _rng.normal(size=(80, 2))
+    ye = Xe @ [1.5, -2.0] + 0.5
+    m = LinearRegression(optimizer="gd", lr=0.5, lr_schedule=None, max_epochs=500,
+                         tol=None)
+    np.testing.assert_allclose(m.fit(Xe * factor, ye).coef_ * factor, [1.5, -2.0],
+                               rtol=1e-8)
+    np.testing.assert_allclose(m.fit(Xe, ye * factor).coef_ / factor, [1.5, -2.0],
+                               rtol=1e-8)
+
+
+def test_numpy_randomstate_is_accepted_and_reproducible():
+    a = LogisticRegression(optimizer="sgd", batch_size=10, max_epochs=3,
+                           random_state=np.random.RandomState(0)).fit(X, Y3 > 0)
+    b = LogisticRegression(optimizer="sgd", batch_size=10, max_epochs=3,
+                           random_state=np.random.RandomState(0)).fit(X, Y3 > 0)
+    np.testing.assert_array_equal(_coef(a), _coef(b))

@@ -47,6 +47,14 @@ _SK_NOT_FITTED = None
 
 # ------------------------------------------------------------ standardiser --
 
+def column_magnitude(X):
+    """max |x| of each column, 1 for an all-zero column (a divisor that keeps
+    squares of the scaled values finite)."""
+    m = np.max(np.abs(X), axis=0) if X.shape[0] else np.ones(X.shape[1])
+    m[m == 0] = 1.0
+    return m
+
+
 def fit_standardizer(X, sample_weight=None):
     """Weighted column means and scales of `X`: ``(mean, scale)``.
 
@@ -55,10 +63,13 @@ def fit_standardizer(X, sample_weight=None):
     or below 1e-12 times its magnitude (a constant column up to rounding),
     gets scale 1, so it is only centred.
     """
-    mean = np.average(X, axis=0, weights=sample_weight)
-    var = np.average((X - mean) ** 2, axis=0, weights=sample_weight)
-    scale = np.sqrt(var)
-    tiny = scale <= 1e-12 * np.maximum(np.abs(mean), 1.0)
+    # moments of X / m, m = max |x| per column, so squares cannot overflow
+    m = column_magnitude(X)
+    Xm = X / m
+    mean = np.average(Xm, axis=0, weights=sample_weight)
+    scale = np.sqrt(np.average((Xm - mean) ** 2, axis=0, weights=sample_weight)) * m
+    mean *= m
+    tiny = (scale == 0) | (scale <= 1e-12 * np.abs(mean))   # relative: any unit works
     scale[tiny] = 1.0
     return mean, scale
 
@@ -210,7 +221,15 @@ class BaseModel:
     def _fit_inputs(self, X, y, sample_weight, partial, classifier_y=False):
         """Validated (X, y, sample_weight) for fit / partial_fit; a later
         partial_fit must have the fitted number of features."""
-        later = partial and "n_features_in_" in self.__dict__
+        # a later partial_fit, or a warm-started fit, continues the fitted
+        # model: same features, standardisation and classes
+        # (`later` is "partial", "warm" or False)
+        later = False
+        if "n_features_in_" in self.__dict__:
+            if partial:
+                later = "partial"
+            elif getattr(self, "warm_start", False):
+                later = "warm"
         X = check_model_X(X, n_features=self.n_features_in_ if later else None,
                           owner=type(self).__name__)
         if y is None:
@@ -408,10 +427,18 @@ class ClassifierMixin:
         """(indices, classes_) of the labels; refuses a single class."""
         if later:
             cls_ = self.classes_
+            if classes is not None and not np.array_equal(
+                    check_classes_argument(classes), cls_):
+                raise ValueError(f"classes={np.asarray(classes).tolist()[:20]} is not the "
+                                 f"classes of the fitted model {cls_.tolist()[:20]}")
         elif classes is not None:
             cls_ = check_classes_argument(classes)
         else:
             cls_ = np.unique(y)
+        if later == "warm" and not np.array_equal(np.unique(y), cls_):
+            raise ValueError(f"warm_start: y holds the classes {np.unique(y).tolist()[:20]}, "
+                             f"the fitted model {cls_.tolist()[:20]}; fit afresh with "
+                             "warm_start=False")
         try:
             idx = encode_class_labels(y, cls_)
         except TypeError:

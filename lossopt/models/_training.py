@@ -91,7 +91,9 @@ def check_options(model):
     if opt == "gd":      # full-batch gradient descent, whatever batch_size says
         batch_size = None
     rs = m.random_state
-    if not (rs is None or isinstance(rs, np.random.Generator)):
+    if isinstance(rs, np.random.RandomState):   # scikit-learn's kind: seeds a Generator
+        rs = int(rs.randint(np.iinfo(np.int32).max))
+    elif not (rs is None or isinstance(rs, np.random.Generator)):
         rs = check_int(rs, "random_state", 0)
     tol = m.tol
     if tol is not None:
@@ -215,14 +217,24 @@ def fit(model, X, Y, sample_weight, encoding, *, opts, partial=False):
     alpha = opts["alpha"]
 
     opt_spec = opts["optimizer"]
-    if old is not None and old.get("optimizer") is not None:
+    prev_spec = None if old is None else old.get("optimizer_spec")
+    resume = old is not None and old.get("optimizer") is not None and (
+        prev_spec == opt_spec if isinstance(opt_spec, str) else prev_spec is opt_spec)
+    if resume:
+        # the same optimizer continues from its state; a new lr replaces the
+        # one it was built with (and restarts its schedule)
         opt = old["optimizer"]
         # re-point the saved state at the new flat buffer
         state = opt.state_dict()
         opt = _build_optimizer(opt_spec, flat, opts["lr"])
         opt.load_state_dict(state)
         sched = None
-        if old.get("scheduler") is not None:
+        if opts["lr"] != old.get("lr"):
+            for group in opt.param_groups:
+                group["lr"] = opts["lr"]
+                group.pop("initial_lr", None)
+            sched = _make_schedule(opts["lr_schedule"], opt, opts["max_epochs"])
+        elif old.get("scheduler") is not None:
             sched = _make_schedule(opts["lr_schedule"], opt, opts["max_epochs"])
             if sched is not None:
                 sched.load_state_dict(old["scheduler"])
@@ -273,7 +285,9 @@ def fit(model, X, Y, sample_weight, encoding, *, opts, partial=False):
                         for w, g in penalised:
                             g += alpha * w
                 opt.step(flat)
-                bw = float(hi - lo) if sw_b is None else float(sw_b.sum())
+                # weights are scaled to mean 1 and already inside the batch
+                # mean, so every batch counts by its number of samples
+                bw = float(hi - lo)
                 total += bw * loss
                 weight += bw
             epoch_loss = total / weight if weight > 0 else 0.0
@@ -328,7 +342,7 @@ def fit(model, X, Y, sample_weight, encoding, *, opts, partial=False):
     model.validation_scores_ = val_scores
     model.n_iter_ = n_iter
     model._train_state = dict(
-        params=final, optimizer=opt, rng=rng,
+        params=final, optimizer=opt, optimizer_spec=opt_spec, lr=opts["lr"], rng=rng,
         scheduler=None if sched is None else sched.state_dict())
     return model
 
@@ -390,7 +404,7 @@ optimizer : str or callable, default {optimizer}
         The improvement that counts; None trains for `max_epochs` epochs.
     shuffle : bool, default True
         Shuffle the training data every epoch (mini-batches only).
-    random_state : int, numpy.random.Generator or None, default None
+    random_state : int, numpy.random.Generator, numpy.random.RandomState or None, default None
         Seeds ``np.random.default_rng`` for shuffling, the validation split
         and any random initialisation: the same int gives bit-identical runs.
     warm_start : bool, default False

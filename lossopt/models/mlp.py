@@ -9,7 +9,8 @@ import numpy as np
 from .._validation import check_choice, check_int
 from ..functional import expit
 from ..losses import BinaryCrossEntropy, SoftmaxCrossEntropy, SquaredError
-from ._base import (BaseModel, ClassifierMixin, RegressorMixin, fit_standardizer, r2_score,
+from ._base import (BaseModel, ClassifierMixin, RegressorMixin, column_magnitude,
+                    fit_standardizer, r2_score,
                     standardize)
 from ._shared import batch_loss_and_gradient, unit_mean_weights
 from ._training import common_parameters_doc
@@ -72,7 +73,9 @@ def fit_rms_scaler(X, sample_weight=None):
     """``(zeros, scale)``: each column's weighted root mean square (no
     centring), 1 for an all-zero column.  ``standardize(X, *result)`` divides
     every feature by it."""
-    scale = np.sqrt(np.average(X * X, axis=0, weights=sample_weight))
+    m = column_magnitude(X)          # squares of X / m cannot overflow
+    Xm = X / m
+    scale = np.sqrt(np.average(Xm * Xm, axis=0, weights=sample_weight)) * m
     scale[scale == 0.0] = 1.0
     return np.zeros(X.shape[1]), scale
 
