@@ -409,7 +409,10 @@ optimizer : str or callable, default {optimizer}
         and any random initialisation: the same int gives bit-identical runs.
     warm_start : bool, default False
         A new ``fit`` continues from the fitted parameters and optimizer state
-        (and extends the history) instead of starting afresh.
+        (and extends the history) instead of starting afresh.  It keeps the
+        fitted standardisation and classes (y must hold the same classes); a
+        changed ``lr`` replaces the optimizer's (and restarts its schedule), a
+        changed ``optimizer`` starts a fresh optimizer from the parameters.
     verbose : bool, default False
         Show a tqdm progress bar with the running loss (tqdm is the optional
         extra ``lossopt[progress]``; without it training is silent)."""
