@@ -165,7 +165,8 @@ class BaseModel:
         from sklearn.utils import (ClassifierTags, InputTags, RegressorTags, TargetTags,
                                    Tags)
         tags = Tags(estimator_type=self._estimator_type,
-                    target_tags=TargetTags(required=True),
+                    target_tags=TargetTags(required=True, multi_output=self._multi_output,
+                                           single_output=True),
                     input_tags=InputTags(),
                     classifier_tags=(ClassifierTags() if self._estimator_type == "classifier"
                                      else None),

@@ -148,10 +148,6 @@ class LinearRegression(RegressorMixin, _LinearModel):
                  shuffle=True, random_state=None, warm_start=False, verbose=False):
         self._store_params(locals())
 
-    def _adjust_tags(self, tags):
-        tags.target_tags.multi_output = True
-        tags.target_tags.single_output = True
-
     def _loss_object(self):
         check_choice(self.loss, "loss", ("squared_error", "absolute_error", "huber"))
         if self.loss == "squared_error":

@@ -470,10 +470,6 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
                  shuffle=True, random_state=None, warm_start=False, verbose=False):
         self._store_params(locals())
 
-    def _adjust_tags(self, tags):
-        tags.target_tags.multi_output = True
-        tags.target_tags.single_output = True
-
     def _encode(self, X, y, sample_weight, classes=None, partial=False):
         self._check_architecture()
         X, y, sw, later = self._fit_inputs(X, y, sample_weight, partial)
