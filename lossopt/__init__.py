@@ -46,9 +46,9 @@ __all__ = [
 
 
 def __getattr__(name):
-    # lossopt.optim and lossopt.models are imported on first use, so
+    # lossopt.optim, lossopt.models and lossopt.datasets are imported on first use, so
     # `import lossopt` stays light
-    if name in ("optim", "models"):
+    if name in ("optim", "models", "datasets"):
         import importlib
         return importlib.import_module("." + name, __name__)
     raise AttributeError(f"module 'lossopt' has no attribute {name!r}")

@@ -455,3 +455,12 @@ def check_bool(value, name):
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be True or False, got {value!r}")
     return bool(value)
+
+
+def as_generator(random_state, name="random_state"):
+    """A numpy Generator from None, an integer seed >= 0 or a Generator (used as is)."""
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if random_state is None:
+        return np.random.default_rng()
+    return np.random.default_rng(check_int(random_state, name, 0))

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import lossopt
-from lossopt import _threads, functional, likelihood
+from lossopt import _threads, datasets, functional, likelihood
 from lossopt.losses import binary, cross_entropy, margin, regression
 from lossopt.optim import adam, adaptive, clip, flat, lr_scheduler, optimizer, sgd
 from lossopt.models import _base as models_base, linear as models_linear
@@ -19,7 +19,7 @@ MODELS_MODULES = [lossopt.models, models_base, models_linear, models_svm, models
 
 
 @pytest.mark.parametrize("module", [functional, cross_entropy, regression, binary, margin,
-                                    _threads, likelihood] + OPTIM_MODULES + MODELS_MODULES)
+                                    _threads, likelihood, datasets] + OPTIM_MODULES + MODELS_MODULES)
 def test_docstring_examples(module):
     np.set_printoptions(legacy=False)
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
@@ -55,3 +55,8 @@ def test_every_public_models_name_has_an_example():
             member = getattr(obj, attr)
             if callable(member) and not attr.startswith("_"):
                 assert "Examples" in (inspect.getdoc(member) or ""), f"{name}.{attr}"
+
+
+def test_every_public_datasets_name_has_an_example():
+    for name in datasets.__all__:
+        assert "Examples" in (getattr(datasets, name).__doc__ or ""), name
