@@ -327,6 +327,11 @@ def fit(model, X, Y, sample_weight, encoding, *, opts, partial=False):
                         group["lr"] /= ADAPTIVE_FACTOR
                     reductions += 1
                     stall = 0
+                    if not early:
+                        # judge the smaller steps from where they start: a best
+                        # loss passed on an overshoot (momentum, Adam) would
+                        # otherwise count the climb back down as a stall
+                        best_loss = epoch_loss
                     continue
                 break
     finally:
@@ -380,7 +385,9 @@ optimizer : str or callable, default {optimizer}
         None or "constant"; "adaptive" (as scikit-learn's MLP: when training
         stalls -- `n_iter_no_change` epochs without improvement by `tol` --
         the learning rate is divided by 5 instead of stopping, at most 4
-        times; the next stall stops); "cosine" (cosine annealing to 0 over
+        times, and improvement is then measured from the loss at the
+        reduction (not from a lower loss passed on an overshoot); the next
+        stall stops); "cosine" (cosine annealing to 0 over
         `max_epochs`); "exponential" (to 1% of `lr` at `max_epochs`);
         "plateau" (:class:`~lossopt.optim.ReduceLROnPlateau` on the training
         loss); or ``callable(optimizer) -> schedule`` of
