@@ -257,7 +257,8 @@ def valley(w):
 
     :math:`A` (``VALLEY_HESSIAN``) has eigenvalues 1 and 25, with axes
     turned by 30 degrees so that no optimizer's per-coordinate scaling lines
-    up with them.  The minimum is 0 at the origin.
+    up with them.  The minimum is 0 at the origin.  `w` has shape (2,), or
+    (2, ...) for many points at once (the figure's contours).
 
     Examples
     --------
@@ -267,25 +268,28 @@ def valley(w):
     (3.5, [7.0, -10.3923])
     """
     w = np.asarray(w, dtype=np.float64)
-    g = VALLEY_HESSIAN @ w
-    return float(0.5 * (w @ g)), g
+    g = np.tensordot(VALLEY_HESSIAN, w, axes=1)
+    f = 0.5 * np.sum(w * g, axis=0)
+    return (float(f) if w.ndim == 1 else f), g
 
 
 def rosenbrock(w):
     r"""Rosenbrock's function :math:`f(x, y) = (1 - x)^2 + 100 (y - x^2)^2`
     and its gradient; the minimum is 0 at (1, 1), at the end of a curved,
-    flat-bottomed valley.
+    flat-bottomed valley.  `w` has shape (2,), or (2, ...).
 
     Examples
     --------
     >>> from lossopt.demo import rosenbrock
-    >>> f, g = rosenbrock([1.0, 1.0])
+    >>> f, g = rosenbrock([0.0, 0.0])
     >>> f, g.tolist()
-    (0.0, [0.0, 0.0])
+    (1.0, [-2.0, 0.0])
     """
-    x, y = (float(v) for v in np.asarray(w, dtype=np.float64))
+    w = np.asarray(w, dtype=np.float64)
+    x, y = w[0], w[1]
     d = y - x * x
-    return (1 - x) ** 2 + 100 * d * d, np.array([-2 * (1 - x) - 400 * x * d, 200 * d])
+    f = (1 - x) ** 2 + 100 * d * d
+    return (float(f) if w.ndim == 1 else f), np.array([-2 * (1 - x) - 400 * x * d, 200 * d])
 
 
 #: the problems of part 3: function, start, steps (full, quick), tolerance on f
@@ -340,7 +344,7 @@ def descend(function, start, optimizer, lr, n_steps, tol=0.0, **kwargs):
     >>> from lossopt.demo import descend, valley
     >>> path, values, steps = descend(valley, (1.0, 1.0), "SGD", 0.02, 1000, tol=1e-6)
     >>> steps, path.shape
-    (339, (340, 2))
+    (341, (342, 2))
     """
     from . import optim
     w = np.array(start, dtype=np.float64)
@@ -599,8 +603,8 @@ def digits(*, quick=False, file=None):
     Parameters
     ----------
     quick : bool, default False
-        Quick: the MLP trains at most 60 epochs (it stops by its tolerance
-        rule otherwise, after about 200).
+        Quick: the MLP trains at most 60 epochs and softmax regression 200
+        (otherwise their tolerance rules stop them, after about 200 and 630).
     file : file-like, default sys.stdout
 
     Returns
@@ -621,7 +625,8 @@ def digits(*, quick=False, file=None):
     file = _out(file)
     X, y = _load_digits()
     train, test = _stratified_split(y, 0.25, random_state=0)
-    models = {"softmax regression": SoftmaxRegression(random_state=0),
+    cap = {"max_epochs": 200} if quick else {}
+    models = {"softmax regression": SoftmaxRegression(random_state=0, **cap),
               "MLP": MLPClassifier(random_state=0, **({"max_epochs": 60} if quick else {}))}
     accuracy, confusion, epochs = {}, {}, {}
     for name, model in models.items():
@@ -701,7 +706,7 @@ PARTS = (("regression = Gaussian MLE", regression),
          ("digits", digits))
 
 
-def run_demo(out="lossopt-demo", plots=True, quick=False, file=sys.stdout, *, parts=None):
+def run_demo(out="lossopt-demo", plots=True, quick=False, file=None, *, parts=None):
     """Run the six parts, print their tables and write their figures.
 
     Parameters
@@ -739,6 +744,7 @@ def run_demo(out="lossopt-demo", plots=True, quick=False, file=sys.stdout, *, pa
     (['adam_amsgrad', 'figures', 'seconds'], [])
     """
     from . import plotting
+    file = _out(file)
     t0 = time.perf_counter()
     chosen = range(1, len(PARTS) + 1) if parts is None else sorted(set(parts))
     if any(k not in range(1, len(PARTS) + 1) for k in chosen):

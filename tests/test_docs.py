@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import lossopt
-from lossopt import _threads, datasets, functional, likelihood
+from lossopt import _threads, datasets, demo, functional, likelihood, plotting
 from lossopt.losses import binary, cross_entropy, margin, regression
 from lossopt.optim import adam, adaptive, clip, flat, lr_scheduler, optimizer, sgd
 from lossopt.models import _base as models_base, linear as models_linear
@@ -19,8 +19,11 @@ MODELS_MODULES = [lossopt.models, models_base, models_linear, models_svm, models
 
 
 @pytest.mark.parametrize("module", [functional, cross_entropy, regression, binary, margin,
-                                    _threads, likelihood, datasets] + OPTIM_MODULES + MODELS_MODULES)
+                                    _threads, likelihood, datasets, demo, plotting]
+                         + OPTIM_MODULES + MODELS_MODULES)
 def test_docstring_examples(module):
+    if module is plotting:
+        pytest.importorskip("matplotlib")
     np.set_printoptions(legacy=False)
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0
@@ -60,3 +63,11 @@ def test_every_public_models_name_has_an_example():
 def test_every_public_datasets_name_has_an_example():
     for name in datasets.__all__:
         assert "Examples" in (getattr(datasets, name).__doc__ or ""), name
+
+
+def test_every_public_demo_and_plotting_function_has_an_example():
+    for module in (demo, plotting):
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if callable(obj):
+                assert "Examples" in (obj.__doc__ or ""), f"{module.__name__}.{name}"
