@@ -46,6 +46,23 @@ FIGURE_NAMES = ("1_regression.png", "2_classification.png", "3_optimizers.png",
                 "4_learning_rate.png", "5_adam_amsgrad.png", "6_digits.png")
 
 
+_FILE_DOC = """file : file-like, default sys.stdout
+        Where the table goes (None: sys.stdout)."""
+_QUICK_IGNORED_DOC = """Parameters
+    ----------
+    quick : bool, default False
+        Ignored: this part is fast either way (the same signature as the
+        other parts).
+    """ + _FILE_DOC
+
+
+def _documented(function):
+    """Fill the shared parameter texts into a part's docstring."""
+    function.__doc__ = (function.__doc__.replace("{quick_ignored}", _QUICK_IGNORED_DOC)
+                        .replace("{file}", _FILE_DOC))
+    return function
+
+
 def _out(file):
     return sys.stdout if file is None else file
 
@@ -74,6 +91,7 @@ def _table(file, title, header, rows):
 BETA_FACTORS = (0.5, 0.8, 1.0, 1.25, 2.0)
 
 
+@_documented
 def regression(*, quick=False, file=None):
     r"""Part 1: least squares is the Gaussian maximum-likelihood fit.
 
@@ -96,12 +114,7 @@ def regression(*, quick=False, file=None):
     shows how far each fit's slope and intercept move from its fit on the
     clean data.
 
-    Parameters
-    ----------
-    quick : bool, default False
-        Accepted for symmetry with the other parts (this part is fast).
-    file : file-like, default sys.stdout
-        Where the table goes.
+    {quick_ignored}
 
     Returns
     -------
@@ -181,6 +194,7 @@ def _pair(c):
 # 2. classification: cross-entropy, hinge, perceptron criterion
 # --------------------------------------------------------------------------
 
+@_documented
 def classification(*, quick=False, file=None):
     r"""Part 2: three losses, three linear decision boundaries.
 
@@ -198,11 +212,7 @@ def classification(*, quick=False, file=None):
     stops wherever its tolerance rule ends it (the perceptron criterion
     only converges on separable data).
 
-    Parameters
-    ----------
-    quick : bool, default False
-        Accepted for symmetry with the other parts (this part is fast).
-    file : file-like, default sys.stdout
+    {quick_ignored}
 
     Returns
     -------
@@ -365,6 +375,7 @@ def descend(function, start, optimizer, lr, n_steps, tol=0.0, **kwargs):
     return np.array(path), np.array(values), steps
 
 
+@_documented
 def optimizers(*, quick=False, file=None):
     """Part 3: eight optimizers, same start, on a valley and on Rosenbrock.
 
@@ -380,7 +391,7 @@ def optimizers(*, quick=False, file=None):
     ----------
     quick : bool, default False
         Quick: at most 2000 steps on Rosenbrock (5000 otherwise).
-    file : file-like, default sys.stdout
+    {file}
 
     Returns
     -------
@@ -432,6 +443,7 @@ LR_RUNS = {"too small (0.001)": (0.001, None), "good (0.05)": (0.05, None),
            "step decay (1.5, /10 every 10 epochs)": (1.5, 10)}
 
 
+@_documented
 def learning_rate(*, quick=False, file=None):
     r"""Part 4: too small stops short, too large bounces, decay converges.
 
@@ -443,11 +455,7 @@ def learning_rate(*, quick=False, file=None):
     curve is the training loss above its minimum (NumPy's least-squares
     solution) after each epoch.
 
-    Parameters
-    ----------
-    quick : bool, default False
-        Accepted for symmetry with the other parts (this part is fast).
-    file : file-like, default sys.stdout
+    {quick_ignored}
 
     Returns
     -------
@@ -503,6 +511,7 @@ def learning_rate(*, quick=False, file=None):
 # 5. Adam vs AMSGrad (Reddi, Kale & Kumar 2018)
 # --------------------------------------------------------------------------
 
+@_documented
 def adam_amsgrad(*, quick=False, file=None, C=3.0, lr=0.5):
     r"""Part 5: Adam fails on Reddi et al.'s convex problem, AMSGrad does not.
 
@@ -530,7 +539,7 @@ def adam_amsgrad(*, quick=False, file=None, C=3.0, lr=0.5):
     ----------
     quick : bool, default False
         300 steps instead of 3000.
-    file : file-like, default sys.stdout
+    {file}
     C : float > 2, default 3.0
     lr : float, default 0.5
 
@@ -584,6 +593,7 @@ def adam_amsgrad(*, quick=False, file=None, C=3.0, lr=0.5):
 # 6. digits
 # --------------------------------------------------------------------------
 
+@_documented
 def digits(*, quick=False, file=None):
     """Part 6: softmax regression and an MLP on the bundled digits.
 
@@ -605,7 +615,7 @@ def digits(*, quick=False, file=None):
     quick : bool, default False
         Quick: the MLP trains at most 60 epochs and softmax regression 200
         (otherwise their tolerance rules stop them, after about 200 and 630).
-    file : file-like, default sys.stdout
+    {file}
 
     Returns
     -------
@@ -720,7 +730,7 @@ def run_demo(out="lossopt-demo", plots=True, quick=False, file=None, *, parts=No
     quick : bool, default False
         Shorter runs (parts 3, 5 and 6), the same claims.
     file : file-like, default sys.stdout
-        Where tables and progress lines go.  A tqdm bar (the ``progress``
+        Where tables and progress lines go (None: sys.stdout).  A tqdm bar (the ``progress``
         extra) on stderr replaces the progress lines when stderr is a
         terminal.
     parts : iterable of int, optional

@@ -6,7 +6,6 @@ writes a PNG there (about 100 dpi).  matplotlib (the ``plot`` extra,
 ``import lossopt``; the figures are drawn on matplotlib's ``Figure`` object
 with the Agg canvas, without pyplot, so they neither need a display nor
 change the backend of a running session.
-
 """
 
 import numpy as np
@@ -16,6 +15,25 @@ __all__ = ["available", "plot_regression", "plot_classification", "plot_optimize
 
 _DPI = 100
 _RED, _BLUE = "#d62728", "#1f77b4"
+
+
+_PARAMETERS = """Parameters
+    ----------
+    result : dict
+        What the demo part returns.
+    path : str or path-like
+        The PNG file to write (replaced if it exists).
+
+    Returns
+    -------
+    path
+        `path`, as given."""
+
+
+def _documented(function):
+    """Put the shared Parameters and Returns sections into a plot function's docstring."""
+    function.__doc__ = function.__doc__.replace("{parameters}", _PARAMETERS)
+    return function
 
 
 def available():
@@ -58,20 +76,12 @@ def _save(fig, path, tight=True):
     return path
 
 
+@_documented
 def plot_regression(result, path):
     """Part 1's figure: the L2 fit, the Gaussian NLL against the precision,
     and L1 vs L2 on the data with outliers.
 
-    Parameters
-    ----------
-    result : dict
-        What :func:`lossopt.demo.regression` returns.
-    path : str or path
-        The PNG to write.
-
-    Returns
-    -------
-    path
+    {parameters}
 
     Examples
     --------
@@ -120,30 +130,23 @@ def plot_regression(result, path):
     return _save(fig, path)
 
 
+@_documented
 def plot_classification(result, path):
     """Part 2's figure: the red/blue dots and the three decision boundaries.
 
-    Parameters
-    ----------
-    result : dict
-        What :func:`lossopt.demo.classification` returns.
-    path : str or path
-
-    Returns
-    -------
-    path
+    {parameters}
 
     Examples
     --------
-    >>> import io, os, tempfile
-    >>> from lossopt import demo
+    >>> import io, pathlib, shutil, tempfile
+    >>> from lossopt.demo import classification
     >>> from lossopt.plotting import plot_classification
-    >>> r = demo.classification(file=io.StringIO())
-    >>> with tempfile.TemporaryDirectory() as d:
-    ...     os.path.getsize(plot_classification(r, os.path.join(d, "2.png"))) > 1000
-    True
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> plot_classification(classification(file=io.StringIO()), folder / "2.png").name
+    '2.png'
+    >>> shutil.rmtree(folder)
     """
-    fig, (ax,) = _figure(6.5, 5.5)
+    fig, (ax,) = _figure(7, 6.5)
     X, y = result["X"], result["y"]
     ax.scatter(*X[y == 0].T, s=14, color=_RED, label="red (0)")
     ax.scatter(*X[y == 1].T, s=14, color=_BLUE, label="blue (1)")
@@ -155,33 +158,28 @@ def plot_classification(result, path):
                 label=f"{name}: accuracy {acc:.3f}")
     ax.set(xlim=(lo[0], hi[0]), ylim=(lo[1], hi[1]), xlabel="feature 1", ylabel="feature 2",
            title="Decision boundaries of three losses")
-    ax.legend(loc="upper left", fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, fontsize=8)
     return _save(fig, path)
 
 
+@_documented
 def plot_optimizers(result, path):
     """Part 3's figure: contours of the valley and of Rosenbrock's function
     with each optimizer's path from the same start.
 
-    Parameters
-    ----------
-    result : dict
-        What :func:`lossopt.demo.optimizers` returns.
-    path : str or path
-
-    Returns
-    -------
-    path
+    {parameters}
 
     Examples
     --------
-    >>> import io, os, tempfile
-    >>> from lossopt import demo
-    >>> from lossopt.plotting import plot_optimizers
-    >>> r = demo.optimizers(quick=True, file=io.StringIO())
-    >>> with tempfile.TemporaryDirectory() as d:
-    ...     os.path.getsize(plot_optimizers(r, os.path.join(d, "3.png"))) > 1000
-    True
+    A 1150 x 1100 pixel PNG, two problems of 2 x 4 panels:
+
+    >>> import io, tempfile
+    >>> from PIL import Image
+    >>> from lossopt import demo, plotting
+    >>> with tempfile.NamedTemporaryFile(suffix=".png") as png:
+    ...     _ = plotting.plot_optimizers(demo.optimizers(quick=True, file=io.StringIO()), png.name)
+    ...     Image.open(png.name).size
+    (1150, 1100)
     """
     from matplotlib.figure import Figure
     from .demo import PROBLEMS
@@ -213,29 +211,25 @@ def plot_optimizers(result, path):
     return _save(fig, path, tight=False)
 
 
+@_documented
 def plot_learning_rate(result, path):
     """Part 4's figure: training loss above its minimum per epoch, for each
     learning rate (log scale).
 
-    Parameters
-    ----------
-    result : dict
-        What :func:`lossopt.demo.learning_rate` returns.
-    path : str or path
-
-    Returns
-    -------
-    path
+    {parameters}
 
     Examples
     --------
+    The figures are PNGs of at most 256 colours (palette mode "P"):
+
     >>> import io, os, tempfile
-    >>> from lossopt import demo
+    >>> from PIL import Image
+    >>> from lossopt.demo import learning_rate
     >>> from lossopt.plotting import plot_learning_rate
-    >>> r = demo.learning_rate(file=io.StringIO())
-    >>> with tempfile.TemporaryDirectory() as d:
-    ...     os.path.getsize(plot_learning_rate(r, os.path.join(d, "4.png"))) > 1000
-    True
+    >>> fd, name = tempfile.mkstemp(suffix=".png"); os.close(fd)
+    >>> Image.open(plot_learning_rate(learning_rate(file=io.StringIO()), name)).mode
+    'P'
+    >>> os.remove(name)
     """
     fig, (ax,) = _figure(7, 4.8)
     for (label, curve), color in zip(result["curves"].items(),
@@ -247,60 +241,53 @@ def plot_learning_rate(result, path):
     return _save(fig, path)
 
 
+@_documented
 def plot_adam_amsgrad(result, path):
     """Part 5's figure: the iterate of Adam and of AMSGrad on Reddi et al.'s
     problem, step by step.
 
-    Parameters
-    ----------
-    result : dict
-        What :func:`lossopt.demo.adam_amsgrad` returns.
-    path : str or path
-
-    Returns
-    -------
-    path
+    {parameters}
 
     Examples
     --------
+    The result of a part can be drawn anywhere, here into a temporary folder:
+
     >>> import io, os, tempfile
-    >>> from lossopt import demo
+    >>> from lossopt.demo import adam_amsgrad
     >>> from lossopt.plotting import plot_adam_amsgrad
-    >>> r = demo.adam_amsgrad(quick=True, file=io.StringIO())
-    >>> with tempfile.TemporaryDirectory() as d:
-    ...     os.path.getsize(plot_adam_amsgrad(r, os.path.join(d, "5.png"))) > 1000
-    True
+    >>> d = tempfile.TemporaryDirectory()
+    >>> path = plot_adam_amsgrad(adam_amsgrad(quick=True, file=io.StringIO()),
+    ...                          os.path.join(d.name, "5_adam_amsgrad.png"))
+    >>> os.listdir(d.name)
+    ['5_adam_amsgrad.png']
+    >>> d.cleanup()
     """
     fig, (ax,) = _figure(7, 4.8)
     t = np.arange(result["adam"].size)
     ax.plot(t, result["adam"], color=_RED, lw=1.2, label="Adam")
     ax.plot(t, result["amsgrad"], color=_BLUE, lw=1.2, label="AMSGrad")
     ax.axhline(-1.0, color="k", ls=":", lw=1, label="optimum x = -1")
+    ax.legend(loc="center right", fontsize=9)
     ax.set_xscale("symlog", linthresh=10)
     ax.set(xlim=(0, t[-1]), ylim=(-1.1, 1.1), xlabel="step t (log scale beyond 10)",
            ylabel="x_t",
            title=f"f_t(x) = {result['C']:g}x if t mod 3 = 1 else -x:  "
                  "Adam goes to +1, AMSGrad to -1")
-    ax.legend(loc="center left", fontsize=9)
     return _save(fig, path)
 
 
+@_documented
 def plot_digits(result, path):
     """Part 6's figure: the test-set confusion matrix of each model.
 
-    Parameters
-    ----------
-    result : dict
-        What :func:`lossopt.demo.digits` returns.
-    path : str or path
-
-    Returns
-    -------
-    path
+    {parameters}
 
     Examples
     --------
-    >>> import numpy as np, os, tempfile
+    A made-up result, one model that is always right:
+
+    >>> import numpy as np
+    >>> import os, tempfile
     >>> from lossopt.plotting import plot_digits
     >>> cm = np.diag(np.full(10, 5))
     >>> r = dict(accuracy={"model": 1.0}, confusion={"model": cm}, n_test=50)
