@@ -183,21 +183,24 @@ def plot_optimizers(result, path):
     """
     from matplotlib.figure import Figure
     from .demo import PROBLEMS
-    fig = Figure(figsize=(11.5, 11), layout="constrained")
+    fig = Figure(figsize=(11.5, 11))
+    # fixed margins (no layout engine: it would cost more than the drawing)
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.94, wspace=0.04,
+                        hspace=0.22)
+    grid = fig.add_gridspec(5, 4, height_ratios=[1, 1, 0.12, 1, 1])
     views = {"valley": ((-5.0, 5.0), (-3.5, 3.5)), "rosenbrock": ((-2.0, 2.0), (-1.0, 3.0))}
     titles = {"valley": "Ill-conditioned quadratic valley (condition number 25)",
               "rosenbrock": "Rosenbrock's function"}
-    for sub, (problem, (xlim, ylim)) in zip(fig.subfigures(2, 1), views.items()):
+    for first_row, (problem, (xlim, ylim)) in zip((0, 3), views.items()):
         f = PROBLEMS[problem]["function"]
         n = result["n_steps"][problem]
-        sub.suptitle(f"{titles[problem]}: the same start (dot), minimum (star); "
-                     f"steps until f < 1e-6", fontsize=12)
-        gx, gy = np.meshgrid(np.linspace(*xlim, 150), np.linspace(*ylim, 150))
+        gx, gy = np.meshgrid(np.linspace(*xlim, 120), np.linspace(*ylim, 120))
         gz = f(np.stack([gx, gy]))[0]
         levels = np.geomspace(max(gz.min(), 1e-2), gz.max(), 14)
         start = PROBLEMS[problem]["start"]
         minimum = (0.0, 0.0) if problem == "valley" else (1.0, 1.0)
-        for ax, (name, r) in zip(sub.subplots(2, 4).ravel(), result[problem].items()):
+        for k, (name, r) in enumerate(result[problem].items()):
+            ax = fig.add_subplot(grid[first_row + k // 4, k % 4])
             ax.contour(gx, gy, gz, levels=levels, colors="0.75", linewidths=0.6)
             p = r["path"]
             ax.plot(p[:, 0], p[:, 1], color=_BLUE, lw=1.0, marker=".", ms=2)
@@ -208,6 +211,10 @@ def plot_optimizers(result, path):
                        else f"> {n} steps (f = {r['final']:.0e})")
             ax.set(xlim=xlim, ylim=ylim, xticks=[], yticks=[])
             ax.set_title(f"{name}, lr {r['lr']:g}: {reached}", fontsize=8.5)
+    fig.text(0.5, 0.985, f"{titles['valley']}: the same start (dot), minimum (star); "
+                         "steps until f < 1e-6", ha="center", va="top", fontsize=12)
+    fig.text(0.5, 0.485, f"{titles['rosenbrock']}: the same start (dot), minimum (star); "
+                         "steps until f < 1e-6", ha="center", va="top", fontsize=12)
     return _save(fig, path, tight=False)
 
 
