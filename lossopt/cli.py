@@ -32,7 +32,11 @@ def main(argv=None):
             return info()
         if args.command == "demo":
             from .demo import run_demo
-            run_demo(args.out, plots=not args.no_plots, quick=args.quick)
+            try:
+                run_demo(args.out, plots=not args.no_plots, quick=args.quick)
+            except OSError as e:       # --out unusable: one line, no traceback
+                print(f"lossopt demo: {e}", file=sys.stderr)
+                return 1
             return 0
         parser.print_help()
         return 2

@@ -73,8 +73,8 @@ def _table(file, title, header, rows):
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
 
     def line(r):
-        return "  " + "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                                for i, (c, w) in enumerate(zip(r, widths)))
+        return ("  " + "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                                 for i, (c, w) in enumerate(zip(r, widths)))).rstrip()
     print(title, file=file)
     print(line(cells[0]), file=file)
     print("  " + "  ".join("-" * w for w in widths), file=file)
@@ -742,6 +742,12 @@ def run_demo(out="lossopt-demo", plots=True, quick=False, file=None, *, parts=No
         Part name -> its result, plus ``"figures"`` (the paths written) and
         ``"seconds"``.
 
+    Raises
+    ------
+    NotADirectoryError
+        `out` is an existing file (checked before anything runs); other
+        ``OSError`` when the folder cannot be created.
+
     Examples
     --------
     >>> import io
@@ -764,6 +770,8 @@ def run_demo(out="lossopt-demo", plots=True, quick=False, file=None, *, parts=No
               "to get the figures", file=file)
         plots = False
     if plots:
+        if os.path.exists(out) and not os.path.isdir(out):
+            raise NotADirectoryError(f"out must be a folder; {os.fspath(out)!r} is a file")
         os.makedirs(out, exist_ok=True)
     bar = _progress_bar(len(chosen))
     results, figures = {}, []

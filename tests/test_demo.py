@@ -265,3 +265,13 @@ def test_import_lossopt_does_not_import_matplotlib():
                  "print(any(m.startswith('matplotlib') for m in sys.modules))")
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "False"
+
+
+def test_out_that_is_a_file_is_one_line_and_exit_1(tmp_path):
+    target = tmp_path / "a_file"
+    target.write_text("keep me")
+    r = run("demo", "--quick", "--out", str(target))
+    assert r.returncode == 1
+    assert r.stderr.strip().splitlines() == [
+        f"lossopt demo: out must be a folder; {str(target)!r} is a file"]
+    assert target.read_text() == "keep me" and "Part 1" not in r.stdout
