@@ -2,7 +2,19 @@
 the optimizers that minimise them, on a compiled (Cython + C, OpenMP) core.
 
 The public names live here; the compiled modules (``lossopt._kernels``) are
-private.
+private.  ``lossopt.optim`` (optimizers) and ``lossopt.models`` (models) are
+imported on first use; ``lossopt.likelihood`` holds the distributions whose
+negative log-likelihoods are the losses.
+
+Examples
+--------
+>>> import numpy as np
+>>> import lossopt
+>>> logits = np.array([[2.0, 0.0, -1.0]])
+>>> lossopt.softmax(logits, axis=1)
+array([[0.84379473, 0.1141952 , 0.04201007]])
+>>> round(lossopt.softmax_cross_entropy(logits, [0]), 6)     # -ln 0.84379473
+0.169846
 """
 
 try:

@@ -23,8 +23,8 @@ built from prepared inputs:
   importing this module costs NumPy and lossopt only.
 
 Everything runs on one thread (`single_thread`): lossopt, torch, BLAS pools
-(through threadpoolctl when installed) and XLA (jax is imported with its CPU
-backend on one thread when this module imports it first).  Times are the best
+(through threadpoolctl when installed) and XLA (jax runs on its CPU device,
+with one thread when this module imports it first).  Times are the best
 of interleaved rounds (`best_times`): on a shared machine the implementations
 compared in one case share the drift.
 
@@ -90,9 +90,11 @@ def have(module):
 
 
 def _jax():
-    """jax, with float64 enabled and, when we import it first, XLA's CPU
-    backend on one thread."""
+    """jax, with float64 enabled and, when we import it first, only XLA's CPU
+    backend (a machine with a GPU would otherwise run the peer there), on one
+    thread."""
     if "jax" not in sys.modules:
+        os.environ.setdefault("JAX_PLATFORMS", "cpu")
         os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
                                    " --xla_cpu_multi_thread_eigen=false"
                                    " intra_op_parallelism_threads=1").strip()
@@ -154,7 +156,8 @@ def jax_jit(fn, grad_of=None):
         if grad_of is not None:
             f = jax.value_and_grad(f, argnums=grad_of)
         f = jax.jit(f)
-        args = [jax.device_put(a) for a in arrays]
+        cpu = jax.devices("cpu")[0]   # committed inputs: jit runs on the CPU
+        args = [jax.device_put(a, cpu) for a in arrays]
         return lambda: jax.block_until_ready(f(*args))
     return make
 

@@ -89,6 +89,19 @@ class Distribution:
 
     Subclasses define ``_nll_terms(t, p)`` (per sample, all constants),
     ``_constant_terms(t)`` (per sample), ``loss_scale`` and ``make_loss``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lossopt.likelihood import Distribution, Poisson
+    >>> d = Poisson()
+    >>> isinstance(d, Distribution), d.loss_scale
+    (True, 1.0)
+    >>> y, log_rate = np.array([0.0, 2.0]), np.array([0.0, np.log(2.0)])
+    >>> round(d.nll(y, log_rate), 6)            # (1 - 0) + (2 - 2 ln 2 + ln 2!) = 3 - ln 2
+    2.306853
+    >>> round(d.loss_scale * d.make_loss("sum")(log_rate, y) + d.constant(y), 6)
+    2.306853
     """
 
     #: the positive factor in ``nll == loss_scale * loss + constant``
@@ -192,6 +205,14 @@ class Gaussian(Distribution):
 
     @property
     def loss_scale(self):
+        """float: :math:`\\beta`, the factor of the squared error in the NLL.
+
+        Examples
+        --------
+        >>> from lossopt.likelihood import Gaussian
+        >>> Gaussian(beta=4.0).loss_scale
+        4.0
+        """
         return self.beta
 
     def _nll_terms(self, t, p):
@@ -241,6 +262,14 @@ class Laplace(Distribution):
 
     @property
     def loss_scale(self):
+        """float: :math:`1/b`, the factor of the absolute error in the NLL.
+
+        Examples
+        --------
+        >>> from lossopt.likelihood import Laplace
+        >>> Laplace(scale=4.0).loss_scale
+        0.25
+        """
         return 1.0 / self.scale
 
     def _nll_terms(self, t, p):

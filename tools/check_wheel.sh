@@ -12,7 +12,8 @@
 #      `auditwheel show` saying so;
 #   4. the repaired wheel installed with its test extras into a fresh venv
 #      (no system site-packages), the FULL test suite run against it from a
-#      temporary folder holding only a copy of tests/ and pyproject.toml, so
+#      temporary folder holding only a copy of tests/, pyproject.toml and README.md
+#      (tests/test_readme.py runs its code), so
 #      nothing can import the checkout's lossopt/; then `lossopt info` there;
 #   5. sizes and `python -X importtime -c "import lossopt"` of the installed
 #      wheel (reported, not asserted: timings are noisy).
@@ -134,7 +135,7 @@ step "fresh venv: install the repaired wheel with its test extras"
 
 step "full test suite against the installed wheel, outside the source tree"
 mkdir -p "$WORK/run"
-cp -R "$ROOT/tests" "$ROOT/pyproject.toml" "$WORK/run/"
+cp -R "$ROOT/tests" "$ROOT/pyproject.toml" "$ROOT/README.md" "$WORK/run/"
 cd "$WORK/run"
 INSTALLED=$("$WORK/venv/bin/python" -c "import lossopt, os; print(os.path.dirname(lossopt.__file__))")
 echo "lossopt imported from: $INSTALLED"

@@ -31,7 +31,7 @@ grep -rlq "__Pyx_RaiseBufferIndexError(" "$WORK/build" --include='*.c' \
 
 printf '\n== full test suite (bounds-checked kernels), outside the source tree\n'
 mkdir -p "$WORK/run"
-cp -R "$ROOT/tests" "$ROOT/pyproject.toml" "$WORK/run/"
+cp -R "$ROOT/tests" "$ROOT/pyproject.toml" "$ROOT/README.md" "$WORK/run/"
 cd "$WORK/run"
 "$BIN/pytest" -q -p no:cacheprovider || fail "test suite in the debug build"
 echo

@@ -6,6 +6,20 @@ regression losses in ``regression.py`` (kernel ``src/_regression.pyx``),
 binary classification losses in ``binary.py`` (kernel ``src/_binary.pyx``),
 both on the element-wise driver ``src/_elementwise.pxd``; the multiclass
 margin losses in ``margin.py`` (kernel ``src/_margin.pyx``).
+
+Every loss object is a :class:`Loss` with three calls: ``loss(pred, target)``,
+``loss.gradient(pred, target)`` and ``loss.loss_and_gradient(pred, target)``;
+each functional form (``squared_error``, ...) returns the class's value.
+
+Examples
+--------
+>>> from lossopt.losses import Hinge, hinge
+>>> Hinge()([2.0, 0.5, -1.0], [1, 1, 1])      # (0 + 0.5 + 2) / 3
+0.8333333333333334
+>>> hinge([2.0, 0.5, -1.0], [1, 1, 1])
+0.8333333333333334
+>>> Hinge().gradient([2.0, 0.5, -1.0], [1, 1, 1])
+array([ 0.        , -0.33333333, -0.33333333])
 """
 
 from ._base import Loss

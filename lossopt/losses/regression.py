@@ -424,12 +424,84 @@ class GaussianNLL(Loss):
         self.reduction = reduction
 
     def __call__(self, pred, target, var, sample_weight=None):
+        """The loss of the predicted means `pred` and variances `var`.
+
+        Parameters
+        ----------
+        pred : array_like of shape (N,) or (N, K)
+            The predicted means.
+        target : array_like of `pred`'s shape
+        var : array_like
+            The predicted variances, >= 0: `pred`'s shape, `pred`'s shape
+            without the last axis, a shape that broadcasts to it, or a scalar.
+        sample_weight : array_like of shape (N,), optional
+
+        Returns
+        -------
+        float, or ndarray of shape (N,) with ``reduction="none"``
+
+        Examples
+        --------
+        >>> from lossopt import GaussianNLL
+        >>> GaussianNLL()([1.0, 0.0], [0.0, 0.0], 1.0)     # (1/2 + 0) / 2
+        0.25
+        >>> GaussianNLL(reduction="none", full=True)([0.0], [0.0], [1.0])   # ln sqrt(2 pi)
+        array([0.91893853])
+        """
         return self._evaluate(pred, target, var, sample_weight, False, None)[0]
 
     def gradient(self, pred, target, var, sample_weight=None, out=None):
+        """The gradients with respect to the means and to the variances.
+
+        Parameters
+        ----------
+        pred, target, var, sample_weight
+            As for calling the loss.
+        out : pair (out_pred, out_var), optional
+            Arrays of `pred`'s and `var`'s shapes to write the two
+            gradients into; either may be None.
+
+        Returns
+        -------
+        d_pred : ndarray of `pred`'s shape
+        d_var : ndarray of `var`'s shape
+            Summed over the axes `var` was broadcast along.
+
+        Examples
+        --------
+        >>> from lossopt import GaussianNLL
+        >>> d_pred, d_var = GaussianNLL(reduction="sum").gradient([1.0, 2.0], [0.0, 0.0], 2.0)
+        >>> d_pred                               # (pred - target) / var
+        array([0.5, 1. ])
+        >>> d_var                                # sum of (1/v - d^2/v^2) / 2: shared variance
+        array(-0.125)
+        """
         return self._evaluate(pred, target, var, sample_weight, True, out)[1]
 
     def loss_and_gradient(self, pred, target, var, sample_weight=None, out=None):
+        """The loss and both gradients, from one pass.
+
+        Parameters
+        ----------
+        pred, target, var, sample_weight, out
+            As for :meth:`gradient`.
+
+        Returns
+        -------
+        value : float, or ndarray of shape (N,) with ``reduction="none"``
+        (d_pred, d_var) : pair of ndarrays, as :meth:`gradient` returns
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from lossopt import GaussianNLL
+        >>> value, (d_pred, d_var) = GaussianNLL().loss_and_gradient(
+        ...     [1.0, 0.0], [0.0, 0.0], np.array([1.0, 4.0]))
+        >>> round(value, 6)                      # (1/2 + ln(4)/2) / 2
+        0.596574
+        >>> d_pred, d_var
+        (array([0.5, 0. ]), array([0.    , 0.0625]))
+        """
         return self._evaluate(pred, target, var, sample_weight, True, out)
 
     def _evaluate(self, pred, target, var, sample_weight, want_grad, out):

@@ -24,6 +24,15 @@ class NotFittedError(ValueError, AttributeError):
 
     Both a ValueError and an AttributeError, as scikit-learn's class of the
     same name.
+
+    Examples
+    --------
+    >>> from lossopt.models import LinearRegression, NotFittedError
+    >>> try:
+    ...     LinearRegression().predict([[1.0]])
+    ... except NotFittedError as exc:
+    ...     print(isinstance(exc, ValueError), isinstance(exc, AttributeError))
+    True True
     """
 
 

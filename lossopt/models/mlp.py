@@ -186,12 +186,40 @@ class _BaseMLP(BaseModel):
     @property
     def coefs_(self):
         """list of ndarray: the weight matrix of each layer, shape
-        (fan_in, fan_out), for unscaled inputs (scikit-learn's layout)."""
+        (fan_in, fan_out), for unscaled inputs (scikit-learn's layout).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from lossopt.models import MLPRegressor
+        >>> X, y = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 3.0]]), np.array([1.0, 2.0, 5.0])
+        >>> reg = MLPRegressor((4,), random_state=0, max_epochs=5).fit(X, y)
+        >>> [w.shape for w in reg.coefs_]
+        [(2, 4), (4, 1)]
+        >>> h = np.maximum(X @ reg.coefs_[0] + reg.intercepts_[0], 0.0)   # the ReLU layer
+        >>> np.allclose(h @ reg.coefs_[1] + reg.intercepts_[1], reg.predict(X)[:, None])
+        True
+        """
         return self._unpacked()[0]
 
     @property
     def intercepts_(self):
-        """list of ndarray: the intercept vector of each layer."""
+        """list of ndarray: the intercept vector of each layer, for unscaled
+        inputs (and targets).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from lossopt.models import MLPRegressor
+        >>> X = np.array([[0.0], [1.0], [2.0]])
+        >>> reg = MLPRegressor((4,), activation="identity", random_state=0,
+        ...                    max_epochs=5).fit(X, [1.0, 2.0, 3.0])
+        >>> [b.shape for b in reg.intercepts_]
+        [(4,), (1,)]
+        >>> x0 = reg.intercepts_[0] @ reg.coefs_[1] + reg.intercepts_[1]   # f(0): no weights
+        >>> np.allclose(x0, reg.predict([[0.0]]))
+        True
+        """
         return self._unpacked()[1]
 
     def _logits_original(self, X):
@@ -372,7 +400,18 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     @property
     def out_activation_(self):
-        """str: "logistic" (two classes, one output) or "softmax"."""
+        """str: "logistic" (two classes, one output) or "softmax".
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from lossopt.models import MLPClassifier
+        >>> X = np.array([[0.0], [1.0], [2.0], [3.0]])
+        >>> MLPClassifier((2,), max_epochs=1, random_state=0).fit(X, [0, 0, 1, 1]).out_activation_
+        'logistic'
+        >>> MLPClassifier((2,), max_epochs=1, random_state=0).fit(X, [0, 1, 2, 2]).out_activation_
+        'softmax'
+        """
         self._check_is_fitted()
         return "logistic" if self.n_outputs_ == 1 else "softmax"
 

@@ -387,7 +387,12 @@ class Optimizer:
         --------
         >>> import numpy as np
         >>> from lossopt.optim import SGD
-        >>> SGD([np.zeros(2)]).zero_grad()
+        >>> w = np.ones(2)
+        >>> opt = SGD([w], lr=0.5)
+        >>> opt.zero_grad()                      # returns None, changes nothing
+        >>> opt.step([np.array([1.0, -1.0])])   # w - lr * gradient
+        >>> w
+        array([0.5, 1.5])
         """
 
     # ------------------------------------------------------------- state --
