@@ -9,11 +9,13 @@ e.g. an exception's ``with_traceback``, are not lossopt's).  Each must have a
 numpydoc ``Examples`` section with at least one doctest that shows a value
 (an example that only shows that a call runs does not count), and every module
 that defines one of them is run by doctest.  To cover a new public module, add
-its name to ``NAMESPACES``; it must define ``__all__``.
+its name to ``NAMESPACES``; it must define ``__all__``.  ``lossopt.plotting``
+is one only where matplotlib is installed.
 """
 
 import doctest
 import importlib
+import importlib.util
 import inspect
 import re
 
@@ -28,7 +30,11 @@ NAMESPACES = [
     "lossopt.optim",
     "lossopt.models",
     "lossopt.datasets",
+    "lossopt.demo",
 ]
+# the figures' examples draw with matplotlib (the test extra has it)
+if importlib.util.find_spec("matplotlib") is not None:
+    NAMESPACES.append("lossopt.plotting")
 
 _EXAMPLES = re.compile(r"^[ \t]*Examples[ \t]*\n[ \t]*-{8,}[ \t]*$", re.MULTILINE)
 _PARSER = doctest.DocTestParser()
