@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import lossopt
-from lossopt import _threads, functional, likelihood
+from lossopt import _tabular, _threads, cli, functional, likelihood
 from lossopt.losses import binary, cross_entropy, margin, regression
 from lossopt.optim import adam, adaptive, clip, flat, lr_scheduler, optimizer, sgd
 from lossopt.models import _base as models_base, linear as models_linear
@@ -19,7 +19,8 @@ MODELS_MODULES = [lossopt.models, models_base, models_linear, models_svm, models
 
 
 @pytest.mark.parametrize("module", [functional, cross_entropy, regression, binary, margin,
-                                    _threads, likelihood] + OPTIM_MODULES + MODELS_MODULES)
+                                    _threads, likelihood, cli, _tabular]
+                         + OPTIM_MODULES + MODELS_MODULES)
 def test_docstring_examples(module):
     np.set_printoptions(legacy=False)
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
