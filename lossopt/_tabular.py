@@ -147,11 +147,13 @@ def _read_csv(path, target, features, delimiter):
         raise DataError(f"{name} has a header but no data rows")
     order = list(header)
     feats, target = _select(order, target, features, name)
+    # every column but the target is a feature unless they were chosen
+    hint = "; choose the feature columns with --features" if features is None else ""
     X = np.empty((len(rows), len(feats)))
     for j, col in enumerate(feats):
         k = order.index(col)
         for i, row in enumerate(rows):
-            X[i, j] = _number(row[k], col, i, lines[i], name)
+            X[i, j] = _number(row[k], col, i, lines[i], name, hint)
     y = None
     if target is not None:
         k = order.index(target)
@@ -159,7 +161,7 @@ def _read_csv(path, target, features, delimiter):
     return Table(X, y, feats, target)
 
 
-def _number(text, column, i, line, name):
+def _number(text, column, i, line, name, hint=""):
     where = f"column {column!r}, row {i + 1} (line {line}) of {name}"
     try:
         v = float(text)
@@ -167,8 +169,8 @@ def _number(text, column, i, line, name):
         if not text.strip():
             raise DataError(f"{where} is empty: every feature value must be a number "
                             "(fill in or remove the missing values)") from None
-        raise DataError(f"{where} is not a number: {text!r} (feature columns must be "
-                        "numeric; leave a text column out with --features)") from None
+        raise DataError(f"{where} is not a number: {text!r} (feature columns must hold "
+                        f"numbers{hint})") from None
     if not np.isfinite(v):
         raise DataError(f"{where} is {text!r}: every feature value must be a finite number")
     return v
