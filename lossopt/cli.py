@@ -148,6 +148,8 @@ def _check_outputs(paths, force):
         folder = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(folder):
             raise _Failure(f"{option} {path}: the folder {folder} does not exist")
+        if not os.access(folder, os.W_OK):
+            raise _Failure(f"{option} {path}: the folder {folder} is not writable")
 
 
 def _write_all(writers):
