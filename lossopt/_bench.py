@@ -820,8 +820,9 @@ def parser(prog=None):
                    help="only these kernels: " + ", ".join(KERNELS))
     p.add_argument("--dtypes", nargs="+", choices=DTYPES, default=list(DTYPES))
     p.add_argument("--rounds", type=int, help="interleaved rounds (default 7, 3 with --quick)")
-    p.add_argument("--markdown", metavar="FILE", help="also write the table to FILE")
-    p.add_argument("--png", "--plot", metavar="FILE", dest="png",
+    p.add_argument("--markdown", metavar="FILE",
+                   help="also write the table (markdown) to FILE")
+    p.add_argument("--plot", "--png", metavar="FILE", dest="png",
                    help="also draw the ratios as a PNG bar chart (needs matplotlib)")
     return p
 

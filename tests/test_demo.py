@@ -273,5 +273,5 @@ def test_out_that_is_a_file_is_one_line_and_exit_1(tmp_path):
     r = run("demo", "--quick", "--out", str(target))
     assert r.returncode == 1
     assert r.stderr.strip().splitlines() == [
-        f"lossopt demo: out must be a folder; {str(target)!r} is a file"]
+        f"lossopt demo: error: out must be a folder; {str(target)!r} is a file"]
     assert target.read_text() == "keep me" and "Part 1" not in r.stdout

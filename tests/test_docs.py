@@ -31,6 +31,7 @@ NAMESPACES = [
     "lossopt.models",
     "lossopt.datasets",
     "lossopt.demo",
+    "lossopt.cli",
 ]
 # the figures' examples draw with matplotlib (the test extra has it)
 if importlib.util.find_spec("matplotlib") is not None:
@@ -76,7 +77,9 @@ def _public():
 
 PUBLIC = _public()
 # the namespaces themselves (module docstrings) and every module defining a public name
-DOCTESTED_MODULES = sorted(set(NAMESPACES) | {module for module, _ in PUBLIC.values()})
+# and the private modules whose helpers carry examples
+DOCTESTED_MODULES = sorted(set(NAMESPACES) | {module for module, _ in PUBLIC.values()}
+                           | {"lossopt._tabular"})
 
 
 @pytest.mark.parametrize("namespace", NAMESPACES)

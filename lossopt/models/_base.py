@@ -271,6 +271,13 @@ class BaseModel:
         attribute, plus the parameters in the training space so a
         ``warm_start`` fit continues from them.  :func:`load` restores it.
 
+        Learned attributes include, when set, ``feature_names_in_`` (the
+        names of the feature columns, scikit-learn's attribute: an array of
+        strings) and ``target_name_`` (the name of the target column, a
+        str): ``lossopt fit`` sets both, and ``lossopt predict`` selects the
+        columns of new data by these names.  A new ``fit`` that does not
+        continue the model (no ``warm_start``) removes them.
+
         Examples
         --------
         >>> import os, tempfile
@@ -354,6 +361,8 @@ def _to_array(value, name):
         return "array", value
     if isinstance(value, list):
         return "list", np.asarray(value, dtype=np.float64)
+    if isinstance(value, str):
+        return "str", np.asarray(value)
     if isinstance(value, (bool, np.bool_)):
         return "bool", np.asarray(bool(value))
     if isinstance(value, (int, np.integer)):
@@ -370,6 +379,8 @@ def _from_array(kind, arr):
         return arr.astype(object)
     if kind == "list":
         return arr.tolist()
+    if kind == "str":
+        return str(arr)
     if kind == "bool":
         return bool(arr)
     if kind == "int":

@@ -303,7 +303,7 @@ def fit(model, X, Y, sample_weight, encoding, *, opts, partial=False):
                 else:
                     sched.step()
             if bar is not None:
-                bar.set_postfix(loss=f"{epoch_loss:.6g}")
+                bar.set_postfix(loss=f"{epoch_loss:.6g}", refresh=False)
                 bar.update(1)
             if early:
                 score = model._validation_score(params, X_val, Y_val)
@@ -336,11 +336,16 @@ def fit(model, X, Y, sample_weight, encoding, *, opts, partial=False):
                 break
     finally:
         if bar is not None:
+            bar.refresh()       # the last epoch's loss (updates redraw at most 10 times/s)
             bar.close()
     if early and best_params is not None:
         flat.data[...] = best_params
     # training succeeded: now, and only now, write to the model
     final = [p.copy() for p in params]
+    if old is None:
+        # a fresh fit: column names set for an earlier fit no longer apply
+        for name in ("feature_names_in_", "target_name_"):
+            model.__dict__.pop(name, None)
     model.__dict__.update(encoding)
     model._set_fitted(final)
     model.loss_curve_ = loss_curve
