@@ -144,7 +144,7 @@ def test_quick_start_commands():
     text = README.read_text(encoding="utf-8")
     quick = text[text.index("## Quick start"):text.index("\n## ", text.index("## Quick start"))]
     commands = re.findall(r"^```bash\n(.*?)\n```$", quick, re.MULTILINE | re.DOTALL)
-    assert commands == ["pip install . && lossopt demo", 'pip install ".[test]" && pytest']
+    assert commands == ['pip install ".[demo]" && lossopt demo', 'pip install ".[test]" && pytest']
     ci = README.parent / ".ci" / "run"
     if ci.exists():
         assert commands[1] in ci.read_text().splitlines()
