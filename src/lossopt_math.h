@@ -216,43 +216,31 @@ static inline int lossopt_isa_level(void)
         default: return NAME##_isa_v0 ARGS;                                         \
         }                                                                           \
     }
-#define LOSSOPT_DISPATCH_VOID(NAME, PARAMS, ARGS)                                   \
-    LOSSOPT_TARGET_V4 static void NAME##_isa_v4 PARAMS { NAME##_body ARGS; }        \
+/* void entry points; the x86-64-v4 level calls V4 (NAME_isa_v4, or a variant
+ * written by hand with AVX-512 intrinsics: LOSSOPT_DISPATCH_VOID_OWN_V4 calls
+ * NAME_avx512, declared before it, and runs NAME_body on the other levels). */
+#define LOSSOPT_DISPATCH_VOID_TO(NAME, V4, PARAMS, ARGS)                            \
     LOSSOPT_TARGET_V3 static void NAME##_isa_v3 PARAMS { NAME##_body ARGS; }        \
     static void NAME##_isa_v0 PARAMS { NAME##_body ARGS; }                          \
     static void NAME PARAMS                                                         \
     {                                                                               \
         switch (lossopt_isa_level()) {                                              \
-        case LOSSOPT_ISA_V4: NAME##_isa_v4 ARGS; break;                             \
+        case LOSSOPT_ISA_V4: V4 ARGS; break;                                        \
         case LOSSOPT_ISA_V3: NAME##_isa_v3 ARGS; break;                             \
         default: NAME##_isa_v0 ARGS; break;                                         \
         }                                                                           \
     }
+#define LOSSOPT_DISPATCH_VOID(NAME, PARAMS, ARGS)                                   \
+    LOSSOPT_TARGET_V4 static void NAME##_isa_v4 PARAMS { NAME##_body ARGS; }        \
+    LOSSOPT_DISPATCH_VOID_TO(NAME, NAME##_isa_v4, PARAMS, ARGS)
+#define LOSSOPT_DISPATCH_VOID_OWN_V4(NAME, PARAMS, ARGS)                            \
+    LOSSOPT_DISPATCH_VOID_TO(NAME, NAME##_avx512, PARAMS, ARGS)
 #else
 #define LOSSOPT_DISPATCH(RET, NAME, PARAMS, ARGS)                                   \
     static RET NAME PARAMS { return NAME##_body ARGS; }
 #define LOSSOPT_DISPATCH_VOID(NAME, PARAMS, ARGS)                                   \
     static void NAME PARAMS { NAME##_body ARGS; }
-#endif
-
-/* The same for an entry point whose x86-64-v4 variant is written by hand
- * (AVX-512 intrinsics) as NAME_avx512, declared before; the other levels run
- * NAME_body, which must be defined before this macro. */
-#if LOSSOPT_HAVE_DISPATCH
-#define LOSSOPT_DISPATCH_VOID_OWN_V4(NAME, PARAMS, ARGS)                            \
-    LOSSOPT_TARGET_V3 static void NAME##_isa_v3 PARAMS { NAME##_body ARGS; }        \
-    static void NAME##_isa_v0 PARAMS { NAME##_body ARGS; }                          \
-    static void NAME PARAMS                                                         \
-    {                                                                               \
-        switch (lossopt_isa_level()) {                                              \
-        case LOSSOPT_ISA_V4: NAME##_avx512 ARGS; break;                             \
-        case LOSSOPT_ISA_V3: NAME##_isa_v3 ARGS; break;                             \
-        default: NAME##_isa_v0 ARGS; break;                                         \
-        }                                                                           \
-    }
-#else
-#define LOSSOPT_DISPATCH_VOID_OWN_V4(NAME, PARAMS, ARGS)                            \
-    static void NAME PARAMS { NAME##_body ARGS; }
+#define LOSSOPT_DISPATCH_VOID_OWN_V4 LOSSOPT_DISPATCH_VOID
 #endif
 
 /* Declares NAME_body, defines the dispatcher NAME, and opens NAME_body's
@@ -930,20 +918,54 @@ LOSSOPT_OMP_SIMD()
             return lossopt_row_max_b_body_##SUFFIX(x, NULL, b, n);                   \
         return lossopt_row_max_b_body_##SUFFIX(x, mask, b, n);                       \
     }                                                                                \
-    /* e_j = exp(x_j - m) in double (0 where absent); c += the b_j of the     */     \
-    /* entries with e_j == 1, s += b_j e_j over the others                    */     \
+    /* e_j = exp(x_j - m) (0 where absent); c += the b_j of the entries with */     \
+    /* e_j == 1, s += b_j e_j over the others.  Doubles: one fused loop.      */     \
+    /* Floats: in float as in the rows without b (exp(th + tl), th + tl =    */      \
+    /* x - m exactly): the differences go into e, then one flat exp sweep     */     \
+    /* (16 float lanes, no scalar remainder of exps), then the sums,          */     \
+    /* BLOCK_ELEMS at a time -- 20% faster than exps in double for floats,    */     \
+    /* 19% slower than the fused loop for 10-class rows of doubles.           */     \
     LOSSOPT_ALWAYS_INLINE void lossopt_row_exp_sum_b_body_##SUFFIX(                  \
         const T *x, const unsigned char *mask, const double *b, ptrdiff_t n,         \
         double m, T *e, double *s_out, double *c_out)                                \
     {                                                                                \
+        const T mt = (T)m;    /* a value of x (or -inf): exact */                    \
+        T tlo[IS_FLOAT ? LOSSOPT_BLOCK_ELEMS : 1];                                   \
         double s = 0.0, c = 0.0;                                                     \
-        LOSSOPT_OMP_SIMD(reduction(+:s, c))                                          \
-        for (ptrdiff_t j = 0; j < n; j++) {                                          \
-            int present = (mask ? mask[j] != 0 : 1) && b[j] != 0.0;                  \
-            double v = present ? lossopt_exp((double)x[j] - m) : 0.0;                \
-            c += (present && v == 1.0) ? b[j] : 0.0;                                 \
-            s += (present && v != 1.0) ? b[j] * v : 0.0;                             \
-            e[j] = (T)v;                                                             \
+        if (!IS_FLOAT) {                                                             \
+            LOSSOPT_OMP_SIMD(reduction(+:s, c))                                      \
+            for (ptrdiff_t j = 0; j < n; j++) {                                      \
+                int present = (mask ? mask[j] != 0 : 1) && b[j] != 0.0;              \
+                double v = present ? lossopt_exp((double)x[j] - m) : 0.0;            \
+                c += (present && v == 1.0) ? b[j] : 0.0;                             \
+                s += (present && v != 1.0) ? b[j] * v : 0.0;                         \
+                e[j] = (T)v;                                                         \
+            }                                                                        \
+        }                                                                            \
+        for (ptrdiff_t j0 = 0; IS_FLOAT && j0 < n; j0 += LOSSOPT_BLOCK_ELEMS) {      \
+            const ptrdiff_t nb = n - j0 < LOSSOPT_BLOCK_ELEMS ? n - j0                \
+                                                              : LOSSOPT_BLOCK_ELEMS; \
+            const T *xb = x + j0;                                                    \
+            const unsigned char *mb = mask ? mask + j0 : NULL;                       \
+            const double *bb = b + j0;                                               \
+            T *eb = e + j0;                                                          \
+            LOSSOPT_OMP_SIMD()                                                       \
+            for (ptrdiff_t j = 0; j < nb; j++) {                                     \
+                int present = (mb ? mb[j] != 0 : 1) && bb[j] != 0.0;                 \
+                T th = xb[j] - mt;                                                   \
+                if (IS_FLOAT)                                                        \
+                    tlo[j * IS_FLOAT] = present ? lossopt_diff_lo_##SUFFIX(xb[j], mt, th) \
+                                                : (T)0;                              \
+                eb[j] = present ? th : (T)-INFINITY;                                 \
+            }                                                                        \
+            lossopt_exp_flat_##SUFFIX(eb, IS_FLOAT ? tlo : NULL, nb);                \
+            LOSSOPT_OMP_SIMD(reduction(+:s, c))                                      \
+            for (ptrdiff_t j = 0; j < nb; j++) {                                     \
+                int present = (mb ? mb[j] != 0 : 1) && bb[j] != 0.0;                 \
+                double v = (double)eb[j];                                            \
+                c += (present && v == 1.0) ? bb[j] : 0.0;                            \
+                s += (present && v != 1.0) ? bb[j] * v : 0.0;                        \
+            }                                                                        \
         }                                                                            \
         *s_out += s;                                                                 \
         *c_out += c;                                                                 \
