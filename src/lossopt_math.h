@@ -2,8 +2,10 @@
  * lossopt_math.h -- the innermost loops of the lossopt kernels.
  *
  * Everything the Cython kernels need from C lives here:
- *   - a vectorisable exp(x) for doubles (range reduction + polynomial),
- *     applied to whole blocks by lossopt_exp_block();
+ *   - a vectorisable exp(x) for doubles and floats (range reduction +
+ *     polynomial), inlined into fused loops, and a block sweep
+ *     (lossopt_exp_flat_*, lossopt_exp_block) that runs a table-driven
+ *     AVX-512 exp on the x86-64-v4 path;
  *   - OpenMP shims, so the kernels build and run serially without OpenMP;
  *   - a description of the build (compiler, SIMD path) for `lossopt info`.
  *
@@ -216,23 +218,31 @@ static inline int lossopt_isa_level(void)
         default: return NAME##_isa_v0 ARGS;                                         \
         }                                                                           \
     }
-#define LOSSOPT_DISPATCH_VOID(NAME, PARAMS, ARGS)                                   \
-    LOSSOPT_TARGET_V4 static void NAME##_isa_v4 PARAMS { NAME##_body ARGS; }        \
+/* void entry points; the x86-64-v4 level calls V4 (NAME_isa_v4, or a variant
+ * written by hand with AVX-512 intrinsics: LOSSOPT_DISPATCH_VOID_OWN_V4 calls
+ * NAME_avx512, declared before it, and runs NAME_body on the other levels). */
+#define LOSSOPT_DISPATCH_VOID_TO(NAME, V4, PARAMS, ARGS)                            \
     LOSSOPT_TARGET_V3 static void NAME##_isa_v3 PARAMS { NAME##_body ARGS; }        \
     static void NAME##_isa_v0 PARAMS { NAME##_body ARGS; }                          \
     static void NAME PARAMS                                                         \
     {                                                                               \
         switch (lossopt_isa_level()) {                                              \
-        case LOSSOPT_ISA_V4: NAME##_isa_v4 ARGS; break;                             \
+        case LOSSOPT_ISA_V4: V4 ARGS; break;                                        \
         case LOSSOPT_ISA_V3: NAME##_isa_v3 ARGS; break;                             \
         default: NAME##_isa_v0 ARGS; break;                                         \
         }                                                                           \
     }
+#define LOSSOPT_DISPATCH_VOID(NAME, PARAMS, ARGS)                                   \
+    LOSSOPT_TARGET_V4 static void NAME##_isa_v4 PARAMS { NAME##_body ARGS; }        \
+    LOSSOPT_DISPATCH_VOID_TO(NAME, NAME##_isa_v4, PARAMS, ARGS)
+#define LOSSOPT_DISPATCH_VOID_OWN_V4(NAME, PARAMS, ARGS)                            \
+    LOSSOPT_DISPATCH_VOID_TO(NAME, NAME##_avx512, PARAMS, ARGS)
 #else
 #define LOSSOPT_DISPATCH(RET, NAME, PARAMS, ARGS)                                   \
     static RET NAME PARAMS { return NAME##_body ARGS; }
 #define LOSSOPT_DISPATCH_VOID(NAME, PARAMS, ARGS)                                   \
     static void NAME PARAMS { NAME##_body ARGS; }
+#define LOSSOPT_DISPATCH_VOID_OWN_V4 LOSSOPT_DISPATCH_VOID
 #endif
 
 /* Declares NAME_body, defines the dispatcher NAME, and opens NAME_body's
@@ -364,19 +374,16 @@ LOSSOPT_ALWAYS_INLINE double lossopt_exp(double x)
     return (p * s1) * s2;
 }
 
-/* x[i] <- exp(x[i]) for i < n, vectorised; one clone per ISA level. */
-LOSSOPT_KERNEL_VOID(lossopt_exp_block, (double *x, ptrdiff_t n), (x, n))
-{
-LOSSOPT_OMP_SIMD()
-    for (ptrdiff_t i = 0; i < n; i++)
-        x[i] = lossopt_exp(x[i]);
-}
 
 /*
  * exp(x) for one float, the same scheme in single precision (16 lanes on
  * AVX-512): n from the 1.5 * 2^23 shift, LN2F_HI has 8 trailing zero bits so
- * n * LN2F_HI is exact for |n| < 2^8, and the degree-7 Taylor polynomial has
- * truncation error below r^8/8! < 6e-9 (0.05 ulp) on |r| <= 0.3466.
+ * n * LN2F_HI is exact for |n| < 2^8, and exp(r) = 1 + r + r^2 P(r) with P
+ * the degree-4 near-minimax (Chebyshev) fit of (e^r - 1 - r)/r^2 on
+ * |r| <= ln2/2, coefficients rounded to float: its error is below 7.8e-9
+ * relative (0.07 ulp), one multiply-add fewer than the degree-7 Taylor
+ * polynomial used before (same 1-ulp bound: max 0.74 ulp measured on every
+ * 7th float of [-104, 89], x86-64-v4 and baseline paths).
  * x is clamped to [-104, 89]: exp(89) overflows and exp(-104) underflows.
  * `lo` is a small correction added to the reduced argument: exp(x + lo).
  */
@@ -397,11 +404,11 @@ static inline float lossopt_expf_lo(float x, float lo)
     float r_lo = lo - nd * ln2_lo;
     float r = r_hi + r_lo;
 
-    float p = 1.0f / 5040.0f;                 /* 1/7! */
-    p = p * r + 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
+    /* within 1% of the Taylor coefficients 1/(k+2)! */
+    float p = 0x1.6d10fcp-10f;
+    p = p * r + 0x1.120b62p-7f;
+    p = p * r + 0x1.55551ap-5f;
+    p = p * r + 0x1.5554dep-3f;
     p = p * r + 0.5f;
     /* 1 + r + r^2 p with 1 + r_hi summed exactly, as in lossopt_exp */
     float t = (r * r) * p;
@@ -427,12 +434,185 @@ static inline float lossopt_expf(float x)
     return lossopt_expf_lo(x, 0.0f);
 }
 
-/* x[i] <- exp(x[i]) for floats. */
-LOSSOPT_KERNEL_VOID(lossopt_exp_block_f32, (float *x, ptrdiff_t n), (x, n))
+/* exp(x + lo) for doubles (lo is 0 where the kernels call it) */
+static inline double lossopt_exp_lo(double x, double lo)
 {
-LOSSOPT_OMP_SIMD()
-    for (ptrdiff_t i = 0; i < n; i++)
-        x[i] = lossopt_expf(x[i]);
+    return lossopt_exp(x + lo);
+}
+
+/*
+ * exp over a flat array, in place: v[k] <- exp(v[k] + lo[k]) (lo NULL: 0),
+ * lossopt_exp_flat_f64 and _f32.  The block-wide exp sweeps of the kernels
+ * go through these; elsewhere (inside fused loops) lossopt_exp and
+ * lossopt_expf_lo are inlined as they are.
+ *
+ * On the x86-64-v4 path they run a table-driven exp written with AVX-512
+ * intrinsics (x86-64-v3 and the baseline run the functions above, which need
+ * no table: GCC turns a table lookup into a gather, slower than the longer
+ * polynomial there):
+ *
+ *   x = (16 n + j) ln2/16 + r,  |r| <= ln2/32,  0 <= j < 16
+ *   exp(x) = 2^n 2^(j/16) e^r = 2^n (T_j + (T_j q + t_j)),  q = e^r - 1
+ *
+ * - 16 n + j from the 1.5 * 2^52 (2^23) shift; j is the low 4 bits of the
+ *   shifted value, which vpermi2pd / vpermps read directly as the index
+ *   into a table held in registers (2^(j/16) = T_j + t_j, T_j the rounded
+ *   value and t_j the rest), so no gather;
+ * - r = x - (16 n + j) ln2/16 by the Cody-Waite split of ln2/16 (the high
+ *   part has 17 (double) or 12 (float) trailing zero bits: the product with
+ *   16 n + j is exact over the clamped range);
+ * - q = r + r^2 P(r), P the degree-4 (double) or degree-1 (float) Chebyshev
+ *   fit of (e^r - 1 - r)/r^2 on |r| <= ln2/32: relative error below
+ *   2.8e-17 (double) and 4.6e-9 (float); T_j + (T_j q + t_j) rounds once
+ *   at the end: max error measured 0.76 ulp (double; 12M random doubles vs
+ *   long double) and 0.61 ulp (float; every 7th float of [-104, 89] vs
+ *   double);
+ * - 2^n by vscalefpd / vscalefps, which rounds once into the subnormal
+ *   range and gives +inf on overflow and +0 on underflow.
+ *
+ * Edges as lossopt_exp: x clamped to [-746, 710] ([-104, 89]) by min/max
+ * that keep a NaN; exp(+-0) = 1 exactly (r = 0, j = 0, T_0 = 1), +inf, +0
+ * and NaN as IEEE.
+ */
+#if LOSSOPT_HAVE_DISPATCH
+#include <immintrin.h>
+
+/* 2^(j/16) = hi + lo, j = 0..15, for doubles and floats */
+static const double lossopt_exp2_16_hi[16] = {
+    0x1.0000000000000p+0, 0x1.0b5586cf9890fp+0, 0x1.172b83c7d517bp+0,
+    0x1.2387a6e756238p+0, 0x1.306fe0a31b715p+0, 0x1.3dea64c123422p+0,
+    0x1.4bfdad5362a27p+0, 0x1.5ab07dd485429p+0, 0x1.6a09e667f3bcdp+0,
+    0x1.7a11473eb0187p+0, 0x1.8ace5422aa0dbp+0, 0x1.9c49182a3f090p+0,
+    0x1.ae89f995ad3adp+0, 0x1.c199bdd85529cp+0, 0x1.d5818dcfba487p+0,
+    0x1.ea4afa2a490dap+0,
+};
+static const double lossopt_exp2_16_lo[16] = {
+    0x0.0p+0, 0x1.8a62e4adc610bp-54, -0x1.19041b9d78a76p-55,
+    0x1.9b07eb6c70573p-54, 0x1.6f46ad23182e4p-55, 0x1.ada0911f09ebcp-55,
+    0x1.d4397afec42e2p-56, 0x1.6324c054647adp-54, -0x1.bdd3413b26456p-54,
+    -0x1.41577ee04992fp-55, 0x1.6e9f156864b27p-54, 0x1.c7c46b071f2bep-56,
+    0x1.7a1cd345dcc81p-54, 0x1.11065895048ddp-55, 0x1.2ed02d75b3707p-55,
+    -0x1.e9c23179c2893p-54,
+};
+static const float lossopt_exp2f_16_hi[16] = {
+    0x1.0000000000000p+0f, 0x1.0b55860000000p+0f, 0x1.172b840000000p+0f, 0x1.2387a60000000p+0f,
+    0x1.306fe00000000p+0f, 0x1.3dea640000000p+0f, 0x1.4bfdae0000000p+0f, 0x1.5ab07e0000000p+0f,
+    0x1.6a09e60000000p+0f, 0x1.7a11480000000p+0f, 0x1.8ace540000000p+0f, 0x1.9c49180000000p+0f,
+    0x1.ae89fa0000000p+0f, 0x1.c199be0000000p+0f, 0x1.d5818e0000000p+0f, 0x1.ea4afa0000000p+0f,
+};
+static const float lossopt_exp2f_16_lo[16] = {
+    0x0.0p+0f, 0x1.9f31220000000p-25f, -0x1.c157420000000p-27f, 0x1.ceac480000000p-25f,
+    0x1.4636e20000000p-25f, 0x1.8246840000000p-25f, -0x1.593abc0000000p-25f, -0x1.5bd5ec0000000p-27f,
+    0x1.9fcef40000000p-26f, -0x1.829fd00000000p-25f, 0x1.15506e0000000p-27f, 0x1.51f8480000000p-27f,
+    -0x1.a94b140000000p-26f, -0x1.3d56b20000000p-27f, -0x1.822dbc0000000p-27f, 0x1.52486c0000000p-27f,
+};
+
+LOSSOPT_TARGET_V4 static inline __m512d lossopt_exp_v8(__m512d x)
+{
+    const __m512d shift = _mm512_set1_pd(0x1.8p52);
+    const __m512d lhi = _mm512_set1_pd(0x1.62e42fefa0000p-5);     /* ln2/16 */
+    const __m512d llo = _mm512_set1_pd(0x1.cf79abc9e3b3ap-44);
+    /* min/max return their second operand when one is NaN: a NaN x stays */
+    x = _mm512_min_pd(_mm512_set1_pd(710.0), x);
+    x = _mm512_max_pd(_mm512_set1_pd(-746.0), x);
+    __m512d kd = _mm512_fmadd_pd(x, _mm512_set1_pd(0x1.71547652b82fep+4), shift);
+    __m512d nd = _mm512_sub_pd(kd, shift);               /* 16 n + j */
+    __m512d r = _mm512_fnmadd_pd(nd, lhi, x);            /* exact */
+    r = _mm512_fnmadd_pd(nd, llo, r);
+    __m512i j = _mm512_castpd_si512(kd);                 /* low 4 bits: j */
+    __m512d t = _mm512_permutex2var_pd(_mm512_loadu_pd(lossopt_exp2_16_hi), j,
+                                       _mm512_loadu_pd(lossopt_exp2_16_hi + 8));
+    __m512d tl = _mm512_permutex2var_pd(_mm512_loadu_pd(lossopt_exp2_16_lo), j,
+                                        _mm512_loadu_pd(lossopt_exp2_16_lo + 8));
+    __m512d p = _mm512_fmadd_pd(_mm512_set1_pd(0x1.6c17bb51f236dp-10), r,
+                                _mm512_set1_pd(0x1.11120af701debp-7));
+    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(0x1.55555555194d2p-5));
+    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(0x1.55555554dd44dp-3));
+    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(0.5));
+    __m512d q = _mm512_fmadd_pd(_mm512_mul_pd(r, r), p, r);
+    __m512d e = _mm512_add_pd(t, _mm512_fmadd_pd(t, q, tl));
+    /* scalef multiplies by 2^floor(nd / 16) = 2^n */
+    return _mm512_scalef_pd(e, _mm512_mul_pd(nd, _mm512_set1_pd(0.0625)));
+}
+
+LOSSOPT_TARGET_V4 static inline __m512 lossopt_expf_v16(__m512 x, __m512 lo)
+{
+    const __m512 shift = _mm512_set1_ps(0x1.8p23f);
+    const __m512 lhi = _mm512_set1_ps(0x1.62ep-5f), llo = _mm512_set1_ps(0x1.0bfbe8p-19f);
+    x = _mm512_min_ps(_mm512_set1_ps(89.0f), x);
+    x = _mm512_max_ps(_mm512_set1_ps(-104.0f), x);
+    __m512 kd = _mm512_fmadd_ps(x, _mm512_set1_ps(0x1.715476p+4f), shift);
+    __m512 nd = _mm512_sub_ps(kd, shift);
+    __m512 r = _mm512_fnmadd_ps(nd, lhi, x);                 /* exact */
+    r = _mm512_add_ps(r, _mm512_fnmadd_ps(nd, llo, lo));
+    __m512i j = _mm512_castps_si512(kd);
+    __m512 t = _mm512_permutexvar_ps(j, _mm512_loadu_ps(lossopt_exp2f_16_hi));
+    __m512 tl = _mm512_permutexvar_ps(j, _mm512_loadu_ps(lossopt_exp2f_16_lo));
+    __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(0x1.55565cp-3f), r, _mm512_set1_ps(0x1.000148p-1f));
+    __m512 q = _mm512_fmadd_ps(_mm512_mul_ps(r, r), p, r);
+    __m512 e = _mm512_add_ps(t, _mm512_fmadd_ps(t, q, tl));
+    return _mm512_scalef_ps(e, _mm512_mul_ps(nd, _mm512_set1_ps(0.0625f)));
+}
+
+/* full vectors, then the rest under a mask (nothing read or written past n) */
+LOSSOPT_TARGET_V4 static void lossopt_exp_flat_f64_avx512(double *v, const double *lo,
+                                                          ptrdiff_t n)
+{
+    (void)lo;   /* the double kernels pass none */
+    ptrdiff_t k = 0;
+    for (; k + 8 <= n; k += 8)
+        _mm512_storeu_pd(v + k, lossopt_exp_v8(_mm512_loadu_pd(v + k)));
+    if (k < n) {
+        __mmask8 m = (__mmask8)((1u << (n - k)) - 1u);
+        _mm512_mask_storeu_pd(v + k, m, lossopt_exp_v8(_mm512_maskz_loadu_pd(m, v + k)));
+    }
+}
+
+LOSSOPT_TARGET_V4 static void lossopt_exp_flat_f32_avx512(float *v, const float *lo,
+                                                          ptrdiff_t n)
+{
+    ptrdiff_t k = 0;
+    for (; k + 16 <= n; k += 16)
+        _mm512_storeu_ps(v + k, lossopt_expf_v16(_mm512_loadu_ps(v + k),
+                         lo ? _mm512_loadu_ps(lo + k) : _mm512_setzero_ps()));
+    if (k < n) {
+        __mmask16 m = (__mmask16)((1u << (n - k)) - 1u);
+        __m512 l = lo ? _mm512_maskz_loadu_ps(m, lo + k) : _mm512_setzero_ps();
+        _mm512_mask_storeu_ps(v + k, m, lossopt_expf_v16(_mm512_maskz_loadu_ps(m, v + k), l));
+    }
+}
+#endif
+
+/* The other paths: the branch-free scalar exp, vectorised by the compiler. */
+#define LOSSOPT_DEFINE_EXP_FLAT(T, SUFFIX, EXPLO)                                    \
+    LOSSOPT_ALWAYS_INLINE void lossopt_exp_flat_##SUFFIX##_body(T *v, const T *lo,   \
+                                                                ptrdiff_t n)         \
+    {                                                                                \
+        if (lo == NULL) {                                                            \
+            LOSSOPT_OMP_SIMD()                                                       \
+            for (ptrdiff_t k = 0; k < n; k++)                                        \
+                v[k] = EXPLO(v[k], (T)0);                                            \
+        } else {                                                                     \
+            LOSSOPT_OMP_SIMD()                                                       \
+            for (ptrdiff_t k = 0; k < n; k++)                                        \
+                v[k] = EXPLO(v[k], lo[k]);                                           \
+        }                                                                            \
+    }                                                                                \
+    LOSSOPT_DISPATCH_VOID_OWN_V4(lossopt_exp_flat_##SUFFIX,                          \
+                                 (T *v, const T *lo, ptrdiff_t n), (v, lo, n))
+
+LOSSOPT_DEFINE_EXP_FLAT(double, f64, lossopt_exp_lo)
+LOSSOPT_DEFINE_EXP_FLAT(float, f32, lossopt_expf_lo)
+
+/* x[i] <- exp(x[i]) for i < n, in the data's precision. */
+static inline void lossopt_exp_block(double *x, ptrdiff_t n)
+{
+    lossopt_exp_flat_f64(x, NULL, n);
+}
+
+static inline void lossopt_exp_block_f32(float *x, ptrdiff_t n)
+{
+    lossopt_exp_flat_f32(x, NULL, n);
 }
 
 /* ----------------------------------------------------------------- log1p -- */
@@ -740,20 +920,54 @@ LOSSOPT_OMP_SIMD()
             return lossopt_row_max_b_body_##SUFFIX(x, NULL, b, n);                   \
         return lossopt_row_max_b_body_##SUFFIX(x, mask, b, n);                       \
     }                                                                                \
-    /* e_j = exp(x_j - m) in double (0 where absent); c += the b_j of the     */     \
-    /* entries with e_j == 1, s += b_j e_j over the others                    */     \
+    /* e_j = exp(x_j - m) (0 where absent); c += the b_j of the entries with */     \
+    /* e_j == 1, s += b_j e_j over the others.  Doubles: one fused loop.      */     \
+    /* Floats: in float as in the rows without b (exp(th + tl), th + tl =    */      \
+    /* x - m exactly): the differences go into e, then one flat exp sweep     */     \
+    /* (16 float lanes, no scalar remainder of exps), then the sums,          */     \
+    /* BLOCK_ELEMS at a time -- 20% faster than exps in double for floats,    */     \
+    /* 19% slower than the fused loop for 10-class rows of doubles.           */     \
     LOSSOPT_ALWAYS_INLINE void lossopt_row_exp_sum_b_body_##SUFFIX(                  \
         const T *x, const unsigned char *mask, const double *b, ptrdiff_t n,         \
         double m, T *e, double *s_out, double *c_out)                                \
     {                                                                                \
+        const T mt = (T)m;    /* a value of x (or -inf): exact */                    \
+        T tlo[IS_FLOAT ? LOSSOPT_BLOCK_ELEMS : 1];                                   \
         double s = 0.0, c = 0.0;                                                     \
-        LOSSOPT_OMP_SIMD(reduction(+:s, c))                                          \
-        for (ptrdiff_t j = 0; j < n; j++) {                                          \
-            int present = (mask ? mask[j] != 0 : 1) && b[j] != 0.0;                  \
-            double v = present ? lossopt_exp((double)x[j] - m) : 0.0;                \
-            c += (present && v == 1.0) ? b[j] : 0.0;                                 \
-            s += (present && v != 1.0) ? b[j] * v : 0.0;                             \
-            e[j] = (T)v;                                                             \
+        if (!IS_FLOAT) {                                                             \
+            LOSSOPT_OMP_SIMD(reduction(+:s, c))                                      \
+            for (ptrdiff_t j = 0; j < n; j++) {                                      \
+                int present = (mask ? mask[j] != 0 : 1) && b[j] != 0.0;              \
+                double v = present ? lossopt_exp((double)x[j] - m) : 0.0;            \
+                c += (present && v == 1.0) ? b[j] : 0.0;                             \
+                s += (present && v != 1.0) ? b[j] * v : 0.0;                         \
+                e[j] = (T)v;                                                         \
+            }                                                                        \
+        }                                                                            \
+        for (ptrdiff_t j0 = 0; IS_FLOAT && j0 < n; j0 += LOSSOPT_BLOCK_ELEMS) {      \
+            const ptrdiff_t nb = n - j0 < LOSSOPT_BLOCK_ELEMS ? n - j0                \
+                                                              : LOSSOPT_BLOCK_ELEMS; \
+            const T *xb = x + j0;                                                    \
+            const unsigned char *mb = mask ? mask + j0 : NULL;                       \
+            const double *bb = b + j0;                                               \
+            T *eb = e + j0;                                                          \
+            LOSSOPT_OMP_SIMD()                                                       \
+            for (ptrdiff_t j = 0; j < nb; j++) {                                     \
+                int present = (mb ? mb[j] != 0 : 1) && bb[j] != 0.0;                 \
+                T th = xb[j] - mt;                                                   \
+                if (IS_FLOAT)                                                        \
+                    tlo[j * IS_FLOAT] = present ? lossopt_diff_lo_##SUFFIX(xb[j], mt, th) \
+                                                : (T)0;                              \
+                eb[j] = present ? th : (T)-INFINITY;                                 \
+            }                                                                        \
+            lossopt_exp_flat_##SUFFIX(eb, IS_FLOAT ? tlo : NULL, nb);                \
+            LOSSOPT_OMP_SIMD(reduction(+:s, c))                                      \
+            for (ptrdiff_t j = 0; j < nb; j++) {                                     \
+                int present = (mb ? mb[j] != 0 : 1) && bb[j] != 0.0;                 \
+                double v = (double)eb[j];                                            \
+                c += (present && v == 1.0) ? bb[j] : 0.0;                            \
+                s += (present && v != 1.0) ? bb[j] * v : 0.0;                        \
+            }                                                                        \
         }                                                                            \
         *s_out += s;                                                                 \
         *c_out += c;                                                                 \
@@ -767,13 +981,6 @@ LOSSOPT_OMP_SIMD()
             lossopt_row_exp_sum_b_body_##SUFFIX(x, NULL, b, n, m, e, s_out, c_out);  \
         else                                                                         \
             lossopt_row_exp_sum_b_body_##SUFFIX(x, mask, b, n, m, e, s_out, c_out);  \
-    }                                                                                \
-    /* v[k] = exp(v[k] + lo[k]) over a flat block (lo only for floats) */            \
-    static inline void lossopt_exp_lo_flat_##SUFFIX(T *v, const T *lo, ptrdiff_t n)  \
-    {                                                                                \
-        LOSSOPT_OMP_SIMD()                                                           \
-        for (ptrdiff_t k = 0; k < n; k++)                                            \
-            v[k] = EXPLO(v[k], IS_FLOAT ? lo[k * IS_FLOAT] : (T)0);                  \
     }                                                                                \
     /* m, e, s, c for a block of rows (s and c are added to).  e holds the     */    \
     /* exponentials afterwards: row-major (e[i * C + j]) for rows of at least  */    \
@@ -825,7 +1032,7 @@ LOSSOPT_OMP_SIMD()
                         er[j] = mr[j] ? er[j] : (T)-INFINITY;                        \
                 }                                                                    \
             }                                                                        \
-            lossopt_exp_lo_flat_##SUFFIX(e, lo, nr * C);                             \
+            lossopt_exp_flat_##SUFFIX(e, IS_FLOAT ? lo : NULL, nr * C);              \
             for (ptrdiff_t i = 0; i < nr; i++) {                                     \
                 const T *er = e + i * C;                                             \
                 double s = 0.0, c = 0.0;                                             \
@@ -864,14 +1071,25 @@ LOSSOPT_OMP_SIMD()
                 }                                                                    \
             }                                                                        \
         }                                                                            \
+        /* shift (th + tl = x - m), one flat exp sweep, then the row sums */      \
+        T tlo[IS_FLOAT ? LOSSOPT_BLOCK_ELEMS : 1];                                   \
         for (ptrdiff_t j = 0; j < C; j++) {                                          \
-            T *col = e + j * nr;                                                     \
+            T *col = e + j * nr, *lr = tlo + (j * nr) * IS_FLOAT;                    \
             LOSSOPT_OMP_SIMD()                                                       \
             for (ptrdiff_t i = 0; i < nr; i++) {                                     \
                 T v = col[i];                                                        \
                 T th = v - mv[i];                                                    \
-                T ex = EXPLO(th, lossopt_diff_lo_##SUFFIX(v, mv[i], th));            \
-                col[i] = ex;                                                         \
+                if (IS_FLOAT)                                                        \
+                    lr[i * IS_FLOAT] = lossopt_diff_lo_##SUFFIX(v, mv[i], th);       \
+                col[i] = th;                                                         \
+            }                                                                        \
+        }                                                                            \
+        lossopt_exp_flat_##SUFFIX(e, IS_FLOAT ? tlo : NULL, nr * C);                 \
+        for (ptrdiff_t j = 0; j < C; j++) {                                          \
+            const T *col = e + j * nr;                                               \
+            LOSSOPT_OMP_SIMD()                                                       \
+            for (ptrdiff_t i = 0; i < nr; i++) {                                     \
+                T ex = col[i];                                                       \
                 c_out[i] += (ex == (T)1) ? 1.0 : 0.0;                                \
                 s_out[i] += (ex == (T)1) ? 0.0 : (double)ex;                         \
             }                                                                        \
@@ -879,11 +1097,6 @@ LOSSOPT_OMP_SIMD()
         for (ptrdiff_t i = 0; i < nr; i++)                                           \
             m_out[i] = (double)mv[i];                                                \
     }                                                                                \
-
-static inline double lossopt_exp_lo(double x, double lo)
-{
-    return lossopt_exp(x + lo);   /* lo is 0 for doubles */
-}
 
 LOSSOPT_DEFINE_ROW_HELPERS(double, f64, lossopt_exp_lo, 0)
 LOSSOPT_DEFINE_ROW_HELPERS(float, f32, lossopt_expf_lo, 1)

@@ -110,3 +110,20 @@ def test_log1p_edges():
     with np.errstate(divide="ignore", invalid="ignore"):
         np.testing.assert_array_equal(kernel_log1p(x), np.log1p(x))
     assert np.signbit(kernel_log1p(np.array([-0.0]))[0])
+
+
+def test_every_length_exact_at_zero_and_nothing_written_past_the_end(rng):
+    """The block sweep runs whole vectors and then the rest under a mask:
+    every length, every lane position of exp(0) = 1, nothing past n."""
+    for dtype, kernel in ((np.float64, _softmax.exp_array), (np.float32, _softmax.expf_array)):
+        for n in range(1, 41):
+            x = rng.uniform(-30, 30, n).astype(dtype)
+            x[rng.random(n) < 0.3] = 0
+            buf = np.full(n + 17, 7.0, dtype=dtype)
+            kernel(x, buf[:n])
+            ref = np.exp(x.astype(np.float64))
+            assert (np.abs(buf[:n] - ref) <= np.spacing(ref.astype(dtype))).all()
+            assert (buf[:n][x == 0] == 1).all()
+            assert (buf[n:] == 7).all()
+            kernel(x, x)                              # in place
+            np.testing.assert_array_equal(x, buf[:n])
