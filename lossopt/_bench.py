@@ -105,8 +105,15 @@ def _jax():
 
 @contextlib.contextmanager
 def single_thread():
-    """Pin lossopt, torch and every BLAS/OpenMP pool to one thread."""
+    """Pin lossopt, torch and every BLAS/OpenMP pool to one thread, and (on
+    Linux) the calling thread to one CPU: thread pools created meanwhile --
+    XLA's, when jax first runs -- inherit that CPU, so no peer can spread over
+    more cores than lossopt's one thread (jax has no one-thread switch)."""
     with contextlib.ExitStack() as stack:
+        if hasattr(os, "sched_getaffinity"):
+            cpus = os.sched_getaffinity(0)
+            os.sched_setaffinity(0, {min(cpus)})
+            stack.callback(os.sched_setaffinity, 0, cpus)
         stack.enter_context(lossopt.threads(1))
         if have("threadpoolctl"):
             import threadpoolctl
