@@ -851,6 +851,13 @@ def main(argv=None, prog=None):
         print("--png needs matplotlib, which is not installed: pip install matplotlib",
               file=sys.stderr)
         return 2
+    for option, path in (("--markdown", args.markdown), ("--plot", args.png)):
+        # before the minutes of measuring, not after them
+        folder = os.path.dirname(os.path.abspath(path)) if path else None
+        if path and (os.path.isdir(path) or not os.path.isdir(folder)):
+            why = "is a folder" if os.path.isdir(path) else f"has no folder {folder}"
+            print(f"{parser(prog).prog}: error: {option} {path} {why}", file=sys.stderr)
+            return 2
     groups = (args.only,) if args.only else GROUPS
     todo = cases(args.kernels, groups, args.dtypes, args.quick)
     rounds = args.rounds or (3 if args.quick else 7)

@@ -125,8 +125,12 @@ def _read_csv(path, target, features, delimiter):
             reader = csv.reader(fh, delimiter=delimiter, skipinitialspace=True)
             header, rows, lines = None, [], []
             for row in reader:
-                if not row or (len(row) == 1 and not row[0].strip()):
+                if not row or (len(row) == 1 and not row[0].strip()
+                               and (header is None or len(header) > 1)):
                     continue                      # blank line
+                # (in a one-column file a line '""' is an empty value, which
+                # is refused below, not a blank line dropped: the predictions
+                # would no longer line up with the rows)
                 if header is None:
                     header = [h.strip() for h in row]
                     continue

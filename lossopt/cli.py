@@ -140,12 +140,44 @@ class _Failure(Exception):
         self.code = code
 
 
+class _StdoutGuard:
+    """stdout that outlives its reader (``lossopt fit ... | head -1``): once
+    the pipe is gone, output is dropped (stdout goes to the null device) and
+    the work -- training, saving -- goes on."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text):
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._gone()
+            return len(text)
+
+    def flush(self):
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._gone()
+
+    def _gone(self):
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, self._stream.fileno())
+        os.close(null)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
 def _guarded(prog, body, args):
     """Run ``body(args)``; a _Failure, a data error or a model's refusal
     becomes one line on stderr and an exit code, never a traceback."""
+    import contextlib
     from ._tabular import DataError
     try:
-        return body(args)
+        with contextlib.redirect_stdout(_StdoutGuard(sys.stdout)):
+            return body(args)
     except _Failure as exc:
         message, code = str(exc), exc.code
     except DataError as exc:
@@ -159,10 +191,18 @@ def _guarded(prog, body, args):
     return code
 
 
-def _check_outputs(paths, force):
+def _check_outputs(paths, force, inputs=()):
     """Refuse, before any work, an output path that exists (without
-    `force`), is a folder, or whose folder does not exist."""
+    `force`), is a folder, or whose folder does not exist -- and, even with
+    `force`, one that is an input file (the data or the model)."""
     given = [(option, path) for option, path in paths if path is not None]
+    for option, path in given:
+        for what, source in inputs:
+            if os.path.realpath(path) == os.path.realpath(source) or (
+                    os.path.exists(path) and os.path.exists(source)
+                    and os.path.samefile(path, source)):
+                raise _Failure(f"{option} {path} is the {what} file; an output never "
+                               "replaces an input (not even with --force)", code=2)
     if len({os.path.abspath(path) for _, path in given}) < len(given):
         raise _Failure(f"{' and '.join(option for option, _ in given)} name the same file; "
                        "give each its own", code=2)
@@ -388,7 +428,8 @@ def _fit(args):
                 f"--loss {args.loss} is not a loss of {cls.__name__}"
                 + (f" (it takes {', '.join(takes)})" if takes else
                    " (it has no --loss: its loss is its likelihood's)"), code=2)
-    _check_outputs([("--save", args.save), ("--plot", args.plot)], args.force)
+    _check_outputs([("--save", args.save), ("--plot", args.plot)], args.force,
+                   inputs=[("data", args.data)])
     plot_format = _plot_format(args.plot) if args.plot else None
 
     table = read_table(args.data, target=args.target, features=args.features)
@@ -416,7 +457,8 @@ def _fit(args):
 
     name = os.path.basename(args.data)
     cols = ", ".join(table.feature_names[:8]) + (", ..." if d > 8 else "")
-    print(f"data       {name}: {n} rows, {d} feature column{'s' * (d != 1)} ({cols})")
+    print(f"data       {name}: {n} row{'s' * (n != 1)}, {d} feature column{'s' * (d != 1)} "
+          f"({cols})")
     if classifier:
         labels = np.unique(y)
         shown = ", ".join(str(v) for v in labels[:10]) + (", ..." if labels.size > 10 else "")
@@ -469,6 +511,11 @@ def _fit(args):
     model.set_params(verbose=False)
     last = model.loss_curve_[-1]
     print(f"trained    {model.n_iter_} epochs, final training loss {last:.6g}")
+    first = model.loss_curve_[0]
+    if last > first:
+        print("lossopt fit: warning: the training "
+              f"loss rose from {first:.6g} to {last:.6g}: the learning rate is probably too "
+              "large (try a smaller --lr)", file=sys.stderr)
 
     rows = [("train", X_train, y_train)]
     if val is not None:
@@ -504,8 +551,18 @@ def _print_metrics(model, rows, classifier):
             idx = np.searchsorted(model.classes_, y)
             values.append(-float(np.mean(logp[np.arange(y.shape[0]), idx])))
         elif not classifier:
-            values.append(float(np.sqrt(np.mean((model.predict(X) - y) ** 2))))
-        print(f"{label:<10}" + "".join(f"{v:>11.4f}" for v in values))
+            residual = model.predict(X) - y
+            scale = float(np.max(np.abs(residual))) if residual.size else 0.0
+            scale = scale if 0.0 < scale < np.inf else 1.0   # no overflow in the squares
+            values.append(scale * float(np.sqrt(np.mean((residual / scale) ** 2))))
+        print(f"{label:<10}" + "".join(f" {_metric(v):>10}" for v in values))
+
+
+def _metric(v):
+    """A metric in 10 characters: 4 decimals, or 4 significant digits when
+    that does not fit (a diverged fit's R^2 of -4e26, an RMSE of 1e5)."""
+    text = f"{v:.4f}"
+    return text if len(text) <= 10 else f"{v:.4g}"
 
 
 def _plot_curve(model, data_name, path, fmt):
@@ -523,7 +580,11 @@ def _plot_curve(model, data_name, path, fmt):
     ax.set_title(f"{type(model).__name__} on {data_name}")
     ax.grid(True, alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, format=fmt, dpi=110)
+    try:
+        fig.savefig(path, format=fmt, dpi=110)
+    except Exception as exc:     # e.g. pgf without LaTeX: the writer's failure
+        detail = " ".join(str(exc).split())
+        raise _Failure(f"--plot: matplotlib could not write {fmt} ({detail})") from None
 
 
 # ---------------------------------------------------------------- predict --
@@ -572,7 +633,8 @@ def _predict(args):
     import numpy as np
     from ._tabular import DataError, read_table
 
-    _check_outputs([("--out", args.out)], args.force)
+    _check_outputs([("--out", args.out)], args.force,
+                   inputs=[("model", args.model), ("data", args.data)])
     model = _load_model(args.model)
     if args.proba and not hasattr(model, "predict_proba"):
         raise _Failure(f"--proba: {type(model).__name__} gives no probabilities (only "
@@ -586,8 +648,9 @@ def _predict(args):
     try:
         pred = model.predict(table.X)
         proba = model.predict_proba(table.X) if args.proba else None
-    except (ValueError, TypeError) as exc:
-        raise _Failure(f"prediction failed: {exc}") from None
+    except (ValueError, TypeError, IndexError) as exc:
+        raise _Failure(f"prediction failed: {exc} (is {args.model} a model written by "
+                       "`lossopt fit --save`, unmodified?)") from None
 
     target = getattr(model, "target_name_", None) or "prediction"
     header = [target]

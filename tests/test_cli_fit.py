@@ -460,3 +460,118 @@ def test_read_table_numbers_and_labels(tmp_path):
     (tmp_path / "t.tsv").write_text("x\ty\n1\tcat\n2\tdog\n")
     t = read_table(tmp_path / "t.tsv", target="y")
     assert t.y.tolist() == ["cat", "dog"] and t.X.tolist() == [[1.0], [2.0]]
+
+
+# ------------------------------------------------- review findings (fixed) --
+
+def test_outputs_never_replace_the_inputs_even_with_force(iris_csv, tmp_path, monkeypatch):
+    path, X, y = iris_csv
+    monkeypatch.chdir(tmp_path)
+    data = path.read_bytes()
+    code, out, err = call("fit", path, "--target", "species", "--epochs", "5",
+                          "--save", "m.npz", "--validation-fraction", "0")
+    assert code == 0, err
+    model = (tmp_path / "m.npz").read_bytes()
+    for args in (["fit", path, "--target", "species", "--save", path.name, "--force"],
+                 ["fit", path, "--target", "species", "--plot", str(path), "--force"],
+                 ["predict", "m.npz", path, "--out", path.name, "--force"],
+                 ["predict", "m.npz", path, "--out", "./m.npz", "--force"]):
+        code, out, err = call(*args)
+        assert code == 2 and "an output never replaces an input" in err, (args, err)
+        assert err.count("\n") == 1
+    assert path.read_bytes() == data and (tmp_path / "m.npz").read_bytes() == model
+    # a hard link to the data is the data too
+    os.link(path, tmp_path / "alias.csv")
+    code, out, err = call("predict", "m.npz", path, "--out", "alias.csv", "--force")
+    assert code == 2 and "is the data file" in err and path.read_bytes() == data
+
+
+def test_a_quoted_empty_value_in_a_one_column_file_is_an_error_not_a_dropped_row(tmp_path):
+    write_csv(tmp_path / "one.csv", ["x", "colour"],
+              [[x, "red" if x < 5 else "blue"] for x in range(10)])
+    code, out, err = call("fit", tmp_path / "one.csv", "--target", "colour", "--epochs", "5",
+                          "--save", tmp_path / "m.npz")
+    assert code == 0, err
+    (tmp_path / "new.csv").write_text('x\n1\n""\n8\n')
+    code, out, err = call("predict", tmp_path / "m.npz", tmp_path / "new.csv")
+    assert code == 1 and "row 2 (line 3)" in err and "is empty" in err
+    (tmp_path / "new.csv").write_text('x\n1\n\n8\n')       # a blank line is skipped
+    code, out, err = call("predict", tmp_path / "m.npz", tmp_path / "new.csv")
+    assert code == 0 and out.splitlines() == ["colour", "red", "blue"]
+
+
+def test_a_closed_pipe_loses_no_output_file(iris_csv, tmp_path):
+    # `lossopt fit ... --save m.npz | head -1`: the model is saved all the same
+    cmd = (f"{sys.executable} -m lossopt fit iris.csv --target species --epochs 5 "
+           "--save m.npz | head -1")
+    r = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], capture_output=True, text=True,
+                       cwd=tmp_path, env=ENV, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("data ") and "Broken pipe" not in r.stderr
+    assert "Traceback" not in r.stderr and (tmp_path / "m.npz").exists()
+    r = subprocess.run(["bash", "-o", "pipefail", "-c",
+                        f"{sys.executable} -m lossopt predict m.npz iris.csv | head -2"],
+                       capture_output=True, text=True, cwd=tmp_path, env=ENV, timeout=120)
+    assert r.returncode == 0 and r.stderr == "" and r.stdout.splitlines()[0] == "species"
+
+
+def test_a_plot_format_matplotlib_cannot_write_is_one_line(iris_csv, tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from matplotlib.figure import Figure
+
+    def fail(self, *args, **kwargs):
+        raise RuntimeError("'xelatex' not found")
+    monkeypatch.setattr(Figure, "savefig", fail)
+    path, X, y = iris_csv
+    code, out, err = call("fit", path, "--target", "species", "--epochs", "5",
+                          "--save", tmp_path / "m.npz", "--plot", tmp_path / "c.pgf")
+    assert code == 1 and err.count("\n") == 1
+    assert "--plot: matplotlib could not write pgf ('xelatex' not found)" in err
+    assert not (tmp_path / "m.npz").exists() and not (tmp_path / "c.pgf").exists()
+
+
+def test_an_edited_model_file_is_one_line(iris_csv, tmp_path):
+    path, X, y = iris_csv
+    code, out, err = call("fit", path, "--target", "species", "--epochs", "5",
+                          "--save", tmp_path / "m.npz")
+    assert code == 0, err
+    with np.load(tmp_path / "m.npz", allow_pickle=False) as z:
+        arrays = dict(z)
+    key = next(k for k in arrays if k.endswith("classes_"))
+    arrays[key] = arrays[key][:1]                  # one class left for three columns
+    np.savez(tmp_path / "bad.npz", **arrays)
+    code, out, err = call("predict", tmp_path / "bad.npz", path)
+    assert code == 1 and err.count("\n") == 1 and "prediction failed" in err
+
+
+def test_huge_values_give_finite_metrics(tmp_path):
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=200) * 1e200
+    t = 3e100 * x + rng.normal(size=200) * 1e299
+    write_csv(tmp_path / "huge.csv", ["x", "t"], np.column_stack([x, t]).tolist())
+    code, out, err = call("fit", tmp_path / "huge.csv", "--target", "t")
+    assert code == 0 and "Warning" not in err, err
+    train = next(line for line in out.splitlines() if line.startswith("train "))
+    r2, rmse = map(float, train.split()[1:])
+    assert 0.99 < r2 <= 1.0 and 5e298 < rmse < 2e299
+
+
+def test_a_diverging_fit_warns_and_its_metrics_stay_apart(tmp_path):
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(200, 2))
+    write_csv(tmp_path / "reg.csv", ["a", "b", "t"],
+              np.column_stack([X, X @ [1.0, 2.0]]).tolist())
+    code, out, err = call("fit", tmp_path / "reg.csv", "--target", "t", "--model",
+                          "mlp-regressor", "--lr", "1e6", "--epochs", "5")
+    assert code == 0
+    assert "warning: the training loss rose from" in err and "smaller --lr" in err
+    train = next(line for line in out.splitlines() if line.startswith("train "))
+    assert len(train.split()) == 3                 # label, R^2, RMSE: never run together
+    assert float(train.split()[1]) < -1e6
+
+
+def test_bench_refuses_an_unusable_output_before_measuring(tmp_path):
+    code, out, err = call("bench", "--quick", "--markdown", tmp_path / "no" / "x.md")
+    assert code == 2 and "has no folder" in err and err.count("\n") == 1
+    code, out, err = call("bench", "--quick", "--plot", tmp_path)
+    assert code == 2 and "is a folder" in err

@@ -582,6 +582,11 @@ def r2_score(y, pred, sample_weight=None):
     predicted exactly, else 0."""
     y = y.reshape(y.shape[0], -1)
     pred = pred.reshape(pred.shape[0], -1)
+    # the ratio does not depend on the unit: scaled by max |value| per output,
+    # squares of values near 1e300 stay finite
+    scale = column_magnitude(np.concatenate([np.abs(y), np.abs(pred)]))
+    scale[~np.isfinite(scale)] = 1.0
+    y, pred = y / scale, pred / scale
     w = np.ones(y.shape[0]) if sample_weight is None else sample_weight
     ss_res = np.einsum("i,ik->k", w, (y - pred) ** 2)
     mean = np.average(y, axis=0, weights=w)
