@@ -16,6 +16,7 @@ Nothing here touches the network.
 =====================  =============================================================
 """
 
+import dataclasses
 import gzip
 from importlib import resources
 
@@ -26,11 +27,14 @@ from ._validation import as_generator, check_finite_float, check_int, check_posi
 __all__ = ["Dataset", "load_iris", "load_digits", "make_line", "make_red_blue"]
 
 
+@dataclasses.dataclass(repr=False, eq=False)
 class Dataset:
     """A bundled dataset: the arrays and what they mean.
 
     Attributes
     ----------
+    name : str
+        "iris" or "digits".
     data : ndarray of shape (n_samples, n_features), float64
         One sample per row.
     target : ndarray of shape (n_samples,), int64
@@ -55,15 +59,13 @@ class Dataset:
     ((150, 4), (150,))
     """
 
-    def __init__(self, name, data, target, feature_names, target_names, description,
-                 images=None):
-        self.name = name
-        self.data = data
-        self.target = target
-        self.feature_names = feature_names
-        self.target_names = target_names
-        self.description = description
-        self.images = images
+    name: str
+    data: np.ndarray
+    target: np.ndarray
+    feature_names: list
+    target_names: np.ndarray
+    description: str
+    images: np.ndarray = None
 
     def __iter__(self):
         return iter((self.data, self.target))
