@@ -762,6 +762,10 @@ def run_demo(out="lossopt-demo", plots=True, quick=False, file=None, *, parts=No
     (['adam_amsgrad', 'figures', 'seconds'], [])
     """
     from . import plotting
+    from ._validation import check_bool
+    plots, quick = check_bool(plots, "plots"), check_bool(quick, "quick")
+    if not isinstance(out, (str, os.PathLike)):
+        raise TypeError(f"out must be a folder name (str or path), got {out!r}")
     file = _out(file)
     t0 = time.perf_counter()
     chosen = range(1, len(PARTS) + 1) if parts is None else sorted(set(parts))

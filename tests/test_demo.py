@@ -255,6 +255,16 @@ def test_without_matplotlib_the_tables_and_how_to_get_figures(tmp_path):
     assert not out.exists()
 
 
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(quick="yes"), "quick"), (dict(plots=3), "plots"), (dict(out=5), "out"),
+])
+def test_run_demo_rejects_bad_arguments_before_running(kwargs, match, tmp_path):
+    buf = io.StringIO()
+    with pytest.raises(TypeError, match=match):
+        demo.run_demo(**{"file": buf, **kwargs})
+    assert buf.getvalue() == ""
+
+
 def test_run_demo_rejects_unknown_parts():
     with pytest.raises(ValueError, match="parts"):
         demo.run_demo(plots=False, parts=[7], file=io.StringIO())
