@@ -63,7 +63,13 @@ def _documented(function):
     return function
 
 
-def _out(file):
+def _out(file, quick=False):
+    """The stream a part prints to (None: sys.stdout at call time), after
+    checking the parts' shared arguments."""
+    from ._validation import check_bool
+    check_bool(quick, "quick")
+    if file is not None and not callable(getattr(file, "write", None)):
+        raise TypeError(f"file must be a writable text stream or None, got {file!r}")
     return sys.stdout if file is None else file
 
 
@@ -138,7 +144,7 @@ def regression(*, quick=False, file=None):
     """
     from .likelihood import Gaussian
     from .models import LinearRegression
-    file = _out(file)
+    file = _out(file, quick)
     x, y = _make_line(100, n_outliers=0, random_state=0)
     x_out, y_out = _make_line(100, n_outliers=10, random_state=0)
 
@@ -230,7 +236,7 @@ def classification(*, quick=False, file=None):
     """
     from .losses import BinaryCrossEntropy, Hinge, Perceptron as PerceptronLoss
     from .models import LinearSVM, LogisticRegression, Perceptron
-    file = _out(file)
+    file = _out(file, quick)
     X, y = _make_red_blue(200, random_state=0)
     specs = [("cross-entropy (logistic)", LogisticRegression(random_state=0),
               BinaryCrossEntropy()),
@@ -261,6 +267,15 @@ _VALLEY_ROT = np.array([[math.cos(_VALLEY_ANGLE), -math.sin(_VALLEY_ANGLE)],
 VALLEY_HESSIAN = _VALLEY_ROT @ np.diag([1.0, 25.0]) @ _VALLEY_ROT.T
 
 
+def _plane_points(w):
+    """`w` as float64 of shape (2,) or (2, ...): points of the plane."""
+    w = np.asarray(w, dtype=np.float64)
+    if w.ndim == 0 or w.shape[0] != 2:
+        raise ValueError(f"w must be a point of the plane, shape (2,) or (2, ...); got "
+                         f"shape {w.shape}")
+    return w
+
+
 def valley(w):
     r"""The ill-conditioned quadratic valley :math:`f(w) = \frac12 w^\top A w`
     and its gradient :math:`A w`.
@@ -277,7 +292,7 @@ def valley(w):
     >>> round(f, 4), g.round(4).tolist()
     (3.5, [7.0, -10.3923])
     """
-    w = np.asarray(w, dtype=np.float64)
+    w = _plane_points(w)
     g = np.tensordot(VALLEY_HESSIAN, w, axes=1)
     f = 0.5 * np.sum(w * g, axis=0)
     return (float(f) if w.ndim == 1 else f), g
@@ -295,7 +310,7 @@ def rosenbrock(w):
     >>> f, g.tolist()
     (1.0, [-2.0, 0.0])
     """
-    w = np.asarray(w, dtype=np.float64)
+    w = _plane_points(w)
     x, y = w[0], w[1]
     d = y - x * x
     f = (1 - x) ** 2 + 100 * d * d
@@ -359,7 +374,19 @@ def descend(function, start, optimizer, lr, n_steps, tol=0.0, **kwargs):
     (341, (342, 2))
     """
     from . import optim
+    from ._validation import check_int, check_positive_float
+    if not callable(function):
+        raise TypeError(f"function must be callable(w) -> (value, gradient), got {function!r}")
+    names = [n for n in optim.__all__ if isinstance(getattr(optim, n), type)
+             and issubclass(getattr(optim, n), optim.Optimizer) and n != "Optimizer"]
+    if optimizer not in names:
+        raise ValueError(f"optimizer must be the name of a lossopt.optim optimizer, one of "
+                         f"{names}; got {optimizer!r}")
+    lr = check_positive_float(lr, "lr")
+    n_steps = check_int(n_steps, "n_steps", 0)
     w = np.array(start, dtype=np.float64)
+    if w.shape != (2,):
+        raise ValueError(f"start must be a point of the plane, shape (2,); got shape {w.shape}")
     opt = getattr(optim, optimizer)([w], lr=lr, **kwargs)
     grad = np.empty(2)
     path, values, steps = [w.copy()], [], None
@@ -410,7 +437,7 @@ def optimizers(*, quick=False, file=None):
     >>> v["GD"]["steps"] > v["momentum"]["steps"] > v["Nesterov"]["steps"]
     True
     """
-    file = _out(file)
+    file = _out(file, quick)
     result = {"n_steps": {}}
     for problem, spec in PROBLEMS.items():
         n = spec["steps"][1 if quick else 0]
@@ -475,7 +502,7 @@ def learning_rate(*, quick=False, file=None):
     """
     from .losses import SquaredError
     from .optim import SGD, StepLR
-    file = _out(file)
+    file = _out(file, quick)
     x, y = _make_line(100, n_outliers=0, random_state=0)
     x = x[:, 0]
     X = np.column_stack([(x - x.mean()) / x.std(), np.ones_like(x)])
@@ -561,7 +588,12 @@ def adam_amsgrad(*, quick=False, file=None, C=3.0, lr=0.5):
     (300, 0.1)
     """
     from .optim import Adam, LambdaLR
-    file = _out(file)
+    file = _out(file, quick)
+    from ._validation import check_finite_float, check_positive_float
+    if not check_finite_float(C, "C") > 2.0:
+        raise ValueError(f"C must be a float > 2 (Reddi et al.'s condition for the "
+                         f"counterexample), got {C!r}")
+    lr = check_positive_float(lr, "lr")
     steps = 300 if quick else 3000
     beta2 = 1.0 / (1.0 + C * C)
     paths = {}
@@ -634,7 +666,7 @@ def digits(*, quick=False, file=None):
     True
     """
     from .models import MLPClassifier, SoftmaxRegression
-    file = _out(file)
+    file = _out(file, quick)
     X, y = _load_digits()
     train, test = _stratified_split(y, 0.25, random_state=0)
     cap = {"max_epochs": 200} if quick else {}
@@ -669,8 +701,19 @@ def confusion_matrix(true, pred, n_classes):
     >>> confusion_matrix([0, 0, 1, 1], [0, 1, 1, 1], 2).tolist()
     [[1, 1], [0, 2]]
     """
+    from ._validation import check_int
+    n_classes = check_int(n_classes, "n_classes", 1)
+    true, pred = np.asarray(true), np.asarray(pred)
+    for name, labels in (("true", true), ("pred", pred)):
+        if labels.ndim != 1 or labels.dtype.kind not in "iu" or (
+                labels.size and not (0 <= labels.min() and labels.max() < n_classes)):
+            raise ValueError(f"{name} must be a 1-d array of integer labels in "
+                             f"[0, {n_classes}), got {labels!r}")
+    if true.shape != pred.shape:
+        raise ValueError(f"true and pred must have the same length, got {true.size} "
+                         f"and {pred.size}")
     m = np.zeros((n_classes, n_classes), dtype=np.int64)
-    np.add.at(m, (np.asarray(true), np.asarray(pred)), 1)
+    np.add.at(m, (true, pred), 1)
     return m
 
 
@@ -766,7 +809,7 @@ def run_demo(out="lossopt-demo", plots=True, quick=False, file=None, *, parts=No
     plots, quick = check_bool(plots, "plots"), check_bool(quick, "quick")
     if not isinstance(out, (str, os.PathLike)):
         raise TypeError(f"out must be a folder name (str or path), got {out!r}")
-    file = _out(file)
+    file = _out(file, quick)
     t0 = time.perf_counter()
     chosen = range(1, len(PARTS) + 1) if parts is None else sorted(set(parts))
     if any(k not in range(1, len(PARTS) + 1) for k in chosen):

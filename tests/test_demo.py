@@ -285,3 +285,24 @@ def test_out_that_is_a_file_is_one_line_and_exit_1(tmp_path):
     assert r.stderr.strip().splitlines() == [
         f"lossopt demo: error: out must be a folder; {str(target)!r} is a file"]
     assert target.read_text() == "keep me" and "Part 1" not in r.stdout
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: demo.descend(demo.valley, (0, 0), "adam", 0.1, 10), ValueError, "optimizer"),
+    (lambda: demo.descend(demo.valley, (0, 0), "Adam", -1.0, 10), ValueError, "lr"),
+    (lambda: demo.descend(demo.valley, (0, 0, 0), "Adam", 0.1, 10), ValueError, "start"),
+    (lambda: demo.descend(demo.valley, (0, 0), "Adam", 0.1, -5), ValueError, "n_steps"),
+    (lambda: demo.descend(3, (0, 0), "Adam", 0.1, 5), TypeError, "function"),
+    (lambda: demo.adam_amsgrad(C=2.0, file=io.StringIO()), ValueError, "C must be"),
+    (lambda: demo.adam_amsgrad(lr=0.0, file=io.StringIO()), ValueError, "lr"),
+    (lambda: demo.confusion_matrix([0, 5], [0, 1], 3), ValueError, "true"),
+    (lambda: demo.confusion_matrix([0, 1], [0, 1.5], 3), ValueError, "pred"),
+    (lambda: demo.confusion_matrix([0, 1], [0, 1, 1], 3), ValueError, "same length"),
+    (lambda: demo.valley([1.0, 2.0, 3.0]), ValueError, "w must be"),
+    (lambda: demo.rosenbrock(5.0), ValueError, "w must be"),
+    (lambda: demo.regression(quick="x", file=io.StringIO()), TypeError, "quick"),
+    (lambda: demo.digits(file=5), TypeError, "file"),
+])
+def test_public_helpers_name_the_bad_argument(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
