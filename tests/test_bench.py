@@ -137,3 +137,23 @@ def test_png_bar_chart(tmp_path):
     path = tmp_path / "ratios.png"
     _bench.plot([Result(case, {"lossopt": 1.0, "np.exp": 2.0, "scipy": 4.0})], path)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_thread_clock_counts_cpu_time_and_leaves_jax_out(monkeypatch):
+    import time
+    monkeypatch.setattr(_bench, "have", lambda module: True)   # every peer "installed"
+    case = Case("logsumexp", (10, 4), "float64")
+    try:
+        _bench.set_clock("thread")
+        assert "jax" not in case.implementation_names()
+        assert "scipy" in case.implementation_names()
+        # a sleep costs wall-clock time, not CPU time of the thread
+        assert _bench.time_round(lambda: time.sleep(0.02), 2) < 0.01
+        assert "thread CPU time" in _bench.header()
+        _bench.set_clock("wall")
+        assert "jax" in case.implementation_names()
+        assert _bench.time_round(lambda: time.sleep(0.02), 2) >= 0.02
+        with pytest.raises(ValueError, match="clock must be one of"):
+            _bench.set_clock("cpu")
+    finally:
+        _bench.set_clock("wall")
