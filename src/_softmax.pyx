@@ -60,6 +60,25 @@ from _common cimport (floating, BLOCK_ELEMS, lossopt_exp_array, lossopt_expf_arr
                       PARALLEL_MIN_EXP_ELEMS)
 
 
+cdef extern from "lossopt_rows.h" nogil:
+    enum: ROWS_MAX_C "LOSSOPT_ROWS_MAX_C"
+    ctypedef struct lossopt_rows_args:
+        int mode
+        Py_ssize_t n_cols, xs, os
+        const Py_ssize_t *labels
+        Py_ssize_t ignore_index
+        const double *w
+        double wsum
+        const double *sw
+        double grad_scale
+        int want_grad
+        double *row_value
+    Py_ssize_t lossopt_rows_short(int is_float, const lossopt_rows_args *a, const void *x,
+                                  void *out, Py_ssize_t r0, Py_ssize_t nr, double *m,
+                                  double *s, double *c, double *lz, double *rl,
+                                  double *special, double *loss)
+
+
 cdef enum:
     MODE_LSE = 0
     MODE_SOFTMAX = 1
@@ -402,6 +421,67 @@ cdef inline double finalize_cross_entropy(const RowArgs *a, const floating *xr,
     return loss
 
 
+cdef inline bint short_rows(const RowArgs *a, const floating *x, floating *out,
+                            Py_ssize_t blk, Py_ssize_t r0, Py_ssize_t nr,
+                            double *ws) noexcept nogil:
+    """The block's rows in one pass (lossopt_rows.h: plain short rows, on the
+    x86-64-v4 path), the rows it leaves (special) by the formulas below;
+    False where that kernel does not run (the engine then does the block)."""
+    cdef lossopt_rows_args ra
+    cdef double *rm = ws + BLOCK_ELEMS
+    cdef double *rspecial = rm + BLOCK_ELEMS
+    cdef double *rs = rspecial + BLOCK_ELEMS
+    cdef double *rc = rs + BLOCK_ELEMS
+    cdef double *rlz = rc + BLOCK_ELEMS
+    cdef double *rl = rlz + BLOCK_ELEMS
+    cdef double loss = 0.0
+    cdef Py_ssize_t k, i, n_special
+    cdef int flag
+    cdef const floating *xr
+    cdef floating *outr = NULL
+    ra.mode = a.mode
+    ra.n_cols = a.n_cols
+    ra.xs = a.x_stride
+    ra.os = a.out_stride
+    ra.labels = a.labels
+    ra.ignore_index = a.ignore_index
+    ra.w = a.class_weight
+    ra.wsum = a.class_weight_sum
+    ra.sw = a.sample_weight
+    ra.grad_scale = a.grad_scale
+    ra.want_grad = a.want_grad
+    ra.row_value = a.row_value
+    n_special = lossopt_rows_short(floating is float, &ra, x + r0 * a.x_stride,
+                                   out + r0 * a.out_stride if out != NULL else NULL,
+                                   r0, nr, rm, rs, rc, rlz, rl, rspecial, &loss)
+    if n_special < 0:
+        return False
+    if n_special > 0:
+        loss = 0.0
+        for k in range(nr):
+            if rspecial[k] == 0.0:
+                loss += rl[k]
+                continue
+            i = r0 + k
+            xr = x + i * a.x_stride
+            if out != NULL:
+                outr = out + i * a.out_stride
+            flag = row_flag(a, xr, i, rm[k])
+            if a.mode == MODE_LSE:
+                if flag == ROW_FINITE:
+                    finalize_lse(a, xr, i, rm[k], rs[k], rc[k], rlz[k])
+            elif a.mode == MODE_CE_LABELS:
+                # (e is never read for these rows: no exponentials passed)
+                loss += finalize_cross_entropy(a, xr, outr, NULL, i, rm[k], flag, rs[k],
+                                               rc[k], rlz[k], 0.0, NULL, NULL, NULL)
+            else:
+                finalize_softmax(a, xr, outr, i, rm[k], flag, rs[k], rc[k], rlz[k], NULL,
+                                 NULL, NULL)
+    if a.block_loss != NULL:
+        a.block_loss[blk] = loss
+    return True
+
+
 cdef inline void rows_block(const RowArgs *a, const floating *x, floating *out,
                             const floating *probs, Py_ssize_t blk,
                             double *ws) noexcept nogil:
@@ -437,6 +517,9 @@ cdef inline void rows_block(const RowArgs *a, const floating *x, floating *out,
     cdef const floating *pr = NULL
     cdef floating *outr = NULL
 
+    if (plain and C <= ROWS_MAX_C and a.mode != MODE_CE_PROBS and a.smoothing == 0.0 and
+            short_rows(a, x, out, blk, r0, nr, ws)):
+        return
     for k in range(nr):
         rs[k] = 0.0
         rc[k] = 0.0

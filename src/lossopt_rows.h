@@ -1,0 +1,516 @@
+/*
+ * lossopt_rows.h -- one-pass kernels for blocks of short rows: the row
+ * engine's plain case (src/_softmax.pyx, rows_block).
+ *
+ * The engine takes short rows (n_cols below LOSSOPT_FUSED_ROW_MIN) in about
+ * five passes over a block: maxima, shift + exp column-major, sums, log, the
+ * rows' coefficients, the output pass.  Here the same results are computed
+ * in one pass over the data, for the case without `where` mask, without b
+ * (logsumexp), without label smoothing and without probability targets:
+ *
+ *   G rows at a time (8 doubles or 16 floats, one AVX-512 vector): the
+ *   rows' chunks of G columns are loaded (masked at the row's end) and
+ *   transposed in registers, so that vector j holds column j of the G rows;
+ *   then the rows' maxima m (vmaxpd), the exponentials e_j = exp(x_j - m)
+ *   (lossopt_exp_v8 / lossopt_expf_v16 with the exact two-sum split of
+ *   x - m for floats, as the engine), the sums s (of the e != 1) and c (the
+ *   number of e == 1: the maxima kept out of s, as the engine), in float64;
+ *   lz = log(c + s) = log1p(s / c) + log1p(c - 1) (log1p(s) when every c is
+ *   1: the same value), the rows' coefficients (the formulas of the engine's
+ *   finalize_* functions), and the outputs, transposed back and stored with
+ *   masks (no access past a row's end or the block's last row).  All sums
+ *   run over j in order, per row, so a row's result does not depend on the
+ *   rows around it (or on the thread count).
+ *
+ * Rows whose maximum is not finite (NaN, +-inf, all -inf), whose label is
+ * ignore_index, whose weight sample_weight * grad_scale is 0, or whose
+ * logsumexp is not finite are "special": nothing of them is written here,
+ * special[k] = 1 and the engine writes them with its own formulas from
+ * m, s, c, lz (stored for every row of the block).
+ *
+ * Only on the x86-64-v4 path: elsewhere lossopt_rows_short returns -1 and
+ * the engine runs as before.
+ */
+#ifndef LOSSOPT_ROWS_H
+#define LOSSOPT_ROWS_H
+
+#include "lossopt_math.h"
+
+/* the longest row the kernels take (their column tile lives on the stack) */
+#define LOSSOPT_ROWS_MAX_C 64
+
+/* the engine's MODE_* (src/_softmax.pyx) that the kernels take */
+enum {
+    LOSSOPT_ROWS_LSE = 0,
+    LOSSOPT_ROWS_SOFTMAX = 1,
+    LOSSOPT_ROWS_LOG_SOFTMAX = 2,
+    LOSSOPT_ROWS_CE = 3,          /* cross-entropy with class labels, no smoothing */
+};
+
+typedef struct {
+    int mode;
+    ptrdiff_t n_cols;
+    ptrdiff_t xs, os;             /* row strides of x and out, in elements */
+    const ptrdiff_t *labels;      /* CE: the labels of all rows (row r0 + k of the block) */
+    ptrdiff_t ignore_index;
+    const double *w;              /* class weights; NULL = ones */
+    double wsum;                  /* their sum */
+    const double *sw;             /* sample weights of all rows; NULL = ones */
+    double grad_scale;
+    int want_grad;                /* CE: write the gradient into out */
+    double *row_value;            /* lse (LSE) / weighted loss (CE) of all rows; CE: may be NULL */
+} lossopt_rows_args;
+
+#if LOSSOPT_HAVE_DISPATCH
+
+/* log1p of 8 lanes by the library's branch-free log1p (vectorised by the
+ * compiler) */
+LOSSOPT_TARGET_V4 static inline __m512d lossopt_rows_log1p8(__m512d v)
+{
+    double a[8] __attribute__((aligned(64)));
+    _mm512_store_pd(a, v);
+    LOSSOPT_OMP_SIMD()
+    for (int k = 0; k < 8; k++)
+        a[k] = lossopt_log1p(a[k]);
+    return _mm512_load_pd(a);
+}
+
+/* the lanes that are not finite (v - v is 0 exactly for finite v) */
+LOSSOPT_TARGET_V4 static inline __mmask8 lossopt_rows_nonfinite8(__m512d v)
+{
+    return _mm512_cmp_pd_mask(_mm512_sub_pd(v, v), _mm512_setzero_pd(), _CMP_NEQ_UQ);
+}
+
+/* 8 x 8 transpose of doubles in place: r[j] lane i <- r[i] lane j */
+LOSSOPT_TARGET_V4 static inline void lossopt_rows_t8(__m512d *r)
+{
+    const __m512i lo = _mm512_set_epi64(13, 12, 5, 4, 9, 8, 1, 0);
+    const __m512i hi = _mm512_set_epi64(15, 14, 7, 6, 11, 10, 3, 2);
+    __m512d t[8], u[8];
+    for (int i = 0; i < 4; i++) {
+        t[2 * i] = _mm512_unpacklo_pd(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_pd(r[2 * i], r[2 * i + 1]);
+    }
+    /* u[4h + k]: rows 4h..4h+3 of columns k and k + 4 (k = 0..3) */
+    for (int h = 0; h < 2; h++) {
+        u[4 * h + 0] = _mm512_permutex2var_pd(t[4 * h], lo, t[4 * h + 2]);
+        u[4 * h + 1] = _mm512_permutex2var_pd(t[4 * h + 1], lo, t[4 * h + 3]);
+        u[4 * h + 2] = _mm512_permutex2var_pd(t[4 * h], hi, t[4 * h + 2]);
+        u[4 * h + 3] = _mm512_permutex2var_pd(t[4 * h + 1], hi, t[4 * h + 3]);
+    }
+    for (int k = 0; k < 4; k++) {
+        r[k] = _mm512_shuffle_f64x2(u[k], u[4 + k], 0x44);
+        r[k + 4] = _mm512_shuffle_f64x2(u[k], u[4 + k], 0xEE);
+    }
+}
+
+/* 16 x 16 transpose of floats in place */
+LOSSOPT_TARGET_V4 static inline void lossopt_rows_t16(__m512 *r)
+{
+    __m512 a[16], b[16];
+    for (int i = 0; i < 8; i++) {
+        a[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        a[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    /* b[4g + k], 128-bit lane l: rows 4g..4g+3 of column 4l + k */
+    for (int g = 0; g < 4; g++) {
+        __m512d a0 = _mm512_castps_pd(a[4 * g]), a1 = _mm512_castps_pd(a[4 * g + 1]);
+        __m512d a2 = _mm512_castps_pd(a[4 * g + 2]), a3 = _mm512_castps_pd(a[4 * g + 3]);
+        b[4 * g + 0] = _mm512_castpd_ps(_mm512_unpacklo_pd(a0, a2));
+        b[4 * g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a0, a2));
+        b[4 * g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(a1, a3));
+        b[4 * g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(a1, a3));
+    }
+    for (int k = 0; k < 4; k++) {
+        __m512 clo = _mm512_shuffle_f32x4(b[k], b[4 + k], 0x44);
+        __m512 chi = _mm512_shuffle_f32x4(b[k], b[4 + k], 0xEE);
+        __m512 dlo = _mm512_shuffle_f32x4(b[8 + k], b[12 + k], 0x44);
+        __m512 dhi = _mm512_shuffle_f32x4(b[8 + k], b[12 + k], 0xEE);
+        r[k] = _mm512_shuffle_f32x4(clo, dlo, 0x88);
+        r[4 + k] = _mm512_shuffle_f32x4(clo, dlo, 0xDD);
+        r[8 + k] = _mm512_shuffle_f32x4(chi, dhi, 0x88);
+        r[12 + k] = _mm512_shuffle_f32x4(chi, dhi, 0xDD);
+    }
+}
+
+/* The results of 8 rows (global rows i0 .. i0 + 7, `valid` of them), in
+ * float64, from their maxima m, sums s and c, and (CE) the label's entry of
+ * x (xy) and of e (ey) and the labels y:
+ *   lz = log(c + s);
+ *   coef: LSE the lse lz + m, softmax 1 / (c + s), log_softmax lz, CE the
+ *   gradient's factor alpha = sc A / (c + s), A = w_y, sc = grad_scale sw;
+ *   CE: lab = the label entry's gradient, rl = the row's weighted loss.
+ * Returns the special rows (among `valid`). */
+typedef struct {
+    __m512d lz, coef, lab, rl;
+} lossopt_rows_res8;
+
+LOSSOPT_TARGET_V4 static inline __mmask8 lossopt_rows_coefs8(
+    const lossopt_rows_args *a, ptrdiff_t i0, __mmask8 valid, __m512d m, __m512d s,
+    __m512d c, __m512d xy, __m512d ey, __m512i y, lossopt_rows_res8 *res)
+{
+    const __m512d one = _mm512_set1_pd(1.0), zero = _mm512_setzero_pd();
+    __mmask8 special = lossopt_rows_nonfinite8(m);
+    __m512d lz;
+    if ((_mm512_cmp_pd_mask(c, one, _CMP_NEQ_UQ) & valid) == 0)
+        lz = lossopt_rows_log1p8(s);         /* every row has one maximum */
+    else
+        lz = _mm512_add_pd(lossopt_rows_log1p8(_mm512_div_pd(s, c)),
+                           lossopt_rows_log1p8(_mm512_sub_pd(c, one)));
+    res->lz = lz;
+    switch (a->mode) {
+    case LOSSOPT_ROWS_LSE:
+        res->coef = _mm512_add_pd(lz, m);
+        special |= lossopt_rows_nonfinite8(res->coef);
+        break;
+    case LOSSOPT_ROWS_SOFTMAX:
+        res->coef = _mm512_div_pd(one, _mm512_add_pd(c, s));
+        break;
+    case LOSSOPT_ROWS_LOG_SOFTMAX:
+        res->coef = lz;
+        break;
+    default: {
+        /* the engine's finalize_cross_entropy with eps = 0, keep = 1 */
+        __mmask8 ign = _mm512_cmpeq_epi64_mask(y, _mm512_set1_epi64(a->ignore_index));
+        __m512i yy = _mm512_mask_mov_epi64(y, ign, _mm512_setzero_si512());
+        __m512d wy = a->w ? _mm512_mask_i64gather_pd(one, valid & (__mmask8)~ign, yy, a->w, 8)
+                          : one;
+        __m512d swk = a->sw ? _mm512_maskz_loadu_pd(valid, a->sw + i0) : one;
+        __m512d sc = _mm512_mul_pd(_mm512_set1_pd(a->grad_scale), swk);
+        special |= ign | _mm512_cmp_pd_mask(sc, zero, _CMP_EQ_OQ);
+        __m512d acc1 = _mm512_sub_pd(xy, m);
+        __m512d loss = _mm512_maskz_mul_pd(_mm512_cmp_pd_mask(wy, zero, _CMP_NEQ_UQ), wy,
+                                           _mm512_sub_pd(lz, acc1));
+        __m512d inv = _mm512_div_pd(one, _mm512_add_pd(c, s));
+        /* 1 - p_y, from the other terms when e_y == 1 (exact when p_y rounds to 1) */
+        __m512d omp = _mm512_mask_mul_pd(_mm512_fnmadd_pd(ey, inv, one),
+                                         _mm512_cmp_pd_mask(ey, one, _CMP_EQ_OQ),
+                                         _mm512_add_pd(_mm512_sub_pd(c, one), s), inv);
+        res->rl = _mm512_maskz_mul_pd(_mm512_cmp_pd_mask(swk, zero, _CMP_NEQ_UQ), swk, loss);
+        res->coef = _mm512_mul_pd(_mm512_mul_pd(sc, inv), wy);
+        res->lab = _mm512_mul_pd(sc, _mm512_sub_pd(
+            _mm512_mul_pd(zero, _mm512_sub_pd(_mm512_set1_pd(a->wsum), wy)),
+            _mm512_mul_pd(wy, omp)));
+        break;
+    }
+    }
+    return special & valid;
+}
+
+/* the per-row arrays of the block (rows k .. k + 7) and the CE row values;
+ * adds the regular rows' losses, in row order, to *loss */
+LOSSOPT_TARGET_V4 static inline void lossopt_rows_keep8(
+    const lossopt_rows_args *a, ptrdiff_t i0, ptrdiff_t k, __mmask8 valid, __mmask8 sp,
+    __m512d m, __m512d s, __m512d c, const lossopt_rows_res8 *r, double *m_out,
+    double *s_out, double *c_out, double *lz_out, double *rl_out, double *special,
+    double *loss)
+{
+    _mm512_mask_storeu_pd(m_out + k, valid, m);
+    _mm512_mask_storeu_pd(s_out + k, valid, s);
+    _mm512_mask_storeu_pd(c_out + k, valid, c);
+    _mm512_mask_storeu_pd(lz_out + k, valid, r->lz);
+    _mm512_mask_storeu_pd(special + k, valid, _mm512_maskz_mov_pd(sp, _mm512_set1_pd(1.0)));
+    if (a->mode == LOSSOPT_ROWS_LSE) {
+        _mm512_mask_storeu_pd(a->row_value + i0, valid & (__mmask8)~sp, r->coef);
+    } else if (a->mode == LOSSOPT_ROWS_CE) {
+        double t[8];
+        _mm512_storeu_pd(t, r->rl);
+        _mm512_mask_storeu_pd(rl_out + k, valid, r->rl);
+        if (a->row_value)
+            _mm512_mask_storeu_pd(a->row_value + i0, valid & (__mmask8)~sp, r->rl);
+        for (int l = 0; l < 8; l++)
+            if ((valid & ~sp) >> l & 1)
+                *loss += t[l];
+    }
+}
+
+/* out rows of log_softmax, (x - m) - lz in float64, for the regular rows
+ * among the 8 at x (rows `store`) */
+#define LOSSOPT_ROWS_LOG_SOFTMAX_ROWS(T, LOAD8, STORE8)                              \
+    do {                                                                             \
+        double mm_[8], ll_[8];                                                       \
+        _mm512_storeu_pd(mm_, m8);                                                   \
+        _mm512_storeu_pd(ll_, res8.lz);                                              \
+        for (int r_ = 0; r_ < 8; r_++) {                                             \
+            if (!(store >> r_ & 1))                                                  \
+                continue;                                                            \
+            const T *xr_ = xrows + r_ * xs;                                          \
+            T *or_ = orows + r_ * os;                                                \
+            const __m512d mb_ = _mm512_set1_pd(mm_[r_]), lb_ = _mm512_set1_pd(ll_[r_]);\
+            for (ptrdiff_t j_ = 0; j_ < C; j_ += 8) {                                \
+                const __mmask8 cm_ = (__mmask8)(C - j_ >= 8 ? 0xff                   \
+                                                : (1u << (C - j_)) - 1u);            \
+                __m512d v_ = LOAD8(cm_, xr_ + j_);                                   \
+                STORE8(or_ + j_, cm_, _mm512_sub_pd(_mm512_sub_pd(v_, mb_), lb_));   \
+            }                                                                        \
+        }                                                                            \
+    } while (0)
+
+#define LOSSOPT_ROWS_LOAD8_F64(cm, p) _mm512_maskz_loadu_pd(cm, p)
+#define LOSSOPT_ROWS_STORE8_F64(p, cm, v) _mm512_mask_storeu_pd(p, cm, v)
+#define LOSSOPT_ROWS_LOAD8_F32(cm, p) _mm512_cvtps_pd(_mm256_maskz_loadu_ps(cm, p))
+#define LOSSOPT_ROWS_STORE8_F32(p, cm, v) _mm256_mask_storeu_ps(p, cm, _mm512_cvtpd_ps(v))
+
+LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_f64_avx512(
+    const lossopt_rows_args *a, const double *x, double *out, ptrdiff_t r0, ptrdiff_t nr,
+    double *m_out, double *s_out, double *c_out, double *lz_out, double *rl_out,
+    double *special, double *loss)
+{
+    const ptrdiff_t C = a->n_cols, xs = a->xs, os = a->os;
+    const int mode = a->mode;
+    const __m512d one = _mm512_set1_pd(1.0);
+    __m512d X[LOSSOPT_ROWS_MAX_C];        /* column j of the group's rows */
+    ptrdiff_t n_special = 0;
+    *loss = 0.0;
+    for (ptrdiff_t g = 0; g < nr; g += 8) {
+        const int nv = nr - g < 8 ? (int)(nr - g) : 8;
+        const __mmask8 valid = (__mmask8)((1u << nv) - 1u);
+        const double *xrows = x + g * xs;
+        __m512d m8 = _mm512_set1_pd(-INFINITY);
+        /* 1. the columns, and the rows' maxima (ignoring NaN: a row whose
+         * maximum is then not finite is checked for NaN by the engine) */
+        for (ptrdiff_t j0 = 0; j0 < C; j0 += 8) {
+            const int w = C - j0 < 8 ? (int)(C - j0) : 8;
+            const __mmask8 cm = (__mmask8)((1u << w) - 1u);
+            __m512d v[8];
+            for (int r = 0; r < 8; r++)
+                v[r] = _mm512_maskz_loadu_pd(r < nv ? cm : 0, xrows + (r < nv ? r : 0) * xs + j0);
+            lossopt_rows_t8(v);
+            for (int j = 0; j < w; j++) {
+                X[j0 + j] = v[j];
+                m8 = _mm512_max_pd(v[j], m8);
+            }
+        }
+        /* 2. exponentials (in place of the columns) and their sums */
+        __m512d s8 = _mm512_setzero_pd(), c8 = _mm512_setzero_pd();
+        __m512d xy = _mm512_setzero_pd(), ey = _mm512_setzero_pd();
+        __m512i y = _mm512_setzero_si512();
+        if (mode == LOSSOPT_ROWS_CE)
+            y = _mm512_maskz_loadu_epi64(valid, a->labels + r0 + g);
+        for (ptrdiff_t j = 0; j < C; j++) {
+            __m512d e = lossopt_exp_v8(_mm512_sub_pd(X[j], m8));
+            if (mode == LOSSOPT_ROWS_CE) {
+                __mmask8 at = _mm512_cmpeq_epi64_mask(y, _mm512_set1_epi64(j));
+                xy = _mm512_mask_mov_pd(xy, at, X[j]);
+                ey = _mm512_mask_mov_pd(ey, at, e);
+            }
+            X[j] = e;
+            __mmask8 is1 = _mm512_cmp_pd_mask(e, one, _CMP_EQ_OQ);
+            c8 = _mm512_mask_add_pd(c8, is1, c8, one);
+            s8 = _mm512_mask_add_pd(s8, (__mmask8)~is1, s8, e);
+        }
+        /* 3. the rows' coefficients */
+        lossopt_rows_res8 res8;
+        __mmask8 sp = lossopt_rows_coefs8(a, r0 + g, valid, m8, s8, c8, xy, ey, y, &res8);
+        n_special += __builtin_popcount(sp);
+        lossopt_rows_keep8(a, r0 + g, g, valid, sp, m8, s8, c8, &res8, m_out, s_out, c_out,
+                           lz_out, rl_out, special, loss);
+        /* 4. the outputs of the regular rows */
+        const __mmask8 store = valid & (__mmask8)~sp;
+        double *orows = out + g * os;
+        if (mode == LOSSOPT_ROWS_LOG_SOFTMAX) {
+            LOSSOPT_ROWS_LOG_SOFTMAX_ROWS(double, LOSSOPT_ROWS_LOAD8_F64,
+                                          LOSSOPT_ROWS_STORE8_F64);
+            continue;
+        }
+        if (mode == LOSSOPT_ROWS_LSE || (mode == LOSSOPT_ROWS_CE && !a->want_grad) || !store)
+            continue;
+        for (ptrdiff_t j0 = 0; j0 < C; j0 += 8) {
+            const int w = C - j0 < 8 ? (int)(C - j0) : 8;
+            const __mmask8 cm = (__mmask8)((1u << w) - 1u);
+            __m512d v[8];
+            for (int j = 0; j < 8; j++) {
+                if (j >= w) {
+                    v[j] = _mm512_setzero_pd();
+                    continue;
+                }
+                v[j] = _mm512_mul_pd(res8.coef, X[j0 + j]);
+                if (mode == LOSSOPT_ROWS_CE)
+                    v[j] = _mm512_mask_mov_pd(v[j], _mm512_cmpeq_epi64_mask(
+                        y, _mm512_set1_epi64(j0 + j)), res8.lab);
+            }
+            lossopt_rows_t8(v);
+            for (int r = 0; r < 8; r++)
+                if (store >> r & 1)
+                    _mm512_mask_storeu_pd(orows + r * os + j0, cm, v[r]);
+        }
+    }
+    return n_special;
+}
+
+/* the lower / upper 8 floats of v as doubles */
+LOSSOPT_TARGET_V4 static inline __m512d lossopt_rows_lo8(__m512 v)
+{
+    return _mm512_cvtps_pd(_mm512_castps512_ps256(v));
+}
+
+LOSSOPT_TARGET_V4 static inline __m512d lossopt_rows_hi8(__m512 v)
+{
+    return _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1));
+}
+
+LOSSOPT_TARGET_V4 static inline __m512 lossopt_rows_join16(__m512d lo, __m512d hi)
+{
+    return _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(lo)),
+                              _mm512_cvtpd_ps(hi), 1);
+}
+
+LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_f32_avx512(
+    const lossopt_rows_args *a, const float *x, float *out, ptrdiff_t r0, ptrdiff_t nr,
+    double *m_out, double *s_out, double *c_out, double *lz_out, double *rl_out,
+    double *special, double *loss)
+{
+    const ptrdiff_t C = a->n_cols, xs = a->xs, os = a->os;
+    const int mode = a->mode;
+    const __m512 onef = _mm512_set1_ps(1.0f);
+    const __m512d one = _mm512_set1_pd(1.0);
+    __m512 X[LOSSOPT_ROWS_MAX_C];
+    ptrdiff_t n_special = 0;
+    *loss = 0.0;
+    for (ptrdiff_t g = 0; g < nr; g += 16) {
+        const int nv = nr - g < 16 ? (int)(nr - g) : 16;
+        const __mmask16 valid = (__mmask16)((1u << nv) - 1u);
+        const float *xrows = x + g * xs;
+        __m512 m16 = _mm512_set1_ps(-INFINITY);
+        for (ptrdiff_t j0 = 0; j0 < C; j0 += 16) {
+            const int w = C - j0 < 16 ? (int)(C - j0) : 16;
+            const __mmask16 cm = (__mmask16)((1u << w) - 1u);
+            __m512 v[16];
+            for (int r = 0; r < 16; r++)
+                v[r] = _mm512_maskz_loadu_ps(r < nv ? cm : 0, xrows + (r < nv ? r : 0) * xs + j0);
+            lossopt_rows_t16(v);
+            for (int j = 0; j < w; j++) {
+                X[j0 + j] = v[j];
+                m16 = _mm512_max_ps(v[j], m16);
+            }
+        }
+        /* exp(th + tl), th + tl = x - m exactly (the engine's two-sum) */
+        __m512d s_lo = _mm512_setzero_pd(), s_hi = s_lo, c_lo = s_lo, c_hi = s_lo;
+        __m512 xy = _mm512_setzero_ps(), ey = xy;
+        __m512i y_lo = _mm512_setzero_si512(), y_hi = y_lo;
+        if (mode == LOSSOPT_ROWS_CE) {
+            y_lo = _mm512_maskz_loadu_epi64((__mmask8)valid, a->labels + r0 + g);
+            y_hi = _mm512_maskz_loadu_epi64((__mmask8)(valid >> 8), a->labels + r0 + g + 8);
+        }
+        const __m512 negm = _mm512_sub_ps(_mm512_setzero_ps(), m16);
+        for (ptrdiff_t j = 0; j < C; j++) {
+            __m512 xv = X[j];
+            __m512 th = _mm512_sub_ps(xv, m16);
+            __m512 bp = _mm512_sub_ps(th, xv), ap = _mm512_sub_ps(th, bp);
+            __m512 tl = _mm512_add_ps(_mm512_sub_ps(xv, ap), _mm512_sub_ps(negm, bp));
+            __mmask16 inr = _mm512_cmp_ps_mask(th, _mm512_set1_ps(-104.0f), _CMP_GT_OQ) &
+                            _mm512_cmp_ps_mask(th, _mm512_set1_ps(89.0f), _CMP_LT_OQ);
+            __m512 e = lossopt_expf_v16(th, _mm512_maskz_mov_ps(inr, tl));
+            if (mode == LOSSOPT_ROWS_CE) {
+                __m512i jv = _mm512_set1_epi64(j);
+                __mmask16 at = (__mmask16)(_mm512_cmpeq_epi64_mask(y_lo, jv) |
+                                           ((unsigned)_mm512_cmpeq_epi64_mask(y_hi, jv) << 8));
+                xy = _mm512_mask_mov_ps(xy, at, xv);
+                ey = _mm512_mask_mov_ps(ey, at, e);
+            }
+            X[j] = e;
+            __mmask16 is1 = _mm512_cmp_ps_mask(e, onef, _CMP_EQ_OQ);
+            __mmask8 is1_lo = (__mmask8)is1, is1_hi = (__mmask8)(is1 >> 8);
+            c_lo = _mm512_mask_add_pd(c_lo, is1_lo, c_lo, one);
+            c_hi = _mm512_mask_add_pd(c_hi, is1_hi, c_hi, one);
+            s_lo = _mm512_mask_add_pd(s_lo, (__mmask8)~is1_lo, s_lo, lossopt_rows_lo8(e));
+            s_hi = _mm512_mask_add_pd(s_hi, (__mmask8)~is1_hi, s_hi, lossopt_rows_hi8(e));
+        }
+        lossopt_rows_res8 rlo, rhi;
+        __m512d m_lo = lossopt_rows_lo8(m16), m_hi = lossopt_rows_hi8(m16);
+        __mmask8 v_lo = (__mmask8)valid, v_hi = (__mmask8)(valid >> 8);
+        __mmask8 sp_lo = lossopt_rows_coefs8(a, r0 + g, v_lo, m_lo, s_lo, c_lo,
+                                             lossopt_rows_lo8(xy), lossopt_rows_lo8(ey),
+                                             y_lo, &rlo);
+        __mmask8 sp_hi = 0;
+        if (v_hi)
+            sp_hi = lossopt_rows_coefs8(a, r0 + g + 8, v_hi, m_hi, s_hi, c_hi,
+                                        lossopt_rows_hi8(xy), lossopt_rows_hi8(ey), y_hi,
+                                        &rhi);
+        n_special += __builtin_popcount(sp_lo) + __builtin_popcount(sp_hi);
+        lossopt_rows_keep8(a, r0 + g, g, v_lo, sp_lo, m_lo, s_lo, c_lo, &rlo, m_out, s_out,
+                           c_out, lz_out, rl_out, special, loss);
+        if (v_hi)
+            lossopt_rows_keep8(a, r0 + g + 8, g + 8, v_hi, sp_hi, m_hi, s_hi, c_hi, &rhi,
+                               m_out, s_out, c_out, lz_out, rl_out, special, loss);
+        const __mmask16 store16 = valid & (__mmask16)~(sp_lo | ((unsigned)sp_hi << 8));
+        if (mode == LOSSOPT_ROWS_LOG_SOFTMAX) {
+            for (int h = 0; h < 2; h++) {
+                const __mmask8 store = (__mmask8)(store16 >> (8 * h));
+                const __m512d m8 = h ? m_hi : m_lo;
+                const lossopt_rows_res8 res8 = h ? rhi : rlo;
+                const float *xrows_h = xrows + 8 * h * xs;
+                float *orows = out + (g + 8 * h) * os;
+                if (!store)
+                    continue;
+                {
+                    const float *xrows = xrows_h;
+                    LOSSOPT_ROWS_LOG_SOFTMAX_ROWS(float, LOSSOPT_ROWS_LOAD8_F32,
+                                                  LOSSOPT_ROWS_STORE8_F32);
+                }
+            }
+            continue;
+        }
+        if (mode == LOSSOPT_ROWS_LSE || (mode == LOSSOPT_ROWS_CE && !a->want_grad) || !store16)
+            continue;
+        float *orows = out + g * os;
+        for (ptrdiff_t j0 = 0; j0 < C; j0 += 16) {
+            const int w = C - j0 < 16 ? (int)(C - j0) : 16;
+            const __mmask16 cm = (__mmask16)((1u << w) - 1u);
+            __m512 v[16];
+            for (int j = 0; j < 16; j++) {
+                if (j >= w) {
+                    v[j] = _mm512_setzero_ps();
+                    continue;
+                }
+                __m512d glo = _mm512_mul_pd(rlo.coef, lossopt_rows_lo8(X[j0 + j]));
+                __m512d ghi = _mm512_mul_pd(v_hi ? rhi.coef : one, lossopt_rows_hi8(X[j0 + j]));
+                if (mode == LOSSOPT_ROWS_CE) {
+                    __m512i jv = _mm512_set1_epi64(j0 + j);
+                    glo = _mm512_mask_mov_pd(glo, _mm512_cmpeq_epi64_mask(y_lo, jv), rlo.lab);
+                    if (v_hi)
+                        ghi = _mm512_mask_mov_pd(ghi, _mm512_cmpeq_epi64_mask(y_hi, jv),
+                                                 rhi.lab);
+                }
+                v[j] = lossopt_rows_join16(glo, ghi);
+            }
+            lossopt_rows_t16(v);
+            for (int r = 0; r < 16; r++)
+                if (store16 >> r & 1)
+                    _mm512_mask_storeu_ps(orows + r * os + j0, cm, v[r]);
+        }
+    }
+    return n_special;
+}
+
+#endif  /* LOSSOPT_HAVE_DISPATCH */
+
+/*
+ * The rows r0 .. r0 + nr - 1 of a block (x and out at the block's first row;
+ * out NULL for logsumexp and the cross-entropy without gradient): the
+ * regular rows' outputs, and for every row m, s, c, lz (CE: its weighted
+ * loss rl) and special (1: left to the engine).  *loss: the regular rows'
+ * weighted losses summed in row order (CE).  Returns the number of special
+ * rows, or -1 where there is no such kernel (the engine then does all).
+ */
+static ptrdiff_t lossopt_rows_short(int is_float, const lossopt_rows_args *a, const void *x,
+                                    void *out, ptrdiff_t r0, ptrdiff_t nr, double *m,
+                                    double *s, double *c, double *lz, double *rl,
+                                    double *special, double *loss)
+{
+#if LOSSOPT_HAVE_DISPATCH
+    if (a->n_cols >= 1 && a->n_cols <= LOSSOPT_ROWS_MAX_C &&
+            lossopt_isa_level() == LOSSOPT_ISA_V4) {
+        if (is_float)
+            return lossopt_rows_f32_avx512(a, (const float *)x, (float *)out, r0, nr, m, s, c,
+                                           lz, rl, special, loss);
+        return lossopt_rows_f64_avx512(a, (const double *)x, (double *)out, r0, nr, m, s, c,
+                                       lz, rl, special, loss);
+    }
+#endif
+    (void)is_float; (void)a; (void)x; (void)out; (void)r0; (void)nr; (void)m; (void)s;
+    (void)c; (void)lz; (void)rl; (void)special; (void)loss;
+    return -1;
+}
+
+#endif /* LOSSOPT_ROWS_H */
