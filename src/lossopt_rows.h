@@ -65,7 +65,7 @@ typedef struct {
 
 /* log1p of 8 lanes by the library's branch-free log1p (vectorised by the
  * compiler) */
-LOSSOPT_TARGET_V4 static inline __m512d lossopt_rows_log1p8(__m512d v)
+LOSSOPT_TARGET_V4 static inline __attribute__((always_inline)) __m512d lossopt_rows_log1p8(__m512d v)
 {
     double a[8] __attribute__((aligned(64)));
     _mm512_store_pd(a, v);
@@ -76,13 +76,13 @@ LOSSOPT_TARGET_V4 static inline __m512d lossopt_rows_log1p8(__m512d v)
 }
 
 /* the lanes that are not finite (v - v is 0 exactly for finite v) */
-LOSSOPT_TARGET_V4 static inline __mmask8 lossopt_rows_nonfinite8(__m512d v)
+LOSSOPT_TARGET_V4 static inline __attribute__((always_inline)) __mmask8 lossopt_rows_nonfinite8(__m512d v)
 {
     return _mm512_cmp_pd_mask(_mm512_sub_pd(v, v), _mm512_setzero_pd(), _CMP_NEQ_UQ);
 }
 
 /* 8 x 8 transpose of doubles in place: r[j] lane i <- r[i] lane j */
-LOSSOPT_TARGET_V4 static inline void lossopt_rows_t8(__m512d *r)
+LOSSOPT_TARGET_V4 static inline __attribute__((always_inline)) void lossopt_rows_t8(__m512d *r)
 {
     const __m512i lo = _mm512_set_epi64(13, 12, 5, 4, 9, 8, 1, 0);
     const __m512i hi = _mm512_set_epi64(15, 14, 7, 6, 11, 10, 3, 2);
@@ -104,8 +104,63 @@ LOSSOPT_TARGET_V4 static inline void lossopt_rows_t8(__m512d *r)
     }
 }
 
+/* columns 0..3 of rows 0..7 <-> 4 vectors [rows 0..3 | rows 4..7] of one
+ * column each: z[i] = [row i | row i + 4] (4 doubles each) in, column j out;
+ * the same network maps the columns back to [row i | row i + 4] */
+LOSSOPT_TARGET_V4 static inline __attribute__((always_inline)) void lossopt_rows_t4x2(__m512d *z)
+{
+    const __m512i lo = _mm512_set_epi64(13, 12, 5, 4, 9, 8, 1, 0);
+    const __m512i hi = _mm512_set_epi64(15, 14, 7, 6, 11, 10, 3, 2);
+    __m512d t0 = _mm512_unpacklo_pd(z[0], z[1]), t1 = _mm512_unpackhi_pd(z[0], z[1]);
+    __m512d t2 = _mm512_unpacklo_pd(z[2], z[3]), t3 = _mm512_unpackhi_pd(z[2], z[3]);
+    z[0] = _mm512_permutex2var_pd(t0, lo, t2);
+    z[1] = _mm512_permutex2var_pd(t1, lo, t3);
+    z[2] = _mm512_permutex2var_pd(t0, hi, t2);
+    z[3] = _mm512_permutex2var_pd(t1, hi, t3);
+}
+
+/* the columns j0 .. j0 + w - 1 (w <= 8) of the group's rows (nv of them,
+ * row r at p + r * xs) into X[j0 + j]; returns nothing past the rows' ends */
+LOSSOPT_TARGET_V4 static inline __attribute__((always_inline)) __m512d lossopt_rows_load_cols8(
+    const double *p, ptrdiff_t xs, int nv, ptrdiff_t j0, int w, __m512d *X, __m512d m8)
+{
+    const __mmask8 cm = (__mmask8)((1u << w) - 1u);
+    __m512d v[8];
+    for (int r = 0; r < 8; r++)
+        v[r] = _mm512_maskz_loadu_pd(r < nv ? cm : 0, p + (r < nv ? r : 0) * xs + j0);
+    lossopt_rows_t8(v);
+    for (int j = 0; j < w; j++) {
+        X[j0 + j] = v[j];
+        m8 = _mm512_max_pd(v[j], m8);
+    }
+    return m8;
+}
+
+/* the inverse: column vectors v[0 .. w-1] (lanes: rows) into the rows
+ * (`store`: the rows written) at p + r * os, columns j0 .. j0 + w - 1 */
+LOSSOPT_TARGET_V4 static inline __attribute__((always_inline)) void lossopt_rows_store_cols8(
+    __m512d *v, int w, __mmask8 store, double *p, ptrdiff_t os, ptrdiff_t j0)
+{
+    if (w <= 4) {
+        const __mmask8 cm = (__mmask8)((1u << w) - 1u);
+        lossopt_rows_t4x2(v);
+        for (int r = 0; r < 4; r++) {
+            if (store >> r & 1)
+                _mm256_mask_storeu_pd(p + r * os + j0, cm, _mm512_castpd512_pd256(v[r]));
+            if (store >> (r + 4) & 1)
+                _mm256_mask_storeu_pd(p + (r + 4) * os + j0, cm, _mm512_extractf64x4_pd(v[r], 1));
+        }
+        return;
+    }
+    const __mmask8 cm = (__mmask8)((1u << w) - 1u);
+    lossopt_rows_t8(v);
+    for (int r = 0; r < 8; r++)
+        if (store >> r & 1)
+            _mm512_mask_storeu_pd(p + r * os + j0, cm, v[r]);
+}
+
 /* 16 x 16 transpose of floats in place */
-LOSSOPT_TARGET_V4 static inline void lossopt_rows_t16(__m512 *r)
+LOSSOPT_TARGET_V4 static inline __attribute__((always_inline)) void lossopt_rows_t16(__m512 *r)
 {
     __m512 a[16], b[16];
     for (int i = 0; i < 8; i++) {
@@ -145,14 +200,16 @@ typedef struct {
     __m512d lz, coef, lab, rl;
 } lossopt_rows_res8;
 
-LOSSOPT_TARGET_V4 static inline __mmask8 lossopt_rows_coefs8(
+LOSSOPT_TARGET_V4 static inline __attribute__((always_inline)) __mmask8 lossopt_rows_coefs8(
     const lossopt_rows_args *a, ptrdiff_t i0, __mmask8 valid, __m512d m, __m512d s,
     __m512d c, __m512d xy, __m512d ey, __m512i y, lossopt_rows_res8 *res)
 {
     const __m512d one = _mm512_set1_pd(1.0), zero = _mm512_setzero_pd();
     __mmask8 special = lossopt_rows_nonfinite8(m);
     __m512d lz;
-    if ((_mm512_cmp_pd_mask(c, one, _CMP_NEQ_UQ) & valid) == 0)
+    if (a->mode == LOSSOPT_ROWS_SOFTMAX)
+        lz = zero;                           /* (not used) */
+    else if ((_mm512_cmp_pd_mask(c, one, _CMP_NEQ_UQ) & valid) == 0)
         lz = lossopt_rows_log1p8(s);         /* every row has one maximum */
     else
         lz = _mm512_add_pd(lossopt_rows_log1p8(_mm512_div_pd(s, c)),
@@ -197,13 +254,43 @@ LOSSOPT_TARGET_V4 static inline __mmask8 lossopt_rows_coefs8(
     return special & valid;
 }
 
+/* the label entries x[r][y_r] of nv rows (0 for an ignored row and past nv) */
+#define LOSSOPT_ROWS_DEFINE_LABEL_X(T, SFX, VT, LOADU)                               \
+    LOSSOPT_TARGET_V4 static inline __attribute__((always_inline)) VT lossopt_rows_label_x##SFX(                    \
+        const T *p, ptrdiff_t xs, int nv, const ptrdiff_t *y, ptrdiff_t ignore_index)\
+    {                                                                                \
+        T t[64 / sizeof(T)] = {0};                                                   \
+        for (int r = 0; r < nv; r++)                                                 \
+            t[r] = y[r] == ignore_index ? (T)0 : p[r * xs + y[r]];                   \
+        return LOADU(t);                                                             \
+    }
+LOSSOPT_ROWS_DEFINE_LABEL_X(double, 8, __m512d, _mm512_loadu_pd)
+LOSSOPT_ROWS_DEFINE_LABEL_X(float, 16, __m512, _mm512_loadu_ps)
+
+/* out[r][y_r] = lab lane r for the rows `store` (rows at p + r * os), after
+ * the rows' vector stores; T float or double (is_float) */
+LOSSOPT_TARGET_V4 static inline __attribute__((always_inline)) void lossopt_rows_put_labels(
+    __m512d lab, __mmask8 store, const ptrdiff_t *y, int is_float, void *p, ptrdiff_t os)
+{
+    double t[8];
+    _mm512_storeu_pd(t, lab);
+    for (int r = 0; r < 8; r++) {
+        if (!(store >> r & 1))
+            continue;
+        if (is_float)
+            ((float *)p)[r * os + y[r]] = (float)t[r];
+        else
+            ((double *)p)[r * os + y[r]] = t[r];
+    }
+}
+
 /* the per-row arrays of the block (rows k .. k + 7) and the CE row values;
- * adds the regular rows' losses, in row order, to *loss */
-LOSSOPT_TARGET_V4 static inline void lossopt_rows_keep8(
+ * returns loss + the regular rows' losses, added in row order */
+LOSSOPT_TARGET_V4 static inline __attribute__((always_inline)) double lossopt_rows_keep8(
     const lossopt_rows_args *a, ptrdiff_t i0, ptrdiff_t k, __mmask8 valid, __mmask8 sp,
     __m512d m, __m512d s, __m512d c, const lossopt_rows_res8 *r, double *m_out,
     double *s_out, double *c_out, double *lz_out, double *rl_out, double *special,
-    double *loss)
+    double loss)
 {
     _mm512_mask_storeu_pd(m_out + k, valid, m);
     _mm512_mask_storeu_pd(s_out + k, valid, s);
@@ -220,8 +307,9 @@ LOSSOPT_TARGET_V4 static inline void lossopt_rows_keep8(
             _mm512_mask_storeu_pd(a->row_value + i0, valid & (__mmask8)~sp, r->rl);
         for (int l = 0; l < 8; l++)
             if ((valid & ~sp) >> l & 1)
-                *loss += t[l];
+                loss += t[l];
     }
+    return loss;
 }
 
 /* out rows of log_softmax, (x - m) - lz in float64, for the regular rows
@@ -261,7 +349,7 @@ LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_f64_avx512(
     const __m512d one = _mm512_set1_pd(1.0);
     __m512d X[LOSSOPT_ROWS_MAX_C];        /* column j of the group's rows */
     ptrdiff_t n_special = 0;
-    *loss = 0.0;
+    double acc = 0.0;
     for (ptrdiff_t g = 0; g < nr; g += 8) {
         const int nv = nr - g < 8 ? (int)(nr - g) : 8;
         const __mmask8 valid = (__mmask8)((1u << nv) - 1u);
@@ -269,31 +357,19 @@ LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_f64_avx512(
         __m512d m8 = _mm512_set1_pd(-INFINITY);
         /* 1. the columns, and the rows' maxima (ignoring NaN: a row whose
          * maximum is then not finite is checked for NaN by the engine) */
-        for (ptrdiff_t j0 = 0; j0 < C; j0 += 8) {
-            const int w = C - j0 < 8 ? (int)(C - j0) : 8;
-            const __mmask8 cm = (__mmask8)((1u << w) - 1u);
-            __m512d v[8];
-            for (int r = 0; r < 8; r++)
-                v[r] = _mm512_maskz_loadu_pd(r < nv ? cm : 0, xrows + (r < nv ? r : 0) * xs + j0);
-            lossopt_rows_t8(v);
-            for (int j = 0; j < w; j++) {
-                X[j0 + j] = v[j];
-                m8 = _mm512_max_pd(v[j], m8);
-            }
-        }
+        for (ptrdiff_t j0 = 0; j0 < C; j0 += 8)
+            m8 = lossopt_rows_load_cols8(xrows, xs, nv, j0, C - j0 < 8 ? (int)(C - j0) : 8, X, m8);
         /* 2. exponentials (in place of the columns) and their sums */
         __m512d s8 = _mm512_setzero_pd(), c8 = _mm512_setzero_pd();
         __m512d xy = _mm512_setzero_pd(), ey = _mm512_setzero_pd();
         __m512i y = _mm512_setzero_si512();
-        if (mode == LOSSOPT_ROWS_CE)
+        if (mode == LOSSOPT_ROWS_CE) {
             y = _mm512_maskz_loadu_epi64(valid, a->labels + r0 + g);
+            xy = lossopt_rows_label_x8(xrows, xs, nv, a->labels + r0 + g, a->ignore_index);
+            ey = lossopt_exp_v8(_mm512_sub_pd(xy, m8));    /* = e at the label */
+        }
         for (ptrdiff_t j = 0; j < C; j++) {
             __m512d e = lossopt_exp_v8(_mm512_sub_pd(X[j], m8));
-            if (mode == LOSSOPT_ROWS_CE) {
-                __mmask8 at = _mm512_cmpeq_epi64_mask(y, _mm512_set1_epi64(j));
-                xy = _mm512_mask_mov_pd(xy, at, X[j]);
-                ey = _mm512_mask_mov_pd(ey, at, e);
-            }
             X[j] = e;
             __mmask8 is1 = _mm512_cmp_pd_mask(e, one, _CMP_EQ_OQ);
             c8 = _mm512_mask_add_pd(c8, is1, c8, one);
@@ -303,8 +379,8 @@ LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_f64_avx512(
         lossopt_rows_res8 res8;
         __mmask8 sp = lossopt_rows_coefs8(a, r0 + g, valid, m8, s8, c8, xy, ey, y, &res8);
         n_special += __builtin_popcount(sp);
-        lossopt_rows_keep8(a, r0 + g, g, valid, sp, m8, s8, c8, &res8, m_out, s_out, c_out,
-                           lz_out, rl_out, special, loss);
+        acc = lossopt_rows_keep8(a, r0 + g, g, valid, sp, m8, s8, c8, &res8, m_out, s_out,
+                                 c_out, lz_out, rl_out, special, acc);
         /* 4. the outputs of the regular rows */
         const __mmask8 store = valid & (__mmask8)~sp;
         double *orows = out + g * os;
@@ -317,42 +393,45 @@ LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_f64_avx512(
             continue;
         for (ptrdiff_t j0 = 0; j0 < C; j0 += 8) {
             const int w = C - j0 < 8 ? (int)(C - j0) : 8;
-            const __mmask8 cm = (__mmask8)((1u << w) - 1u);
             __m512d v[8];
-            for (int j = 0; j < 8; j++) {
-                if (j >= w) {
-                    v[j] = _mm512_setzero_pd();
-                    continue;
-                }
-                v[j] = _mm512_mul_pd(res8.coef, X[j0 + j]);
-                if (mode == LOSSOPT_ROWS_CE)
-                    v[j] = _mm512_mask_mov_pd(v[j], _mm512_cmpeq_epi64_mask(
-                        y, _mm512_set1_epi64(j0 + j)), res8.lab);
-            }
-            lossopt_rows_t8(v);
-            for (int r = 0; r < 8; r++)
-                if (store >> r & 1)
-                    _mm512_mask_storeu_pd(orows + r * os + j0, cm, v[r]);
+            for (int j = 0; j < 8; j++)
+                v[j] = j < w ? _mm512_mul_pd(res8.coef, X[j0 + j]) : _mm512_setzero_pd();
+            lossopt_rows_store_cols8(v, w, store, orows, os, j0);
         }
+        if (mode == LOSSOPT_ROWS_CE)
+            lossopt_rows_put_labels(res8.lab, store, a->labels + r0 + g, 0, orows, os);
     }
+    *loss = acc;
     return n_special;
 }
 
 /* the lower / upper 8 floats of v as doubles */
-LOSSOPT_TARGET_V4 static inline __m512d lossopt_rows_lo8(__m512 v)
+LOSSOPT_TARGET_V4 static inline __attribute__((always_inline)) __m512d lossopt_rows_lo8(__m512 v)
 {
     return _mm512_cvtps_pd(_mm512_castps512_ps256(v));
 }
 
-LOSSOPT_TARGET_V4 static inline __m512d lossopt_rows_hi8(__m512 v)
+LOSSOPT_TARGET_V4 static inline __attribute__((always_inline)) __m512d lossopt_rows_hi8(__m512 v)
 {
     return _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1));
 }
 
-LOSSOPT_TARGET_V4 static inline __m512 lossopt_rows_join16(__m512d lo, __m512d hi)
+LOSSOPT_TARGET_V4 static inline __attribute__((always_inline)) __m512 lossopt_rows_join16(__m512d lo, __m512d hi)
 {
     return _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(lo)),
                               _mm512_cvtpd_ps(hi), 1);
+}
+
+/* exp(x - m) of floats, x - m split exactly into th + tl (the engine's
+ * lossopt_diff_lo_f32: tl = 0 outside (-104, 89)); negm = -m */
+LOSSOPT_TARGET_V4 static inline __attribute__((always_inline)) __m512 lossopt_rows_expf_diff(__m512 xv, __m512 m, __m512 negm)
+{
+    __m512 th = _mm512_sub_ps(xv, m);
+    __m512 bp = _mm512_sub_ps(th, xv), ap = _mm512_sub_ps(th, bp);
+    __m512 tl = _mm512_add_ps(_mm512_sub_ps(xv, ap), _mm512_sub_ps(negm, bp));
+    __mmask16 inr = _mm512_cmp_ps_mask(th, _mm512_set1_ps(-104.0f), _CMP_GT_OQ) &
+                    _mm512_cmp_ps_mask(th, _mm512_set1_ps(89.0f), _CMP_LT_OQ);
+    return lossopt_expf_v16(th, _mm512_maskz_mov_ps(inr, tl));
 }
 
 LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_f32_avx512(
@@ -366,7 +445,7 @@ LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_f32_avx512(
     const __m512d one = _mm512_set1_pd(1.0);
     __m512 X[LOSSOPT_ROWS_MAX_C];
     ptrdiff_t n_special = 0;
-    *loss = 0.0;
+    double acc = 0.0;
     for (ptrdiff_t g = 0; g < nr; g += 16) {
         const int nv = nr - g < 16 ? (int)(nr - g) : 16;
         const __mmask16 valid = (__mmask16)((1u << nv) - 1u);
@@ -393,21 +472,12 @@ LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_f32_avx512(
             y_hi = _mm512_maskz_loadu_epi64((__mmask8)(valid >> 8), a->labels + r0 + g + 8);
         }
         const __m512 negm = _mm512_sub_ps(_mm512_setzero_ps(), m16);
+        if (mode == LOSSOPT_ROWS_CE) {
+            xy = lossopt_rows_label_x16(xrows, xs, nv, a->labels + r0 + g, a->ignore_index);
+            ey = lossopt_rows_expf_diff(xy, m16, negm);       /* = e at the label */
+        }
         for (ptrdiff_t j = 0; j < C; j++) {
-            __m512 xv = X[j];
-            __m512 th = _mm512_sub_ps(xv, m16);
-            __m512 bp = _mm512_sub_ps(th, xv), ap = _mm512_sub_ps(th, bp);
-            __m512 tl = _mm512_add_ps(_mm512_sub_ps(xv, ap), _mm512_sub_ps(negm, bp));
-            __mmask16 inr = _mm512_cmp_ps_mask(th, _mm512_set1_ps(-104.0f), _CMP_GT_OQ) &
-                            _mm512_cmp_ps_mask(th, _mm512_set1_ps(89.0f), _CMP_LT_OQ);
-            __m512 e = lossopt_expf_v16(th, _mm512_maskz_mov_ps(inr, tl));
-            if (mode == LOSSOPT_ROWS_CE) {
-                __m512i jv = _mm512_set1_epi64(j);
-                __mmask16 at = (__mmask16)(_mm512_cmpeq_epi64_mask(y_lo, jv) |
-                                           ((unsigned)_mm512_cmpeq_epi64_mask(y_hi, jv) << 8));
-                xy = _mm512_mask_mov_ps(xy, at, xv);
-                ey = _mm512_mask_mov_ps(ey, at, e);
-            }
+            __m512 e = lossopt_rows_expf_diff(X[j], m16, negm);
             X[j] = e;
             __mmask16 is1 = _mm512_cmp_ps_mask(e, onef, _CMP_EQ_OQ);
             __mmask8 is1_lo = (__mmask8)is1, is1_hi = (__mmask8)(is1 >> 8);
@@ -428,11 +498,11 @@ LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_f32_avx512(
                                         lossopt_rows_hi8(xy), lossopt_rows_hi8(ey), y_hi,
                                         &rhi);
         n_special += __builtin_popcount(sp_lo) + __builtin_popcount(sp_hi);
-        lossopt_rows_keep8(a, r0 + g, g, v_lo, sp_lo, m_lo, s_lo, c_lo, &rlo, m_out, s_out,
-                           c_out, lz_out, rl_out, special, loss);
+        acc = lossopt_rows_keep8(a, r0 + g, g, v_lo, sp_lo, m_lo, s_lo, c_lo, &rlo, m_out,
+                                 s_out, c_out, lz_out, rl_out, special, acc);
         if (v_hi)
-            lossopt_rows_keep8(a, r0 + g + 8, g + 8, v_hi, sp_hi, m_hi, s_hi, c_hi, &rhi,
-                               m_out, s_out, c_out, lz_out, rl_out, special, loss);
+            acc = lossopt_rows_keep8(a, r0 + g + 8, g + 8, v_hi, sp_hi, m_hi, s_hi, c_hi, &rhi,
+                                     m_out, s_out, c_out, lz_out, rl_out, special, acc);
         const __mmask16 store16 = valid & (__mmask16)~(sp_lo | ((unsigned)sp_hi << 8));
         if (mode == LOSSOPT_ROWS_LOG_SOFTMAX) {
             for (int h = 0; h < 2; h++) {
@@ -465,13 +535,6 @@ LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_f32_avx512(
                 }
                 __m512d glo = _mm512_mul_pd(rlo.coef, lossopt_rows_lo8(X[j0 + j]));
                 __m512d ghi = _mm512_mul_pd(v_hi ? rhi.coef : one, lossopt_rows_hi8(X[j0 + j]));
-                if (mode == LOSSOPT_ROWS_CE) {
-                    __m512i jv = _mm512_set1_epi64(j0 + j);
-                    glo = _mm512_mask_mov_pd(glo, _mm512_cmpeq_epi64_mask(y_lo, jv), rlo.lab);
-                    if (v_hi)
-                        ghi = _mm512_mask_mov_pd(ghi, _mm512_cmpeq_epi64_mask(y_hi, jv),
-                                                 rhi.lab);
-                }
                 v[j] = lossopt_rows_join16(glo, ghi);
             }
             lossopt_rows_t16(v);
@@ -479,7 +542,14 @@ LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_f32_avx512(
                 if (store16 >> r & 1)
                     _mm512_mask_storeu_ps(orows + r * os + j0, cm, v[r]);
         }
+        if (mode == LOSSOPT_ROWS_CE) {
+            lossopt_rows_put_labels(rlo.lab, (__mmask8)store16, a->labels + r0 + g, 1, orows, os);
+            if (v_hi)
+                lossopt_rows_put_labels(rhi.lab, (__mmask8)(store16 >> 8), a->labels + r0 + g + 8,
+                                        1, orows + 8 * os, os);
+        }
     }
+    *loss = acc;
     return n_special;
 }
 
