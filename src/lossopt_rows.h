@@ -16,11 +16,20 @@
  *   x - m for floats, as the engine), the sums s (of the e != 1) and c (the
  *   number of e == 1: the maxima kept out of s, as the engine), in float64;
  *   lz = log(c + s) = log1p(s / c) + log1p(c - 1) (log1p(s) when every c is
- *   1: the same value), the rows' coefficients (the formulas of the engine's
- *   finalize_* functions), and the outputs, transposed back and stored with
- *   masks (no access past a row's end or the block's last row).  All sums
- *   run over j in order, per row, so a row's result does not depend on the
- *   rows around it (or on the thread count).
+ *   1: the same value; softmax does not need it), the rows' coefficients
+ *   (the formulas of the engine's finalize_* functions), and the outputs,
+ *   transposed back (softmax, the cross-entropy's gradient, whose label
+ *   entries are then stored one by one) or row by row from x (log_softmax),
+ *   stored with masks (no access past a row's end or the block's last
+ *   row).  All sums run over j in order, per row, so a row's result does not
+ *   depend on the rows around it (or on the thread count); the block's loss
+ *   (CE) is summed in a fixed order too (lossopt_rows_short).
+ *
+ * Measured on Zen 4 (AVX-512 as 2 x 256 bits): gathers (vgatherqpd) instead
+ * of the load transposes, and 256-bit loads + inserts for the last <= 4
+ * columns, were both slower; a per-block split (all exponentials first, the
+ * logs for the whole block, then the outputs) was slower too (the block's
+ * exponentials no longer fit L1 next to its rows).
  *
  * Rows whose maximum is not finite (NaN, +-inf, all -inf), whose label is
  * ignore_index, whose weight sample_weight * grad_scale is 0, or whose
@@ -63,9 +72,12 @@ typedef struct {
 
 #if LOSSOPT_HAVE_DISPATCH
 
+/* the kernels' helpers: inlined into them (GCC would keep some calls) */
+#define LOSSOPT_ROWS_INLINE LOSSOPT_TARGET_V4 static inline __attribute__((always_inline))
+
 /* log1p of 8 lanes by the library's branch-free log1p (vectorised by the
  * compiler) */
-LOSSOPT_TARGET_V4 static inline __attribute__((always_inline)) __m512d lossopt_rows_log1p8(__m512d v)
+LOSSOPT_ROWS_INLINE __m512d lossopt_rows_log1p8(__m512d v)
 {
     double a[8] __attribute__((aligned(64)));
     _mm512_store_pd(a, v);
@@ -76,13 +88,13 @@ LOSSOPT_TARGET_V4 static inline __attribute__((always_inline)) __m512d lossopt_r
 }
 
 /* the lanes that are not finite (v - v is 0 exactly for finite v) */
-LOSSOPT_TARGET_V4 static inline __attribute__((always_inline)) __mmask8 lossopt_rows_nonfinite8(__m512d v)
+LOSSOPT_ROWS_INLINE __mmask8 lossopt_rows_nonfinite8(__m512d v)
 {
     return _mm512_cmp_pd_mask(_mm512_sub_pd(v, v), _mm512_setzero_pd(), _CMP_NEQ_UQ);
 }
 
 /* 8 x 8 transpose of doubles in place: r[j] lane i <- r[i] lane j */
-LOSSOPT_TARGET_V4 static inline __attribute__((always_inline)) void lossopt_rows_t8(__m512d *r)
+LOSSOPT_ROWS_INLINE void lossopt_rows_t8(__m512d *r)
 {
     const __m512i lo = _mm512_set_epi64(13, 12, 5, 4, 9, 8, 1, 0);
     const __m512i hi = _mm512_set_epi64(15, 14, 7, 6, 11, 10, 3, 2);
@@ -107,7 +119,7 @@ LOSSOPT_TARGET_V4 static inline __attribute__((always_inline)) void lossopt_rows
 /* columns 0..3 of rows 0..7 <-> 4 vectors [rows 0..3 | rows 4..7] of one
  * column each: z[i] = [row i | row i + 4] (4 doubles each) in, column j out;
  * the same network maps the columns back to [row i | row i + 4] */
-LOSSOPT_TARGET_V4 static inline __attribute__((always_inline)) void lossopt_rows_t4x2(__m512d *z)
+LOSSOPT_ROWS_INLINE void lossopt_rows_t4x2(__m512d *z)
 {
     const __m512i lo = _mm512_set_epi64(13, 12, 5, 4, 9, 8, 1, 0);
     const __m512i hi = _mm512_set_epi64(15, 14, 7, 6, 11, 10, 3, 2);
@@ -121,7 +133,7 @@ LOSSOPT_TARGET_V4 static inline __attribute__((always_inline)) void lossopt_rows
 
 /* the columns j0 .. j0 + w - 1 (w <= 8) of the group's rows (nv of them,
  * row r at p + r * xs) into X[j0 + j]; returns nothing past the rows' ends */
-LOSSOPT_TARGET_V4 static inline __attribute__((always_inline)) __m512d lossopt_rows_load_cols8(
+LOSSOPT_ROWS_INLINE __m512d lossopt_rows_load_cols8(
     const double *p, ptrdiff_t xs, int nv, ptrdiff_t j0, int w, __m512d *X, __m512d m8)
 {
     const __mmask8 cm = (__mmask8)((1u << w) - 1u);
@@ -138,7 +150,7 @@ LOSSOPT_TARGET_V4 static inline __attribute__((always_inline)) __m512d lossopt_r
 
 /* the inverse: column vectors v[0 .. w-1] (lanes: rows) into the rows
  * (`store`: the rows written) at p + r * os, columns j0 .. j0 + w - 1 */
-LOSSOPT_TARGET_V4 static inline __attribute__((always_inline)) void lossopt_rows_store_cols8(
+LOSSOPT_ROWS_INLINE void lossopt_rows_store_cols8(
     __m512d *v, int w, __mmask8 store, double *p, ptrdiff_t os, ptrdiff_t j0)
 {
     if (w <= 4) {
@@ -160,7 +172,7 @@ LOSSOPT_TARGET_V4 static inline __attribute__((always_inline)) void lossopt_rows
 }
 
 /* 16 x 16 transpose of floats in place */
-LOSSOPT_TARGET_V4 static inline __attribute__((always_inline)) void lossopt_rows_t16(__m512 *r)
+LOSSOPT_ROWS_INLINE void lossopt_rows_t16(__m512 *r)
 {
     __m512 a[16], b[16];
     for (int i = 0; i < 8; i++) {
@@ -200,7 +212,7 @@ typedef struct {
     __m512d lz, coef, lab, rl;
 } lossopt_rows_res8;
 
-LOSSOPT_TARGET_V4 static inline __attribute__((always_inline)) __mmask8 lossopt_rows_coefs8(
+LOSSOPT_ROWS_INLINE __mmask8 lossopt_rows_coefs8(
     const lossopt_rows_args *a, ptrdiff_t i0, __mmask8 valid, __m512d m, __m512d s,
     __m512d c, __m512d xy, __m512d ey, __m512i y, lossopt_rows_res8 *res)
 {
@@ -256,7 +268,7 @@ LOSSOPT_TARGET_V4 static inline __attribute__((always_inline)) __mmask8 lossopt_
 
 /* the label entries x[r][y_r] of nv rows (0 for an ignored row and past nv) */
 #define LOSSOPT_ROWS_DEFINE_LABEL_X(T, SFX, VT, LOADU)                               \
-    LOSSOPT_TARGET_V4 static inline __attribute__((always_inline)) VT lossopt_rows_label_x##SFX(                    \
+    LOSSOPT_ROWS_INLINE VT lossopt_rows_label_x##SFX(                    \
         const T *p, ptrdiff_t xs, int nv, const ptrdiff_t *y, ptrdiff_t ignore_index)\
     {                                                                                \
         T t[64 / sizeof(T)] = {0};                                                   \
@@ -269,7 +281,7 @@ LOSSOPT_ROWS_DEFINE_LABEL_X(float, 16, __m512, _mm512_loadu_ps)
 
 /* out[r][y_r] = lab lane r for the rows `store` (rows at p + r * os), after
  * the rows' vector stores; T float or double (is_float) */
-LOSSOPT_TARGET_V4 static inline __attribute__((always_inline)) void lossopt_rows_put_labels(
+LOSSOPT_ROWS_INLINE void lossopt_rows_put_labels(
     __m512d lab, __mmask8 store, const ptrdiff_t *y, int is_float, void *p, ptrdiff_t os)
 {
     double t[8];
@@ -285,12 +297,12 @@ LOSSOPT_TARGET_V4 static inline __attribute__((always_inline)) void lossopt_rows
 }
 
 /* the per-row arrays of the block (rows k .. k + 7) and the CE row values;
- * returns loss + the regular rows' losses, added in row order */
-LOSSOPT_TARGET_V4 static inline __attribute__((always_inline)) double lossopt_rows_keep8(
+ * returns loss + the regular rows' losses (lane k: the block's rows k mod 8) */
+LOSSOPT_ROWS_INLINE __m512d lossopt_rows_keep8(
     const lossopt_rows_args *a, ptrdiff_t i0, ptrdiff_t k, __mmask8 valid, __mmask8 sp,
     __m512d m, __m512d s, __m512d c, const lossopt_rows_res8 *r, double *m_out,
     double *s_out, double *c_out, double *lz_out, double *rl_out, double *special,
-    double loss)
+    __m512d loss)
 {
     _mm512_mask_storeu_pd(m_out + k, valid, m);
     _mm512_mask_storeu_pd(s_out + k, valid, s);
@@ -300,16 +312,22 @@ LOSSOPT_TARGET_V4 static inline __attribute__((always_inline)) double lossopt_ro
     if (a->mode == LOSSOPT_ROWS_LSE) {
         _mm512_mask_storeu_pd(a->row_value + i0, valid & (__mmask8)~sp, r->coef);
     } else if (a->mode == LOSSOPT_ROWS_CE) {
-        double t[8];
-        _mm512_storeu_pd(t, r->rl);
         _mm512_mask_storeu_pd(rl_out + k, valid, r->rl);
         if (a->row_value)
             _mm512_mask_storeu_pd(a->row_value + i0, valid & (__mmask8)~sp, r->rl);
-        for (int l = 0; l < 8; l++)
-            if ((valid & ~sp) >> l & 1)
-                loss += t[l];
+        loss = _mm512_mask_add_pd(loss, valid & (__mmask8)~sp, loss, r->rl);
     }
     return loss;
+}
+
+/* the block's loss from the lanes of its accumulator, added in lane order */
+LOSSOPT_TARGET_V4 static inline double lossopt_rows_lanes_sum(__m512d v)
+{
+    double t[8], r = 0.0;
+    _mm512_storeu_pd(t, v);
+    for (int l = 0; l < 8; l++)
+        r += t[l];
+    return r;
 }
 
 /* out rows of log_softmax, (x - m) - lz in float64, for the regular rows
@@ -349,7 +367,7 @@ LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_f64_avx512(
     const __m512d one = _mm512_set1_pd(1.0);
     __m512d X[LOSSOPT_ROWS_MAX_C];        /* column j of the group's rows */
     ptrdiff_t n_special = 0;
-    double acc = 0.0;
+    __m512d acc = _mm512_setzero_pd();
     for (ptrdiff_t g = 0; g < nr; g += 8) {
         const int nv = nr - g < 8 ? (int)(nr - g) : 8;
         const __mmask8 valid = (__mmask8)((1u << nv) - 1u);
@@ -401,22 +419,22 @@ LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_f64_avx512(
         if (mode == LOSSOPT_ROWS_CE)
             lossopt_rows_put_labels(res8.lab, store, a->labels + r0 + g, 0, orows, os);
     }
-    *loss = acc;
+    *loss = lossopt_rows_lanes_sum(acc);
     return n_special;
 }
 
 /* the lower / upper 8 floats of v as doubles */
-LOSSOPT_TARGET_V4 static inline __attribute__((always_inline)) __m512d lossopt_rows_lo8(__m512 v)
+LOSSOPT_ROWS_INLINE __m512d lossopt_rows_lo8(__m512 v)
 {
     return _mm512_cvtps_pd(_mm512_castps512_ps256(v));
 }
 
-LOSSOPT_TARGET_V4 static inline __attribute__((always_inline)) __m512d lossopt_rows_hi8(__m512 v)
+LOSSOPT_ROWS_INLINE __m512d lossopt_rows_hi8(__m512 v)
 {
     return _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1));
 }
 
-LOSSOPT_TARGET_V4 static inline __attribute__((always_inline)) __m512 lossopt_rows_join16(__m512d lo, __m512d hi)
+LOSSOPT_ROWS_INLINE __m512 lossopt_rows_join16(__m512d lo, __m512d hi)
 {
     return _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(lo)),
                               _mm512_cvtpd_ps(hi), 1);
@@ -424,7 +442,7 @@ LOSSOPT_TARGET_V4 static inline __attribute__((always_inline)) __m512 lossopt_ro
 
 /* exp(x - m) of floats, x - m split exactly into th + tl (the engine's
  * lossopt_diff_lo_f32: tl = 0 outside (-104, 89)); negm = -m */
-LOSSOPT_TARGET_V4 static inline __attribute__((always_inline)) __m512 lossopt_rows_expf_diff(__m512 xv, __m512 m, __m512 negm)
+LOSSOPT_ROWS_INLINE __m512 lossopt_rows_expf_diff(__m512 xv, __m512 m, __m512 negm)
 {
     __m512 th = _mm512_sub_ps(xv, m);
     __m512 bp = _mm512_sub_ps(th, xv), ap = _mm512_sub_ps(th, bp);
@@ -445,7 +463,7 @@ LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_f32_avx512(
     const __m512d one = _mm512_set1_pd(1.0);
     __m512 X[LOSSOPT_ROWS_MAX_C];
     ptrdiff_t n_special = 0;
-    double acc = 0.0;
+    __m512d acc = _mm512_setzero_pd();
     for (ptrdiff_t g = 0; g < nr; g += 16) {
         const int nv = nr - g < 16 ? (int)(nr - g) : 16;
         const __mmask16 valid = (__mmask16)((1u << nv) - 1u);
@@ -549,7 +567,7 @@ LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_f32_avx512(
                                         1, orows + 8 * os, os);
         }
     }
-    *loss = acc;
+    *loss = lossopt_rows_lanes_sum(acc);
     return n_special;
 }
 
@@ -560,8 +578,10 @@ LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_f32_avx512(
  * out NULL for logsumexp and the cross-entropy without gradient): the
  * regular rows' outputs, and for every row m, s, c, lz (CE: its weighted
  * loss rl) and special (1: left to the engine).  *loss: the regular rows'
- * weighted losses summed in row order (CE).  Returns the number of special
- * rows, or -1 where there is no such kernel (the engine then does all).
+ * weighted losses summed (CE): the rows k mod 8 of the block in lane k of a
+ * vector, then the lanes in order (a fixed order for a given block).
+ * Returns the number of special rows, or -1 where there is no such kernel
+ * (the engine then does all).
  */
 static ptrdiff_t lossopt_rows_short(int is_float, const lossopt_rows_args *a, const void *x,
                                     void *out, ptrdiff_t r0, ptrdiff_t nr, double *m,
