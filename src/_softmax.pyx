@@ -422,35 +422,23 @@ cdef inline double finalize_cross_entropy(const RowArgs *a, const floating *xr,
 
 
 cdef inline bint short_rows(const RowArgs *a, const floating *x, floating *out,
-                            Py_ssize_t blk, Py_ssize_t r0, Py_ssize_t nr,
-                            double *ws) noexcept nogil:
+                            Py_ssize_t blk, Py_ssize_t r0, Py_ssize_t nr, double *rm,
+                            double *rspecial, double *rs, double *rc, double *rlz,
+                            double *rl) noexcept nogil:
     """The block's rows in one pass (lossopt_rows.h: plain short rows, on the
     x86-64-v4 path), the rows it leaves (special) by the formulas below;
-    False where that kernel does not run (the engine then does the block)."""
-    cdef lossopt_rows_args ra
-    cdef double *rm = ws + BLOCK_ELEMS
-    cdef double *rspecial = rm + BLOCK_ELEMS
-    cdef double *rs = rspecial + BLOCK_ELEMS
-    cdef double *rc = rs + BLOCK_ELEMS
-    cdef double *rlz = rc + BLOCK_ELEMS
-    cdef double *rl = rlz + BLOCK_ELEMS
+    False where that kernel does not run (the engine then does the block).
+    rm .. rl: per-row arrays of the workspace (m, special, s, c, lz, loss)."""
+    cdef lossopt_rows_args ra = lossopt_rows_args(
+        mode=a.mode, n_cols=a.n_cols, xs=a.x_stride, os=a.out_stride, labels=a.labels,
+        ignore_index=a.ignore_index, w=a.class_weight, wsum=a.class_weight_sum,
+        sw=a.sample_weight, grad_scale=a.grad_scale, want_grad=a.want_grad,
+        row_value=a.row_value)
     cdef double loss = 0.0
     cdef Py_ssize_t k, i, n_special
     cdef int flag
     cdef const floating *xr
     cdef floating *outr = NULL
-    ra.mode = a.mode
-    ra.n_cols = a.n_cols
-    ra.xs = a.x_stride
-    ra.os = a.out_stride
-    ra.labels = a.labels
-    ra.ignore_index = a.ignore_index
-    ra.w = a.class_weight
-    ra.wsum = a.class_weight_sum
-    ra.sw = a.sample_weight
-    ra.grad_scale = a.grad_scale
-    ra.want_grad = a.want_grad
-    ra.row_value = a.row_value
     n_special = lossopt_rows_short(floating is float, &ra, x + r0 * a.x_stride,
                                    out + r0 * a.out_stride if out != NULL else NULL,
                                    r0, nr, rm, rs, rc, rlz, rl, rspecial, &loss)
@@ -518,7 +506,7 @@ cdef inline void rows_block(const RowArgs *a, const floating *x, floating *out,
     cdef floating *outr = NULL
 
     if (plain and C <= ROWS_MAX_C and a.mode != MODE_CE_PROBS and a.smoothing == 0.0 and
-            short_rows(a, x, out, blk, r0, nr, ws)):
+            short_rows(a, x, out, blk, r0, nr, rm, rflag, rs, rc, rlz, rtlogt)):
         return
     for k in range(nr):
         rs[k] = 0.0

@@ -90,6 +90,18 @@ LOSSOPT_ROWS_INLINE __m512d lossopt_rows_log1p8(__m512d v)
     return _mm512_load_pd(a);
 }
 
+/* min(n, g): the rows or columns of a group or chunk of g that exist */
+static inline int lossopt_rows_count(ptrdiff_t n, int g)
+{
+    return n < g ? (int)n : g;
+}
+
+/* the mask of the first n lanes (n <= 16) */
+static inline unsigned lossopt_rows_first(int n)
+{
+    return (1u << n) - 1u;
+}
+
 /* the lanes that are not finite (v - v is 0 exactly for finite v) */
 LOSSOPT_ROWS_INLINE __mmask8 lossopt_rows_nonfinite8(__m512d v)
 {
@@ -134,22 +146,30 @@ LOSSOPT_ROWS_INLINE void lossopt_rows_t4x2(__m512d *z)
     z[3] = _mm512_permutex2var_pd(t1, hi, t3);
 }
 
-/* the columns j0 .. j0 + w - 1 (w <= 8) of the group's rows (nv of them,
- * row r at p + r * xs) into X[j0 + j]; returns nothing past the rows' ends */
-LOSSOPT_ROWS_INLINE __m512d lossopt_rows_load_cols8(
-    const double *p, ptrdiff_t xs, int nv, ptrdiff_t j0, int w, __m512d *X, __m512d m8)
-{
-    const __mmask8 cm = (__mmask8)((1u << w) - 1u);
-    __m512d v[8];
-    for (int r = 0; r < 8; r++)
-        v[r] = _mm512_maskz_loadu_pd(r < nv ? cm : 0, p + (r < nv ? r : 0) * xs + j0);
-    lossopt_rows_t8(v);
-    for (int j = 0; j < w; j++) {
-        X[j0 + j] = v[j];
-        m8 = _mm512_max_pd(v[j], m8);
+/* The C columns of a group of G rows (nv of them, row r at p + r * xs)
+ * into X[j], chunk by chunk of G columns: masked loads (nothing read past a
+ * row's end or the last row) and an in-register transpose; returns the
+ * rows' maxima (vmaxpd / vmaxps keep the maximum so far where x is NaN).
+ * lossopt_rows_columns_f64 (G = 8), _f32 (G = 16). */
+#define LOSSOPT_ROWS_DEFINE_COLUMNS(T, SFX, G, VT, MASK, LOADU, TRANSPOSE, MAX, SET1)  \
+    LOSSOPT_ROWS_INLINE VT lossopt_rows_columns_##SFX(const T *p, ptrdiff_t xs,      \
+        int nv, ptrdiff_t C, VT *X)                                                  \
+    {                                                                                \
+        VT m = SET1(-INFINITY);                                                      \
+        for (ptrdiff_t j0 = 0; j0 < C; j0 += G) {                                    \
+            const int w = lossopt_rows_count(C - j0, G);                             \
+            const MASK cm = (MASK)lossopt_rows_first(w);                             \
+            VT v[G];                                                                 \
+            for (int r = 0; r < G; r++)                                              \
+                v[r] = LOADU(r < nv ? cm : 0, p + (r < nv ? r : 0) * xs + j0);       \
+            TRANSPOSE(v);                                                            \
+            for (int j = 0; j < w; j++) {                                            \
+                X[j0 + j] = v[j];                                                    \
+                m = MAX(v[j], m);                                                    \
+            }                                                                        \
+        }                                                                            \
+        return m;                                                                    \
     }
-    return m8;
-}
 
 /* the inverse: column vectors v[0 .. w-1] (lanes: rows) into the rows
  * (`store`: the rows written) at p + r * os, columns j0 .. j0 + w - 1 */
@@ -157,7 +177,7 @@ LOSSOPT_ROWS_INLINE void lossopt_rows_store_cols8(
     __m512d *v, int w, __mmask8 store, double *p, ptrdiff_t os, ptrdiff_t j0)
 {
     if (w <= 4) {
-        const __mmask8 cm = (__mmask8)((1u << w) - 1u);
+        const __mmask8 cm = (__mmask8)lossopt_rows_first(w);
         lossopt_rows_t4x2(v);
         for (int r = 0; r < 4; r++) {
             if (store >> r & 1)
@@ -167,7 +187,7 @@ LOSSOPT_ROWS_INLINE void lossopt_rows_store_cols8(
         }
         return;
     }
-    const __mmask8 cm = (__mmask8)((1u << w) - 1u);
+    const __mmask8 cm = (__mmask8)lossopt_rows_first(w);
     lossopt_rows_t8(v);
     for (int r = 0; r < 8; r++)
         if (store >> r & 1)
@@ -202,6 +222,11 @@ LOSSOPT_ROWS_INLINE void lossopt_rows_t16(__m512 *r)
         r[12 + k] = _mm512_shuffle_f32x4(chi, dhi, 0xDD);
     }
 }
+
+LOSSOPT_ROWS_DEFINE_COLUMNS(double, f64, 8, __m512d, __mmask8, _mm512_maskz_loadu_pd,
+                            lossopt_rows_t8, _mm512_max_pd, _mm512_set1_pd)
+LOSSOPT_ROWS_DEFINE_COLUMNS(float, f32, 16, __m512, __mmask16, _mm512_maskz_loadu_ps,
+                            lossopt_rows_t16, _mm512_max_ps, _mm512_set1_ps)
 
 /* The results of 8 rows (global rows i0 .. i0 + 7, `valid` of them), in
  * float64, from their maxima m, sums s and c, and (CE) the label's entry of
@@ -299,38 +324,48 @@ LOSSOPT_ROWS_INLINE void lossopt_rows_put_labels(
     }
 }
 
+/* what a kernel counts over its block: the special rows, and the regular
+ * rows' losses (CE), lane k holding the rows k mod 8 of the block */
+typedef struct {
+    ptrdiff_t n_special;
+    __m512d loss;
+} lossopt_rows_tally;
+
 /* the per-row arrays of the block (rows k .. k + 7) and the CE row values;
- * returns loss + the regular rows' losses (lane k: the block's rows k mod 8) */
-LOSSOPT_ROWS_INLINE __m512d lossopt_rows_keep8(
+ * t: the special rows and the CE loss */
+LOSSOPT_ROWS_INLINE void lossopt_rows_keep8(
     const lossopt_rows_args *a, ptrdiff_t i0, ptrdiff_t k, __mmask8 valid, __mmask8 sp,
     __m512d m, __m512d s, __m512d c, const lossopt_rows_res8 *r, double *m_out,
     double *s_out, double *c_out, double *lz_out, double *rl_out, double *special,
-    __m512d loss)
+    lossopt_rows_tally *t)
 {
     _mm512_mask_storeu_pd(m_out + k, valid, m);
     _mm512_mask_storeu_pd(s_out + k, valid, s);
     _mm512_mask_storeu_pd(c_out + k, valid, c);
     _mm512_mask_storeu_pd(lz_out + k, valid, r->lz);
     _mm512_mask_storeu_pd(special + k, valid, _mm512_maskz_mov_pd(sp, _mm512_set1_pd(1.0)));
+    t->n_special += __builtin_popcount(sp);
     if (a->mode == LOSSOPT_ROWS_LSE) {
         _mm512_mask_storeu_pd(a->row_value + i0, valid & (__mmask8)~sp, r->coef);
     } else if (a->mode == LOSSOPT_ROWS_CE) {
         _mm512_mask_storeu_pd(rl_out + k, valid, r->rl);
         if (a->row_value)
             _mm512_mask_storeu_pd(a->row_value + i0, valid & (__mmask8)~sp, r->rl);
-        loss = _mm512_mask_add_pd(loss, valid & (__mmask8)~sp, loss, r->rl);
+        t->loss = _mm512_mask_add_pd(t->loss, valid & (__mmask8)~sp, t->loss, r->rl);
     }
-    return loss;
 }
 
-/* the block's loss from the lanes of its accumulator, added in lane order */
-LOSSOPT_TARGET_V4 static inline double lossopt_rows_lanes_sum(__m512d v)
+/* the kernels' result: *loss, the block's loss from the lanes of t.loss
+ * added in lane order, and the number of special rows */
+LOSSOPT_TARGET_V4 static inline ptrdiff_t lossopt_rows_result(const lossopt_rows_tally *t,
+                                                             double *loss)
 {
-    double t[8], r = 0.0;
-    _mm512_storeu_pd(t, v);
+    double v[8], r = 0.0;
+    _mm512_storeu_pd(v, t->loss);
     for (int l = 0; l < 8; l++)
-        r += t[l];
-    return r;
+        r += v[l];
+    *loss = r;
+    return t->n_special;
 }
 
 /* out rows of log_softmax, (x - m) - lz in float64, for the regular rows
@@ -347,8 +382,8 @@ LOSSOPT_TARGET_V4 static inline double lossopt_rows_lanes_sum(__m512d v)
             T *or_ = orows + r_ * os;                                                \
             const __m512d mb_ = _mm512_set1_pd(mm_[r_]), lb_ = _mm512_set1_pd(ll_[r_]);\
             for (ptrdiff_t j_ = 0; j_ < C; j_ += 8) {                                \
-                const __mmask8 cm_ = (__mmask8)(C - j_ >= 8 ? 0xff                   \
-                                                : (1u << (C - j_)) - 1u);            \
+                const __mmask8 cm_ = (__mmask8)lossopt_rows_first(                   \
+                    lossopt_rows_count(C - j_, 8));                                  \
                 __m512d v_ = LOAD8(cm_, xr_ + j_);                                   \
                 STORE8(or_ + j_, cm_, _mm512_sub_pd(_mm512_sub_pd(v_, mb_), lb_));   \
             }                                                                        \
@@ -369,17 +404,14 @@ LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_f64_avx512(
     const int mode = a->mode;
     const __m512d one = _mm512_set1_pd(1.0);
     __m512d X[LOSSOPT_ROWS_MAX_C];        /* column j of the group's rows */
-    ptrdiff_t n_special = 0;
-    __m512d acc = _mm512_setzero_pd();
+    lossopt_rows_tally tally = {0, _mm512_setzero_pd()};
     for (ptrdiff_t g = 0; g < nr; g += 8) {
-        const int nv = nr - g < 8 ? (int)(nr - g) : 8;
-        const __mmask8 valid = (__mmask8)((1u << nv) - 1u);
+        const int nv = lossopt_rows_count(nr - g, 8);
+        const __mmask8 valid = (__mmask8)lossopt_rows_first(nv);
         const double *xrows = x + g * xs;
-        __m512d m8 = _mm512_set1_pd(-INFINITY);
         /* 1. the columns, and the rows' maxima (ignoring NaN: a row whose
          * maximum is then not finite is checked for NaN by the engine) */
-        for (ptrdiff_t j0 = 0; j0 < C; j0 += 8)
-            m8 = lossopt_rows_load_cols8(xrows, xs, nv, j0, C - j0 < 8 ? (int)(C - j0) : 8, X, m8);
+        const __m512d m8 = lossopt_rows_columns_f64(xrows, xs, nv, C, X);
         /* 2. exponentials (in place of the columns) and their sums */
         __m512d s8 = _mm512_setzero_pd(), c8 = _mm512_setzero_pd();
         __m512d xy = _mm512_setzero_pd(), ey = _mm512_setzero_pd();
@@ -399,9 +431,8 @@ LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_f64_avx512(
         /* 3. the rows' coefficients */
         lossopt_rows_res8 res8;
         __mmask8 sp = lossopt_rows_coefs8(a, r0 + g, valid, m8, s8, c8, xy, ey, y, &res8);
-        n_special += __builtin_popcount(sp);
-        acc = lossopt_rows_keep8(a, r0 + g, g, valid, sp, m8, s8, c8, &res8, m_out, s_out,
-                                 c_out, lz_out, rl_out, special, acc);
+        lossopt_rows_keep8(a, r0 + g, g, valid, sp, m8, s8, c8, &res8, m_out, s_out, c_out,
+                           lz_out, rl_out, special, &tally);
         /* 4. the outputs of the regular rows */
         const __mmask8 store = valid & (__mmask8)~sp;
         double *orows = out + g * os;
@@ -413,7 +444,7 @@ LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_f64_avx512(
         if (mode == LOSSOPT_ROWS_LSE || (mode == LOSSOPT_ROWS_CE && !a->want_grad) || !store)
             continue;
         for (ptrdiff_t j0 = 0; j0 < C; j0 += 8) {
-            const int w = C - j0 < 8 ? (int)(C - j0) : 8;
+            const int w = lossopt_rows_count(C - j0, 8);
             __m512d v[8];
             for (int j = 0; j < 8; j++)
                 v[j] = j < w ? _mm512_mul_pd(res8.coef, X[j0 + j]) : _mm512_setzero_pd();
@@ -422,8 +453,7 @@ LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_f64_avx512(
         if (mode == LOSSOPT_ROWS_CE)
             lossopt_rows_put_labels(res8.lab, store, a->labels + r0 + g, 0, orows, os);
     }
-    *loss = lossopt_rows_lanes_sum(acc);
-    return n_special;
+    return lossopt_rows_result(&tally, loss);
 }
 
 /* the lower / upper 8 floats of v as doubles */
@@ -465,25 +495,12 @@ LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_f32_avx512(
     const __m512 onef = _mm512_set1_ps(1.0f);
     const __m512d one = _mm512_set1_pd(1.0);
     __m512 X[LOSSOPT_ROWS_MAX_C];
-    ptrdiff_t n_special = 0;
-    __m512d acc = _mm512_setzero_pd();
+    lossopt_rows_tally tally = {0, _mm512_setzero_pd()};
     for (ptrdiff_t g = 0; g < nr; g += 16) {
-        const int nv = nr - g < 16 ? (int)(nr - g) : 16;
-        const __mmask16 valid = (__mmask16)((1u << nv) - 1u);
+        const int nv = lossopt_rows_count(nr - g, 16);
+        const __mmask16 valid = (__mmask16)lossopt_rows_first(nv);
         const float *xrows = x + g * xs;
-        __m512 m16 = _mm512_set1_ps(-INFINITY);
-        for (ptrdiff_t j0 = 0; j0 < C; j0 += 16) {
-            const int w = C - j0 < 16 ? (int)(C - j0) : 16;
-            const __mmask16 cm = (__mmask16)((1u << w) - 1u);
-            __m512 v[16];
-            for (int r = 0; r < 16; r++)
-                v[r] = _mm512_maskz_loadu_ps(r < nv ? cm : 0, xrows + (r < nv ? r : 0) * xs + j0);
-            lossopt_rows_t16(v);
-            for (int j = 0; j < w; j++) {
-                X[j0 + j] = v[j];
-                m16 = _mm512_max_ps(v[j], m16);
-            }
-        }
+        const __m512 m16 = lossopt_rows_columns_f32(xrows, xs, nv, C, X);
         /* exp(th + tl), th + tl = x - m exactly (the engine's two-sum) */
         __m512d s_lo = _mm512_setzero_pd(), s_hi = s_lo, c_lo = s_lo, c_hi = s_lo;
         __m512 xy = _mm512_setzero_ps(), ey = xy;
@@ -518,12 +535,11 @@ LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_f32_avx512(
             sp_hi = lossopt_rows_coefs8(a, r0 + g + 8, v_hi, m_hi, s_hi, c_hi,
                                         lossopt_rows_hi8(xy), lossopt_rows_hi8(ey), y_hi,
                                         &rhi);
-        n_special += __builtin_popcount(sp_lo) + __builtin_popcount(sp_hi);
-        acc = lossopt_rows_keep8(a, r0 + g, g, v_lo, sp_lo, m_lo, s_lo, c_lo, &rlo, m_out,
-                                 s_out, c_out, lz_out, rl_out, special, acc);
+        lossopt_rows_keep8(a, r0 + g, g, v_lo, sp_lo, m_lo, s_lo, c_lo, &rlo, m_out, s_out,
+                           c_out, lz_out, rl_out, special, &tally);
         if (v_hi)
-            acc = lossopt_rows_keep8(a, r0 + g + 8, g + 8, v_hi, sp_hi, m_hi, s_hi, c_hi, &rhi,
-                                     m_out, s_out, c_out, lz_out, rl_out, special, acc);
+            lossopt_rows_keep8(a, r0 + g + 8, g + 8, v_hi, sp_hi, m_hi, s_hi, c_hi, &rhi,
+                               m_out, s_out, c_out, lz_out, rl_out, special, &tally);
         const __mmask16 store16 = valid & (__mmask16)~(sp_lo | ((unsigned)sp_hi << 8));
         if (mode == LOSSOPT_ROWS_LOG_SOFTMAX) {
             for (int h = 0; h < 2; h++) {
@@ -546,8 +562,8 @@ LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_f32_avx512(
             continue;
         float *orows = out + g * os;
         for (ptrdiff_t j0 = 0; j0 < C; j0 += 16) {
-            const int w = C - j0 < 16 ? (int)(C - j0) : 16;
-            const __mmask16 cm = (__mmask16)((1u << w) - 1u);
+            const int w = lossopt_rows_count(C - j0, 16);
+            const __mmask16 cm = (__mmask16)lossopt_rows_first(w);
             __m512 v[16];
             for (int j = 0; j < 16; j++) {
                 if (j >= w) {
@@ -570,8 +586,7 @@ LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_f32_avx512(
                                         1, orows + 8 * os, os);
         }
     }
-    *loss = lossopt_rows_lanes_sum(acc);
-    return n_special;
+    return lossopt_rows_result(&tally, loss);
 }
 
 #endif  /* LOSSOPT_HAVE_DISPATCH */
