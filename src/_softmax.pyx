@@ -61,7 +61,6 @@ from _common cimport (floating, BLOCK_ELEMS, lossopt_exp_array, lossopt_expf_arr
 
 
 cdef extern from "lossopt_rows.h" nogil:
-    enum: ROWS_MAX_C "LOSSOPT_ROWS_MAX_C"
     ctypedef struct lossopt_rows_args:
         int mode
         Py_ssize_t n_cols, xs, os
@@ -74,7 +73,7 @@ cdef extern from "lossopt_rows.h" nogil:
         int want_grad
         double *row_value
     Py_ssize_t lossopt_rows_short(int is_float, const lossopt_rows_args *a, const void *x,
-                                  void *out, Py_ssize_t r0, Py_ssize_t nr, double *m,
+                                  void *out, Py_ssize_t r0, Py_ssize_t nr, void *e, double *m,
                                   double *s, double *c, double *lz, double *rl,
                                   double *special, double *loss)
 
@@ -422,12 +421,13 @@ cdef inline double finalize_cross_entropy(const RowArgs *a, const floating *xr,
 
 
 cdef inline bint short_rows(const RowArgs *a, const floating *x, floating *out,
-                            Py_ssize_t blk, Py_ssize_t r0, Py_ssize_t nr, double *rm,
-                            double *rspecial, double *rs, double *rc, double *rlz,
+                            Py_ssize_t blk, Py_ssize_t r0, Py_ssize_t nr, floating *buf,
+                            double *rm, double *rspecial, double *rs, double *rc, double *rlz,
                             double *rl) noexcept nogil:
-    """The block's rows in one pass (lossopt_rows.h: plain short rows, on the
-    x86-64-v4 path), the rows it leaves (special) by the formulas below;
-    False where that kernel does not run (the engine then does the block).
+    """The block's rows by the kernels of lossopt_rows.h (plain rows that fit
+    the buffer buf, on the x86-64-v4 path: short rows in one pass, long rows
+    row by row), the rows they leave (special) by the formulas below; False
+    where those kernels do not run (the engine then does the block).
     rm .. rl: per-row arrays of the workspace (m, special, s, c, lz, loss)."""
     cdef lossopt_rows_args ra = lossopt_rows_args(
         mode=a.mode, n_cols=a.n_cols, xs=a.x_stride, os=a.out_stride, labels=a.labels,
@@ -441,7 +441,7 @@ cdef inline bint short_rows(const RowArgs *a, const floating *x, floating *out,
     cdef floating *outr = NULL
     n_special = lossopt_rows_short(floating is float, &ra, x + r0 * a.x_stride,
                                    out + r0 * a.out_stride if out != NULL else NULL,
-                                   r0, nr, rm, rs, rc, rlz, rl, rspecial, &loss)
+                                   r0, nr, buf, rm, rs, rc, rlz, rl, rspecial, &loss)
     if n_special < 0:
         return False
     if n_special > 0:
@@ -505,8 +505,8 @@ cdef inline void rows_block(const RowArgs *a, const floating *x, floating *out,
     cdef const floating *pr = NULL
     cdef floating *outr = NULL
 
-    if (plain and C <= ROWS_MAX_C and a.mode != MODE_CE_PROBS and a.smoothing == 0.0 and
-            short_rows(a, x, out, blk, r0, nr, rm, rflag, rs, rc, rlz, rtlogt)):
+    if (plain and C <= BLOCK_ELEMS and a.mode != MODE_CE_PROBS and a.smoothing == 0.0 and
+            short_rows(a, x, out, blk, r0, nr, buf, rm, rflag, rs, rc, rlz, rtlogt)):
         return
     for k in range(nr):
         rs[k] = 0.0

@@ -368,32 +368,51 @@ LOSSOPT_TARGET_V4 static inline ptrdiff_t lossopt_rows_result(const lossopt_rows
     return t->n_special;
 }
 
-/* out rows of log_softmax, (x - m) - lz in float64, for the regular rows
- * among the 8 at x (rows `store`) */
-#define LOSSOPT_ROWS_LOG_SOFTMAX_ROWS(T, LOAD8, STORE8)                              \
-    do {                                                                             \
-        double mm_[8], ll_[8];                                                       \
-        _mm512_storeu_pd(mm_, m8);                                                   \
-        _mm512_storeu_pd(ll_, res8.lz);                                              \
-        for (int r_ = 0; r_ < 8; r_++) {                                             \
-            if (!(store >> r_ & 1))                                                  \
-                continue;                                                            \
-            const T *xr_ = xrows + r_ * xs;                                          \
-            T *or_ = orows + r_ * os;                                                \
-            const __m512d mb_ = _mm512_set1_pd(mm_[r_]), lb_ = _mm512_set1_pd(ll_[r_]);\
-            for (ptrdiff_t j_ = 0; j_ < C; j_ += 8) {                                \
-                const __mmask8 cm_ = (__mmask8)lossopt_rows_first(                   \
-                    lossopt_rows_count(C - j_, 8));                                  \
-                __m512d v_ = LOAD8(cm_, xr_ + j_);                                   \
-                STORE8(or_ + j_, cm_, _mm512_sub_pd(_mm512_sub_pd(v_, mb_), lb_));   \
-            }                                                                        \
-        }                                                                            \
-    } while (0)
-
+/* 8 values of T at p as doubles / stored from doubles, lanes cm only */
 #define LOSSOPT_ROWS_LOAD8_F64(cm, p) _mm512_maskz_loadu_pd(cm, p)
 #define LOSSOPT_ROWS_STORE8_F64(p, cm, v) _mm512_mask_storeu_pd(p, cm, v)
 #define LOSSOPT_ROWS_LOAD8_F32(cm, p) _mm512_cvtps_pd(_mm256_maskz_loadu_ps(cm, p))
 #define LOSSOPT_ROWS_STORE8_F32(p, cm, v) _mm256_mask_storeu_ps(p, cm, _mm512_cvtpd_ps(v))
+
+/* Row outputs written row by row, in float64, for the rows `store` among 8
+ * (row r: x + r * xs, out + r * os; a + r * as for the row-major
+ * exponentials of the long rows):
+ *   lossopt_rows_log_softmax8_*: out = (x - m_r) - lz_r;
+ *   lossopt_rows_scale8_*: out = coef_r * a (softmax, the CE gradient). */
+#define LOSSOPT_ROWS_DEFINE_ROW_OUTPUTS(T, SFX, LOAD8, STORE8)                       \
+    LOSSOPT_ROWS_INLINE void lossopt_rows_log_softmax8_##SFX(const T *x, ptrdiff_t xs,\
+        T *out, ptrdiff_t os, ptrdiff_t C, __mmask8 store, const double *m,          \
+        const double *lz)                                                            \
+    {                                                                                \
+        for (int r = 0; r < 8; r++) {                                                \
+            if (!(store >> r & 1))                                                   \
+                continue;                                                            \
+            const T *xr = x + r * xs;                                                \
+            T *o = out + r * os;                                                     \
+            const __m512d mb = _mm512_set1_pd(m[r]), lb = _mm512_set1_pd(lz[r]);     \
+            for (ptrdiff_t j = 0; j < C; j += 8) {                                   \
+                const __mmask8 cm = (__mmask8)lossopt_rows_first(lossopt_rows_count(C - j, 8));\
+                STORE8(o + j, cm, _mm512_sub_pd(_mm512_sub_pd(LOAD8(cm, xr + j), mb), lb));\
+            }                                                                        \
+        }                                                                            \
+    }                                                                                \
+    LOSSOPT_ROWS_INLINE void lossopt_rows_scale8_##SFX(const T *a, ptrdiff_t as,     \
+        T *out, ptrdiff_t os, ptrdiff_t C, __mmask8 store, const double *coef)       \
+    {                                                                                \
+        for (int r = 0; r < 8; r++) {                                                \
+            if (!(store >> r & 1))                                                   \
+                continue;                                                            \
+            const T *ar = a + r * as;                                                \
+            T *o = out + r * os;                                                     \
+            const __m512d cb = _mm512_set1_pd(coef[r]);                              \
+            for (ptrdiff_t j = 0; j < C; j += 8) {                                   \
+                const __mmask8 cm = (__mmask8)lossopt_rows_first(lossopt_rows_count(C - j, 8));\
+                STORE8(o + j, cm, _mm512_mul_pd(cb, LOAD8(cm, ar + j)));             \
+            }                                                                        \
+        }                                                                            \
+    }
+LOSSOPT_ROWS_DEFINE_ROW_OUTPUTS(double, f64, LOSSOPT_ROWS_LOAD8_F64, LOSSOPT_ROWS_STORE8_F64)
+LOSSOPT_ROWS_DEFINE_ROW_OUTPUTS(float, f32, LOSSOPT_ROWS_LOAD8_F32, LOSSOPT_ROWS_STORE8_F32)
 
 LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_f64_avx512(
     const lossopt_rows_args *a, const double *x, double *out, ptrdiff_t r0, ptrdiff_t nr,
@@ -437,8 +456,7 @@ LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_f64_avx512(
         const __mmask8 store = valid & (__mmask8)~sp;
         double *orows = out + g * os;
         if (mode == LOSSOPT_ROWS_LOG_SOFTMAX) {
-            LOSSOPT_ROWS_LOG_SOFTMAX_ROWS(double, LOSSOPT_ROWS_LOAD8_F64,
-                                          LOSSOPT_ROWS_STORE8_F64);
+            lossopt_rows_log_softmax8_f64(xrows, xs, orows, os, C, store, m_out + g, lz_out + g);
             continue;
         }
         if (mode == LOSSOPT_ROWS_LSE || (mode == LOSSOPT_ROWS_CE && !a->want_grad) || !store)
@@ -542,20 +560,10 @@ LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_f32_avx512(
                                m_out, s_out, c_out, lz_out, rl_out, special, &tally);
         const __mmask16 store16 = valid & (__mmask16)~(sp_lo | ((unsigned)sp_hi << 8));
         if (mode == LOSSOPT_ROWS_LOG_SOFTMAX) {
-            for (int h = 0; h < 2; h++) {
-                const __mmask8 store = (__mmask8)(store16 >> (8 * h));
-                const __m512d m8 = h ? m_hi : m_lo;
-                const lossopt_rows_res8 res8 = h ? rhi : rlo;
-                const float *xrows_h = xrows + 8 * h * xs;
-                float *orows = out + (g + 8 * h) * os;
-                if (!store)
-                    continue;
-                {
-                    const float *xrows = xrows_h;
-                    LOSSOPT_ROWS_LOG_SOFTMAX_ROWS(float, LOSSOPT_ROWS_LOAD8_F32,
-                                                  LOSSOPT_ROWS_STORE8_F32);
-                }
-            }
+            for (int h = 0; h < 2; h++)
+                lossopt_rows_log_softmax8_f32(xrows + 8 * h * xs, xs, out + (g + 8 * h) * os, os,
+                                              C, (__mmask8)(store16 >> (8 * h)),
+                                              m_out + g + 8 * h, lz_out + g + 8 * h);
             continue;
         }
         if (mode == LOSSOPT_ROWS_LSE || (mode == LOSSOPT_ROWS_CE && !a->want_grad) || !store16)
@@ -589,11 +597,141 @@ LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_f32_avx512(
     return lossopt_rows_result(&tally, loss);
 }
 
+/*
+ * Long rows (LOSSOPT_FUSED_ROW_MIN classes or more, a block's rows fitting
+ * the buffer e: nr * C <= LOSSOPT_BLOCK_ELEMS), row by row without
+ * transposes: per row the maximum (vector lanes, then across them), the
+ * exponentials into e (row-major) with their sums s and c in vector lanes
+ * (then added across them, a fixed order), then per 8 rows the
+ * coefficients as for short rows (lossopt_rows_coefs8), and the outputs row
+ * by row: e times the row's coefficient, or (x - m) - lz.
+ */
+/* the maximum of the row's C entries (NaN ignored, as the short rows') */
+#define LOSSOPT_ROWS_DEFINE_ROW_MAX(T, SFX, G, VT, MASK, MASKLOAD, SET1, MAX, REDUCE)  \
+    LOSSOPT_ROWS_INLINE T lossopt_rows_row_max_##SFX(const T *xr, ptrdiff_t C)        \
+    {                                                                                \
+        VT mv = SET1(-INFINITY);                                                     \
+        for (ptrdiff_t j = 0; j < C; j += G) {                                       \
+            const MASK cm = (MASK)lossopt_rows_first(lossopt_rows_count(C - j, G));  \
+            mv = MAX(MASKLOAD(SET1(-INFINITY), cm, xr + j), mv);                     \
+        }                                                                            \
+        return REDUCE(mv);                                                           \
+    }
+LOSSOPT_ROWS_DEFINE_ROW_MAX(double, f64, 8, __m512d, __mmask8, _mm512_mask_loadu_pd,
+                            _mm512_set1_pd, _mm512_max_pd, _mm512_reduce_max_pd)
+LOSSOPT_ROWS_DEFINE_ROW_MAX(float, f32, 16, __m512, __mmask16, _mm512_mask_loadu_ps,
+                            _mm512_set1_ps, _mm512_max_ps, _mm512_reduce_max_ps)
+
+/* e = exp(x - m) of one row into er, and its sums s (of the e != 1) and c
+ * (the number of e == 1), float64 */
+LOSSOPT_ROWS_INLINE void lossopt_rows_row_exp_f64(const double *xr, ptrdiff_t C, double m,
+                                                  double *er, double *s, double *c)
+{
+    const __m512d one = _mm512_set1_pd(1.0), mb = _mm512_set1_pd(m);
+    __m512d s8 = _mm512_setzero_pd(), c8 = s8;
+    for (ptrdiff_t j = 0; j < C; j += 8) {
+        const __mmask8 cm = (__mmask8)lossopt_rows_first(lossopt_rows_count(C - j, 8));
+        __m512d e = lossopt_exp_v8(_mm512_sub_pd(_mm512_maskz_loadu_pd(cm, xr + j), mb));
+        _mm512_mask_storeu_pd(er + j, cm, e);
+        __mmask8 is1 = _mm512_cmp_pd_mask(e, one, _CMP_EQ_OQ);
+        c8 = _mm512_mask_add_pd(c8, is1 & cm, c8, one);
+        s8 = _mm512_mask_add_pd(s8, (__mmask8)~is1 & cm, s8, e);
+    }
+    *s = _mm512_reduce_add_pd(s8);
+    *c = _mm512_reduce_add_pd(c8);
+}
+
+LOSSOPT_ROWS_INLINE void lossopt_rows_row_exp_f32(const float *xr, ptrdiff_t C, double m,
+                                                  float *er, double *s, double *c)
+{
+    const __m512d one = _mm512_set1_pd(1.0);
+    const __m512 mb = _mm512_set1_ps((float)m), negm = _mm512_set1_ps(-(float)m);
+    __m512d s_lo = _mm512_setzero_pd(), s_hi = s_lo, c_lo = s_lo, c_hi = s_lo;
+    for (ptrdiff_t j = 0; j < C; j += 16) {
+        const __mmask16 cm = (__mmask16)lossopt_rows_first(lossopt_rows_count(C - j, 16));
+        __m512 e = lossopt_rows_expf_diff(_mm512_maskz_loadu_ps(cm, xr + j), mb, negm);
+        _mm512_mask_storeu_ps(er + j, cm, e);
+        __mmask16 is1 = _mm512_cmp_ps_mask(e, _mm512_set1_ps(1.0f), _CMP_EQ_OQ);
+        __mmask16 no1 = (__mmask16)~is1 & cm;
+        is1 &= cm;
+        c_lo = _mm512_mask_add_pd(c_lo, (__mmask8)is1, c_lo, one);
+        c_hi = _mm512_mask_add_pd(c_hi, (__mmask8)(is1 >> 8), c_hi, one);
+        s_lo = _mm512_mask_add_pd(s_lo, (__mmask8)no1, s_lo, lossopt_rows_lo8(e));
+        s_hi = _mm512_mask_add_pd(s_hi, (__mmask8)(no1 >> 8), s_hi, lossopt_rows_hi8(e));
+    }
+    *s = _mm512_reduce_add_pd(s_lo) + _mm512_reduce_add_pd(s_hi);
+    *c = _mm512_reduce_add_pd(c_lo) + _mm512_reduce_add_pd(c_hi);
+}
+
+/* the long-row kernels, lossopt_rows_long_f64 and _f32 (e: the block's
+ * exponentials, nr * C values of T) */
+#define LOSSOPT_ROWS_DEFINE_LONG(T, SFX)                                             \
+    LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_long_##SFX(                      \
+        const lossopt_rows_args *a, const T *x, T *out, ptrdiff_t r0, ptrdiff_t nr,  \
+        T *e, double *m_out, double *s_out, double *c_out, double *lz_out,           \
+        double *rl_out, double *special, double *loss)                               \
+    {                                                                                \
+        const ptrdiff_t C = a->n_cols, xs = a->xs, os = a->os;                       \
+        const int mode = a->mode;                                                    \
+        double xy[LOSSOPT_BLOCK_ELEMS / LOSSOPT_FUSED_ROW_MIN + 8];                   \
+        double ey[LOSSOPT_BLOCK_ELEMS / LOSSOPT_FUSED_ROW_MIN + 8];                   \
+        lossopt_rows_tally tally = {0, _mm512_setzero_pd()};                         \
+        for (ptrdiff_t k = 0; k < nr; k++) {                                         \
+            const T *xr = x + k * xs;                                                \
+            const double m = (double)lossopt_rows_row_max_##SFX(xr, C);              \
+            m_out[k] = m;                                                            \
+            lossopt_rows_row_exp_##SFX(xr, C, m, e + k * C, &s_out[k], &c_out[k]);   \
+            if (mode == LOSSOPT_ROWS_CE) {                                           \
+                const ptrdiff_t y = a->labels[r0 + k];                               \
+                const ptrdiff_t yy = y == a->ignore_index ? 0 : y;                   \
+                xy[k] = (double)xr[yy];                                              \
+                ey[k] = (double)e[k * C + yy];                                       \
+            }                                                                        \
+        }                                                                            \
+        for (ptrdiff_t g = 0; g < nr; g += 8) {                                      \
+            const __mmask8 valid = (__mmask8)lossopt_rows_first(lossopt_rows_count(nr - g, 8));\
+            lossopt_rows_res8 res8;                                                  \
+            __m512i y = _mm512_setzero_si512();                                      \
+            __m512d xy8 = _mm512_setzero_pd(), ey8 = xy8;                            \
+            const __m512d m8 = _mm512_maskz_loadu_pd(valid, m_out + g);              \
+            const __m512d s8 = _mm512_maskz_loadu_pd(valid, s_out + g);              \
+            const __m512d c8 = _mm512_maskz_loadu_pd(valid, c_out + g);              \
+            if (mode == LOSSOPT_ROWS_CE) {                                           \
+                y = _mm512_maskz_loadu_epi64(valid, a->labels + r0 + g);             \
+                xy8 = _mm512_maskz_loadu_pd(valid, xy + g);                          \
+                ey8 = _mm512_maskz_loadu_pd(valid, ey + g);                          \
+            }                                                                        \
+            __mmask8 sp = lossopt_rows_coefs8(a, r0 + g, valid, m8, s8, c8, xy8, ey8, y,\
+                                              &res8);                                \
+            lossopt_rows_keep8(a, r0 + g, g, valid, sp, m8, s8, c8, &res8, m_out, s_out,\
+                               c_out, lz_out, rl_out, special, &tally);              \
+            const __mmask8 store = valid & (__mmask8)~sp;                            \
+            if (!store || mode == LOSSOPT_ROWS_LSE ||                                \
+                    (mode == LOSSOPT_ROWS_CE && !a->want_grad))                      \
+                continue;                                                            \
+            if (mode == LOSSOPT_ROWS_LOG_SOFTMAX) {                                  \
+                lossopt_rows_log_softmax8_##SFX(x + g * xs, xs, out + g * os, os, C, store,\
+                                                m_out + g, lz_out + g);              \
+                continue;                                                            \
+            }                                                                        \
+            double coef[8];                                                          \
+            _mm512_storeu_pd(coef, res8.coef);                                       \
+            lossopt_rows_scale8_##SFX(e + g * C, C, out + g * os, os, C, store, coef);\
+            if (mode == LOSSOPT_ROWS_CE)                                             \
+                lossopt_rows_put_labels(res8.lab, store, a->labels + r0 + g,         \
+                                        sizeof(T) == sizeof(float), out + g * os, os);\
+        }                                                                            \
+        return lossopt_rows_result(&tally, loss);                                    \
+    }
+LOSSOPT_ROWS_DEFINE_LONG(double, f64)
+LOSSOPT_ROWS_DEFINE_LONG(float, f32)
+
 #endif  /* LOSSOPT_HAVE_DISPATCH */
 
 /*
  * The rows r0 .. r0 + nr - 1 of a block (x and out at the block's first row;
- * out NULL for logsumexp and the cross-entropy without gradient): the
+ * out NULL for logsumexp and the cross-entropy without gradient; e: a
+ * buffer of LOSSOPT_BLOCK_ELEMS values of the data's type): the
  * regular rows' outputs, and for every row m, s, c, lz (CE: its weighted
  * loss rl) and special (1: left to the engine).  *loss: the regular rows'
  * weighted losses summed (CE): the rows k mod 8 of the block in lane k of a
@@ -602,22 +740,30 @@ LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_f32_avx512(
  * (the engine then does all).
  */
 static ptrdiff_t lossopt_rows_short(int is_float, const lossopt_rows_args *a, const void *x,
-                                    void *out, ptrdiff_t r0, ptrdiff_t nr, double *m,
-                                    double *s, double *c, double *lz, double *rl,
+                                    void *out, ptrdiff_t r0, ptrdiff_t nr, void *e,
+                                    double *m, double *s, double *c, double *lz, double *rl,
                                     double *special, double *loss)
 {
 #if LOSSOPT_HAVE_DISPATCH
-    if (a->n_cols >= 1 && a->n_cols <= LOSSOPT_ROWS_MAX_C &&
-            lossopt_isa_level() == LOSSOPT_ISA_V4) {
+    if (lossopt_isa_level() == LOSSOPT_ISA_V4 && a->n_cols >= 1 &&
+            a->n_cols <= LOSSOPT_ROWS_MAX_C) {
         if (is_float)
             return lossopt_rows_f32_avx512(a, (const float *)x, (float *)out, r0, nr, m, s, c,
                                            lz, rl, special, loss);
         return lossopt_rows_f64_avx512(a, (const double *)x, (double *)out, r0, nr, m, s, c,
                                        lz, rl, special, loss);
     }
+    if (lossopt_isa_level() == LOSSOPT_ISA_V4 && a->n_cols > LOSSOPT_ROWS_MAX_C &&
+            nr * a->n_cols <= LOSSOPT_BLOCK_ELEMS) {
+        if (is_float)
+            return lossopt_rows_long_f32(a, (const float *)x, (float *)out, r0, nr, (float *)e,
+                                         m, s, c, lz, rl, special, loss);
+        return lossopt_rows_long_f64(a, (const double *)x, (double *)out, r0, nr, (double *)e,
+                                     m, s, c, lz, rl, special, loss);
+    }
 #endif
-    (void)is_float; (void)a; (void)x; (void)out; (void)r0; (void)nr; (void)m; (void)s;
-    (void)c; (void)lz; (void)rl; (void)special; (void)loss;
+    (void)is_float; (void)a; (void)x; (void)out; (void)r0; (void)nr; (void)e; (void)m;
+    (void)s; (void)c; (void)lz; (void)rl; (void)special; (void)loss;
     return -1;
 }
 
