@@ -375,39 +375,27 @@ LOSSOPT_TARGET_V4 static inline ptrdiff_t lossopt_rows_result(const lossopt_rows
 #define LOSSOPT_ROWS_STORE8_F32(p, cm, v) _mm256_mask_storeu_ps(p, cm, _mm512_cvtpd_ps(v))
 
 /* Row outputs written row by row, in float64, for the rows `store` among 8
- * (row r: x + r * xs, out + r * os; a + r * as for the row-major
- * exponentials of the long rows):
- *   lossopt_rows_log_softmax8_*: out = (x - m_r) - lz_r;
- *   lossopt_rows_scale8_*: out = coef_r * a (softmax, the CE gradient). */
+ * (row r: a + r * as, out + r * os): out = (mul_r a - m_r) - lz_r, a NULL
+ * array standing for ones (mul) or zeros (m, lz): log_softmax from x
+ * (mul NULL), softmax and the CE gradient from the row-major exponentials
+ * of long rows (m, lz NULL: out = mul_r a exactly). */
 #define LOSSOPT_ROWS_DEFINE_ROW_OUTPUTS(T, SFX, LOAD8, STORE8)                       \
-    LOSSOPT_ROWS_INLINE void lossopt_rows_log_softmax8_##SFX(const T *x, ptrdiff_t xs,\
-        T *out, ptrdiff_t os, ptrdiff_t C, __mmask8 store, const double *m,          \
-        const double *lz)                                                            \
-    {                                                                                \
-        for (int r = 0; r < 8; r++) {                                                \
-            if (!(store >> r & 1))                                                   \
-                continue;                                                            \
-            const T *xr = x + r * xs;                                                \
-            T *o = out + r * os;                                                     \
-            const __m512d mb = _mm512_set1_pd(m[r]), lb = _mm512_set1_pd(lz[r]);     \
-            for (ptrdiff_t j = 0; j < C; j += 8) {                                   \
-                const __mmask8 cm = (__mmask8)lossopt_rows_first(lossopt_rows_count(C - j, 8));\
-                STORE8(o + j, cm, _mm512_sub_pd(_mm512_sub_pd(LOAD8(cm, xr + j), mb), lb));\
-            }                                                                        \
-        }                                                                            \
-    }                                                                                \
-    LOSSOPT_ROWS_INLINE void lossopt_rows_scale8_##SFX(const T *a, ptrdiff_t as,     \
-        T *out, ptrdiff_t os, ptrdiff_t C, __mmask8 store, const double *coef)       \
+    LOSSOPT_ROWS_INLINE void lossopt_rows_affine8_##SFX(const T *a, ptrdiff_t as,    \
+        T *out, ptrdiff_t os, ptrdiff_t C, __mmask8 store, const double *mul,        \
+        const double *m, const double *lz)                                           \
     {                                                                                \
         for (int r = 0; r < 8; r++) {                                                \
             if (!(store >> r & 1))                                                   \
                 continue;                                                            \
             const T *ar = a + r * as;                                                \
             T *o = out + r * os;                                                     \
-            const __m512d cb = _mm512_set1_pd(coef[r]);                              \
+            const __m512d cb = _mm512_set1_pd(mul ? mul[r] : 1.0);                   \
+            const __m512d mb = _mm512_set1_pd(m ? m[r] : 0.0);                       \
+            const __m512d lb = _mm512_set1_pd(lz ? lz[r] : 0.0);                     \
             for (ptrdiff_t j = 0; j < C; j += 8) {                                   \
                 const __mmask8 cm = (__mmask8)lossopt_rows_first(lossopt_rows_count(C - j, 8));\
-                STORE8(o + j, cm, _mm512_mul_pd(cb, LOAD8(cm, ar + j)));             \
+                __m512d v = _mm512_mul_pd(cb, LOAD8(cm, ar + j));                    \
+                STORE8(o + j, cm, _mm512_sub_pd(_mm512_sub_pd(v, mb), lb));          \
             }                                                                        \
         }                                                                            \
     }
@@ -456,7 +444,7 @@ LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_f64_avx512(
         const __mmask8 store = valid & (__mmask8)~sp;
         double *orows = out + g * os;
         if (mode == LOSSOPT_ROWS_LOG_SOFTMAX) {
-            lossopt_rows_log_softmax8_f64(xrows, xs, orows, os, C, store, m_out + g, lz_out + g);
+            lossopt_rows_affine8_f64(xrows, xs, orows, os, C, store, NULL, m_out + g, lz_out + g);
             continue;
         }
         if (mode == LOSSOPT_ROWS_LSE || (mode == LOSSOPT_ROWS_CE && !a->want_grad) || !store)
@@ -561,9 +549,9 @@ LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_f32_avx512(
         const __mmask16 store16 = valid & (__mmask16)~(sp_lo | ((unsigned)sp_hi << 8));
         if (mode == LOSSOPT_ROWS_LOG_SOFTMAX) {
             for (int h = 0; h < 2; h++)
-                lossopt_rows_log_softmax8_f32(xrows + 8 * h * xs, xs, out + (g + 8 * h) * os, os,
-                                              C, (__mmask8)(store16 >> (8 * h)),
-                                              m_out + g + 8 * h, lz_out + g + 8 * h);
+                lossopt_rows_affine8_f32(xrows + 8 * h * xs, xs, out + (g + 8 * h) * os, os, C,
+                                         (__mmask8)(store16 >> (8 * h)), NULL,
+                                         m_out + g + 8 * h, lz_out + g + 8 * h);
             continue;
         }
         if (mode == LOSSOPT_ROWS_LSE || (mode == LOSSOPT_ROWS_CE && !a->want_grad) || !store16)
@@ -710,13 +698,14 @@ LOSSOPT_ROWS_INLINE void lossopt_rows_row_exp_f32(const float *xr, ptrdiff_t C, 
                     (mode == LOSSOPT_ROWS_CE && !a->want_grad))                      \
                 continue;                                                            \
             if (mode == LOSSOPT_ROWS_LOG_SOFTMAX) {                                  \
-                lossopt_rows_log_softmax8_##SFX(x + g * xs, xs, out + g * os, os, C, store,\
-                                                m_out + g, lz_out + g);              \
+                lossopt_rows_affine8_##SFX(x + g * xs, xs, out + g * os, os, C, store,  \
+                                           NULL, m_out + g, lz_out + g);             \
                 continue;                                                            \
             }                                                                        \
             double coef[8];                                                          \
             _mm512_storeu_pd(coef, res8.coef);                                       \
-            lossopt_rows_scale8_##SFX(e + g * C, C, out + g * os, os, C, store, coef);\
+            lossopt_rows_affine8_##SFX(e + g * C, C, out + g * os, os, C, store, coef,  \
+                                       NULL, NULL);                                  \
             if (mode == LOSSOPT_ROWS_CE)                                             \
                 lossopt_rows_put_labels(res8.lab, store, a->labels + r0 + g,         \
                                         sizeof(T) == sizeof(float), out + g * os, os);\
