@@ -29,6 +29,13 @@ axis last, unit stride) and processes it in blocks of rows:
 The inner loops (row maxima, shifts, exp, log1p, sums) are the vectorised C
 helpers of lossopt_math.h.
 
+Plain rows (no `where`, no b, no label smoothing, no probability targets)
+that fit the buffer take a shortcut on the x86-64-v4 path (short_rows,
+lossopt_rows.h): rows of fewer than 64 classes in one pass, 8 / 16 rows at
+a time transposed in registers, longer rows row by row; the results are
+those of steps 1-4, and the rows they leave (a maximum that is not finite,
+an ignored label, weight 0) get the per-row formulas below.
+
 Sums are accumulated in float64 whatever the data type.  Reductions over rows
 are summed per block, and the block sums are combined in block order, so the
 result is the same bit for bit on any number of threads.
