@@ -1,6 +1,7 @@
 /*
- * lossopt_rows.h -- one-pass kernels for blocks of short rows: the row
- * engine's plain case (src/_softmax.pyx, rows_block).
+ * lossopt_rows.h -- kernels for the row engine's plain case (src/_softmax.pyx,
+ * rows_block, short_rows): one pass for blocks of short rows, and a row
+ * kernel for longer rows that fit the block buffer (see "Long rows" below).
  *
  * The engine takes short rows (n_cols below LOSSOPT_FUSED_ROW_MIN) in about
  * five passes over a block: maxima, shift + exp column-major, sums, log, the
@@ -38,17 +39,20 @@
  * m, s, c, lz (stored for every row of the block).
  *
  * Only on the x86-64-v4 path: elsewhere lossopt_rows_short returns -1 and
- * the engine runs as before.
+ * the engine runs as before.  (No x86-64-v3 variant: the kernels lean on
+ * AVX-512 masks for every row and column tail, and on the table exp, whose
+ * vpermi2pd / vscalefpd have no AVX2 counterpart of the same cost.)
  */
 #ifndef LOSSOPT_ROWS_H
 #define LOSSOPT_ROWS_H
 
 #include "lossopt_math.h"
 
-/* the longest row the kernels take (their column tile lives on the stack):
- * the engine's short rows.  From 64 classes on, the engine's row-by-row
- * path is faster (measured: 64 classes, 1.5 against 1.9 x np.exp for
- * logsumexp, float64). */
+/* the longest row the transposing kernels take (their column tile lives on
+ * the stack): the engine's short rows.  From 64 classes on, row by row is
+ * faster (measured at 64 classes, float64 logsumexp: the engine's row path
+ * 1.5 x np.exp, the transposing kernel 1.9 x), so longer rows go to the
+ * long-row kernels below. */
 #define LOSSOPT_ROWS_MAX_C (LOSSOPT_FUSED_ROW_MIN - 1)
 
 /* the engine's MODE_* (src/_softmax.pyx) that the kernels take */
@@ -651,6 +655,12 @@ LOSSOPT_ROWS_INLINE void lossopt_rows_row_exp_f32(const float *xr, ptrdiff_t C, 
     *c = _mm512_reduce_add_pd(c_lo) + _mm512_reduce_add_pd(c_hi);
 }
 
+/* float64 rows longer than this stay with the engine: measured (1 thread,
+ * ratio to np.exp), the long-row kernel is ~5 % faster at 100 and 256
+ * classes, even at 500 and ~5 % slower at 1000 (float32: faster at 100 and
+ * 1000, 10-20 %) */
+#define LOSSOPT_ROWS_LONG_MAX_C_F64 256
+
 /* the long-row kernels, lossopt_rows_long_f64 and _f32 (e: the block's
  * exponentials, nr * C values of T) */
 #define LOSSOPT_ROWS_DEFINE_LONG(T, SFX)                                             \
@@ -743,7 +753,8 @@ static ptrdiff_t lossopt_rows_short(int is_float, const lossopt_rows_args *a, co
                                        lz, rl, special, loss);
     }
     if (lossopt_isa_level() == LOSSOPT_ISA_V4 && a->n_cols > LOSSOPT_ROWS_MAX_C &&
-            nr * a->n_cols <= LOSSOPT_BLOCK_ELEMS) {
+            nr * a->n_cols <= LOSSOPT_BLOCK_ELEMS &&
+            (is_float || a->n_cols <= LOSSOPT_ROWS_LONG_MAX_C_F64)) {
         if (is_float)
             return lossopt_rows_long_f32(a, (const float *)x, (float *)out, r0, nr, (float *)e,
                                          m, s, c, lz, rl, special, loss);

@@ -2,8 +2,9 @@
 log_softmax and the label cross-entropy without `where`, b or label
 smoothing, on the x86-64-v4 path: rows of fewer than 64 classes in one pass,
 8 (float64) or 16 (float32) rows at a time, longer rows that fit the
-engine's block buffer (2048 values) row by row; by the engine elsewhere
-(tests/test_isa_paths.py runs this file on every path).
+engine's block buffer (2048 values; float64: up to 256 classes) row by row;
+by the engine elsewhere (tests/test_isa_paths.py runs this file on every
+path).
 
 References: SciPy / NumPy in float64, mpmath for wide ranges; for rows whose
 maximum is not finite, ignored labels and weight-0 samples (the rows the
@@ -22,7 +23,7 @@ import lossopt
 from lossopt._kernels import _softmax
 from helpers import reference_cross_entropy
 
-COLS = [1, 2, 7, 8, 9, 10, 15, 16, 17, 33, 63, 64, 65, 100, 1000, 2048]
+COLS = [1, 2, 7, 8, 9, 10, 15, 16, 17, 33, 63, 64, 65, 100, 256, 257, 1000, 2048]
 ROWS = [1, 7, 17, 203]
 DTYPES = [np.float64, np.float32]
 PAD = 2049                   # pads a row past the kernels' 2048 classes
