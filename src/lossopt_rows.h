@@ -328,6 +328,13 @@ LOSSOPT_ROWS_INLINE void lossopt_rows_put_labels(
     }
 }
 
+/* the per-row arrays a kernel fills for the engine (row k of the block at
+ * [k]): m, s, c, lz, rl (CE: the weighted loss), special (1: a row left to
+ * the engine); and the block's loss (CE, *loss) */
+typedef struct {
+    double *m, *s, *c, *lz, *rl, *special, *loss;
+} lossopt_rows_arrays;
+
 /* what a kernel counts over its block: the special rows, and the regular
  * rows' losses (CE), lane k holding the rows k mod 8 of the block */
 typedef struct {
@@ -339,20 +346,19 @@ typedef struct {
  * t: the special rows and the CE loss */
 LOSSOPT_ROWS_INLINE void lossopt_rows_keep8(
     const lossopt_rows_args *a, ptrdiff_t i0, ptrdiff_t k, __mmask8 valid, __mmask8 sp,
-    __m512d m, __m512d s, __m512d c, const lossopt_rows_res8 *r, double *m_out,
-    double *s_out, double *c_out, double *lz_out, double *rl_out, double *special,
-    lossopt_rows_tally *t)
+    __m512d m, __m512d s, __m512d c, const lossopt_rows_res8 *r,
+    const lossopt_rows_arrays *w, lossopt_rows_tally *t)
 {
-    _mm512_mask_storeu_pd(m_out + k, valid, m);
-    _mm512_mask_storeu_pd(s_out + k, valid, s);
-    _mm512_mask_storeu_pd(c_out + k, valid, c);
-    _mm512_mask_storeu_pd(lz_out + k, valid, r->lz);
-    _mm512_mask_storeu_pd(special + k, valid, _mm512_maskz_mov_pd(sp, _mm512_set1_pd(1.0)));
+    _mm512_mask_storeu_pd(w->m + k, valid, m);
+    _mm512_mask_storeu_pd(w->s + k, valid, s);
+    _mm512_mask_storeu_pd(w->c + k, valid, c);
+    _mm512_mask_storeu_pd(w->lz + k, valid, r->lz);
+    _mm512_mask_storeu_pd(w->special + k, valid, _mm512_maskz_mov_pd(sp, _mm512_set1_pd(1.0)));
     t->n_special += __builtin_popcount(sp);
     if (a->mode == LOSSOPT_ROWS_LSE) {
         _mm512_mask_storeu_pd(a->row_value + i0, valid & (__mmask8)~sp, r->coef);
     } else if (a->mode == LOSSOPT_ROWS_CE) {
-        _mm512_mask_storeu_pd(rl_out + k, valid, r->rl);
+        _mm512_mask_storeu_pd(w->rl + k, valid, r->rl);
         if (a->row_value)
             _mm512_mask_storeu_pd(a->row_value + i0, valid & (__mmask8)~sp, r->rl);
         t->loss = _mm512_mask_add_pd(t->loss, valid & (__mmask8)~sp, t->loss, r->rl);
@@ -408,8 +414,7 @@ LOSSOPT_ROWS_DEFINE_ROW_OUTPUTS(float, f32, LOSSOPT_ROWS_LOAD8_F32, LOSSOPT_ROWS
 
 LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_f64_avx512(
     const lossopt_rows_args *a, const double *x, double *out, ptrdiff_t r0, ptrdiff_t nr,
-    double *m_out, double *s_out, double *c_out, double *lz_out, double *rl_out,
-    double *special, double *loss)
+    const lossopt_rows_arrays *w)
 {
     const ptrdiff_t C = a->n_cols, xs = a->xs, os = a->os;
     const int mode = a->mode;
@@ -442,13 +447,12 @@ LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_f64_avx512(
         /* 3. the rows' coefficients */
         lossopt_rows_res8 res8;
         __mmask8 sp = lossopt_rows_coefs8(a, r0 + g, valid, m8, s8, c8, xy, ey, y, &res8);
-        lossopt_rows_keep8(a, r0 + g, g, valid, sp, m8, s8, c8, &res8, m_out, s_out, c_out,
-                           lz_out, rl_out, special, &tally);
+        lossopt_rows_keep8(a, r0 + g, g, valid, sp, m8, s8, c8, &res8, w, &tally);
         /* 4. the outputs of the regular rows */
         const __mmask8 store = valid & (__mmask8)~sp;
         double *orows = out + g * os;
         if (mode == LOSSOPT_ROWS_LOG_SOFTMAX) {
-            lossopt_rows_affine8_f64(xrows, xs, orows, os, C, store, NULL, m_out + g, lz_out + g);
+            lossopt_rows_affine8_f64(xrows, xs, orows, os, C, store, NULL, w->m + g, w->lz + g);
             continue;
         }
         if (mode == LOSSOPT_ROWS_LSE || (mode == LOSSOPT_ROWS_CE && !a->want_grad) || !store)
@@ -463,7 +467,7 @@ LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_f64_avx512(
         if (mode == LOSSOPT_ROWS_CE)
             lossopt_rows_put_labels(res8.lab, store, a->labels + r0 + g, 0, orows, os);
     }
-    return lossopt_rows_result(&tally, loss);
+    return lossopt_rows_result(&tally, w->loss);
 }
 
 /* the lower / upper 8 floats of v as doubles */
@@ -497,8 +501,7 @@ LOSSOPT_ROWS_INLINE __m512 lossopt_rows_expf_diff(__m512 xv, __m512 m, __m512 ne
 
 LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_f32_avx512(
     const lossopt_rows_args *a, const float *x, float *out, ptrdiff_t r0, ptrdiff_t nr,
-    double *m_out, double *s_out, double *c_out, double *lz_out, double *rl_out,
-    double *special, double *loss)
+    const lossopt_rows_arrays *w)
 {
     const ptrdiff_t C = a->n_cols, xs = a->xs, os = a->os;
     const int mode = a->mode;
@@ -545,17 +548,16 @@ LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_f32_avx512(
             sp_hi = lossopt_rows_coefs8(a, r0 + g + 8, v_hi, m_hi, s_hi, c_hi,
                                         lossopt_rows_hi8(xy), lossopt_rows_hi8(ey), y_hi,
                                         &rhi);
-        lossopt_rows_keep8(a, r0 + g, g, v_lo, sp_lo, m_lo, s_lo, c_lo, &rlo, m_out, s_out,
-                           c_out, lz_out, rl_out, special, &tally);
+        lossopt_rows_keep8(a, r0 + g, g, v_lo, sp_lo, m_lo, s_lo, c_lo, &rlo, w, &tally);
         if (v_hi)
-            lossopt_rows_keep8(a, r0 + g + 8, g + 8, v_hi, sp_hi, m_hi, s_hi, c_hi, &rhi,
-                               m_out, s_out, c_out, lz_out, rl_out, special, &tally);
+            lossopt_rows_keep8(a, r0 + g + 8, g + 8, v_hi, sp_hi, m_hi, s_hi, c_hi, &rhi, w,
+                               &tally);
         const __mmask16 store16 = valid & (__mmask16)~(sp_lo | ((unsigned)sp_hi << 8));
         if (mode == LOSSOPT_ROWS_LOG_SOFTMAX) {
             for (int h = 0; h < 2; h++)
                 lossopt_rows_affine8_f32(xrows + 8 * h * xs, xs, out + (g + 8 * h) * os, os, C,
                                          (__mmask8)(store16 >> (8 * h)), NULL,
-                                         m_out + g + 8 * h, lz_out + g + 8 * h);
+                                         w->m + g + 8 * h, w->lz + g + 8 * h);
             continue;
         }
         if (mode == LOSSOPT_ROWS_LSE || (mode == LOSSOPT_ROWS_CE && !a->want_grad) || !store16)
@@ -586,7 +588,7 @@ LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_f32_avx512(
                                         1, orows + 8 * os, os);
         }
     }
-    return lossopt_rows_result(&tally, loss);
+    return lossopt_rows_result(&tally, w->loss);
 }
 
 /*
@@ -666,8 +668,7 @@ LOSSOPT_ROWS_INLINE void lossopt_rows_row_exp_f32(const float *xr, ptrdiff_t C, 
 #define LOSSOPT_ROWS_DEFINE_LONG(T, SFX)                                             \
     LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_long_##SFX(                      \
         const lossopt_rows_args *a, const T *x, T *out, ptrdiff_t r0, ptrdiff_t nr,  \
-        T *e, double *m_out, double *s_out, double *c_out, double *lz_out,           \
-        double *rl_out, double *special, double *loss)                               \
+        T *e, const lossopt_rows_arrays *w)                                          \
     {                                                                                \
         const ptrdiff_t C = a->n_cols, xs = a->xs, os = a->os;                       \
         const int mode = a->mode;                                                    \
@@ -677,8 +678,8 @@ LOSSOPT_ROWS_INLINE void lossopt_rows_row_exp_f32(const float *xr, ptrdiff_t C, 
         for (ptrdiff_t k = 0; k < nr; k++) {                                         \
             const T *xr = x + k * xs;                                                \
             const double m = (double)lossopt_rows_row_max_##SFX(xr, C);              \
-            m_out[k] = m;                                                            \
-            lossopt_rows_row_exp_##SFX(xr, C, m, e + k * C, &s_out[k], &c_out[k]);   \
+            w->m[k] = m;                                                                \
+            lossopt_rows_row_exp_##SFX(xr, C, m, e + k * C, &w->s[k], &w->c[k]);   \
             if (mode == LOSSOPT_ROWS_CE) {                                           \
                 const ptrdiff_t y = a->labels[r0 + k];                               \
                 const ptrdiff_t yy = y == a->ignore_index ? 0 : y;                   \
@@ -691,9 +692,9 @@ LOSSOPT_ROWS_INLINE void lossopt_rows_row_exp_f32(const float *xr, ptrdiff_t C, 
             lossopt_rows_res8 res8;                                                  \
             __m512i y = _mm512_setzero_si512();                                      \
             __m512d xy8 = _mm512_setzero_pd(), ey8 = xy8;                            \
-            const __m512d m8 = _mm512_maskz_loadu_pd(valid, m_out + g);              \
-            const __m512d s8 = _mm512_maskz_loadu_pd(valid, s_out + g);              \
-            const __m512d c8 = _mm512_maskz_loadu_pd(valid, c_out + g);              \
+            const __m512d m8 = _mm512_maskz_loadu_pd(valid, w->m + g);                \
+            const __m512d s8 = _mm512_maskz_loadu_pd(valid, w->s + g);                \
+            const __m512d c8 = _mm512_maskz_loadu_pd(valid, w->c + g);                \
             if (mode == LOSSOPT_ROWS_CE) {                                           \
                 y = _mm512_maskz_loadu_epi64(valid, a->labels + r0 + g);             \
                 xy8 = _mm512_maskz_loadu_pd(valid, xy + g);                          \
@@ -701,15 +702,14 @@ LOSSOPT_ROWS_INLINE void lossopt_rows_row_exp_f32(const float *xr, ptrdiff_t C, 
             }                                                                        \
             __mmask8 sp = lossopt_rows_coefs8(a, r0 + g, valid, m8, s8, c8, xy8, ey8, y,\
                                               &res8);                                \
-            lossopt_rows_keep8(a, r0 + g, g, valid, sp, m8, s8, c8, &res8, m_out, s_out,\
-                               c_out, lz_out, rl_out, special, &tally);              \
+            lossopt_rows_keep8(a, r0 + g, g, valid, sp, m8, s8, c8, &res8, w, &tally); \
             const __mmask8 store = valid & (__mmask8)~sp;                            \
             if (!store || mode == LOSSOPT_ROWS_LSE ||                                \
                     (mode == LOSSOPT_ROWS_CE && !a->want_grad))                      \
                 continue;                                                            \
             if (mode == LOSSOPT_ROWS_LOG_SOFTMAX) {                                  \
                 lossopt_rows_affine8_##SFX(x + g * xs, xs, out + g * os, os, C, store,  \
-                                           NULL, m_out + g, lz_out + g);             \
+                                           NULL, w->m + g, w->lz + g);               \
                 continue;                                                            \
             }                                                                        \
             double coef[8];                                                          \
@@ -720,7 +720,7 @@ LOSSOPT_ROWS_INLINE void lossopt_rows_row_exp_f32(const float *xr, ptrdiff_t C, 
                 lossopt_rows_put_labels(res8.lab, store, a->labels + r0 + g,         \
                                         sizeof(T) == sizeof(float), out + g * os, os);\
         }                                                                            \
-        return lossopt_rows_result(&tally, loss);                                    \
+        return lossopt_rows_result(&tally, w->loss);                                    \
     }
 LOSSOPT_ROWS_DEFINE_LONG(double, f64)
 LOSSOPT_ROWS_DEFINE_LONG(float, f32)
@@ -744,22 +744,21 @@ static ptrdiff_t lossopt_rows_short(int is_float, const lossopt_rows_args *a, co
                                     double *special, double *loss)
 {
 #if LOSSOPT_HAVE_DISPATCH
+    const lossopt_rows_arrays w = {m, s, c, lz, rl, special, loss};
     if (lossopt_isa_level() == LOSSOPT_ISA_V4 && a->n_cols >= 1 &&
             a->n_cols <= LOSSOPT_ROWS_MAX_C) {
         if (is_float)
-            return lossopt_rows_f32_avx512(a, (const float *)x, (float *)out, r0, nr, m, s, c,
-                                           lz, rl, special, loss);
-        return lossopt_rows_f64_avx512(a, (const double *)x, (double *)out, r0, nr, m, s, c,
-                                       lz, rl, special, loss);
+            return lossopt_rows_f32_avx512(a, (const float *)x, (float *)out, r0, nr, &w);
+        return lossopt_rows_f64_avx512(a, (const double *)x, (double *)out, r0, nr, &w);
     }
     if (lossopt_isa_level() == LOSSOPT_ISA_V4 && a->n_cols > LOSSOPT_ROWS_MAX_C &&
             nr * a->n_cols <= LOSSOPT_BLOCK_ELEMS &&
             (is_float || a->n_cols <= LOSSOPT_ROWS_LONG_MAX_C_F64)) {
         if (is_float)
             return lossopt_rows_long_f32(a, (const float *)x, (float *)out, r0, nr, (float *)e,
-                                         m, s, c, lz, rl, special, loss);
+                                         &w);
         return lossopt_rows_long_f64(a, (const double *)x, (double *)out, r0, nr, (double *)e,
-                                     m, s, c, lz, rl, special, loss);
+                                     &w);
     }
 #endif
     (void)is_float; (void)a; (void)x; (void)out; (void)r0; (void)nr; (void)e; (void)m;
