@@ -29,6 +29,13 @@ axis last, unit stride) and processes it in blocks of rows:
 The inner loops (row maxima, shifts, exp, log1p, sums) are the vectorised C
 helpers of lossopt_math.h.
 
+Plain rows (no `where`, no b, no label smoothing, no probability targets)
+that fit the buffer take a shortcut on the x86-64-v4 path (short_rows,
+lossopt_rows.h): rows of fewer than 64 classes in one pass, 8 / 16 rows at
+a time transposed in registers, longer rows row by row; the results are
+those of steps 1-4, and the rows they leave (a maximum that is not finite,
+an ignored label, weight 0) get the per-row formulas below.
+
 Sums are accumulated in float64 whatever the data type.  Reductions over rows
 are summed per block, and the block sums are combined in block order, so the
 result is the same bit for bit on any number of threads.
@@ -58,6 +65,24 @@ from _common cimport (floating, BLOCK_ELEMS, lossopt_exp_array, lossopt_expf_arr
                       log_softmax_row, coef_sums, rows_xlogx, FUSED_ROW_MIN,
                       threads_for, n_blocks_of, sum_in_order, row_stride,
                       PARALLEL_MIN_EXP_ELEMS)
+
+
+cdef extern from "lossopt_rows.h" nogil:
+    ctypedef struct lossopt_rows_args:
+        int mode
+        Py_ssize_t n_cols, xs, os
+        const Py_ssize_t *labels
+        Py_ssize_t ignore_index
+        const double *w
+        double wsum
+        const double *sw
+        double grad_scale
+        int want_grad
+        double *row_value
+    Py_ssize_t lossopt_rows_short(int is_float, const lossopt_rows_args *a, const void *x,
+                                  void *out, Py_ssize_t r0, Py_ssize_t nr, void *e, double *m,
+                                  double *s, double *c, double *lz, double *rl,
+                                  double *special, double *loss)
 
 
 cdef enum:
@@ -402,6 +427,56 @@ cdef inline double finalize_cross_entropy(const RowArgs *a, const floating *xr,
     return loss
 
 
+cdef inline bint short_rows(const RowArgs *a, const floating *x, floating *out,
+                            Py_ssize_t blk, Py_ssize_t r0, Py_ssize_t nr, floating *buf,
+                            double *rm, double *rspecial, double *rs, double *rc, double *rlz,
+                            double *rl) noexcept nogil:
+    """The block's rows by the kernels of lossopt_rows.h (plain rows that fit
+    the buffer buf, on the x86-64-v4 path: short rows in one pass, long rows
+    row by row), the rows they leave (special) by the formulas below; False
+    where those kernels do not run (the engine then does the block).
+    rm .. rl: per-row arrays of the workspace (m, special, s, c, lz, loss)."""
+    cdef lossopt_rows_args ra = lossopt_rows_args(
+        mode=a.mode, n_cols=a.n_cols, xs=a.x_stride, os=a.out_stride, labels=a.labels,
+        ignore_index=a.ignore_index, w=a.class_weight, wsum=a.class_weight_sum,
+        sw=a.sample_weight, grad_scale=a.grad_scale, want_grad=a.want_grad,
+        row_value=a.row_value)
+    cdef double loss = 0.0
+    cdef Py_ssize_t k, i, n_special
+    cdef int flag
+    cdef const floating *xr
+    cdef floating *outr = NULL
+    n_special = lossopt_rows_short(floating is float, &ra, x + r0 * a.x_stride,
+                                   out + r0 * a.out_stride if out != NULL else NULL,
+                                   r0, nr, buf, rm, rs, rc, rlz, rl, rspecial, &loss)
+    if n_special < 0:
+        return False
+    if n_special > 0:
+        loss = 0.0
+        for k in range(nr):
+            if rspecial[k] == 0.0:
+                loss += rl[k]
+                continue
+            i = r0 + k
+            xr = x + i * a.x_stride
+            if out != NULL:
+                outr = out + i * a.out_stride
+            flag = row_flag(a, xr, i, rm[k])
+            if a.mode == MODE_LSE:
+                if flag == ROW_FINITE:
+                    finalize_lse(a, xr, i, rm[k], rs[k], rc[k], rlz[k])
+            elif a.mode == MODE_CE_LABELS:
+                # (e is never read for these rows: no exponentials passed)
+                loss += finalize_cross_entropy(a, xr, outr, NULL, i, rm[k], flag, rs[k],
+                                               rc[k], rlz[k], 0.0, NULL, NULL, NULL)
+            else:
+                finalize_softmax(a, xr, outr, i, rm[k], flag, rs[k], rc[k], rlz[k], NULL,
+                                 NULL, NULL)
+    if a.block_loss != NULL:
+        a.block_loss[blk] = loss
+    return True
+
+
 cdef inline void rows_block(const RowArgs *a, const floating *x, floating *out,
                             const floating *probs, Py_ssize_t blk,
                             double *ws) noexcept nogil:
@@ -437,6 +512,9 @@ cdef inline void rows_block(const RowArgs *a, const floating *x, floating *out,
     cdef const floating *pr = NULL
     cdef floating *outr = NULL
 
+    if (plain and C <= BLOCK_ELEMS and a.mode != MODE_CE_PROBS and a.smoothing == 0.0 and
+            short_rows(a, x, out, blk, r0, nr, buf, rm, rflag, rs, rc, rlz, rtlogt)):
+        return
     for k in range(nr):
         rs[k] = 0.0
         rc[k] = 0.0

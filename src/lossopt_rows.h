@@ -1,0 +1,769 @@
+/*
+ * lossopt_rows.h -- kernels for the row engine's plain case (src/_softmax.pyx,
+ * rows_block, short_rows): one pass for blocks of short rows, and a row
+ * kernel for longer rows that fit the block buffer (see "Long rows" below).
+ *
+ * The engine takes short rows (n_cols below LOSSOPT_FUSED_ROW_MIN) in about
+ * five passes over a block: maxima, shift + exp column-major, sums, log, the
+ * rows' coefficients, the output pass.  Here the same results are computed
+ * in one pass over the data, for the case without `where` mask, without b
+ * (logsumexp), without label smoothing and without probability targets:
+ *
+ *   G rows at a time (8 doubles or 16 floats, one AVX-512 vector): the
+ *   rows' chunks of G columns are loaded (masked at the row's end) and
+ *   transposed in registers, so that vector j holds column j of the G rows;
+ *   then the rows' maxima m (vmaxpd), the exponentials e_j = exp(x_j - m)
+ *   (lossopt_exp_v8 / lossopt_expf_v16 with the exact two-sum split of
+ *   x - m for floats, as the engine), the sums s (of the e != 1) and c (the
+ *   number of e == 1: the maxima kept out of s, as the engine), in float64;
+ *   lz = log(c + s) = log1p(s / c) + log1p(c - 1) (log1p(s) when every c is
+ *   1: the same value; softmax does not need it), the rows' coefficients
+ *   (the formulas of the engine's finalize_* functions), and the outputs,
+ *   transposed back (softmax, the cross-entropy's gradient, whose label
+ *   entries are then stored one by one) or row by row from x (log_softmax),
+ *   stored with masks (no access past a row's end or the block's last
+ *   row).  All sums run over j in order, per row, so a row's result does not
+ *   depend on the rows around it (or on the thread count); the block's loss
+ *   (CE) is summed in a fixed order too (lossopt_rows_short).
+ *
+ * Measured on Zen 4 (AVX-512 as 2 x 256 bits): gathers (vgatherqpd) instead
+ * of the load transposes, and 256-bit loads + inserts for the last <= 4
+ * columns, were both slower; a per-block split (all exponentials first, the
+ * logs for the whole block, then the outputs) was slower too (the block's
+ * exponentials no longer fit L1 next to its rows).
+ *
+ * Rows whose maximum is not finite (NaN, +-inf, all -inf), whose label is
+ * ignore_index, whose weight sample_weight * grad_scale is 0, or whose
+ * logsumexp is not finite are "special": nothing of them is written here,
+ * special[k] = 1 and the engine writes them with its own formulas from
+ * m, s, c, lz (stored for every row of the block).
+ *
+ * Only on the x86-64-v4 path: elsewhere lossopt_rows_short returns -1 and
+ * the engine runs as before.  (No x86-64-v3 variant: the kernels lean on
+ * AVX-512 masks for every row and column tail, and on the table exp, whose
+ * vpermi2pd / vscalefpd have no AVX2 counterpart of the same cost.)
+ */
+#ifndef LOSSOPT_ROWS_H
+#define LOSSOPT_ROWS_H
+
+#include "lossopt_math.h"
+
+/* the longest row the transposing kernels take (their column tile lives on
+ * the stack): the engine's short rows.  From 64 classes on, row by row is
+ * faster (measured at 64 classes, float64 logsumexp: the engine's row path
+ * 1.5 x np.exp, the transposing kernel 1.9 x), so longer rows go to the
+ * long-row kernels below. */
+#define LOSSOPT_ROWS_MAX_C (LOSSOPT_FUSED_ROW_MIN - 1)
+
+/* the engine's MODE_* (src/_softmax.pyx) that the kernels take */
+enum {
+    LOSSOPT_ROWS_LSE = 0,
+    LOSSOPT_ROWS_SOFTMAX = 1,
+    LOSSOPT_ROWS_LOG_SOFTMAX = 2,
+    LOSSOPT_ROWS_CE = 3,          /* cross-entropy with class labels, no smoothing */
+};
+
+typedef struct {
+    int mode;
+    ptrdiff_t n_cols;
+    ptrdiff_t xs, os;             /* row strides of x and out, in elements */
+    const ptrdiff_t *labels;      /* CE: the labels of all rows (row r0 + k of the block) */
+    ptrdiff_t ignore_index;
+    const double *w;              /* class weights; NULL = ones */
+    double wsum;                  /* their sum */
+    const double *sw;             /* sample weights of all rows; NULL = ones */
+    double grad_scale;
+    int want_grad;                /* CE: write the gradient into out */
+    double *row_value;            /* lse (LSE) / weighted loss (CE) of all rows; CE: may be NULL */
+} lossopt_rows_args;
+
+#if LOSSOPT_HAVE_DISPATCH
+
+/* the kernels' helpers: inlined into them (GCC would keep some calls) */
+#define LOSSOPT_ROWS_INLINE LOSSOPT_TARGET_V4 static inline __attribute__((always_inline))
+
+/* log1p of 8 lanes by the library's branch-free log1p (vectorised by the
+ * compiler) */
+LOSSOPT_ROWS_INLINE __m512d lossopt_rows_log1p8(__m512d v)
+{
+    double a[8] __attribute__((aligned(64)));
+    _mm512_store_pd(a, v);
+    LOSSOPT_OMP_SIMD()
+    for (int k = 0; k < 8; k++)
+        a[k] = lossopt_log1p(a[k]);
+    return _mm512_load_pd(a);
+}
+
+/* min(n, g): the rows or columns of a group or chunk of g that exist */
+static inline int lossopt_rows_count(ptrdiff_t n, int g)
+{
+    return n < g ? (int)n : g;
+}
+
+/* the mask of the first n lanes (n <= 16) */
+static inline unsigned lossopt_rows_first(int n)
+{
+    return (1u << n) - 1u;
+}
+
+/* the lanes that are not finite (v - v is 0 exactly for finite v) */
+LOSSOPT_ROWS_INLINE __mmask8 lossopt_rows_nonfinite8(__m512d v)
+{
+    return _mm512_cmp_pd_mask(_mm512_sub_pd(v, v), _mm512_setzero_pd(), _CMP_NEQ_UQ);
+}
+
+/* 8 x 8 transpose of doubles in place: r[j] lane i <- r[i] lane j */
+LOSSOPT_ROWS_INLINE void lossopt_rows_t8(__m512d *r)
+{
+    const __m512i lo = _mm512_set_epi64(13, 12, 5, 4, 9, 8, 1, 0);
+    const __m512i hi = _mm512_set_epi64(15, 14, 7, 6, 11, 10, 3, 2);
+    __m512d t[8], u[8];
+    for (int i = 0; i < 4; i++) {
+        t[2 * i] = _mm512_unpacklo_pd(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_pd(r[2 * i], r[2 * i + 1]);
+    }
+    /* u[4h + k]: rows 4h..4h+3 of columns k and k + 4 (k = 0..3) */
+    for (int h = 0; h < 2; h++) {
+        u[4 * h + 0] = _mm512_permutex2var_pd(t[4 * h], lo, t[4 * h + 2]);
+        u[4 * h + 1] = _mm512_permutex2var_pd(t[4 * h + 1], lo, t[4 * h + 3]);
+        u[4 * h + 2] = _mm512_permutex2var_pd(t[4 * h], hi, t[4 * h + 2]);
+        u[4 * h + 3] = _mm512_permutex2var_pd(t[4 * h + 1], hi, t[4 * h + 3]);
+    }
+    for (int k = 0; k < 4; k++) {
+        r[k] = _mm512_shuffle_f64x2(u[k], u[4 + k], 0x44);
+        r[k + 4] = _mm512_shuffle_f64x2(u[k], u[4 + k], 0xEE);
+    }
+}
+
+/* columns 0..3 of rows 0..7 <-> 4 vectors [rows 0..3 | rows 4..7] of one
+ * column each: z[i] = [row i | row i + 4] (4 doubles each) in, column j out;
+ * the same network maps the columns back to [row i | row i + 4] */
+LOSSOPT_ROWS_INLINE void lossopt_rows_t4x2(__m512d *z)
+{
+    const __m512i lo = _mm512_set_epi64(13, 12, 5, 4, 9, 8, 1, 0);
+    const __m512i hi = _mm512_set_epi64(15, 14, 7, 6, 11, 10, 3, 2);
+    __m512d t0 = _mm512_unpacklo_pd(z[0], z[1]), t1 = _mm512_unpackhi_pd(z[0], z[1]);
+    __m512d t2 = _mm512_unpacklo_pd(z[2], z[3]), t3 = _mm512_unpackhi_pd(z[2], z[3]);
+    z[0] = _mm512_permutex2var_pd(t0, lo, t2);
+    z[1] = _mm512_permutex2var_pd(t1, lo, t3);
+    z[2] = _mm512_permutex2var_pd(t0, hi, t2);
+    z[3] = _mm512_permutex2var_pd(t1, hi, t3);
+}
+
+/* The C columns of a group of G rows (nv of them, row r at p + r * xs)
+ * into X[j], chunk by chunk of G columns: masked loads (nothing read past a
+ * row's end or the last row) and an in-register transpose; returns the
+ * rows' maxima (vmaxpd / vmaxps keep the maximum so far where x is NaN).
+ * lossopt_rows_columns_f64 (G = 8), _f32 (G = 16). */
+#define LOSSOPT_ROWS_DEFINE_COLUMNS(T, SFX, G, VT, MASK, LOADU, TRANSPOSE, MAX, SET1)  \
+    LOSSOPT_ROWS_INLINE VT lossopt_rows_columns_##SFX(const T *p, ptrdiff_t xs,      \
+        int nv, ptrdiff_t C, VT *X)                                                  \
+    {                                                                                \
+        VT m = SET1(-INFINITY);                                                      \
+        for (ptrdiff_t j0 = 0; j0 < C; j0 += G) {                                    \
+            const int w = lossopt_rows_count(C - j0, G);                             \
+            const MASK cm = (MASK)lossopt_rows_first(w);                             \
+            VT v[G];                                                                 \
+            for (int r = 0; r < G; r++)                                              \
+                v[r] = LOADU(r < nv ? cm : 0, p + (r < nv ? r : 0) * xs + j0);       \
+            TRANSPOSE(v);                                                            \
+            for (int j = 0; j < w; j++) {                                            \
+                X[j0 + j] = v[j];                                                    \
+                m = MAX(v[j], m);                                                    \
+            }                                                                        \
+        }                                                                            \
+        return m;                                                                    \
+    }
+
+/* the inverse: column vectors v[0 .. w-1] (lanes: rows) into the rows
+ * (`store`: the rows written) at p + r * os, columns j0 .. j0 + w - 1 */
+LOSSOPT_ROWS_INLINE void lossopt_rows_store_cols8(
+    __m512d *v, int w, __mmask8 store, double *p, ptrdiff_t os, ptrdiff_t j0)
+{
+    if (w <= 4) {
+        const __mmask8 cm = (__mmask8)lossopt_rows_first(w);
+        lossopt_rows_t4x2(v);
+        for (int r = 0; r < 4; r++) {
+            if (store >> r & 1)
+                _mm256_mask_storeu_pd(p + r * os + j0, cm, _mm512_castpd512_pd256(v[r]));
+            if (store >> (r + 4) & 1)
+                _mm256_mask_storeu_pd(p + (r + 4) * os + j0, cm, _mm512_extractf64x4_pd(v[r], 1));
+        }
+        return;
+    }
+    const __mmask8 cm = (__mmask8)lossopt_rows_first(w);
+    lossopt_rows_t8(v);
+    for (int r = 0; r < 8; r++)
+        if (store >> r & 1)
+            _mm512_mask_storeu_pd(p + r * os + j0, cm, v[r]);
+}
+
+/* 16 x 16 transpose of floats in place */
+LOSSOPT_ROWS_INLINE void lossopt_rows_t16(__m512 *r)
+{
+    __m512 a[16], b[16];
+    for (int i = 0; i < 8; i++) {
+        a[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        a[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    /* b[4g + k], 128-bit lane l: rows 4g..4g+3 of column 4l + k */
+    for (int g = 0; g < 4; g++) {
+        __m512d a0 = _mm512_castps_pd(a[4 * g]), a1 = _mm512_castps_pd(a[4 * g + 1]);
+        __m512d a2 = _mm512_castps_pd(a[4 * g + 2]), a3 = _mm512_castps_pd(a[4 * g + 3]);
+        b[4 * g + 0] = _mm512_castpd_ps(_mm512_unpacklo_pd(a0, a2));
+        b[4 * g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a0, a2));
+        b[4 * g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(a1, a3));
+        b[4 * g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(a1, a3));
+    }
+    for (int k = 0; k < 4; k++) {
+        __m512 clo = _mm512_shuffle_f32x4(b[k], b[4 + k], 0x44);
+        __m512 chi = _mm512_shuffle_f32x4(b[k], b[4 + k], 0xEE);
+        __m512 dlo = _mm512_shuffle_f32x4(b[8 + k], b[12 + k], 0x44);
+        __m512 dhi = _mm512_shuffle_f32x4(b[8 + k], b[12 + k], 0xEE);
+        r[k] = _mm512_shuffle_f32x4(clo, dlo, 0x88);
+        r[4 + k] = _mm512_shuffle_f32x4(clo, dlo, 0xDD);
+        r[8 + k] = _mm512_shuffle_f32x4(chi, dhi, 0x88);
+        r[12 + k] = _mm512_shuffle_f32x4(chi, dhi, 0xDD);
+    }
+}
+
+LOSSOPT_ROWS_DEFINE_COLUMNS(double, f64, 8, __m512d, __mmask8, _mm512_maskz_loadu_pd,
+                            lossopt_rows_t8, _mm512_max_pd, _mm512_set1_pd)
+LOSSOPT_ROWS_DEFINE_COLUMNS(float, f32, 16, __m512, __mmask16, _mm512_maskz_loadu_ps,
+                            lossopt_rows_t16, _mm512_max_ps, _mm512_set1_ps)
+
+/* The results of 8 rows (global rows i0 .. i0 + 7, `valid` of them), in
+ * float64, from their maxima m, sums s and c, and (CE) the label's entry of
+ * x (xy) and of e (ey) and the labels y:
+ *   lz = log(c + s);
+ *   coef: LSE the lse lz + m, softmax 1 / (c + s), log_softmax lz, CE the
+ *   gradient's factor alpha = sc A / (c + s), A = w_y, sc = grad_scale sw;
+ *   CE: lab = the label entry's gradient, rl = the row's weighted loss.
+ * Returns the special rows (among `valid`). */
+typedef struct {
+    __m512d lz, coef, lab, rl;
+} lossopt_rows_res8;
+
+LOSSOPT_ROWS_INLINE __mmask8 lossopt_rows_coefs8(
+    const lossopt_rows_args *a, ptrdiff_t i0, __mmask8 valid, __m512d m, __m512d s,
+    __m512d c, __m512d xy, __m512d ey, __m512i y, lossopt_rows_res8 *res)
+{
+    const __m512d one = _mm512_set1_pd(1.0), zero = _mm512_setzero_pd();
+    __mmask8 special = lossopt_rows_nonfinite8(m);
+    __m512d lz;
+    if (a->mode == LOSSOPT_ROWS_SOFTMAX)
+        lz = zero;                           /* (not used) */
+    else if ((_mm512_cmp_pd_mask(c, one, _CMP_NEQ_UQ) & valid) == 0)
+        lz = lossopt_rows_log1p8(s);         /* every row has one maximum */
+    else
+        lz = _mm512_add_pd(lossopt_rows_log1p8(_mm512_div_pd(s, c)),
+                           lossopt_rows_log1p8(_mm512_sub_pd(c, one)));
+    res->lz = lz;
+    switch (a->mode) {
+    case LOSSOPT_ROWS_LSE:
+        res->coef = _mm512_add_pd(lz, m);
+        special |= lossopt_rows_nonfinite8(res->coef);
+        break;
+    case LOSSOPT_ROWS_SOFTMAX:
+        res->coef = _mm512_div_pd(one, _mm512_add_pd(c, s));
+        break;
+    case LOSSOPT_ROWS_LOG_SOFTMAX:
+        res->coef = lz;
+        break;
+    default: {
+        /* the engine's finalize_cross_entropy with eps = 0, keep = 1 */
+        __mmask8 ign = _mm512_cmpeq_epi64_mask(y, _mm512_set1_epi64(a->ignore_index));
+        __m512i yy = _mm512_mask_mov_epi64(y, ign, _mm512_setzero_si512());
+        __m512d wy = a->w ? _mm512_mask_i64gather_pd(one, valid & (__mmask8)~ign, yy, a->w, 8)
+                          : one;
+        __m512d swk = a->sw ? _mm512_maskz_loadu_pd(valid, a->sw + i0) : one;
+        __m512d sc = _mm512_mul_pd(_mm512_set1_pd(a->grad_scale), swk);
+        special |= ign | _mm512_cmp_pd_mask(sc, zero, _CMP_EQ_OQ);
+        __m512d acc1 = _mm512_sub_pd(xy, m);
+        __m512d loss = _mm512_maskz_mul_pd(_mm512_cmp_pd_mask(wy, zero, _CMP_NEQ_UQ), wy,
+                                           _mm512_sub_pd(lz, acc1));
+        __m512d inv = _mm512_div_pd(one, _mm512_add_pd(c, s));
+        /* 1 - p_y, from the other terms when e_y == 1 (exact when p_y rounds to 1) */
+        __m512d omp = _mm512_mask_mul_pd(_mm512_fnmadd_pd(ey, inv, one),
+                                         _mm512_cmp_pd_mask(ey, one, _CMP_EQ_OQ),
+                                         _mm512_add_pd(_mm512_sub_pd(c, one), s), inv);
+        res->rl = _mm512_maskz_mul_pd(_mm512_cmp_pd_mask(swk, zero, _CMP_NEQ_UQ), swk, loss);
+        res->coef = _mm512_mul_pd(_mm512_mul_pd(sc, inv), wy);
+        res->lab = _mm512_mul_pd(sc, _mm512_sub_pd(
+            _mm512_mul_pd(zero, _mm512_sub_pd(_mm512_set1_pd(a->wsum), wy)),
+            _mm512_mul_pd(wy, omp)));
+        break;
+    }
+    }
+    return special & valid;
+}
+
+/* the label entries x[r][y_r] of nv rows (0 for an ignored row and past nv) */
+#define LOSSOPT_ROWS_DEFINE_LABEL_X(T, SFX, VT, LOADU)                               \
+    LOSSOPT_ROWS_INLINE VT lossopt_rows_label_x##SFX(                    \
+        const T *p, ptrdiff_t xs, int nv, const ptrdiff_t *y, ptrdiff_t ignore_index)\
+    {                                                                                \
+        T t[64 / sizeof(T)] = {0};                                                   \
+        for (int r = 0; r < nv; r++)                                                 \
+            t[r] = y[r] == ignore_index ? (T)0 : p[r * xs + y[r]];                   \
+        return LOADU(t);                                                             \
+    }
+LOSSOPT_ROWS_DEFINE_LABEL_X(double, 8, __m512d, _mm512_loadu_pd)
+LOSSOPT_ROWS_DEFINE_LABEL_X(float, 16, __m512, _mm512_loadu_ps)
+
+/* out[r][y_r] = lab lane r for the rows `store` (rows at p + r * os), after
+ * the rows' vector stores; T float or double (is_float) */
+LOSSOPT_ROWS_INLINE void lossopt_rows_put_labels(
+    __m512d lab, __mmask8 store, const ptrdiff_t *y, int is_float, void *p, ptrdiff_t os)
+{
+    double t[8];
+    _mm512_storeu_pd(t, lab);
+    for (int r = 0; r < 8; r++) {
+        if (!(store >> r & 1))
+            continue;
+        if (is_float)
+            ((float *)p)[r * os + y[r]] = (float)t[r];
+        else
+            ((double *)p)[r * os + y[r]] = t[r];
+    }
+}
+
+/* the per-row arrays a kernel fills for the engine (row k of the block at
+ * [k]): m, s, c, lz, rl (CE: the weighted loss), special (1: a row left to
+ * the engine); and the block's loss (CE, *loss) */
+typedef struct {
+    double *m, *s, *c, *lz, *rl, *special, *loss;
+} lossopt_rows_arrays;
+
+/* what a kernel counts over its block: the special rows, and the regular
+ * rows' losses (CE), lane k holding the rows k mod 8 of the block */
+typedef struct {
+    ptrdiff_t n_special;
+    __m512d loss;
+} lossopt_rows_tally;
+
+/* the per-row arrays of the block (rows k .. k + 7) and the CE row values;
+ * t: the special rows and the CE loss */
+LOSSOPT_ROWS_INLINE void lossopt_rows_keep8(
+    const lossopt_rows_args *a, ptrdiff_t i0, ptrdiff_t k, __mmask8 valid, __mmask8 sp,
+    __m512d m, __m512d s, __m512d c, const lossopt_rows_res8 *r,
+    const lossopt_rows_arrays *w, lossopt_rows_tally *t)
+{
+    _mm512_mask_storeu_pd(w->m + k, valid, m);
+    _mm512_mask_storeu_pd(w->s + k, valid, s);
+    _mm512_mask_storeu_pd(w->c + k, valid, c);
+    _mm512_mask_storeu_pd(w->lz + k, valid, r->lz);
+    _mm512_mask_storeu_pd(w->special + k, valid, _mm512_maskz_mov_pd(sp, _mm512_set1_pd(1.0)));
+    t->n_special += __builtin_popcount(sp);
+    if (a->mode == LOSSOPT_ROWS_LSE) {
+        _mm512_mask_storeu_pd(a->row_value + i0, valid & (__mmask8)~sp, r->coef);
+    } else if (a->mode == LOSSOPT_ROWS_CE) {
+        _mm512_mask_storeu_pd(w->rl + k, valid, r->rl);
+        if (a->row_value)
+            _mm512_mask_storeu_pd(a->row_value + i0, valid & (__mmask8)~sp, r->rl);
+        t->loss = _mm512_mask_add_pd(t->loss, valid & (__mmask8)~sp, t->loss, r->rl);
+    }
+}
+
+/* the kernels' result: *loss, the block's loss from the lanes of t.loss
+ * added in lane order, and the number of special rows */
+LOSSOPT_TARGET_V4 static inline ptrdiff_t lossopt_rows_result(const lossopt_rows_tally *t,
+                                                             double *loss)
+{
+    double v[8], r = 0.0;
+    _mm512_storeu_pd(v, t->loss);
+    for (int l = 0; l < 8; l++)
+        r += v[l];
+    *loss = r;
+    return t->n_special;
+}
+
+/* 8 values of T at p as doubles / stored from doubles, lanes cm only */
+#define LOSSOPT_ROWS_LOAD8_F64(cm, p) _mm512_maskz_loadu_pd(cm, p)
+#define LOSSOPT_ROWS_STORE8_F64(p, cm, v) _mm512_mask_storeu_pd(p, cm, v)
+#define LOSSOPT_ROWS_LOAD8_F32(cm, p) _mm512_cvtps_pd(_mm256_maskz_loadu_ps(cm, p))
+#define LOSSOPT_ROWS_STORE8_F32(p, cm, v) _mm256_mask_storeu_ps(p, cm, _mm512_cvtpd_ps(v))
+
+/* Row outputs written row by row, in float64, for the rows `store` among 8
+ * (row r: a + r * as, out + r * os): out = (mul_r a - m_r) - lz_r, a NULL
+ * array standing for ones (mul) or zeros (m, lz): log_softmax from x
+ * (mul NULL), softmax and the CE gradient from the row-major exponentials
+ * of long rows (m, lz NULL: out = mul_r a exactly). */
+#define LOSSOPT_ROWS_DEFINE_ROW_OUTPUTS(T, SFX, LOAD8, STORE8)                       \
+    LOSSOPT_ROWS_INLINE void lossopt_rows_affine8_##SFX(const T *a, ptrdiff_t as,    \
+        T *out, ptrdiff_t os, ptrdiff_t C, __mmask8 store, const double *mul,        \
+        const double *m, const double *lz)                                           \
+    {                                                                                \
+        for (int r = 0; r < 8; r++) {                                                \
+            if (!(store >> r & 1))                                                   \
+                continue;                                                            \
+            const T *ar = a + r * as;                                                \
+            T *o = out + r * os;                                                     \
+            const __m512d cb = _mm512_set1_pd(mul ? mul[r] : 1.0);                   \
+            const __m512d mb = _mm512_set1_pd(m ? m[r] : 0.0);                       \
+            const __m512d lb = _mm512_set1_pd(lz ? lz[r] : 0.0);                     \
+            for (ptrdiff_t j = 0; j < C; j += 8) {                                   \
+                const __mmask8 cm = (__mmask8)lossopt_rows_first(lossopt_rows_count(C - j, 8));\
+                __m512d v = _mm512_mul_pd(cb, LOAD8(cm, ar + j));                    \
+                STORE8(o + j, cm, _mm512_sub_pd(_mm512_sub_pd(v, mb), lb));          \
+            }                                                                        \
+        }                                                                            \
+    }
+LOSSOPT_ROWS_DEFINE_ROW_OUTPUTS(double, f64, LOSSOPT_ROWS_LOAD8_F64, LOSSOPT_ROWS_STORE8_F64)
+LOSSOPT_ROWS_DEFINE_ROW_OUTPUTS(float, f32, LOSSOPT_ROWS_LOAD8_F32, LOSSOPT_ROWS_STORE8_F32)
+
+LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_f64_avx512(
+    const lossopt_rows_args *a, const double *x, double *out, ptrdiff_t r0, ptrdiff_t nr,
+    const lossopt_rows_arrays *w)
+{
+    const ptrdiff_t C = a->n_cols, xs = a->xs, os = a->os;
+    const int mode = a->mode;
+    const __m512d one = _mm512_set1_pd(1.0);
+    __m512d X[LOSSOPT_ROWS_MAX_C];        /* column j of the group's rows */
+    lossopt_rows_tally tally = {0, _mm512_setzero_pd()};
+    for (ptrdiff_t g = 0; g < nr; g += 8) {
+        const int nv = lossopt_rows_count(nr - g, 8);
+        const __mmask8 valid = (__mmask8)lossopt_rows_first(nv);
+        const double *xrows = x + g * xs;
+        /* 1. the columns, and the rows' maxima (ignoring NaN: a row whose
+         * maximum is then not finite is checked for NaN by the engine) */
+        const __m512d m8 = lossopt_rows_columns_f64(xrows, xs, nv, C, X);
+        /* 2. exponentials (in place of the columns) and their sums */
+        __m512d s8 = _mm512_setzero_pd(), c8 = _mm512_setzero_pd();
+        __m512d xy = _mm512_setzero_pd(), ey = _mm512_setzero_pd();
+        __m512i y = _mm512_setzero_si512();
+        if (mode == LOSSOPT_ROWS_CE) {
+            y = _mm512_maskz_loadu_epi64(valid, a->labels + r0 + g);
+            xy = lossopt_rows_label_x8(xrows, xs, nv, a->labels + r0 + g, a->ignore_index);
+            ey = lossopt_exp_v8(_mm512_sub_pd(xy, m8));    /* = e at the label */
+        }
+        for (ptrdiff_t j = 0; j < C; j++) {
+            __m512d e = lossopt_exp_v8(_mm512_sub_pd(X[j], m8));
+            X[j] = e;
+            __mmask8 is1 = _mm512_cmp_pd_mask(e, one, _CMP_EQ_OQ);
+            c8 = _mm512_mask_add_pd(c8, is1, c8, one);
+            s8 = _mm512_mask_add_pd(s8, (__mmask8)~is1, s8, e);
+        }
+        /* 3. the rows' coefficients */
+        lossopt_rows_res8 res8;
+        __mmask8 sp = lossopt_rows_coefs8(a, r0 + g, valid, m8, s8, c8, xy, ey, y, &res8);
+        lossopt_rows_keep8(a, r0 + g, g, valid, sp, m8, s8, c8, &res8, w, &tally);
+        /* 4. the outputs of the regular rows */
+        const __mmask8 store = valid & (__mmask8)~sp;
+        double *orows = out + g * os;
+        if (mode == LOSSOPT_ROWS_LOG_SOFTMAX) {
+            lossopt_rows_affine8_f64(xrows, xs, orows, os, C, store, NULL, w->m + g, w->lz + g);
+            continue;
+        }
+        if (mode == LOSSOPT_ROWS_LSE || (mode == LOSSOPT_ROWS_CE && !a->want_grad) || !store)
+            continue;
+        for (ptrdiff_t j0 = 0; j0 < C; j0 += 8) {
+            const int w = lossopt_rows_count(C - j0, 8);
+            __m512d v[8];
+            for (int j = 0; j < 8; j++)
+                v[j] = j < w ? _mm512_mul_pd(res8.coef, X[j0 + j]) : _mm512_setzero_pd();
+            lossopt_rows_store_cols8(v, w, store, orows, os, j0);
+        }
+        if (mode == LOSSOPT_ROWS_CE)
+            lossopt_rows_put_labels(res8.lab, store, a->labels + r0 + g, 0, orows, os);
+    }
+    return lossopt_rows_result(&tally, w->loss);
+}
+
+/* the lower / upper 8 floats of v as doubles */
+LOSSOPT_ROWS_INLINE __m512d lossopt_rows_lo8(__m512 v)
+{
+    return _mm512_cvtps_pd(_mm512_castps512_ps256(v));
+}
+
+LOSSOPT_ROWS_INLINE __m512d lossopt_rows_hi8(__m512 v)
+{
+    return _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1));
+}
+
+LOSSOPT_ROWS_INLINE __m512 lossopt_rows_join16(__m512d lo, __m512d hi)
+{
+    return _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(lo)),
+                              _mm512_cvtpd_ps(hi), 1);
+}
+
+/* exp(x - m) of floats, x - m split exactly into th + tl (the engine's
+ * lossopt_diff_lo_f32: tl = 0 outside (-104, 89)); negm = -m */
+LOSSOPT_ROWS_INLINE __m512 lossopt_rows_expf_diff(__m512 xv, __m512 m, __m512 negm)
+{
+    __m512 th = _mm512_sub_ps(xv, m);
+    __m512 bp = _mm512_sub_ps(th, xv), ap = _mm512_sub_ps(th, bp);
+    __m512 tl = _mm512_add_ps(_mm512_sub_ps(xv, ap), _mm512_sub_ps(negm, bp));
+    __mmask16 inr = _mm512_cmp_ps_mask(th, _mm512_set1_ps(-104.0f), _CMP_GT_OQ) &
+                    _mm512_cmp_ps_mask(th, _mm512_set1_ps(89.0f), _CMP_LT_OQ);
+    return lossopt_expf_v16(th, _mm512_maskz_mov_ps(inr, tl));
+}
+
+LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_f32_avx512(
+    const lossopt_rows_args *a, const float *x, float *out, ptrdiff_t r0, ptrdiff_t nr,
+    const lossopt_rows_arrays *w)
+{
+    const ptrdiff_t C = a->n_cols, xs = a->xs, os = a->os;
+    const int mode = a->mode;
+    const __m512 onef = _mm512_set1_ps(1.0f);
+    const __m512d one = _mm512_set1_pd(1.0);
+    __m512 X[LOSSOPT_ROWS_MAX_C];
+    lossopt_rows_tally tally = {0, _mm512_setzero_pd()};
+    for (ptrdiff_t g = 0; g < nr; g += 16) {
+        const int nv = lossopt_rows_count(nr - g, 16);
+        const __mmask16 valid = (__mmask16)lossopt_rows_first(nv);
+        const float *xrows = x + g * xs;
+        const __m512 m16 = lossopt_rows_columns_f32(xrows, xs, nv, C, X);
+        /* exp(th + tl), th + tl = x - m exactly (the engine's two-sum) */
+        __m512d s_lo = _mm512_setzero_pd(), s_hi = s_lo, c_lo = s_lo, c_hi = s_lo;
+        __m512 xy = _mm512_setzero_ps(), ey = xy;
+        __m512i y_lo = _mm512_setzero_si512(), y_hi = y_lo;
+        if (mode == LOSSOPT_ROWS_CE) {
+            y_lo = _mm512_maskz_loadu_epi64((__mmask8)valid, a->labels + r0 + g);
+            y_hi = _mm512_maskz_loadu_epi64((__mmask8)(valid >> 8), a->labels + r0 + g + 8);
+        }
+        const __m512 negm = _mm512_sub_ps(_mm512_setzero_ps(), m16);
+        if (mode == LOSSOPT_ROWS_CE) {
+            xy = lossopt_rows_label_x16(xrows, xs, nv, a->labels + r0 + g, a->ignore_index);
+            ey = lossopt_rows_expf_diff(xy, m16, negm);       /* = e at the label */
+        }
+        for (ptrdiff_t j = 0; j < C; j++) {
+            __m512 e = lossopt_rows_expf_diff(X[j], m16, negm);
+            X[j] = e;
+            __mmask16 is1 = _mm512_cmp_ps_mask(e, onef, _CMP_EQ_OQ);
+            __mmask8 is1_lo = (__mmask8)is1, is1_hi = (__mmask8)(is1 >> 8);
+            c_lo = _mm512_mask_add_pd(c_lo, is1_lo, c_lo, one);
+            c_hi = _mm512_mask_add_pd(c_hi, is1_hi, c_hi, one);
+            s_lo = _mm512_mask_add_pd(s_lo, (__mmask8)~is1_lo, s_lo, lossopt_rows_lo8(e));
+            s_hi = _mm512_mask_add_pd(s_hi, (__mmask8)~is1_hi, s_hi, lossopt_rows_hi8(e));
+        }
+        lossopt_rows_res8 rlo, rhi;
+        __m512d m_lo = lossopt_rows_lo8(m16), m_hi = lossopt_rows_hi8(m16);
+        __mmask8 v_lo = (__mmask8)valid, v_hi = (__mmask8)(valid >> 8);
+        __mmask8 sp_lo = lossopt_rows_coefs8(a, r0 + g, v_lo, m_lo, s_lo, c_lo,
+                                             lossopt_rows_lo8(xy), lossopt_rows_lo8(ey),
+                                             y_lo, &rlo);
+        __mmask8 sp_hi = 0;
+        if (v_hi)
+            sp_hi = lossopt_rows_coefs8(a, r0 + g + 8, v_hi, m_hi, s_hi, c_hi,
+                                        lossopt_rows_hi8(xy), lossopt_rows_hi8(ey), y_hi,
+                                        &rhi);
+        lossopt_rows_keep8(a, r0 + g, g, v_lo, sp_lo, m_lo, s_lo, c_lo, &rlo, w, &tally);
+        if (v_hi)
+            lossopt_rows_keep8(a, r0 + g + 8, g + 8, v_hi, sp_hi, m_hi, s_hi, c_hi, &rhi, w,
+                               &tally);
+        const __mmask16 store16 = valid & (__mmask16)~(sp_lo | ((unsigned)sp_hi << 8));
+        if (mode == LOSSOPT_ROWS_LOG_SOFTMAX) {
+            for (int h = 0; h < 2; h++)
+                lossopt_rows_affine8_f32(xrows + 8 * h * xs, xs, out + (g + 8 * h) * os, os, C,
+                                         (__mmask8)(store16 >> (8 * h)), NULL,
+                                         w->m + g + 8 * h, w->lz + g + 8 * h);
+            continue;
+        }
+        if (mode == LOSSOPT_ROWS_LSE || (mode == LOSSOPT_ROWS_CE && !a->want_grad) || !store16)
+            continue;
+        float *orows = out + g * os;
+        for (ptrdiff_t j0 = 0; j0 < C; j0 += 16) {
+            const int w = lossopt_rows_count(C - j0, 16);
+            const __mmask16 cm = (__mmask16)lossopt_rows_first(w);
+            __m512 v[16];
+            for (int j = 0; j < 16; j++) {
+                if (j >= w) {
+                    v[j] = _mm512_setzero_ps();
+                    continue;
+                }
+                __m512d glo = _mm512_mul_pd(rlo.coef, lossopt_rows_lo8(X[j0 + j]));
+                __m512d ghi = _mm512_mul_pd(v_hi ? rhi.coef : one, lossopt_rows_hi8(X[j0 + j]));
+                v[j] = lossopt_rows_join16(glo, ghi);
+            }
+            lossopt_rows_t16(v);
+            for (int r = 0; r < 16; r++)
+                if (store16 >> r & 1)
+                    _mm512_mask_storeu_ps(orows + r * os + j0, cm, v[r]);
+        }
+        if (mode == LOSSOPT_ROWS_CE) {
+            lossopt_rows_put_labels(rlo.lab, (__mmask8)store16, a->labels + r0 + g, 1, orows, os);
+            if (v_hi)
+                lossopt_rows_put_labels(rhi.lab, (__mmask8)(store16 >> 8), a->labels + r0 + g + 8,
+                                        1, orows + 8 * os, os);
+        }
+    }
+    return lossopt_rows_result(&tally, w->loss);
+}
+
+/*
+ * Long rows (LOSSOPT_FUSED_ROW_MIN classes or more, a block's rows fitting
+ * the buffer e: nr * C <= LOSSOPT_BLOCK_ELEMS), row by row without
+ * transposes: per row the maximum (vector lanes, then across them), the
+ * exponentials into e (row-major) with their sums s and c in vector lanes
+ * (then added across them, a fixed order), then per 8 rows the
+ * coefficients as for short rows (lossopt_rows_coefs8), and the outputs row
+ * by row: e times the row's coefficient, or (x - m) - lz.
+ */
+/* the maximum of the row's C entries (NaN ignored, as the short rows') */
+#define LOSSOPT_ROWS_DEFINE_ROW_MAX(T, SFX, G, VT, MASK, MASKLOAD, SET1, MAX, REDUCE)  \
+    LOSSOPT_ROWS_INLINE T lossopt_rows_row_max_##SFX(const T *xr, ptrdiff_t C)        \
+    {                                                                                \
+        VT mv = SET1(-INFINITY);                                                     \
+        for (ptrdiff_t j = 0; j < C; j += G) {                                       \
+            const MASK cm = (MASK)lossopt_rows_first(lossopt_rows_count(C - j, G));  \
+            mv = MAX(MASKLOAD(SET1(-INFINITY), cm, xr + j), mv);                     \
+        }                                                                            \
+        return REDUCE(mv);                                                           \
+    }
+LOSSOPT_ROWS_DEFINE_ROW_MAX(double, f64, 8, __m512d, __mmask8, _mm512_mask_loadu_pd,
+                            _mm512_set1_pd, _mm512_max_pd, _mm512_reduce_max_pd)
+LOSSOPT_ROWS_DEFINE_ROW_MAX(float, f32, 16, __m512, __mmask16, _mm512_mask_loadu_ps,
+                            _mm512_set1_ps, _mm512_max_ps, _mm512_reduce_max_ps)
+
+/* e = exp(x - m) of one row into er, and its sums s (of the e != 1) and c
+ * (the number of e == 1), float64 */
+LOSSOPT_ROWS_INLINE void lossopt_rows_row_exp_f64(const double *xr, ptrdiff_t C, double m,
+                                                  double *er, double *s, double *c)
+{
+    const __m512d one = _mm512_set1_pd(1.0), mb = _mm512_set1_pd(m);
+    __m512d s8 = _mm512_setzero_pd(), c8 = s8;
+    for (ptrdiff_t j = 0; j < C; j += 8) {
+        const __mmask8 cm = (__mmask8)lossopt_rows_first(lossopt_rows_count(C - j, 8));
+        __m512d e = lossopt_exp_v8(_mm512_sub_pd(_mm512_maskz_loadu_pd(cm, xr + j), mb));
+        _mm512_mask_storeu_pd(er + j, cm, e);
+        __mmask8 is1 = _mm512_cmp_pd_mask(e, one, _CMP_EQ_OQ);
+        c8 = _mm512_mask_add_pd(c8, is1 & cm, c8, one);
+        s8 = _mm512_mask_add_pd(s8, (__mmask8)~is1 & cm, s8, e);
+    }
+    *s = _mm512_reduce_add_pd(s8);
+    *c = _mm512_reduce_add_pd(c8);
+}
+
+LOSSOPT_ROWS_INLINE void lossopt_rows_row_exp_f32(const float *xr, ptrdiff_t C, double m,
+                                                  float *er, double *s, double *c)
+{
+    const __m512d one = _mm512_set1_pd(1.0);
+    const __m512 mb = _mm512_set1_ps((float)m), negm = _mm512_set1_ps(-(float)m);
+    __m512d s_lo = _mm512_setzero_pd(), s_hi = s_lo, c_lo = s_lo, c_hi = s_lo;
+    for (ptrdiff_t j = 0; j < C; j += 16) {
+        const __mmask16 cm = (__mmask16)lossopt_rows_first(lossopt_rows_count(C - j, 16));
+        __m512 e = lossopt_rows_expf_diff(_mm512_maskz_loadu_ps(cm, xr + j), mb, negm);
+        _mm512_mask_storeu_ps(er + j, cm, e);
+        __mmask16 is1 = _mm512_cmp_ps_mask(e, _mm512_set1_ps(1.0f), _CMP_EQ_OQ);
+        __mmask16 no1 = (__mmask16)~is1 & cm;
+        is1 &= cm;
+        c_lo = _mm512_mask_add_pd(c_lo, (__mmask8)is1, c_lo, one);
+        c_hi = _mm512_mask_add_pd(c_hi, (__mmask8)(is1 >> 8), c_hi, one);
+        s_lo = _mm512_mask_add_pd(s_lo, (__mmask8)no1, s_lo, lossopt_rows_lo8(e));
+        s_hi = _mm512_mask_add_pd(s_hi, (__mmask8)(no1 >> 8), s_hi, lossopt_rows_hi8(e));
+    }
+    *s = _mm512_reduce_add_pd(s_lo) + _mm512_reduce_add_pd(s_hi);
+    *c = _mm512_reduce_add_pd(c_lo) + _mm512_reduce_add_pd(c_hi);
+}
+
+/* float64 rows longer than this stay with the engine: measured (1 thread,
+ * ratio to np.exp), the long-row kernel is ~5 % faster at 100 and 256
+ * classes, even at 500 and ~5 % slower at 1000 (float32: faster at 100 and
+ * 1000, 10-20 %) */
+#define LOSSOPT_ROWS_LONG_MAX_C_F64 256
+
+/* the long-row kernels, lossopt_rows_long_f64 and _f32 (e: the block's
+ * exponentials, nr * C values of T) */
+#define LOSSOPT_ROWS_DEFINE_LONG(T, SFX)                                             \
+    LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_long_##SFX(                      \
+        const lossopt_rows_args *a, const T *x, T *out, ptrdiff_t r0, ptrdiff_t nr,  \
+        T *e, const lossopt_rows_arrays *w)                                          \
+    {                                                                                \
+        const ptrdiff_t C = a->n_cols, xs = a->xs, os = a->os;                       \
+        const int mode = a->mode;                                                    \
+        double xy[LOSSOPT_BLOCK_ELEMS / LOSSOPT_FUSED_ROW_MIN + 8];                   \
+        double ey[LOSSOPT_BLOCK_ELEMS / LOSSOPT_FUSED_ROW_MIN + 8];                   \
+        lossopt_rows_tally tally = {0, _mm512_setzero_pd()};                         \
+        for (ptrdiff_t k = 0; k < nr; k++) {                                         \
+            const T *xr = x + k * xs;                                                \
+            const double m = (double)lossopt_rows_row_max_##SFX(xr, C);              \
+            w->m[k] = m;                                                                \
+            lossopt_rows_row_exp_##SFX(xr, C, m, e + k * C, &w->s[k], &w->c[k]);   \
+            if (mode == LOSSOPT_ROWS_CE) {                                           \
+                const ptrdiff_t y = a->labels[r0 + k];                               \
+                const ptrdiff_t yy = y == a->ignore_index ? 0 : y;                   \
+                xy[k] = (double)xr[yy];                                              \
+                ey[k] = (double)e[k * C + yy];                                       \
+            }                                                                        \
+        }                                                                            \
+        for (ptrdiff_t g = 0; g < nr; g += 8) {                                      \
+            const __mmask8 valid = (__mmask8)lossopt_rows_first(lossopt_rows_count(nr - g, 8));\
+            lossopt_rows_res8 res8;                                                  \
+            __m512i y = _mm512_setzero_si512();                                      \
+            __m512d xy8 = _mm512_setzero_pd(), ey8 = xy8;                            \
+            const __m512d m8 = _mm512_maskz_loadu_pd(valid, w->m + g);                \
+            const __m512d s8 = _mm512_maskz_loadu_pd(valid, w->s + g);                \
+            const __m512d c8 = _mm512_maskz_loadu_pd(valid, w->c + g);                \
+            if (mode == LOSSOPT_ROWS_CE) {                                           \
+                y = _mm512_maskz_loadu_epi64(valid, a->labels + r0 + g);             \
+                xy8 = _mm512_maskz_loadu_pd(valid, xy + g);                          \
+                ey8 = _mm512_maskz_loadu_pd(valid, ey + g);                          \
+            }                                                                        \
+            __mmask8 sp = lossopt_rows_coefs8(a, r0 + g, valid, m8, s8, c8, xy8, ey8, y,\
+                                              &res8);                                \
+            lossopt_rows_keep8(a, r0 + g, g, valid, sp, m8, s8, c8, &res8, w, &tally); \
+            const __mmask8 store = valid & (__mmask8)~sp;                            \
+            if (!store || mode == LOSSOPT_ROWS_LSE ||                                \
+                    (mode == LOSSOPT_ROWS_CE && !a->want_grad))                      \
+                continue;                                                            \
+            if (mode == LOSSOPT_ROWS_LOG_SOFTMAX) {                                  \
+                lossopt_rows_affine8_##SFX(x + g * xs, xs, out + g * os, os, C, store,  \
+                                           NULL, w->m + g, w->lz + g);               \
+                continue;                                                            \
+            }                                                                        \
+            double coef[8];                                                          \
+            _mm512_storeu_pd(coef, res8.coef);                                       \
+            lossopt_rows_affine8_##SFX(e + g * C, C, out + g * os, os, C, store, coef,  \
+                                       NULL, NULL);                                  \
+            if (mode == LOSSOPT_ROWS_CE)                                             \
+                lossopt_rows_put_labels(res8.lab, store, a->labels + r0 + g,         \
+                                        sizeof(T) == sizeof(float), out + g * os, os);\
+        }                                                                            \
+        return lossopt_rows_result(&tally, w->loss);                                    \
+    }
+LOSSOPT_ROWS_DEFINE_LONG(double, f64)
+LOSSOPT_ROWS_DEFINE_LONG(float, f32)
+
+#endif  /* LOSSOPT_HAVE_DISPATCH */
+
+/*
+ * The rows r0 .. r0 + nr - 1 of a block (x and out at the block's first row;
+ * out NULL for logsumexp and the cross-entropy without gradient; e: a
+ * buffer of LOSSOPT_BLOCK_ELEMS values of the data's type): the
+ * regular rows' outputs, and for every row m, s, c, lz (CE: its weighted
+ * loss rl) and special (1: left to the engine).  *loss: the regular rows'
+ * weighted losses summed (CE): the rows k mod 8 of the block in lane k of a
+ * vector, then the lanes in order (a fixed order for a given block).
+ * Returns the number of special rows, or -1 where there is no such kernel
+ * (the engine then does all).
+ */
+static ptrdiff_t lossopt_rows_short(int is_float, const lossopt_rows_args *a, const void *x,
+                                    void *out, ptrdiff_t r0, ptrdiff_t nr, void *e,
+                                    double *m, double *s, double *c, double *lz, double *rl,
+                                    double *special, double *loss)
+{
+#if LOSSOPT_HAVE_DISPATCH
+    const lossopt_rows_arrays w = {m, s, c, lz, rl, special, loss};
+    if (lossopt_isa_level() == LOSSOPT_ISA_V4 && a->n_cols >= 1 &&
+            a->n_cols <= LOSSOPT_ROWS_MAX_C) {
+        if (is_float)
+            return lossopt_rows_f32_avx512(a, (const float *)x, (float *)out, r0, nr, &w);
+        return lossopt_rows_f64_avx512(a, (const double *)x, (double *)out, r0, nr, &w);
+    }
+    if (lossopt_isa_level() == LOSSOPT_ISA_V4 && a->n_cols > LOSSOPT_ROWS_MAX_C &&
+            nr * a->n_cols <= LOSSOPT_BLOCK_ELEMS &&
+            (is_float || a->n_cols <= LOSSOPT_ROWS_LONG_MAX_C_F64)) {
+        if (is_float)
+            return lossopt_rows_long_f32(a, (const float *)x, (float *)out, r0, nr, (float *)e,
+                                         &w);
+        return lossopt_rows_long_f64(a, (const double *)x, (double *)out, r0, nr, (double *)e,
+                                     &w);
+    }
+#endif
+    (void)is_float; (void)a; (void)x; (void)out; (void)r0; (void)nr; (void)e; (void)m;
+    (void)s; (void)c; (void)lz; (void)rl; (void)special; (void)loss;
+    return -1;
+}
+
+#endif /* LOSSOPT_ROWS_H */

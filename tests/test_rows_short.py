@@ -1,0 +1,264 @@
+"""The kernels for plain rows (src/lossopt_rows.h): logsumexp, softmax,
+log_softmax and the label cross-entropy without `where`, b or label
+smoothing, on the x86-64-v4 path: rows of fewer than 64 classes in one pass,
+8 (float64) or 16 (float32) rows at a time, longer rows that fit the
+engine's block buffer (2048 values; float64: up to 256 classes) row by row;
+by the engine elsewhere (tests/test_isa_paths.py runs this file on every
+path).
+
+References: SciPy / NumPy in float64, mpmath for wide ranges; for rows whose
+maximum is not finite, ignored labels and weight-0 samples (the rows the
+kernel leaves to the engine's per-row formulas), the same rows padded with
+-inf columns to more than 2048 classes, which the engine computes in
+chunks, without these kernels (a -inf class has probability 0 and changes
+nothing else).
+"""
+
+import mpmath
+import numpy as np
+import pytest
+import scipy.special as sc
+
+import lossopt
+from lossopt._kernels import _softmax
+from helpers import reference_cross_entropy
+
+COLS = [1, 2, 7, 8, 9, 10, 15, 16, 17, 33, 63, 64, 65, 100, 256, 257, 1000, 2048]
+ROWS = [1, 7, 17, 203]
+DTYPES = [np.float64, np.float32]
+PAD = 2049                   # pads a row past the kernels' 2048 classes
+
+
+def tol(dtype):
+    return dict(rtol=1e-14, atol=4e-15) if dtype == np.float64 else dict(rtol=2e-6, atol=1e-6)
+
+
+def lse_tol(dtype):
+    """logsumexp returns the data's type: float32 results are rounded once"""
+    return dict(rtol=1e-15, atol=4e-15) if dtype == np.float64 else dict(rtol=1.2e-7, atol=1e-7)
+
+
+def ce_reference_grad(z, y, w, sw, ignore):
+    """d/dz of the mean cross-entropy (torch's weighted mean), float64."""
+    z = np.asarray(z, np.float64)
+    n, c = z.shape
+    p = sc.softmax(z, axis=1)
+    active = y != ignore
+    yy = np.where(active, y, 0)
+    wy = w[yy] * sw * active
+    g = p * wy[:, None]
+    g[np.arange(n), yy] -= wy
+    den = wy.sum()
+    return g / den if den != 0 else g * 0.0
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n_cols", COLS)
+@pytest.mark.parametrize("n_rows", ROWS)
+def test_regular_rows_match_scipy(rng, dtype, n_cols, n_rows):
+    x = (rng.normal(size=(n_rows, n_cols)) * 6).astype(dtype)
+    xd = x.astype(np.float64)
+    t = tol(dtype)
+    np.testing.assert_allclose(lossopt.softmax(x, axis=1), sc.softmax(xd, axis=1),
+                               rtol=t["rtol"], atol=1e-15 if dtype == np.float64 else 1e-44)
+    np.testing.assert_allclose(lossopt.log_softmax(x, axis=1), sc.log_softmax(xd, axis=1), **t)
+    np.testing.assert_allclose(lossopt.logsumexp(x, axis=1), sc.logsumexp(xd, axis=1),
+                               **lse_tol(dtype))
+    y = rng.integers(0, n_cols, n_rows)
+    w = rng.uniform(0.5, 2.0, n_cols)
+    sw = rng.uniform(0.1, 1.0, n_rows)
+    loss = lossopt.SoftmaxCrossEntropy(class_weight=w)
+    value, grad = loss.loss_and_gradient(x, y, sw)
+    assert grad.dtype == dtype
+    np.testing.assert_allclose(value, reference_cross_entropy(xd, y, class_weight=w,
+                                                              sample_weight=sw),
+                               rtol=1e-13 if dtype == np.float64 else 1e-6,
+                               atol=1e-15)   # the reference's log(sum): ~1 ulp of 1
+    np.testing.assert_allclose(grad, ce_reference_grad(xd, y, w, sw, -100), **t)
+    per = lossopt.SoftmaxCrossEntropy(reduction="none")(x, y)
+    np.testing.assert_allclose(per, reference_cross_entropy(xd, y, reduction="none"),
+                               rtol=1e-13 if dtype == np.float64 else 1.2e-7, atol=1e-15)
+
+
+def special_rows(n_cols, rng):
+    """Rows the kernel leaves to the engine, and rows at its edges."""
+    c = n_cols
+    base = rng.normal(size=c)
+    rows = []
+    for j in sorted({0, c // 2, c - 1}):
+        r = base.copy(); r[j] = np.nan; rows.append(r)
+        r = base.copy(); r[j] = np.inf; rows.append(r)
+        r = np.full(c, -np.inf); r[j] = 1.5; rows.append(r)
+        r = base.copy(); r[j] = 1e300; rows.append(r)
+        r = base.copy(); r[j] = -1e300; rows.append(r)
+        r = base.copy(); r[j] = -np.inf; rows.append(r)
+    rows.append(np.full(c, -np.inf))
+    rows.append(np.full(c, 3.0))                         # c maxima
+    rows.append(np.full(c, 1e300))
+    rows.append(np.full(c, -1e300))
+    r = np.full(c, np.nan); rows.append(r)
+    r = base.copy(); r[0] = np.inf; r[-1] = np.nan; rows.append(r)
+    return np.array(rows)
+
+
+def mixed(n_cols, dtype, rng, n_rows=53):
+    """Random rows with the special rows scattered inside groups of 8 / 16."""
+    x = rng.normal(size=(n_rows, n_cols)) * 4
+    sp = special_rows(n_cols, rng)
+    at = rng.choice(n_rows, size=min(len(sp), n_rows), replace=False)
+    x[at] = sp[:len(at)]
+    with np.errstate(over="ignore"):        # float32: 1e300 -> inf on purpose
+        return x.astype(dtype)
+
+
+def padded(x):
+    return np.concatenate([x, np.full((x.shape[0], PAD), -np.inf, x.dtype)], axis=1)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n_cols", [1, 2, 7, 8, 9, 15, 16, 17, 63, 64, 100, 700])
+def test_special_rows_inside_a_group(rng, dtype, n_cols):
+    x = mixed(n_cols, dtype, rng)
+    xp = padded(x)
+    kw = dict(equal_nan=True, **tol(dtype))
+    with np.errstate(all="ignore"):
+        np.testing.assert_allclose(lossopt.softmax(x, axis=1),
+                                   lossopt.softmax(xp, axis=1)[:, :n_cols], **kw)
+        np.testing.assert_allclose(lossopt.log_softmax(x, axis=1),
+                                   lossopt.log_softmax(xp, axis=1)[:, :n_cols], **kw)
+        lse = lossopt.logsumexp(x, axis=1)
+        np.testing.assert_allclose(lse, lossopt.logsumexp(xp, axis=1), equal_nan=True,
+                                   **lse_tol(dtype))
+        # and scipy's logsumexp itself, the engine's model for these rows
+        np.testing.assert_allclose(lse, sc.logsumexp(x.astype(np.float64), axis=1),
+                                   equal_nan=True, **lse_tol(dtype))
+    # the regular rows among them: probabilities against float64 scipy
+    fin = np.isfinite(x).all(axis=1) & (np.abs(x.astype(np.float64)) < 1e200).all(axis=1)
+    np.testing.assert_allclose(lossopt.softmax(x, axis=1)[fin],
+                               sc.softmax(x[fin].astype(np.float64), axis=1),
+                               rtol=tol(dtype)["rtol"], atol=1e-300)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n_cols", [1, 2, 7, 8, 9, 15, 16, 17, 63, 64, 100, 700])
+def test_special_rows_cross_entropy(rng, dtype, n_cols):
+    x = mixed(n_cols, dtype, rng)
+    n = x.shape[0]
+    y = rng.integers(0, n_cols, n)
+    y[rng.choice(n, 6, replace=False)] = -100            # ignored labels
+    sw = rng.uniform(0.1, 1.0, n)
+    sw[rng.choice(n, 5, replace=False)] = 0.0            # weight-0 samples
+    w = rng.uniform(0.5, 2.0, n_cols)
+    wp = np.concatenate([w, np.ones(PAD)])
+    for cw, weights in [(None, None), (w, sw)]:
+        for reduction in ["none", "sum"]:
+            loss = lossopt.SoftmaxCrossEntropy(reduction=reduction, class_weight=cw)
+            loss_p = lossopt.SoftmaxCrossEntropy(reduction=reduction,
+                                                 class_weight=None if cw is None else wp)
+            with np.errstate(all="ignore"):
+                v, g = loss.loss_and_gradient(x, y, weights)
+                vp, gp = loss_p.loss_and_gradient(padded(x), y, weights)
+            # (float32 row losses: rounded once, each way)
+            np.testing.assert_allclose(v, vp, rtol=1e-13 if dtype == np.float64 else 1.2e-7,
+                                       equal_nan=True)
+            np.testing.assert_allclose(g, gp[:, :n_cols], equal_nan=True, **tol(dtype))
+            assert not np.isnan(gp[:, n_cols:][np.isfinite(x).all(axis=1)]).any()
+    # ignored and weight-0 rows contribute nothing, whatever their logits
+    v, g = lossopt.SoftmaxCrossEntropy(reduction="none").loss_and_gradient(x, y, sw)
+    dead = (y == -100) | (sw == 0)
+    assert (v[dead] == 0).all() and (g[dead] == 0).all()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_wide_range_rows_against_mpmath(dtype):
+    mpmath.mp.dps = 50
+    rows = [[0.0, -40.0, -745.0, -1e300, 30.0, 29.999999],
+            [1e300, 1e300, -1e300, 0.0, 5e299, 1e300],
+            [-1e300, -1e300 * (1 - 2**-50), -1e300, -1e300, -1e300, -1e300],
+            [700.0, 709.0, 709.5, -700.0, 0.0, 1.0],
+            [-100.0, -100.0 + 1e-14, -100.0, -101.0, -150.0, -99.0]]
+    rows += [list(np.random.default_rng(k).normal(size=6) * 30) for k in range(11)]
+    with np.errstate(over="ignore"):
+        x = np.array(rows, dtype=dtype)
+    got = lossopt.log_softmax(x, axis=1)
+    lse = lossopt.logsumexp(x, axis=1)
+    for i, row in enumerate(x):
+        if not np.isfinite(row).all():
+            continue         # (float32: 1e300 overflows; such rows are tested above)
+        v = [mpmath.mpf(float(t)) for t in row]
+        ref = mpmath.log(mpmath.fsum(mpmath.exp(t - max(v)) for t in v)) + max(v)
+        eps = 2e-16 if dtype == np.float64 else 1.2e-7
+        assert abs(lse[i] - float(ref)) <= eps * abs(float(ref)) + 1e-300
+        for j, t in enumerate(v):
+            r = float(t - ref)
+            if dtype == np.float64:
+                assert abs(got[i, j] - r) <= 2e-16 * abs(r) + 2e-16 * abs(float(t)) + 1e-300
+            else:
+                assert abs(got[i, j] - np.float32(r)) <= 2e-7 * abs(r) + 1e-7 * abs(float(t))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n_cols", [1, 7, 9, 17, 100])
+def test_views_in_place_and_untouched_gaps(rng, dtype, n_cols):
+    n = 45
+    big = (rng.normal(size=(n, n_cols + 5)) * 3).astype(dtype)
+    x = big[:, 2:2 + n_cols]                       # row stride > n_cols
+    ref = sc.softmax(x.astype(np.float64), axis=1)
+    canvas = np.full((n, n_cols + 7), 7.0, dtype)
+    out = canvas[:, 3:3 + n_cols]
+    lossopt.softmax(x, axis=1, out=out)
+    np.testing.assert_allclose(out, ref, rtol=tol(dtype)["rtol"], atol=1e-44)
+    assert (canvas[:, :3] == 7).all() and (canvas[:, 3 + n_cols:] == 7).all()
+    lsm = sc.log_softmax(x.astype(np.float64), axis=1)
+    lossopt.log_softmax(x, axis=1, out=out)
+    np.testing.assert_allclose(out, lsm, **tol(dtype))
+    assert (canvas[:, :3] == 7).all() and (canvas[:, 3 + n_cols:] == 7).all()
+    # out= the input itself
+    z = x.copy()
+    lossopt.softmax(z, axis=1, out=z)
+    np.testing.assert_allclose(z, ref, rtol=tol(dtype)["rtol"], atol=1e-44)
+    z = x.copy()
+    lossopt.log_softmax(z, axis=1, out=z)
+    np.testing.assert_allclose(z, lsm, **tol(dtype))
+    y = rng.integers(0, n_cols, n)
+    loss = lossopt.SoftmaxCrossEntropy()
+    v_ref, g_ref = loss.loss_and_gradient(x.copy(), y)
+    z = big.copy()[:, 2:2 + n_cols]
+    before = z.base.copy()
+    v, g = loss.loss_and_gradient(z, y, out=z)
+    assert g is z and v == v_ref
+    np.testing.assert_array_equal(z, g_ref)
+    np.testing.assert_array_equal(z.base[:, :2], before[:, :2])
+    np.testing.assert_array_equal(z.base[:, 2 + n_cols:], before[:, 2 + n_cols:])
+    np.testing.assert_allclose(g_ref, ce_reference_grad(x, y, np.ones(n_cols), np.ones(n),
+                                                        -100), **tol(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n_cols", [3, 10, 17, 100])
+def test_bit_identical_for_any_thread_count(rng, dtype, n_cols):
+    n = 4099
+    x = mixed(n_cols, dtype, rng, n_rows=n)
+    y = rng.integers(0, n_cols, n).astype(np.intp)
+    y[::97] = -100
+    results = []
+    for nt in (1, 2, 3):
+        got = []
+        for log in (False, True):
+            o = np.empty_like(x)
+            _softmax.softmax_rows(x, o, log, n_threads=nt, x_arr=x, out_arr=o, min_parallel=0)
+            got.append(o)
+        lse = np.empty(n)
+        with np.errstate(all="ignore"):
+            _softmax.logsumexp_rows(x, lse, n_threads=nt, x_arr=x, min_parallel=0)
+        got.append(lse)
+        g = np.empty_like(x)
+        rl = np.empty(n)
+        total = _softmax.softmax_cross_entropy_rows(
+            x, g, y, None, None, 0.0, None, -100, 0.0, 1.0 / n, rl, nt, logits_arr=x,
+            grad_arr=g, min_parallel=0)
+        got += [g, rl, np.array([total])]
+        results.append(got)
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            np.testing.assert_array_equal(a, b)
