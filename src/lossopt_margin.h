@@ -106,30 +106,39 @@ static inline double lossopt_margin_store(const lossopt_margin_args *a, ptrdiff_
         return acc;                                                                  \
     }                                                                                \
     /* Crammer-Singer row: returns max(0, h)^p, h = margin + max_{j!=y} x_j - x_y */ \
+    /* The max and the first maximiser are searched in T (exact: a float's     */ \
+    /* max is the same number in double), both in vectorised sweeps.           */ \
     LOSSOPT_ALWAYS_INLINE double lossopt_cs_row_##SUFFIX(                        \
         const T *x, T *g, ptrdiff_t n, ptrdiff_t y, double margin, int p, double sc, \
         int want_g)                                                                  \
     {                                                                                \
-        double mx = -INFINITY;                                                       \
+        T mxt = (T)-INFINITY;                                                        \
         int nan = 0;                                                                 \
-        LOSSOPT_OMP_SIMD(reduction(max:mx) reduction(+:nan))                         \
+        LOSSOPT_OMP_SIMD(reduction(max:mxt) reduction(+:nan))                        \
         for (ptrdiff_t j = 0; j < n; j++) {                                          \
-            double v = (double)x[j];                                                 \
+            T v = x[j];                                                              \
             nan += (v != v);                                                         \
-            v = (j == y) ? -INFINITY : v;                                            \
-            mx = v > mx ? v : mx;                                                    \
+            v = (j == y) ? (T)-INFINITY : v;                                         \
+            mxt = v > mxt ? v : mxt;                                                 \
         }                                                                            \
+        double mx = (double)mxt;                                                     \
         double h = nan ? NAN : (margin + mx) - (double)x[y];                         \
         double loss = (h <= 0.0) ? 0.0 : (p == 2 ? h * h : h);                       \
         if (want_g) {                                                                \
             double d = (p == 2 ? 2.0 * sc * h : sc);                                 \
             /* the first maximiser, found before g (which may be x) is written */    \
-            ptrdiff_t k = 0;                                                         \
-            while (h > 0.0 && k < n && (k == y || (double)x[k] != mx))               \
-                k++;                                                                 \
+            ptrdiff_t k = n;                                                         \
+            if (h > 0.0) {                                                           \
+                LOSSOPT_OMP_SIMD(reduction(min:k))                                   \
+                for (ptrdiff_t j = 0; j < n; j++) {                                  \
+                    ptrdiff_t c = (j != y && x[j] == mxt) ? j : n;                   \
+                    k = c < k ? c : k;                                               \
+                }                                                                    \
+            }                                                                        \
+            T fill = (T)((h != h) ? h : 0.0);                                        \
             LOSSOPT_OMP_SIMD()                                                       \
             for (ptrdiff_t j = 0; j < n; j++)                                        \
-                g[j] = (T)((h != h) ? h : 0.0);                                      \
+                g[j] = fill;                                                         \
             if (h > 0.0) {                                                           \
                 if (k < n)                                                           \
                     g[k] = (T)d;                                                     \
@@ -140,7 +149,7 @@ static inline double lossopt_margin_store(const lossopt_margin_args *a, ptrdiff_
     }                                                                                \
     /* long rows, one by one (their class loops above vectorise) */              \
     LOSSOPT_ALWAYS_INLINE double lossopt_margin_long_##SUFFIX(                       \
-        const lossopt_margin_args *a, ptrdiff_t r0, ptrdiff_t r1, int want_g)        \
+        const lossopt_margin_args *a, ptrdiff_t r0, ptrdiff_t r1, int want_g, int p) \
     {                                                                                \
         const ptrdiff_t n = a->n;                                                    \
         double total = 0.0;                                                          \
@@ -156,10 +165,10 @@ static inline double lossopt_margin_store(const lossopt_margin_args *a, ptrdiff_
                         gr[j] = (T)0;                                                \
                 v = 0.0;                                                             \
             } else if (a->crammer_singer) {                                          \
-                v = lw * lossopt_cs_row_##SUFFIX(xr, gr, n, y, a->margin, a->p, sc,  \
+                v = lw * lossopt_cs_row_##SUFFIX(xr, gr, n, y, a->margin, p, sc,     \
                                                     want_g);                         \
             } else {                                                                 \
-                v = lw * lossopt_ww_row_##SUFFIX(xr, gr, n, y, a->margin, a->p, sc,  \
+                v = lw * lossopt_ww_row_##SUFFIX(xr, gr, n, y, a->margin, p, sc,     \
                                                     want_g);                         \
             }                                                                        \
             total += lossopt_margin_store(a, i, v);                                  \
@@ -198,14 +207,13 @@ static inline double lossopt_margin_store(const lossopt_margin_args *a, ptrdiff_
     /* The same formulas as the row by row loop, each row's terms summed in     */ \
     /* class order.                                                             */ \
     LOSSOPT_ALWAYS_INLINE double lossopt_margin_short_##SUFFIX(                      \
-        const lossopt_margin_args *a, ptrdiff_t r0, ptrdiff_t nr, int want_g)        \
+        const lossopt_margin_args *a, ptrdiff_t r0, ptrdiff_t nr, int want_g, int p) \
     {                                                                                \
         const T *x = (const T *)a->x + r0 * a->xs;                                   \
         T *g = want_g ? (T *)a->g + r0 * a->gs : NULL;                               \
         const ptrdiff_t *lab = a->labels + r0;                                       \
         const ptrdiff_t n = a->n, xs = a->xs, gs = a->gs;                            \
         const double margin = a->margin, gscale = a->gscale;                         \
-        const int p = a->p;                                                          \
         double lw[LOSSOPT_MARGIN_CHUNK], xy[LOSSOPT_MARGIN_CHUNK];                   \
         double acc[LOSSOPT_MARGIN_CHUNK], gsum[LOSSOPT_MARGIN_CHUNK];                \
         ptrdiff_t arg[LOSSOPT_MARGIN_CHUNK];                                         \
@@ -278,34 +286,242 @@ static inline double lossopt_margin_store(const lossopt_margin_args *a, ptrdiff_
         return total;                                                                \
     }                                                                                \
     LOSSOPT_ALWAYS_INLINE double lossopt_margin_block_##SUFFIX(                      \
-        const lossopt_margin_args *a, ptrdiff_t r0, ptrdiff_t r1, int want_g)        \
+        const lossopt_margin_args *a, ptrdiff_t r0, ptrdiff_t r1, int want_g, int p) \
     {                                                                                \
         if (a->n >= LOSSOPT_FUSED_ROW_MIN)                                           \
-            return lossopt_margin_long_##SUFFIX(a, r0, r1, want_g);                  \
+            return lossopt_margin_long_##SUFFIX(a, r0, r1, want_g, p);               \
         double total = 0.0;                                                          \
         for (ptrdiff_t c0 = r0; c0 < r1; c0 += LOSSOPT_MARGIN_CHUNK) {               \
             ptrdiff_t nr = r1 - c0 < LOSSOPT_MARGIN_CHUNK ? r1 - c0 : LOSSOPT_MARGIN_CHUNK; \
-            total += lossopt_margin_short_##SUFFIX(a, c0, nr, want_g);               \
+            total += lossopt_margin_short_##SUFFIX(a, c0, nr, want_g, p);            \
         }                                                                            \
         return total;                                                                \
     }                                                                                \
     /* Rows [r0, r1) of the scores in `args` (a lossopt_margin_args): their     */ \
     /* weighted losses summed (and stored in row_loss when given), their        */ \
     /* gradients times gscale written into g (when given).                      */ \
-    LOSSOPT_KERNEL(double, lossopt_margin_rows_##SUFFIX, (const void *args, ptrdiff_t r0,      \
-                                               ptrdiff_t r1), (args, r0, r1))                         \
+    LOSSOPT_KERNEL(double, lossopt_margin_rows_any_##SUFFIX, (const void *args,      \
+                   ptrdiff_t r0, ptrdiff_t r1), (args, r0, r1))                      \
     {                                                                                \
         const lossopt_margin_args *a = (const lossopt_margin_args *)args;            \
         if (a->bad && lossopt_count_bad_labels_body(a->labels + r0, r1 - r0, a->n)) { \
             a->bad[r0 / a->rows_per_block] = 1;                                      \
             return 0.0;                                                              \
         }                                                                            \
+        /* want_g and p as constants: their tests leave the vectorised loops */     \
         if (a->g)                                                                    \
-            return lossopt_margin_block_##SUFFIX(a, r0, r1, 1);                      \
-        return lossopt_margin_block_##SUFFIX(a, r0, r1, 0);                          \
+            return a->p == 2 ? lossopt_margin_block_##SUFFIX(a, r0, r1, 1, 2)        \
+                             : lossopt_margin_block_##SUFFIX(a, r0, r1, 1, 1);       \
+        return a->p == 2 ? lossopt_margin_block_##SUFFIX(a, r0, r1, 0, 2)            \
+                         : lossopt_margin_block_##SUFFIX(a, r0, r1, 0, 1);           \
     }
 
 LOSSOPT_DEFINE_MARGIN_HELPERS(double, f64)
 LOSSOPT_DEFINE_MARGIN_HELPERS(float, f32)
+
+/* ------------------------------------------------ AVX-512 rows (x86-64-v4) --
+ *
+ * On the x86-64-v4 path, rows are taken one by one in chunks of 8 classes
+ * held as 8 doubles in a zmm register (floats converted on load and rounded
+ * back on store), the last chunk of a row masked: masked loads and stores
+ * touch no element outside the row, so short rows (10 classes: one full and
+ * one masked chunk) need neither a transposed copy nor scalar remainders.
+ * The same formulas and subgradient choices as above; a row's terms are
+ * summed lane-wise over its chunks, then across the lanes.
+ */
+#if LOSSOPT_HAVE_DISPATCH
+
+#define LOSSOPT_V4_INLINE LOSSOPT_TARGET_V4 static inline __attribute__((always_inline))
+
+LOSSOPT_V4_INLINE __m512d lossopt_margin_load8_f64(const double *p, __mmask8 m)
+{
+    return _mm512_maskz_loadu_pd(m, p);
+}
+LOSSOPT_V4_INLINE __m512d lossopt_margin_load8_f32(const float *p, __mmask8 m)
+{
+    return _mm512_cvtps_pd(_mm256_maskz_loadu_ps(m, p));
+}
+LOSSOPT_V4_INLINE void lossopt_margin_store8_f64(double *p, __mmask8 m, __m512d v)
+{
+    _mm512_mask_storeu_pd(p, m, v);
+}
+LOSSOPT_V4_INLINE void lossopt_margin_store8_f32(float *p, __mmask8 m, __m512d v)
+{
+    _mm256_mask_storeu_ps(p, m, _mm512_cvtpd_ps(v));
+}
+
+/* the lanes of chunk c (classes W c .. W c + W - 1, W = 8 or 16) inside a row
+ * of n classes, and those of them that are not the label y */
+LOSSOPT_V4_INLINE unsigned lossopt_margin_lanes(ptrdiff_t c, ptrdiff_t n, int W)
+{
+    ptrdiff_t left = n - W * c;
+    return left >= W ? (1u << W) - 1u : (1u << left) - 1u;
+}
+LOSSOPT_V4_INLINE unsigned lossopt_margin_not_y(ptrdiff_t c, ptrdiff_t y, int W)
+{
+    return y / W == c ? ~(1u << (y % W)) : ~0u;
+}
+
+/* Crammer-Singer's max and first maximiser are searched in the scores' own
+ * type (exact: a float's max is the same number in double), W to a vector */
+#define LOSSOPT_MARGIN_W_f64 8
+#define LOSSOPT_MARGIN_W_f32 16
+#define LOSSOPT_MARGIN_VEC_f64 __m512d
+#define LOSSOPT_MARGIN_VEC_f32 __m512
+#define LOSSOPT_MARGIN_MASK_f64 __mmask8
+#define LOSSOPT_MARGIN_MASK_f32 __mmask16
+#define LOSSOPT_MARGIN_OP_f64(name) _mm512_##name##_pd
+#define LOSSOPT_MARGIN_OP_f32(name) _mm512_##name##_ps
+#define LOSSOPT_MARGIN_CMP_f64 _mm512_mask_cmp_pd_mask
+#define LOSSOPT_MARGIN_CMP_f32 _mm512_mask_cmp_ps_mask
+
+#define LOSSOPT_DEFINE_MARGIN_AVX512(T, SUFFIX)                                     \
+    /* Weston-Watkins row (as lossopt_ww_row_*) */                                   \
+    LOSSOPT_V4_INLINE double lossopt_ww_row_v4_##SUFFIX(                             \
+        const T *x, T *g, ptrdiff_t n, ptrdiff_t y, double margin, int p, double sc, \
+        int want_g)                                                                  \
+    {                                                                                \
+        const __m512d base = _mm512_set1_pd(margin - (double)x[y]);                  \
+        const __m512d zero = _mm512_setzero_pd(), vsc = _mm512_set1_pd(sc);          \
+        const __m512d vsc2 = _mm512_set1_pd(2.0 * sc);                               \
+        __m512d acc = zero, gs = zero;                                               \
+        for (ptrdiff_t c = 0; 8 * c < n; c++) {                                      \
+            __mmask8 m = lossopt_margin_lanes(c, n, 8);                                 \
+            __m512d z = _mm512_add_pd(base, lossopt_margin_load8_##SUFFIX(x + 8 * c, m)); \
+            /* on: !(z <= 0) (NaN is on), j != y */                                  \
+            __mmask8 on = _mm512_mask_cmp_pd_mask(m & lossopt_margin_not_y(c, y, 8), z,  \
+                                                  zero, _CMP_NLE_UQ);                \
+            acc = _mm512_mask_add_pd(acc, on, acc, p == 2 ? _mm512_mul_pd(z, z) : z); \
+            if (want_g) {                                                            \
+                __m512d d = p == 2 ? _mm512_mul_pd(vsc2, z) : vsc;                   \
+                if (p != 2) /* NaN z: d = z (p = 2: 2 sc z is NaN already) */        \
+                    d = _mm512_mask_mov_pd(d, _mm512_cmp_pd_mask(z, z, _CMP_UNORD_Q), z); \
+                d = _mm512_maskz_mov_pd(on, d);                                      \
+                gs = _mm512_add_pd(gs, d);                                           \
+                lossopt_margin_store8_##SUFFIX(g + 8 * c, m, d);                     \
+            }                                                                        \
+        }                                                                            \
+        if (want_g)                                                                  \
+            g[y] = (T)(0.0 - _mm512_reduce_add_pd(gs));                              \
+        return _mm512_reduce_add_pd(acc);                                            \
+    }                                                                                \
+    /* Crammer-Singer row (as lossopt_cs_row_*) */                                   \
+    LOSSOPT_V4_INLINE double lossopt_cs_row_v4_##SUFFIX(                             \
+        const T *x, T *g, ptrdiff_t n, ptrdiff_t y, double margin, int p, double sc, \
+        int want_g)                                                                  \
+    {                                                                                \
+        enum { W = LOSSOPT_MARGIN_W_##SUFFIX };                                      \
+        typedef LOSSOPT_MARGIN_VEC_##SUFFIX V;                                       \
+        typedef LOSSOPT_MARGIN_MASK_##SUFFIX M;                                      \
+        V mxv = LOSSOPT_MARGIN_OP_##SUFFIX(set1)((T)-INFINITY);                      \
+        M nan = 0;                                                                   \
+        for (ptrdiff_t c = 0; W * c < n; c++) {                                      \
+            M m = (M)lossopt_margin_lanes(c, n, W);                                  \
+            V v = LOSSOPT_MARGIN_OP_##SUFFIX(maskz_loadu)(m, x + W * c);             \
+            nan |= LOSSOPT_MARGIN_CMP_##SUFFIX(m, v, v, _CMP_UNORD_Q);  \
+            mxv = LOSSOPT_MARGIN_OP_##SUFFIX(mask_max)(                              \
+                mxv, m & (M)lossopt_margin_not_y(c, y, W), mxv, v);                  \
+        }                                                                            \
+        T mx = LOSSOPT_MARGIN_OP_##SUFFIX(reduce_max)(mxv);                          \
+        double h = nan ? NAN : (margin + (double)mx) - (double)x[y];                 \
+        double loss = (h <= 0.0) ? 0.0 : (p == 2 ? h * h : h);                       \
+        if (want_g) {                                                                \
+            double d = (p == 2 ? 2.0 * sc * h : sc);                                 \
+            /* the first maximiser, found before g (which may be x) is written: */   \
+            /* the equal lanes of the (at most 64 / W) chunks, a bit per class     */   \
+            uint64_t eq = 0;                                                         \
+            for (ptrdiff_t c = 0; W * c < n; c++) {                                  \
+                M m = (M)(lossopt_margin_lanes(c, n, W) & lossopt_margin_not_y(c, y, W)); \
+                V v = LOSSOPT_MARGIN_OP_##SUFFIX(maskz_loadu)(m, x + W * c);         \
+                eq |= (uint64_t)LOSSOPT_MARGIN_CMP_##SUFFIX(            \
+                    m, v, LOSSOPT_MARGIN_OP_##SUFFIX(set1)(mx), _CMP_EQ_OQ) << (W * c); \
+            }                                                                        \
+            T fill = (T)((h != h) ? h : 0.0);                                        \
+            for (ptrdiff_t c = 0; W * c < n; c++)                                    \
+                LOSSOPT_MARGIN_OP_##SUFFIX(mask_storeu)(                             \
+                    g + W * c, (M)lossopt_margin_lanes(c, n, W),                     \
+                    LOSSOPT_MARGIN_OP_##SUFFIX(set1)(fill));                         \
+            /* h > 0: d at the maximiser (there is one: mx > -inf), -d at y */       \
+            ptrdiff_t k = (h > 0.0 && eq) ? (ptrdiff_t)__builtin_ctzll(eq) : y;       \
+            g[k] = h > 0.0 ? (T)d : fill;                                            \
+            g[y] = h > 0.0 ? (T)(-d) : fill;                                         \
+        }                                                                            \
+        return loss;                                                                 \
+    }                                                                                \
+    LOSSOPT_V4_INLINE double lossopt_margin_v4_##SUFFIX(                             \
+        const lossopt_margin_args *a, ptrdiff_t r0, ptrdiff_t r1, int want_g, int p, \
+        int cs)                                                                      \
+    {                                                                                \
+        const ptrdiff_t n = a->n;                                                    \
+        double total = 0.0;                                                          \
+        for (ptrdiff_t i = r0; i < r1; i++) {                                        \
+            ptrdiff_t y = a->labels[i];                                              \
+            const T *xr = (const T *)a->x + i * a->xs;                               \
+            T *gr = want_g ? (T *)a->g + i * a->gs : NULL;                           \
+            double lw = lossopt_margin_weight(a, i), sc = a->gscale * lw, v;         \
+            if (lw == 0.0) {                                                         \
+                /* weighted 0: contributes nothing, even with NaN scores */         \
+                for (ptrdiff_t c = 0; want_g && 8 * c < n; c++)                      \
+                    lossopt_margin_store8_##SUFFIX(gr + 8 * c, lossopt_margin_lanes(c, n, 8), \
+                                                   _mm512_setzero_pd());             \
+                v = 0.0;                                                             \
+            } else if (cs) {                                                         \
+                v = lw * lossopt_cs_row_v4_##SUFFIX(xr, gr, n, y, a->margin, p, sc, want_g); \
+            } else {                                                                 \
+                v = lw * lossopt_ww_row_v4_##SUFFIX(xr, gr, n, y, a->margin, p, sc, want_g); \
+            }                                                                        \
+            total += lossopt_margin_store(a, i, v);                                  \
+        }                                                                            \
+        return total;                                                                \
+    }                                                                                \
+    LOSSOPT_TARGET_V4 static double lossopt_margin_rows_avx512_##SUFFIX(             \
+        const void *args, ptrdiff_t r0, ptrdiff_t r1)                                \
+    {                                                                                \
+        const lossopt_margin_args *a = (const lossopt_margin_args *)args;            \
+        if (a->bad && lossopt_count_bad_labels_body(a->labels + r0, r1 - r0, a->n)) { \
+            a->bad[r0 / a->rows_per_block] = 1;                                      \
+            return 0.0;                                                              \
+        }                                                                            \
+        /* want_g, p and the kind as constants */                                    \
+        int key = (a->g != NULL) * 4 + (a->p == 2) * 2 + (a->crammer_singer != 0);   \
+        switch (key) {                                                               \
+        case 0: return lossopt_margin_v4_##SUFFIX(a, r0, r1, 0, 1, 0);               \
+        case 1: return lossopt_margin_v4_##SUFFIX(a, r0, r1, 0, 1, 1);               \
+        case 2: return lossopt_margin_v4_##SUFFIX(a, r0, r1, 0, 2, 0);               \
+        case 3: return lossopt_margin_v4_##SUFFIX(a, r0, r1, 0, 2, 1);               \
+        case 4: return lossopt_margin_v4_##SUFFIX(a, r0, r1, 1, 1, 0);               \
+        case 5: return lossopt_margin_v4_##SUFFIX(a, r0, r1, 1, 1, 1);               \
+        case 6: return lossopt_margin_v4_##SUFFIX(a, r0, r1, 1, 2, 0);               \
+        default: return lossopt_margin_v4_##SUFFIX(a, r0, r1, 1, 2, 1);              \
+        }                                                                            \
+    }
+
+LOSSOPT_DEFINE_MARGIN_AVX512(double, f64)
+LOSSOPT_DEFINE_MARGIN_AVX512(float, f32)
+#endif /* LOSSOPT_HAVE_DISPATCH */
+
+/* Rows [r0, r1) of the scores in `args` (a lossopt_margin_args): their
+ * weighted losses summed (and stored in row_loss when given), their gradients
+ * times gscale written into g (when given).  The x86-64-v4 path takes rows of
+ * fewer than LOSSOPT_MARGIN_V4_MAX classes through the AVX-512 code above. */
+#define LOSSOPT_MARGIN_V4_MAX 64   /* at most 64: the first-maximiser mask is 64 bits */
+#if LOSSOPT_HAVE_DISPATCH
+#define LOSSOPT_DEFINE_MARGIN_ROWS(SUFFIX)                                            \
+    static double lossopt_margin_rows_##SUFFIX(const void *args, ptrdiff_t r0, ptrdiff_t r1) \
+    {                                                                                \
+        if (((const lossopt_margin_args *)args)->n < LOSSOPT_MARGIN_V4_MAX &&        \
+            lossopt_isa_level() == LOSSOPT_ISA_V4)                                   \
+            return lossopt_margin_rows_avx512_##SUFFIX(args, r0, r1);                \
+        return lossopt_margin_rows_any_##SUFFIX(args, r0, r1);                       \
+    }
+#else
+#define LOSSOPT_DEFINE_MARGIN_ROWS(SUFFIX)                                            \
+    static double lossopt_margin_rows_##SUFFIX(const void *args, ptrdiff_t r0, ptrdiff_t r1) \
+    {                                                                                \
+        return lossopt_margin_rows_any_##SUFFIX(args, r0, r1);                       \
+    }
+#endif
+LOSSOPT_DEFINE_MARGIN_ROWS(f64)
+LOSSOPT_DEFINE_MARGIN_ROWS(f32)
 
 #endif /* LOSSOPT_MARGIN_H */
