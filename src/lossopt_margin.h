@@ -350,16 +350,24 @@ LOSSOPT_V4_INLINE void lossopt_margin_store8_f32(float *p, __mmask8 m, __m512d v
     _mm256_mask_storeu_ps(p, m, _mm512_cvtpd_ps(v));
 }
 
-/* the lanes of chunk c (classes W c .. W c + W - 1, W = 8 or 16) inside a row
- * of n classes, and those of them that are not the label y */
-LOSSOPT_V4_INLINE unsigned lossopt_margin_lanes(ptrdiff_t c, ptrdiff_t n, int W)
+/* A row's lanes as one bit per class (n <= 64): `valid`, the classes of the
+ * row, and `use`, those that are not the label y; chunk c of W lanes (W = 8 or
+ * 16) takes bits W c .. W c + W - 1. */
+LOSSOPT_V4_INLINE uint64_t lossopt_margin_valid(ptrdiff_t n)
 {
-    ptrdiff_t left = n - W * c;
-    return left >= W ? (1u << W) - 1u : (1u << left) - 1u;
+    return n >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << n) - 1u;
 }
-LOSSOPT_V4_INLINE unsigned lossopt_margin_not_y(ptrdiff_t c, ptrdiff_t y, int W)
+
+/* the lane sums of a and of b, in one reduction tree (fixed order) */
+LOSSOPT_V4_INLINE void lossopt_margin_sum2(__m512d a, __m512d b, double *sa, double *sb)
 {
-    return y / W == c ? ~(1u << (y % W)) : ~0u;
+    /* 128-bit lanes: a0 + a2, a1 + a3, b0 + b2, b1 + b3 */
+    __m512d t = _mm512_add_pd(_mm512_shuffle_f64x2(a, b, _MM_SHUFFLE(1, 0, 1, 0)),
+                              _mm512_shuffle_f64x2(a, b, _MM_SHUFFLE(3, 2, 3, 2)));
+    t = _mm512_add_pd(t, _mm512_shuffle_f64x2(t, t, _MM_SHUFFLE(2, 3, 0, 1)));
+    t = _mm512_add_pd(t, _mm512_permute_pd(t, 0x55));
+    *sa = _mm512_cvtsd_f64(t);
+    *sb = _mm_cvtsd_f64(_mm512_extractf64x2_pd(t, 2));
 }
 
 /* Crammer-Singer's max and first maximiser are searched in the scores' own
@@ -375,22 +383,25 @@ LOSSOPT_V4_INLINE unsigned lossopt_margin_not_y(ptrdiff_t c, ptrdiff_t y, int W)
 #define LOSSOPT_MARGIN_CMP_f64 _mm512_mask_cmp_pd_mask
 #define LOSSOPT_MARGIN_CMP_f32 _mm512_mask_cmp_ps_mask
 
+/* In the row functions below, `lim` bounds the chunk loops: a constant (8 or
+ * 16, >= n) for short rows, whose loops are then unrolled, else n. */
 #define LOSSOPT_DEFINE_MARGIN_AVX512(T, SUFFIX)                                     \
-    /* Weston-Watkins row (as lossopt_ww_row_*) */                                   \
+    /* Weston-Watkins row (as lossopt_ww_row_*), 8 classes to a chunk */           \
     LOSSOPT_V4_INLINE double lossopt_ww_row_v4_##SUFFIX(                             \
-        const T *x, T *g, ptrdiff_t n, ptrdiff_t y, double margin, int p, double sc, \
-        int want_g)                                                                  \
+        const T *x, T *g, ptrdiff_t lim, uint64_t valid, ptrdiff_t y, double margin, \
+        int p, double sc, int want_g)                                                \
     {                                                                                \
+        const uint64_t use = valid & ~((uint64_t)1 << y);                            \
         const __m512d base = _mm512_set1_pd(margin - (double)x[y]);                  \
         const __m512d zero = _mm512_setzero_pd(), vsc = _mm512_set1_pd(sc);          \
         const __m512d vsc2 = _mm512_set1_pd(2.0 * sc);                               \
         __m512d acc = zero, gs = zero;                                               \
-        for (ptrdiff_t c = 0; 8 * c < n; c++) {                                      \
-            __mmask8 m = lossopt_margin_lanes(c, n, 8);                                 \
+        for (ptrdiff_t c = 0; 8 * c < lim; c++) {                                    \
+            __mmask8 m = (__mmask8)(valid >> (8 * c));                               \
             __m512d z = _mm512_add_pd(base, lossopt_margin_load8_##SUFFIX(x + 8 * c, m)); \
             /* on: !(z <= 0) (NaN is on), j != y */                                  \
-            __mmask8 on = _mm512_mask_cmp_pd_mask(m & lossopt_margin_not_y(c, y, 8), z,  \
-                                                  zero, _CMP_NLE_UQ);                \
+            __mmask8 on = _mm512_mask_cmp_pd_mask((__mmask8)(use >> (8 * c)), z, zero, \
+                                                  _CMP_NLE_UQ);                      \
             acc = _mm512_mask_add_pd(acc, on, acc, p == 2 ? _mm512_mul_pd(z, z) : z); \
             if (want_g) {                                                            \
                 __m512d d = p == 2 ? _mm512_mul_pd(vsc2, z) : vsc;                   \
@@ -401,26 +412,29 @@ LOSSOPT_V4_INLINE unsigned lossopt_margin_not_y(ptrdiff_t c, ptrdiff_t y, int W)
                 lossopt_margin_store8_##SUFFIX(g + 8 * c, m, d);                     \
             }                                                                        \
         }                                                                            \
+        /* the same sum of acc with and without g */                                \
+        double sacc, sgs;                                                            \
+        lossopt_margin_sum2(acc, gs, &sacc, &sgs);                                   \
         if (want_g)                                                                  \
-            g[y] = (T)(0.0 - _mm512_reduce_add_pd(gs));                              \
-        return _mm512_reduce_add_pd(acc);                                            \
+            g[y] = (T)(0.0 - sgs);                                                   \
+        return sacc;                                                                 \
     }                                                                                \
-    /* Crammer-Singer row (as lossopt_cs_row_*) */                                   \
+    /* Crammer-Singer row (as lossopt_cs_row_*), W classes to a chunk */            \
     LOSSOPT_V4_INLINE double lossopt_cs_row_v4_##SUFFIX(                             \
-        const T *x, T *g, ptrdiff_t n, ptrdiff_t y, double margin, int p, double sc, \
-        int want_g)                                                                  \
+        const T *x, T *g, ptrdiff_t lim, uint64_t valid, ptrdiff_t y, double margin, \
+        int p, double sc, int want_g)                                                \
     {                                                                                \
         enum { W = LOSSOPT_MARGIN_W_##SUFFIX };                                      \
         typedef LOSSOPT_MARGIN_VEC_##SUFFIX V;                                       \
         typedef LOSSOPT_MARGIN_MASK_##SUFFIX M;                                      \
+        const uint64_t use = valid & ~((uint64_t)1 << y);                            \
         V mxv = LOSSOPT_MARGIN_OP_##SUFFIX(set1)((T)-INFINITY);                      \
         M nan = 0;                                                                   \
-        for (ptrdiff_t c = 0; W * c < n; c++) {                                      \
-            M m = (M)lossopt_margin_lanes(c, n, W);                                  \
+        for (ptrdiff_t c = 0; W * c < lim; c++) {                                    \
+            M m = (M)(valid >> (W * c));                                             \
             V v = LOSSOPT_MARGIN_OP_##SUFFIX(maskz_loadu)(m, x + W * c);             \
-            nan |= LOSSOPT_MARGIN_CMP_##SUFFIX(m, v, v, _CMP_UNORD_Q);  \
-            mxv = LOSSOPT_MARGIN_OP_##SUFFIX(mask_max)(                              \
-                mxv, m & (M)lossopt_margin_not_y(c, y, W), mxv, v);                  \
+            nan |= LOSSOPT_MARGIN_CMP_##SUFFIX(m, v, v, _CMP_UNORD_Q);               \
+            mxv = LOSSOPT_MARGIN_OP_##SUFFIX(mask_max)(mxv, (M)(use >> (W * c)), mxv, v); \
         }                                                                            \
         T mx = LOSSOPT_MARGIN_OP_##SUFFIX(reduce_max)(mxv);                          \
         double h = nan ? NAN : (margin + (double)mx) - (double)x[y];                 \
@@ -428,19 +442,18 @@ LOSSOPT_V4_INLINE unsigned lossopt_margin_not_y(ptrdiff_t c, ptrdiff_t y, int W)
         if (want_g) {                                                                \
             double d = (p == 2 ? 2.0 * sc * h : sc);                                 \
             /* the first maximiser, found before g (which may be x) is written: */   \
-            /* the equal lanes of the (at most 64 / W) chunks, a bit per class     */   \
+            /* the classes j != y where x_j = mx, a bit each                      */   \
             uint64_t eq = 0;                                                         \
-            for (ptrdiff_t c = 0; W * c < n; c++) {                                  \
-                M m = (M)(lossopt_margin_lanes(c, n, W) & lossopt_margin_not_y(c, y, W)); \
+            for (ptrdiff_t c = 0; W * c < lim; c++) {                                \
+                M m = (M)(use >> (W * c));                                           \
                 V v = LOSSOPT_MARGIN_OP_##SUFFIX(maskz_loadu)(m, x + W * c);         \
-                eq |= (uint64_t)LOSSOPT_MARGIN_CMP_##SUFFIX(            \
+                eq |= (uint64_t)LOSSOPT_MARGIN_CMP_##SUFFIX(                         \
                     m, v, LOSSOPT_MARGIN_OP_##SUFFIX(set1)(mx), _CMP_EQ_OQ) << (W * c); \
             }                                                                        \
             T fill = (T)((h != h) ? h : 0.0);                                        \
-            for (ptrdiff_t c = 0; W * c < n; c++)                                    \
-                LOSSOPT_MARGIN_OP_##SUFFIX(mask_storeu)(                             \
-                    g + W * c, (M)lossopt_margin_lanes(c, n, W),                     \
-                    LOSSOPT_MARGIN_OP_##SUFFIX(set1)(fill));                         \
+            for (ptrdiff_t c = 0; W * c < lim; c++)                                  \
+                LOSSOPT_MARGIN_OP_##SUFFIX(mask_storeu)(g + W * c, (M)(valid >> (W * c)), \
+                                                       LOSSOPT_MARGIN_OP_##SUFFIX(set1)(fill)); \
             /* h > 0: d at the maximiser (there is one: mx > -inf), -d at y */       \
             ptrdiff_t k = (h > 0.0 && eq) ? (ptrdiff_t)__builtin_ctzll(eq) : y;       \
             g[k] = h > 0.0 ? (T)d : fill;                                            \
@@ -450,29 +463,53 @@ LOSSOPT_V4_INLINE unsigned lossopt_margin_not_y(ptrdiff_t c, ptrdiff_t y, int W)
     }                                                                                \
     LOSSOPT_V4_INLINE double lossopt_margin_v4_##SUFFIX(                             \
         const lossopt_margin_args *a, ptrdiff_t r0, ptrdiff_t r1, int want_g, int p, \
-        int cs)                                                                      \
+        int cs, ptrdiff_t lim)                                                       \
     {                                                                                \
-        const ptrdiff_t n = a->n;                                                    \
+        /* a copy of the arguments, which the stores into g cannot change */       \
+        const lossopt_margin_args args = *a;                                         \
+        a = &args;                                                                   \
+        const ptrdiff_t n = a->n, xs = a->xs, gs = a->gs;                            \
+        const uint64_t valid = lossopt_margin_valid(n);                              \
+        const T *x = (const T *)a->x;                                                \
+        T *g = (T *)a->g;                                                            \
+        const ptrdiff_t *labels = a->labels;                                         \
+        const double margin = a->margin, gscale = a->gscale;                         \
         double total = 0.0;                                                          \
         for (ptrdiff_t i = r0; i < r1; i++) {                                        \
-            ptrdiff_t y = a->labels[i];                                              \
-            const T *xr = (const T *)a->x + i * a->xs;                               \
-            T *gr = want_g ? (T *)a->g + i * a->gs : NULL;                           \
-            double lw = lossopt_margin_weight(a, i), sc = a->gscale * lw, v;         \
+            ptrdiff_t y = labels[i];                                                 \
+            const T *xr = x + i * xs;                                                \
+            T *gr = want_g ? g + i * gs : NULL;                                      \
+            double lw = lossopt_margin_weight(a, i), sc = gscale * lw, v;            \
             if (lw == 0.0) {                                                         \
                 /* weighted 0: contributes nothing, even with NaN scores */         \
                 for (ptrdiff_t c = 0; want_g && 8 * c < n; c++)                      \
-                    lossopt_margin_store8_##SUFFIX(gr + 8 * c, lossopt_margin_lanes(c, n, 8), \
+                    lossopt_margin_store8_##SUFFIX(gr + 8 * c, (__mmask8)(valid >> (8 * c)), \
                                                    _mm512_setzero_pd());             \
                 v = 0.0;                                                             \
             } else if (cs) {                                                         \
-                v = lw * lossopt_cs_row_v4_##SUFFIX(xr, gr, n, y, a->margin, p, sc, want_g); \
+                v = lw * lossopt_cs_row_v4_##SUFFIX(xr, gr, lim, valid, y, margin, p, sc, \
+                                                    want_g);                         \
             } else {                                                                 \
-                v = lw * lossopt_ww_row_v4_##SUFFIX(xr, gr, n, y, a->margin, p, sc, want_g); \
+                v = lw * lossopt_ww_row_v4_##SUFFIX(xr, gr, lim, valid, y, margin, p, sc, \
+                                                    want_g);                         \
             }                                                                        \
+            /* v rounded before it is added (no fused lw * loss + total): the same */ \
+            /* total with and without g and row_loss                               */ \
+            __asm__("" : "+x"(v));                                                   \
             total += lossopt_margin_store(a, i, v);                                  \
         }                                                                            \
         return total;                                                                \
+    }                                                                                \
+    /* one kind, p and want_g, the chunk loops' bound a constant for short rows */  \
+    LOSSOPT_V4_INLINE double lossopt_margin_v4_lim_##SUFFIX(                         \
+        const lossopt_margin_args *a, ptrdiff_t r0, ptrdiff_t r1, int want_g, int p, \
+        int cs)                                                                      \
+    {                                                                                \
+        if (a->n <= 8)                                                               \
+            return lossopt_margin_v4_##SUFFIX(a, r0, r1, want_g, p, cs, 8);          \
+        if (a->n <= 16)                                                              \
+            return lossopt_margin_v4_##SUFFIX(a, r0, r1, want_g, p, cs, 16);         \
+        return lossopt_margin_v4_##SUFFIX(a, r0, r1, want_g, p, cs, a->n);           \
     }                                                                                \
     LOSSOPT_TARGET_V4 static double lossopt_margin_rows_avx512_##SUFFIX(             \
         const void *args, ptrdiff_t r0, ptrdiff_t r1)                                \
@@ -485,14 +522,14 @@ LOSSOPT_V4_INLINE unsigned lossopt_margin_not_y(ptrdiff_t c, ptrdiff_t y, int W)
         /* want_g, p and the kind as constants */                                    \
         int key = (a->g != NULL) * 4 + (a->p == 2) * 2 + (a->crammer_singer != 0);   \
         switch (key) {                                                               \
-        case 0: return lossopt_margin_v4_##SUFFIX(a, r0, r1, 0, 1, 0);               \
-        case 1: return lossopt_margin_v4_##SUFFIX(a, r0, r1, 0, 1, 1);               \
-        case 2: return lossopt_margin_v4_##SUFFIX(a, r0, r1, 0, 2, 0);               \
-        case 3: return lossopt_margin_v4_##SUFFIX(a, r0, r1, 0, 2, 1);               \
-        case 4: return lossopt_margin_v4_##SUFFIX(a, r0, r1, 1, 1, 0);               \
-        case 5: return lossopt_margin_v4_##SUFFIX(a, r0, r1, 1, 1, 1);               \
-        case 6: return lossopt_margin_v4_##SUFFIX(a, r0, r1, 1, 2, 0);               \
-        default: return lossopt_margin_v4_##SUFFIX(a, r0, r1, 1, 2, 1);              \
+        case 0: return lossopt_margin_v4_lim_##SUFFIX(a, r0, r1, 0, 1, 0);           \
+        case 1: return lossopt_margin_v4_lim_##SUFFIX(a, r0, r1, 0, 1, 1);           \
+        case 2: return lossopt_margin_v4_lim_##SUFFIX(a, r0, r1, 0, 2, 0);           \
+        case 3: return lossopt_margin_v4_lim_##SUFFIX(a, r0, r1, 0, 2, 1);           \
+        case 4: return lossopt_margin_v4_lim_##SUFFIX(a, r0, r1, 1, 1, 0);           \
+        case 5: return lossopt_margin_v4_lim_##SUFFIX(a, r0, r1, 1, 1, 1);           \
+        case 6: return lossopt_margin_v4_lim_##SUFFIX(a, r0, r1, 1, 2, 0);           \
+        default: return lossopt_margin_v4_lim_##SUFFIX(a, r0, r1, 1, 2, 1);          \
         }                                                                            \
     }
 
