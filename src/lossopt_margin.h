@@ -493,9 +493,6 @@ LOSSOPT_V4_INLINE void lossopt_margin_sum2(__m512d a, __m512d b, double *sa, dou
                 v = lw * lossopt_ww_row_v4_##SUFFIX(xr, gr, lim, valid, y, margin, p, sc, \
                                                     want_g);                         \
             }                                                                        \
-            /* v rounded before it is added (no fused lw * loss + total): the same */ \
-            /* total with and without g and row_loss                               */ \
-            __asm__("" : "+x"(v));                                                   \
             total += lossopt_margin_store(a, i, v);                                  \
         }                                                                            \
         return total;                                                                \
