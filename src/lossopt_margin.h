@@ -12,13 +12,16 @@
  * propagates (a NaN term is "on"); Crammer-Singer's gradient goes to the first
  * maximiser (as np.argmax).
  *
- * Rows of LOSSOPT_FUSED_ROW_MIN classes or more are taken one by one: the
- * class loop of Weston-Watkins is one vectorised sweep that writes the row's
- * gradient and sums the terms; a Crammer-Singer row takes its maximum in one
- * vectorised sweep and finds the first maximiser in a second, short one.
- * Shorter rows (10 classes would leave those loops in their scalar
- * remainders) are copied, LOSSOPT_MARGIN_CHUNK rows at a time, into a
- * column-major buffer and processed column by column, vectorised across rows.
+ * The x86-64-v4 path runs AVX-512 code of its own (the end of this file).
+ * The other paths: rows of LOSSOPT_FUSED_ROW_MIN classes or more are taken
+ * one by one: the class loop of Weston-Watkins is one vectorised sweep that
+ * writes the row's gradient and sums the terms; a Crammer-Singer row takes
+ * its maximum and its first maximiser in two vectorised sweeps.  Shorter rows
+ * (10 classes would leave those loops in their scalar remainders) are copied,
+ * LOSSOPT_MARGIN_CHUNK rows at a time, into a column-major buffer and
+ * processed column by column, vectorised across rows.  The power p and
+ * whether a gradient is wanted are constants in each instance of the loops
+ * (tested inside, they kept GCC from vectorising them).
  */
 #ifndef LOSSOPT_MARGIN_H
 #define LOSSOPT_MARGIN_H
@@ -323,11 +326,13 @@ LOSSOPT_DEFINE_MARGIN_HELPERS(float, f32)
  *
  * On the x86-64-v4 path, rows are taken one by one in chunks of 8 classes
  * held as 8 doubles in a zmm register (floats converted on load and rounded
- * back on store), the last chunk of a row masked: masked loads and stores
- * touch no element outside the row, so short rows (10 classes: one full and
- * one masked chunk) need neither a transposed copy nor scalar remainders.
+ * back on store; Crammer-Singer's max search: 8 doubles or 16 floats), the
+ * last chunk of a row masked: masked loads and stores touch no element
+ * outside the row, so short rows (10 classes: one full and one masked chunk)
+ * need neither a transposed copy nor scalar remainders, and long rows no
+ * scalar remainder.  Rows of at most 8 or 16 classes get unrolled loops.
  * The same formulas and subgradient choices as above; a row's terms are
- * summed lane-wise over its chunks, then across the lanes.
+ * summed lane-wise over its chunks, then across the lanes (a fixed order).
  */
 #if LOSSOPT_HAVE_DISPATCH
 
@@ -356,6 +361,23 @@ LOSSOPT_V4_INLINE void lossopt_margin_store8_f32(float *p, __mmask8 m, __m512d v
 LOSSOPT_V4_INLINE uint64_t lossopt_margin_valid(ptrdiff_t n)
 {
     return n >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << n) - 1u;
+}
+
+/* The lanes of chunk c: those of the row (bits = valid), or those that are
+ * not the label (bits = use, not_y = 1).  From the 64-bit masks when the
+ * chunk loop's bound lim is at most 64 (a constant for short rows), else
+ * computed from n and y. */
+LOSSOPT_V4_INLINE unsigned lossopt_margin_chunk(uint64_t bits, ptrdiff_t c, int W,
+                                                ptrdiff_t lim, ptrdiff_t n, ptrdiff_t y,
+                                                int not_y)
+{
+    if (lim <= 64)
+        return (unsigned)(bits >> (W * c));
+    ptrdiff_t left = n - W * c;
+    unsigned m = left >= W ? (1u << W) - 1u : (1u << left) - 1u;
+    if (not_y && y / W == c)
+        m &= ~(1u << (y % W));
+    return m;
 }
 
 /* the lane sums of a and of b, in one reduction tree (fixed order) */
@@ -391,17 +413,18 @@ LOSSOPT_V4_INLINE void lossopt_margin_sum2(__m512d a, __m512d b, double *sa, dou
         const T *x, T *g, ptrdiff_t lim, uint64_t valid, ptrdiff_t y, double margin, \
         int p, double sc, int want_g)                                                \
     {                                                                                \
-        const uint64_t use = valid & ~((uint64_t)1 << y);                            \
+        const uint64_t use = y < 64 ? valid & ~((uint64_t)1 << y) : valid;           \
+        const ptrdiff_t n = lim;              /* lim > 64: lim = n */                \
         const __m512d base = _mm512_set1_pd(margin - (double)x[y]);                  \
         const __m512d zero = _mm512_setzero_pd(), vsc = _mm512_set1_pd(sc);          \
         const __m512d vsc2 = _mm512_set1_pd(2.0 * sc);                               \
         __m512d acc = zero, gs = zero;                                               \
         for (ptrdiff_t c = 0; 8 * c < lim; c++) {                                    \
-            __mmask8 m = (__mmask8)(valid >> (8 * c));                               \
+            __mmask8 m = (__mmask8)lossopt_margin_chunk(valid, c, 8, lim, n, y, 0);   \
             __m512d z = _mm512_add_pd(base, lossopt_margin_load8_##SUFFIX(x + 8 * c, m)); \
             /* on: !(z <= 0) (NaN is on), j != y */                                  \
-            __mmask8 on = _mm512_mask_cmp_pd_mask((__mmask8)(use >> (8 * c)), z, zero, \
-                                                  _CMP_NLE_UQ);                      \
+            __mmask8 on = _mm512_mask_cmp_pd_mask(                                   \
+                (__mmask8)lossopt_margin_chunk(use, c, 8, lim, n, y, 1), z, zero, _CMP_NLE_UQ); \
             acc = _mm512_mask_add_pd(acc, on, acc, p == 2 ? _mm512_mul_pd(z, z) : z); \
             if (want_g) {                                                            \
                 __m512d d = p == 2 ? _mm512_mul_pd(vsc2, z) : vsc;                   \
@@ -427,14 +450,16 @@ LOSSOPT_V4_INLINE void lossopt_margin_sum2(__m512d a, __m512d b, double *sa, dou
         enum { W = LOSSOPT_MARGIN_W_##SUFFIX };                                      \
         typedef LOSSOPT_MARGIN_VEC_##SUFFIX V;                                       \
         typedef LOSSOPT_MARGIN_MASK_##SUFFIX M;                                      \
-        const uint64_t use = valid & ~((uint64_t)1 << y);                            \
+        const uint64_t use = y < 64 ? valid & ~((uint64_t)1 << y) : valid;           \
+        const ptrdiff_t n = lim;              /* lim > 64: lim = n */                \
         V mxv = LOSSOPT_MARGIN_OP_##SUFFIX(set1)((T)-INFINITY);                      \
         M nan = 0;                                                                   \
         for (ptrdiff_t c = 0; W * c < lim; c++) {                                    \
-            M m = (M)(valid >> (W * c));                                             \
+            M m = (M)lossopt_margin_chunk(valid, c, W, lim, n, y, 0);                \
             V v = LOSSOPT_MARGIN_OP_##SUFFIX(maskz_loadu)(m, x + W * c);             \
             nan |= LOSSOPT_MARGIN_CMP_##SUFFIX(m, v, v, _CMP_UNORD_Q);               \
-            mxv = LOSSOPT_MARGIN_OP_##SUFFIX(mask_max)(mxv, (M)(use >> (W * c)), mxv, v); \
+            mxv = LOSSOPT_MARGIN_OP_##SUFFIX(mask_max)(                              \
+                mxv, (M)lossopt_margin_chunk(use, c, W, lim, n, y, 1), mxv, v);       \
         }                                                                            \
         T mx = LOSSOPT_MARGIN_OP_##SUFFIX(reduce_max)(mxv);                          \
         double h = nan ? NAN : (margin + (double)mx) - (double)x[y];                 \
@@ -442,20 +467,29 @@ LOSSOPT_V4_INLINE void lossopt_margin_sum2(__m512d a, __m512d b, double *sa, dou
         if (want_g) {                                                                \
             double d = (p == 2 ? 2.0 * sc * h : sc);                                 \
             /* the first maximiser, found before g (which may be x) is written: */   \
-            /* the classes j != y where x_j = mx, a bit each                      */   \
-            uint64_t eq = 0;                                                         \
-            for (ptrdiff_t c = 0; W * c < lim; c++) {                                \
-                M m = (M)(use >> (W * c));                                           \
+            /* short rows: the classes j != y where x_j = mx, a bit each; long     */   \
+            /* rows: the first chunk that holds one                                */   \
+            ptrdiff_t k = y;                                                         \
+            for (ptrdiff_t c = 0; W * c < lim && (lim <= 64 || h > 0.0); c++) {     \
+                M m = (M)lossopt_margin_chunk(use, c, W, lim, n, y, 1);              \
                 V v = LOSSOPT_MARGIN_OP_##SUFFIX(maskz_loadu)(m, x + W * c);         \
-                eq |= (uint64_t)LOSSOPT_MARGIN_CMP_##SUFFIX(                         \
-                    m, v, LOSSOPT_MARGIN_OP_##SUFFIX(set1)(mx), _CMP_EQ_OQ) << (W * c); \
+                uint64_t eq = LOSSOPT_MARGIN_CMP_##SUFFIX(                           \
+                    m, v, LOSSOPT_MARGIN_OP_##SUFFIX(set1)(mx), _CMP_EQ_OQ);          \
+                if (lim <= 64) {                                                     \
+                    eq <<= W * c;                                                    \
+                    k = (k == y && eq) ? (ptrdiff_t)__builtin_ctzll(eq) : k;          \
+                } else if (eq) {                                                     \
+                    k = W * c + (ptrdiff_t)__builtin_ctzll(eq);                      \
+                    break;                                                           \
+                }                                                                    \
             }                                                                        \
             T fill = (T)((h != h) ? h : 0.0);                                        \
             for (ptrdiff_t c = 0; W * c < lim; c++)                                  \
-                LOSSOPT_MARGIN_OP_##SUFFIX(mask_storeu)(g + W * c, (M)(valid >> (W * c)), \
+                LOSSOPT_MARGIN_OP_##SUFFIX(mask_storeu)(                             \
+                    g + W * c, (M)lossopt_margin_chunk(valid, c, W, lim, n, y, 0),   \
                                                        LOSSOPT_MARGIN_OP_##SUFFIX(set1)(fill)); \
             /* h > 0: d at the maximiser (there is one: mx > -inf), -d at y */       \
-            ptrdiff_t k = (h > 0.0 && eq) ? (ptrdiff_t)__builtin_ctzll(eq) : y;       \
+            k = h > 0.0 ? k : y;                                                     \
             g[k] = h > 0.0 ? (T)d : fill;                                            \
             g[y] = h > 0.0 ? (T)(-d) : fill;                                         \
         }                                                                            \
@@ -483,7 +517,8 @@ LOSSOPT_V4_INLINE void lossopt_margin_sum2(__m512d a, __m512d b, double *sa, dou
             if (lw == 0.0) {                                                         \
                 /* weighted 0: contributes nothing, even with NaN scores */         \
                 for (ptrdiff_t c = 0; want_g && 8 * c < n; c++)                      \
-                    lossopt_margin_store8_##SUFFIX(gr + 8 * c, (__mmask8)(valid >> (8 * c)), \
+                    lossopt_margin_store8_##SUFFIX(                                  \
+                        gr + 8 * c, (__mmask8)lossopt_margin_chunk(valid, c, 8, n, n, y, 0), \
                                                    _mm512_setzero_pd());             \
                 v = 0.0;                                                             \
             } else if (cs) {                                                         \
@@ -536,15 +571,14 @@ LOSSOPT_DEFINE_MARGIN_AVX512(float, f32)
 
 /* Rows [r0, r1) of the scores in `args` (a lossopt_margin_args): their
  * weighted losses summed (and stored in row_loss when given), their gradients
- * times gscale written into g (when given).  The x86-64-v4 path takes rows of
- * fewer than LOSSOPT_MARGIN_V4_MAX classes through the AVX-512 code above. */
-#define LOSSOPT_MARGIN_V4_MAX 64   /* at most 64: the first-maximiser mask is 64 bits */
+ * times gscale written into g (when given).  The x86-64-v4 path runs the
+ * AVX-512 code above (faster than the vectorised loops for short and long
+ * rows alike), the others lossopt_margin_rows_any_*. */
 #if LOSSOPT_HAVE_DISPATCH
 #define LOSSOPT_DEFINE_MARGIN_ROWS(SUFFIX)                                            \
     static double lossopt_margin_rows_##SUFFIX(const void *args, ptrdiff_t r0, ptrdiff_t r1) \
     {                                                                                \
-        if (((const lossopt_margin_args *)args)->n < LOSSOPT_MARGIN_V4_MAX &&        \
-            lossopt_isa_level() == LOSSOPT_ISA_V4)                                   \
+        if (lossopt_isa_level() == LOSSOPT_ISA_V4)                                   \
             return lossopt_margin_rows_avx512_##SUFFIX(args, r0, r1);                \
         return lossopt_margin_rows_any_##SUFFIX(args, r0, r1);                       \
     }
