@@ -470,17 +470,25 @@ LOSSOPT_V4_INLINE void lossopt_margin_sum2(__m512d a, __m512d b, double *sa, dou
             /* short rows: the classes j != y where x_j = mx, a bit each; long     */   \
             /* rows: the first chunk that holds one                                */   \
             ptrdiff_t k = y;                                                         \
-            for (ptrdiff_t c = 0; W * c < lim && (lim <= 64 || h > 0.0); c++) {     \
-                M m = (M)lossopt_margin_chunk(use, c, W, lim, n, y, 1);              \
-                V v = LOSSOPT_MARGIN_OP_##SUFFIX(maskz_loadu)(m, x + W * c);         \
-                uint64_t eq = LOSSOPT_MARGIN_CMP_##SUFFIX(                           \
-                    m, v, LOSSOPT_MARGIN_OP_##SUFFIX(set1)(mx), _CMP_EQ_OQ);          \
-                if (lim <= 64) {                                                     \
-                    eq <<= W * c;                                                    \
-                    k = (k == y && eq) ? (ptrdiff_t)__builtin_ctzll(eq) : k;          \
-                } else if (eq) {                                                     \
-                    k = W * c + (ptrdiff_t)__builtin_ctzll(eq);                      \
-                    break;                                                           \
+            if (lim <= 64) {                                                         \
+                uint64_t eq = 0;                                                     \
+                for (ptrdiff_t c = 0; W * c < lim; c++) {                            \
+                    M m = (M)lossopt_margin_chunk(use, c, W, lim, n, y, 1);          \
+                    V v = LOSSOPT_MARGIN_OP_##SUFFIX(maskz_loadu)(m, x + W * c);     \
+                    eq |= (uint64_t)LOSSOPT_MARGIN_CMP_##SUFFIX(                     \
+                        m, v, LOSSOPT_MARGIN_OP_##SUFFIX(set1)(mx), _CMP_EQ_OQ) << (W * c); \
+                }                                                                    \
+                k = eq ? (ptrdiff_t)__builtin_ctzll(eq) : y;                         \
+            } else {                                                                 \
+                for (ptrdiff_t c = 0; h > 0.0 && W * c < lim; c++) {                 \
+                    M m = (M)lossopt_margin_chunk(use, c, W, lim, n, y, 1);          \
+                    V v = LOSSOPT_MARGIN_OP_##SUFFIX(maskz_loadu)(m, x + W * c);     \
+                    unsigned eq = LOSSOPT_MARGIN_CMP_##SUFFIX(                       \
+                        m, v, LOSSOPT_MARGIN_OP_##SUFFIX(set1)(mx), _CMP_EQ_OQ);      \
+                    if (eq) {                                                        \
+                        k = W * c + __builtin_ctz(eq);                               \
+                        break;                                                       \
+                    }                                                                \
                 }                                                                    \
             }                                                                        \
             T fill = (T)((h != h) ? h : 0.0);                                        \
