@@ -68,6 +68,18 @@ LOSSOPT_KERNEL(ptrdiff_t, lossopt_count_bad_labels,
     return bad;
 }
 
+/* With a->bad, a block checks its labels first: holding a bad one, it marks
+ * itself in a->bad and returns 1 (and then writes nothing). */
+LOSSOPT_ALWAYS_INLINE int lossopt_margin_block_bad(const lossopt_margin_args *a,
+                                                   ptrdiff_t r0, ptrdiff_t r1)
+{
+    if (a->bad && lossopt_count_bad_labels_body(a->labels + r0, r1 - r0, a->n)) {
+        a->bad[r0 / a->rows_per_block] = 1;
+        return 1;
+    }
+    return 0;
+}
+
 /* the row's weight: sample weight x class weight of its label (/ C) */
 static inline double lossopt_margin_weight(const lossopt_margin_args *a, ptrdiff_t i)
 {
@@ -83,13 +95,68 @@ static inline double lossopt_margin_store(const lossopt_margin_args *a, ptrdiff_
     return v;
 }
 
+/* Crammer-Singer's h = margin + max_{j != y} x_j - x_y (NaN when the row
+ * holds a NaN), and a hinge term max(0, h)^p (NaN stays NaN) */
+static inline double lossopt_cs_h(int nan, double margin, double mx, double xy)
+{
+    return nan ? NAN : (margin + mx) - xy;
+}
+static inline double lossopt_margin_power(double h, int p)
+{
+    return (h <= 0.0) ? 0.0 : (p == 2 ? h * h : h);
+}
+
+/* The loop over rows [r0, r1) one by one, as NAME(a, r0, r1, want_g, p, cs,
+ * lim) with the attributes ATTR: CS_ROW / WW_ROW(x, g, n, y, margin, p, sc,
+ * want_g, lim) return a row's loss and write its gradient. */
+#define LOSSOPT_DEFINE_MARGIN_ROW_LOOP(ATTR, NAME, T, CS_ROW, WW_ROW)                  \
+    ATTR double NAME(const lossopt_margin_args *a, ptrdiff_t r0, ptrdiff_t r1,      \
+                     int want_g, int p, int cs, ptrdiff_t lim)                       \
+    {                                                                                \
+        /* a copy of the arguments, which the stores into g cannot change */       \
+        const lossopt_margin_args args = *a;                                         \
+        a = &args;                                                                   \
+        const ptrdiff_t n = a->n;                                                    \
+        double total = 0.0;                                                          \
+        for (ptrdiff_t i = r0; i < r1; i++) {                                        \
+            ptrdiff_t y = a->labels[i];                                              \
+            const T *xr = (const T *)a->x + i * a->xs;                               \
+            T *gr = want_g ? (T *)a->g + i * a->gs : NULL;                           \
+            double lw = lossopt_margin_weight(a, i), sc = a->gscale * lw, v;         \
+            if (lw == 0.0) {                                                         \
+                /* weighted 0: contributes nothing, even with NaN scores */         \
+                for (ptrdiff_t j = 0; want_g && j < n; j++)                          \
+                    gr[j] = (T)0;                                                    \
+                v = 0.0;                                                             \
+            } else if (cs) {                                                         \
+                v = lw * CS_ROW(xr, gr, n, y, a->margin, p, sc, want_g, lim);        \
+            } else {                                                                 \
+                v = lw * WW_ROW(xr, gr, n, y, a->margin, p, sc, want_g, lim);        \
+            }                                                                        \
+            total += lossopt_margin_store(a, i, v);                                  \
+        }                                                                            \
+        return total;                                                                \
+    }
+
 #define LOSSOPT_DEFINE_MARGIN_HELPERS(T, SUFFIX)                                       \
+    /* Crammer-Singer, once the row's gradient holds `fill` (NaN when h is):    */ \
+    /* when h > 0, d = sc d(max(0, h)^p)/dh at the first maximiser k (k < n:    */ \
+    /* there is one, as max_{j != y} x_j > -inf) and -d at y                    */ \
+    LOSSOPT_ALWAYS_INLINE void lossopt_cs_place_##SUFFIX(                            \
+        T *g, ptrdiff_t k, ptrdiff_t n, ptrdiff_t y, double h, int p, double sc, T fill) \
+    {                                                                                \
+        double d = (p == 2 ? 2.0 * sc * h : sc);                                     \
+        k = (h > 0.0 && k < n) ? k : y;                                              \
+        g[k] = h > 0.0 ? (T)d : fill;                                                \
+        g[y] = h > 0.0 ? (T)(-d) : fill;                                             \
+    }                                                                                \
     /* Weston-Watkins row: returns the sum of the terms; with g, writes           */ \
     /* g_j = sc d(term_j)/dz_j (j != y) and g_y = -sum_j g_j                       */ \
     LOSSOPT_ALWAYS_INLINE double lossopt_ww_row_##SUFFIX(                        \
         const T *x, T *g, ptrdiff_t n, ptrdiff_t y, double margin, int p, double sc, \
-        int want_g)                                                                  \
+        int want_g, ptrdiff_t lim /* unused: see lossopt_ww_row_v4_* */)            \
     {                                                                                \
+        (void)lim;                                                                   \
         double base = margin - (double)x[y];                                         \
         double acc = 0.0, gsum = 0.0;                                                \
         LOSSOPT_OMP_SIMD(reduction(+:acc, gsum))                                     \
@@ -113,8 +180,9 @@ static inline double lossopt_margin_store(const lossopt_margin_args *a, ptrdiff_
     /* max is the same number in double), both in vectorised sweeps.           */ \
     LOSSOPT_ALWAYS_INLINE double lossopt_cs_row_##SUFFIX(                        \
         const T *x, T *g, ptrdiff_t n, ptrdiff_t y, double margin, int p, double sc, \
-        int want_g)                                                                  \
+        int want_g, ptrdiff_t lim /* unused: see lossopt_cs_row_v4_* */)            \
     {                                                                                \
+        (void)lim;                                                                   \
         T mxt = (T)-INFINITY;                                                        \
         int nan = 0;                                                                 \
         LOSSOPT_OMP_SIMD(reduction(max:mxt) reduction(+:nan))                        \
@@ -124,11 +192,9 @@ static inline double lossopt_margin_store(const lossopt_margin_args *a, ptrdiff_
             v = (j == y) ? (T)-INFINITY : v;                                         \
             mxt = v > mxt ? v : mxt;                                                 \
         }                                                                            \
-        double mx = (double)mxt;                                                     \
-        double h = nan ? NAN : (margin + mx) - (double)x[y];                         \
-        double loss = (h <= 0.0) ? 0.0 : (p == 2 ? h * h : h);                       \
+        double h = lossopt_cs_h(nan, margin, (double)mxt, (double)x[y]);             \
+        T fill = (T)((h != h) ? h : 0.0);    /* the gradient but at k and y */       \
         if (want_g) {                                                                \
-            double d = (p == 2 ? 2.0 * sc * h : sc);                                 \
             /* the first maximiser, found before g (which may be x) is written */    \
             ptrdiff_t k = n;                                                         \
             if (h > 0.0) {                                                           \
@@ -138,45 +204,12 @@ static inline double lossopt_margin_store(const lossopt_margin_args *a, ptrdiff_
                     k = c < k ? c : k;                                               \
                 }                                                                    \
             }                                                                        \
-            T fill = (T)((h != h) ? h : 0.0);                                        \
             LOSSOPT_OMP_SIMD()                                                       \
             for (ptrdiff_t j = 0; j < n; j++)                                        \
                 g[j] = fill;                                                         \
-            if (h > 0.0) {                                                           \
-                if (k < n)                                                           \
-                    g[k] = (T)d;                                                     \
-                g[y] = (T)(-d);                                                      \
-            }                                                                        \
+            lossopt_cs_place_##SUFFIX(g, k, n, y, h, p, sc, fill);                   \
         }                                                                            \
-        return loss;                                                                 \
-    }                                                                                \
-    /* long rows, one by one (their class loops above vectorise) */              \
-    LOSSOPT_ALWAYS_INLINE double lossopt_margin_long_##SUFFIX(                       \
-        const lossopt_margin_args *a, ptrdiff_t r0, ptrdiff_t r1, int want_g, int p) \
-    {                                                                                \
-        const ptrdiff_t n = a->n;                                                    \
-        double total = 0.0;                                                          \
-        for (ptrdiff_t i = r0; i < r1; i++) {                                        \
-            ptrdiff_t y = a->labels[i];                                              \
-            const T *xr = (const T *)a->x + i * a->xs;                               \
-            T *gr = want_g ? (T *)a->g + i * a->gs : NULL;                           \
-            double lw = lossopt_margin_weight(a, i), sc = a->gscale * lw, v;         \
-            if (lw == 0.0) {                                                         \
-                /* weighted 0: contributes nothing, even with NaN scores */         \
-                if (want_g)                                                          \
-                    for (ptrdiff_t j = 0; j < n; j++)                                \
-                        gr[j] = (T)0;                                                \
-                v = 0.0;                                                             \
-            } else if (a->crammer_singer) {                                          \
-                v = lw * lossopt_cs_row_##SUFFIX(xr, gr, n, y, a->margin, p, sc,     \
-                                                    want_g);                         \
-            } else {                                                                 \
-                v = lw * lossopt_ww_row_##SUFFIX(xr, gr, n, y, a->margin, p, sc,     \
-                                                    want_g);                         \
-            }                                                                        \
-            total += lossopt_margin_store(a, i, v);                                  \
-        }                                                                            \
-        return total;                                                                \
+        return lossopt_margin_power(h, p);                                           \
     }                                                                                \
     /* Between nr rows of n values (row i at r + i * rs) and the column-major  */    \
     /* xt[j * nr + i]: xt <- rows (to_cols) or rows <- xt; four rows at a time */    \
@@ -204,6 +237,9 @@ static inline double lossopt_margin_store(const lossopt_margin_args *a, ptrdiff_
                     r[i * rs + j] = (T)xt[j * nr + i];                               \
             }                                                                        \
     }                                                                                \
+    /* long rows, one by one (their class loops above vectorise) */              \
+    LOSSOPT_DEFINE_MARGIN_ROW_LOOP(LOSSOPT_ALWAYS_INLINE, lossopt_margin_long_##SUFFIX, T, \
+                                   lossopt_cs_row_##SUFFIX, lossopt_ww_row_##SUFFIX)  \
     /* short rows [r0, r0 + nr), nr <= LOSSOPT_MARGIN_CHUNK: copied into a     */ \
     /* column-major buffer xt[j * nr + i], then column by column, vectorised    */ \
     /* across the rows; the WW gradient goes through the buffer back to rows.   */ \
@@ -292,7 +328,8 @@ static inline double lossopt_margin_store(const lossopt_margin_args *a, ptrdiff_
         const lossopt_margin_args *a, ptrdiff_t r0, ptrdiff_t r1, int want_g, int p) \
     {                                                                                \
         if (a->n >= LOSSOPT_FUSED_ROW_MIN)                                           \
-            return lossopt_margin_long_##SUFFIX(a, r0, r1, want_g, p);               \
+            return lossopt_margin_long_##SUFFIX(a, r0, r1, want_g, p, a->crammer_singer, \
+                                                a->n);                               \
         double total = 0.0;                                                          \
         for (ptrdiff_t c0 = r0; c0 < r1; c0 += LOSSOPT_MARGIN_CHUNK) {               \
             ptrdiff_t nr = r1 - c0 < LOSSOPT_MARGIN_CHUNK ? r1 - c0 : LOSSOPT_MARGIN_CHUNK; \
@@ -307,10 +344,8 @@ static inline double lossopt_margin_store(const lossopt_margin_args *a, ptrdiff_
                    ptrdiff_t r0, ptrdiff_t r1), (args, r0, r1))                      \
     {                                                                                \
         const lossopt_margin_args *a = (const lossopt_margin_args *)args;            \
-        if (a->bad && lossopt_count_bad_labels_body(a->labels + r0, r1 - r0, a->n)) { \
-            a->bad[r0 / a->rows_per_block] = 1;                                      \
+        if (lossopt_margin_block_bad(a, r0, r1))                                     \
             return 0.0;                                                              \
-        }                                                                            \
         /* want_g and p as constants: their tests leave the vectorised loops */     \
         if (a->g)                                                                    \
             return a->p == 2 ? lossopt_margin_block_##SUFFIX(a, r0, r1, 1, 2)        \
@@ -406,15 +441,16 @@ LOSSOPT_V4_INLINE void lossopt_margin_sum2(__m512d a, __m512d b, double *sa, dou
 #define LOSSOPT_MARGIN_CMP_f32 _mm512_mask_cmp_ps_mask
 
 /* In the row functions below, `lim` bounds the chunk loops: a constant (8 or
- * 16, >= n) for short rows, whose loops are then unrolled, else n. */
+ * 16, >= n) for short rows, whose loops are then unrolled, else n; the row's
+ * lanes are those of its n classes. */
 #define LOSSOPT_DEFINE_MARGIN_AVX512(T, SUFFIX)                                     \
     /* Weston-Watkins row (as lossopt_ww_row_*), 8 classes to a chunk */           \
     LOSSOPT_V4_INLINE double lossopt_ww_row_v4_##SUFFIX(                             \
-        const T *x, T *g, ptrdiff_t lim, uint64_t valid, ptrdiff_t y, double margin, \
-        int p, double sc, int want_g)                                                \
+        const T *x, T *g, ptrdiff_t n, ptrdiff_t y, double margin, int p, double sc, \
+        int want_g, ptrdiff_t lim)                                                   \
     {                                                                                \
+        const uint64_t valid = lossopt_margin_valid(n);                              \
         const uint64_t use = y < 64 ? valid & ~((uint64_t)1 << y) : valid;           \
-        const ptrdiff_t n = lim;              /* lim > 64: lim = n */                \
         const __m512d base = _mm512_set1_pd(margin - (double)x[y]);                  \
         const __m512d zero = _mm512_setzero_pd(), vsc = _mm512_set1_pd(sc);          \
         const __m512d vsc2 = _mm512_set1_pd(2.0 * sc);                               \
@@ -444,14 +480,14 @@ LOSSOPT_V4_INLINE void lossopt_margin_sum2(__m512d a, __m512d b, double *sa, dou
     }                                                                                \
     /* Crammer-Singer row (as lossopt_cs_row_*), W classes to a chunk */            \
     LOSSOPT_V4_INLINE double lossopt_cs_row_v4_##SUFFIX(                             \
-        const T *x, T *g, ptrdiff_t lim, uint64_t valid, ptrdiff_t y, double margin, \
-        int p, double sc, int want_g)                                                \
+        const T *x, T *g, ptrdiff_t n, ptrdiff_t y, double margin, int p, double sc, \
+        int want_g, ptrdiff_t lim)                                                   \
     {                                                                                \
         enum { W = LOSSOPT_MARGIN_W_##SUFFIX };                                      \
         typedef LOSSOPT_MARGIN_VEC_##SUFFIX V;                                       \
         typedef LOSSOPT_MARGIN_MASK_##SUFFIX M;                                      \
+        const uint64_t valid = lossopt_margin_valid(n);                              \
         const uint64_t use = y < 64 ? valid & ~((uint64_t)1 << y) : valid;           \
-        const ptrdiff_t n = lim;              /* lim > 64: lim = n */                \
         V mxv = LOSSOPT_MARGIN_OP_##SUFFIX(set1)((T)-INFINITY);                      \
         M nan = 0;                                                                   \
         for (ptrdiff_t c = 0; W * c < lim; c++) {                                    \
@@ -462,10 +498,9 @@ LOSSOPT_V4_INLINE void lossopt_margin_sum2(__m512d a, __m512d b, double *sa, dou
                 mxv, (M)lossopt_margin_chunk(use, c, W, lim, n, y, 1), mxv, v);       \
         }                                                                            \
         T mx = LOSSOPT_MARGIN_OP_##SUFFIX(reduce_max)(mxv);                          \
-        double h = nan ? NAN : (margin + (double)mx) - (double)x[y];                 \
-        double loss = (h <= 0.0) ? 0.0 : (p == 2 ? h * h : h);                       \
+        double h = lossopt_cs_h(nan, margin, (double)mx, (double)x[y]);              \
+        T fill = (T)((h != h) ? h : 0.0);    /* the gradient but at k and y */       \
         if (want_g) {                                                                \
-            double d = (p == 2 ? 2.0 * sc * h : sc);                                 \
             /* the first maximiser, found before g (which may be x) is written: */   \
             /* short rows: the classes j != y where x_j = mx, a bit each; long     */   \
             /* rows: the first chunk that holds one                                */   \
@@ -491,55 +526,16 @@ LOSSOPT_V4_INLINE void lossopt_margin_sum2(__m512d a, __m512d b, double *sa, dou
                     }                                                                \
                 }                                                                    \
             }                                                                        \
-            T fill = (T)((h != h) ? h : 0.0);                                        \
             for (ptrdiff_t c = 0; W * c < lim; c++)                                  \
                 LOSSOPT_MARGIN_OP_##SUFFIX(mask_storeu)(                             \
                     g + W * c, (M)lossopt_margin_chunk(valid, c, W, lim, n, y, 0),   \
                                                        LOSSOPT_MARGIN_OP_##SUFFIX(set1)(fill)); \
-            /* h > 0: d at the maximiser (there is one: mx > -inf), -d at y */       \
-            k = h > 0.0 ? k : y;                                                     \
-            g[k] = h > 0.0 ? (T)d : fill;                                            \
-            g[y] = h > 0.0 ? (T)(-d) : fill;                                         \
+            lossopt_cs_place_##SUFFIX(g, k, n, y, h, p, sc, fill);                   \
         }                                                                            \
-        return loss;                                                                 \
+        return lossopt_margin_power(h, p);                                           \
     }                                                                                \
-    LOSSOPT_V4_INLINE double lossopt_margin_v4_##SUFFIX(                             \
-        const lossopt_margin_args *a, ptrdiff_t r0, ptrdiff_t r1, int want_g, int p, \
-        int cs, ptrdiff_t lim)                                                       \
-    {                                                                                \
-        /* a copy of the arguments, which the stores into g cannot change */       \
-        const lossopt_margin_args args = *a;                                         \
-        a = &args;                                                                   \
-        const ptrdiff_t n = a->n, xs = a->xs, gs = a->gs;                            \
-        const uint64_t valid = lossopt_margin_valid(n);                              \
-        const T *x = (const T *)a->x;                                                \
-        T *g = (T *)a->g;                                                            \
-        const ptrdiff_t *labels = a->labels;                                         \
-        const double margin = a->margin, gscale = a->gscale;                         \
-        double total = 0.0;                                                          \
-        for (ptrdiff_t i = r0; i < r1; i++) {                                        \
-            ptrdiff_t y = labels[i];                                                 \
-            const T *xr = x + i * xs;                                                \
-            T *gr = want_g ? g + i * gs : NULL;                                      \
-            double lw = lossopt_margin_weight(a, i), sc = gscale * lw, v;            \
-            if (lw == 0.0) {                                                         \
-                /* weighted 0: contributes nothing, even with NaN scores */         \
-                for (ptrdiff_t c = 0; want_g && 8 * c < n; c++)                      \
-                    lossopt_margin_store8_##SUFFIX(                                  \
-                        gr + 8 * c, (__mmask8)lossopt_margin_chunk(valid, c, 8, n, n, y, 0), \
-                                                   _mm512_setzero_pd());             \
-                v = 0.0;                                                             \
-            } else if (cs) {                                                         \
-                v = lw * lossopt_cs_row_v4_##SUFFIX(xr, gr, lim, valid, y, margin, p, sc, \
-                                                    want_g);                         \
-            } else {                                                                 \
-                v = lw * lossopt_ww_row_v4_##SUFFIX(xr, gr, lim, valid, y, margin, p, sc, \
-                                                    want_g);                         \
-            }                                                                        \
-            total += lossopt_margin_store(a, i, v);                                  \
-        }                                                                            \
-        return total;                                                                \
-    }                                                                                \
+    LOSSOPT_DEFINE_MARGIN_ROW_LOOP(LOSSOPT_V4_INLINE, lossopt_margin_v4_##SUFFIX, T,  \
+                                   lossopt_cs_row_v4_##SUFFIX, lossopt_ww_row_v4_##SUFFIX) \
     /* one kind, p and want_g, the chunk loops' bound a constant for short rows */  \
     LOSSOPT_V4_INLINE double lossopt_margin_v4_lim_##SUFFIX(                         \
         const lossopt_margin_args *a, ptrdiff_t r0, ptrdiff_t r1, int want_g, int p, \
@@ -555,10 +551,8 @@ LOSSOPT_V4_INLINE void lossopt_margin_sum2(__m512d a, __m512d b, double *sa, dou
         const void *args, ptrdiff_t r0, ptrdiff_t r1)                                \
     {                                                                                \
         const lossopt_margin_args *a = (const lossopt_margin_args *)args;            \
-        if (a->bad && lossopt_count_bad_labels_body(a->labels + r0, r1 - r0, a->n)) { \
-            a->bad[r0 / a->rows_per_block] = 1;                                      \
+        if (lossopt_margin_block_bad(a, r0, r1))                                     \
             return 0.0;                                                              \
-        }                                                                            \
         /* want_g, p and the kind as constants */                                    \
         int key = (a->g != NULL) * 4 + (a->p == 2) * 2 + (a->crammer_singer != 0);   \
         switch (key) {                                                               \
