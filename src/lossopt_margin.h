@@ -398,6 +398,25 @@ LOSSOPT_V4_INLINE uint64_t lossopt_margin_valid(ptrdiff_t n)
     return n >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << n) - 1u;
 }
 
+/* p = 1, rows of at most 16 classes: g = sc on the lanes on0 (classes 0-7)
+ * and on1 (8-15) of the row's lanes `valid`, 0 elsewhere; floats written as
+ * one vector of 16 */
+LOSSOPT_V4_INLINE void lossopt_margin_store_on_f64(double *g, uint64_t valid, __mmask8 on0,
+                                                   __mmask8 on1, double sc, int two)
+{
+    __m512d v = _mm512_set1_pd(sc);
+    _mm512_mask_storeu_pd(g, (__mmask8)valid, _mm512_maskz_mov_pd(on0, v));
+    if (two)
+        _mm512_mask_storeu_pd(g + 8, (__mmask8)(valid >> 8), _mm512_maskz_mov_pd(on1, v));
+}
+LOSSOPT_V4_INLINE void lossopt_margin_store_on_f32(float *g, uint64_t valid, __mmask8 on0,
+                                                   __mmask8 on1, double sc, int two)
+{
+    __mmask16 on = (__mmask16)(on0 | (two ? (unsigned)on1 << 8 : 0u));
+    _mm512_mask_storeu_ps(g, (__mmask16)valid,
+                          _mm512_maskz_mov_ps(on, _mm512_set1_ps((float)sc)));
+}
+
 /* The lanes of chunk c: those of the row (bits = valid), or those that are
  * not the label (bits = use, not_y = 1).  From the 64-bit masks when the
  * chunk loop's bound lim is at most 64 (a constant for short rows), else
@@ -455,6 +474,35 @@ LOSSOPT_V4_INLINE void lossopt_margin_sum2(__m512d a, __m512d b, double *sa, dou
         const __m512d zero = _mm512_setzero_pd(), vsc = _mm512_set1_pd(sc);          \
         const __m512d vsc2 = _mm512_set1_pd(2.0 * sc);                               \
         __m512d acc = zero, gs = zero;                                               \
+        double sacc, sgs;                                                            \
+        if (p != 2 && lim <= 16) {                                                   \
+            /* the hinge on at most 16 classes, held in registers: g_j = sc where */ \
+            /* the term is on, g_y = -sc times their count; a NaN term (then the */  \
+            /* sum is NaN) puts its z at j and NaN at y, as the loop below does  */  \
+            const int two = lim > 8;                                                 \
+            __m512d z0 = _mm512_add_pd(base, lossopt_margin_load8_##SUFFIX(x, (__mmask8)valid)); \
+            __m512d z1 = two ? _mm512_add_pd(base, lossopt_margin_load8_##SUFFIX(     \
+                                                 x + 8, (__mmask8)(valid >> 8))) : zero; \
+            __mmask8 on0 = _mm512_mask_cmp_pd_mask((__mmask8)use, z0, zero, _CMP_NLE_UQ); \
+            __mmask8 on1 = two ? _mm512_mask_cmp_pd_mask((__mmask8)(use >> 8), z1, zero, \
+                                                         _CMP_NLE_UQ) : 0;           \
+            acc = _mm512_add_pd(_mm512_maskz_mov_pd(on0, z0), _mm512_maskz_mov_pd(on1, z1)); \
+            lossopt_margin_sum2(acc, zero, &sacc, &sgs);                             \
+            if (want_g) {                                                            \
+                lossopt_margin_store_on_##SUFFIX(g, valid, on0, on1, sc, two);       \
+                double gy = 0.0 - sc * (double)(__builtin_popcount(on0) + __builtin_popcount(on1)); \
+                if (sacc != sacc) {                                                  \
+                    lossopt_margin_store8_##SUFFIX(                                  \
+                        g, _mm512_mask_cmp_pd_mask(on0, z0, z0, _CMP_UNORD_Q), z0);  \
+                    if (two)                                                         \
+                        lossopt_margin_store8_##SUFFIX(                              \
+                            g + 8, _mm512_mask_cmp_pd_mask(on1, z1, z1, _CMP_UNORD_Q), z1); \
+                    gy = sacc;                                                       \
+                }                                                                    \
+                g[y] = (T)gy;                                                        \
+            }                                                                        \
+            return sacc;                                                             \
+        }                                                                            \
         for (ptrdiff_t c = 0; 8 * c < lim; c++) {                                    \
             __mmask8 m = (__mmask8)lossopt_margin_chunk(valid, c, 8, lim, n, y, 0);   \
             __m512d z = _mm512_add_pd(base, lossopt_margin_load8_##SUFFIX(x + 8 * c, m)); \
@@ -472,7 +520,6 @@ LOSSOPT_V4_INLINE void lossopt_margin_sum2(__m512d a, __m512d b, double *sa, dou
             }                                                                        \
         }                                                                            \
         /* the same sum of acc with and without g */                                \
-        double sacc, sgs;                                                            \
         lossopt_margin_sum2(acc, gs, &sacc, &sgs);                                   \
         if (want_g)                                                                  \
             g[y] = (T)(0.0 - sgs);                                                   \
