@@ -12,13 +12,16 @@
  * propagates (a NaN term is "on"); Crammer-Singer's gradient goes to the first
  * maximiser (as np.argmax).
  *
- * Rows of LOSSOPT_FUSED_ROW_MIN classes or more are taken one by one: the
- * class loop of Weston-Watkins is one vectorised sweep that writes the row's
- * gradient and sums the terms; a Crammer-Singer row takes its maximum in one
- * vectorised sweep and finds the first maximiser in a second, short one.
- * Shorter rows (10 classes would leave those loops in their scalar
- * remainders) are copied, LOSSOPT_MARGIN_CHUNK rows at a time, into a
- * column-major buffer and processed column by column, vectorised across rows.
+ * The x86-64-v4 path runs AVX-512 code of its own (the end of this file).
+ * The other paths: rows of LOSSOPT_FUSED_ROW_MIN classes or more are taken
+ * one by one: the class loop of Weston-Watkins is one vectorised sweep that
+ * writes the row's gradient and sums the terms; a Crammer-Singer row takes
+ * its maximum and its first maximiser in two vectorised sweeps.  Shorter rows
+ * (10 classes would leave those loops in their scalar remainders) are copied,
+ * LOSSOPT_MARGIN_CHUNK rows at a time, into a column-major buffer and
+ * processed column by column, vectorised across rows.  The power p and
+ * whether a gradient is wanted are constants in each instance of the loops
+ * (tested inside, they kept GCC from vectorising them).
  */
 #ifndef LOSSOPT_MARGIN_H
 #define LOSSOPT_MARGIN_H
@@ -65,6 +68,18 @@ LOSSOPT_KERNEL(ptrdiff_t, lossopt_count_bad_labels,
     return bad;
 }
 
+/* With a->bad, a block checks its labels first: holding a bad one, it marks
+ * itself in a->bad and returns 1 (and then writes nothing). */
+LOSSOPT_ALWAYS_INLINE int lossopt_margin_block_bad(const lossopt_margin_args *a,
+                                                   ptrdiff_t r0, ptrdiff_t r1)
+{
+    if (a->bad && lossopt_count_bad_labels_body(a->labels + r0, r1 - r0, a->n)) {
+        a->bad[r0 / a->rows_per_block] = 1;
+        return 1;
+    }
+    return 0;
+}
+
 /* the row's weight: sample weight x class weight of its label (/ C) */
 static inline double lossopt_margin_weight(const lossopt_margin_args *a, ptrdiff_t i)
 {
@@ -80,13 +95,68 @@ static inline double lossopt_margin_store(const lossopt_margin_args *a, ptrdiff_
     return v;
 }
 
+/* Crammer-Singer's h = margin + max_{j != y} x_j - x_y (NaN when the row
+ * holds a NaN), and a hinge term max(0, h)^p (NaN stays NaN) */
+static inline double lossopt_cs_h(int nan, double margin, double mx, double xy)
+{
+    return nan ? NAN : (margin + mx) - xy;
+}
+static inline double lossopt_margin_power(double h, int p)
+{
+    return (h <= 0.0) ? 0.0 : (p == 2 ? h * h : h);
+}
+
+/* The loop over rows [r0, r1) one by one, as NAME(a, r0, r1, want_g, p, cs,
+ * lim) with the attributes ATTR: CS_ROW / WW_ROW(x, g, n, y, margin, p, sc,
+ * want_g, lim) return a row's loss and write its gradient. */
+#define LOSSOPT_DEFINE_MARGIN_ROW_LOOP(ATTR, NAME, T, CS_ROW, WW_ROW)                  \
+    ATTR double NAME(const lossopt_margin_args *a, ptrdiff_t r0, ptrdiff_t r1,      \
+                     int want_g, int p, int cs, ptrdiff_t lim)                       \
+    {                                                                                \
+        /* a copy of the arguments, which the stores into g cannot change */       \
+        const lossopt_margin_args args = *a;                                         \
+        a = &args;                                                                   \
+        const ptrdiff_t n = a->n;                                                    \
+        double total = 0.0;                                                          \
+        for (ptrdiff_t i = r0; i < r1; i++) {                                        \
+            ptrdiff_t y = a->labels[i];                                              \
+            const T *xr = (const T *)a->x + i * a->xs;                               \
+            T *gr = want_g ? (T *)a->g + i * a->gs : NULL;                           \
+            double lw = lossopt_margin_weight(a, i), sc = a->gscale * lw, v;         \
+            if (lw == 0.0) {                                                         \
+                /* weighted 0: contributes nothing, even with NaN scores */         \
+                for (ptrdiff_t j = 0; want_g && j < n; j++)                          \
+                    gr[j] = (T)0;                                                    \
+                v = 0.0;                                                             \
+            } else if (cs) {                                                         \
+                v = lw * CS_ROW(xr, gr, n, y, a->margin, p, sc, want_g, lim);        \
+            } else {                                                                 \
+                v = lw * WW_ROW(xr, gr, n, y, a->margin, p, sc, want_g, lim);        \
+            }                                                                        \
+            total += lossopt_margin_store(a, i, v);                                  \
+        }                                                                            \
+        return total;                                                                \
+    }
+
 #define LOSSOPT_DEFINE_MARGIN_HELPERS(T, SUFFIX)                                       \
+    /* Crammer-Singer, once the row's gradient holds `fill` (NaN when h is):    */ \
+    /* when h > 0, d = sc d(max(0, h)^p)/dh at the first maximiser k (k < n:    */ \
+    /* there is one, as max_{j != y} x_j > -inf) and -d at y                    */ \
+    LOSSOPT_ALWAYS_INLINE void lossopt_cs_place_##SUFFIX(                            \
+        T *g, ptrdiff_t k, ptrdiff_t n, ptrdiff_t y, double h, int p, double sc, T fill) \
+    {                                                                                \
+        double d = (p == 2 ? 2.0 * sc * h : sc);                                     \
+        k = (h > 0.0 && k < n) ? k : y;                                              \
+        g[k] = h > 0.0 ? (T)d : fill;                                                \
+        g[y] = h > 0.0 ? (T)(-d) : fill;                                             \
+    }                                                                                \
     /* Weston-Watkins row: returns the sum of the terms; with g, writes           */ \
     /* g_j = sc d(term_j)/dz_j (j != y) and g_y = -sum_j g_j                       */ \
     LOSSOPT_ALWAYS_INLINE double lossopt_ww_row_##SUFFIX(                        \
         const T *x, T *g, ptrdiff_t n, ptrdiff_t y, double margin, int p, double sc, \
-        int want_g)                                                                  \
+        int want_g, ptrdiff_t lim /* unused: see lossopt_ww_row_v4_* */)            \
     {                                                                                \
+        (void)lim;                                                                   \
         double base = margin - (double)x[y];                                         \
         double acc = 0.0, gsum = 0.0;                                                \
         LOSSOPT_OMP_SIMD(reduction(+:acc, gsum))                                     \
@@ -106,65 +176,40 @@ static inline double lossopt_margin_store(const lossopt_margin_args *a, ptrdiff_
         return acc;                                                                  \
     }                                                                                \
     /* Crammer-Singer row: returns max(0, h)^p, h = margin + max_{j!=y} x_j - x_y */ \
+    /* The max and the first maximiser are searched in T (exact: a float's     */ \
+    /* max is the same number in double), both in vectorised sweeps.           */ \
     LOSSOPT_ALWAYS_INLINE double lossopt_cs_row_##SUFFIX(                        \
         const T *x, T *g, ptrdiff_t n, ptrdiff_t y, double margin, int p, double sc, \
-        int want_g)                                                                  \
+        int want_g, ptrdiff_t lim /* unused: see lossopt_cs_row_v4_* */)            \
     {                                                                                \
-        double mx = -INFINITY;                                                       \
+        (void)lim;                                                                   \
+        T mxt = (T)-INFINITY;                                                        \
         int nan = 0;                                                                 \
-        LOSSOPT_OMP_SIMD(reduction(max:mx) reduction(+:nan))                         \
+        LOSSOPT_OMP_SIMD(reduction(max:mxt) reduction(+:nan))                        \
         for (ptrdiff_t j = 0; j < n; j++) {                                          \
-            double v = (double)x[j];                                                 \
+            T v = x[j];                                                              \
             nan += (v != v);                                                         \
-            v = (j == y) ? -INFINITY : v;                                            \
-            mx = v > mx ? v : mx;                                                    \
+            v = (j == y) ? (T)-INFINITY : v;                                         \
+            mxt = v > mxt ? v : mxt;                                                 \
         }                                                                            \
-        double h = nan ? NAN : (margin + mx) - (double)x[y];                         \
-        double loss = (h <= 0.0) ? 0.0 : (p == 2 ? h * h : h);                       \
+        double h = lossopt_cs_h(nan, margin, (double)mxt, (double)x[y]);             \
+        T fill = (T)((h != h) ? h : 0.0);    /* the gradient but at k and y */       \
         if (want_g) {                                                                \
-            double d = (p == 2 ? 2.0 * sc * h : sc);                                 \
             /* the first maximiser, found before g (which may be x) is written */    \
-            ptrdiff_t k = 0;                                                         \
-            while (h > 0.0 && k < n && (k == y || (double)x[k] != mx))               \
-                k++;                                                                 \
+            ptrdiff_t k = n;                                                         \
+            if (h > 0.0) {                                                           \
+                LOSSOPT_OMP_SIMD(reduction(min:k))                                   \
+                for (ptrdiff_t j = 0; j < n; j++) {                                  \
+                    ptrdiff_t c = (j != y && x[j] == mxt) ? j : n;                   \
+                    k = c < k ? c : k;                                               \
+                }                                                                    \
+            }                                                                        \
             LOSSOPT_OMP_SIMD()                                                       \
             for (ptrdiff_t j = 0; j < n; j++)                                        \
-                g[j] = (T)((h != h) ? h : 0.0);                                      \
-            if (h > 0.0) {                                                           \
-                if (k < n)                                                           \
-                    g[k] = (T)d;                                                     \
-                g[y] = (T)(-d);                                                      \
-            }                                                                        \
+                g[j] = fill;                                                         \
+            lossopt_cs_place_##SUFFIX(g, k, n, y, h, p, sc, fill);                   \
         }                                                                            \
-        return loss;                                                                 \
-    }                                                                                \
-    /* long rows, one by one (their class loops above vectorise) */              \
-    LOSSOPT_ALWAYS_INLINE double lossopt_margin_long_##SUFFIX(                       \
-        const lossopt_margin_args *a, ptrdiff_t r0, ptrdiff_t r1, int want_g)        \
-    {                                                                                \
-        const ptrdiff_t n = a->n;                                                    \
-        double total = 0.0;                                                          \
-        for (ptrdiff_t i = r0; i < r1; i++) {                                        \
-            ptrdiff_t y = a->labels[i];                                              \
-            const T *xr = (const T *)a->x + i * a->xs;                               \
-            T *gr = want_g ? (T *)a->g + i * a->gs : NULL;                           \
-            double lw = lossopt_margin_weight(a, i), sc = a->gscale * lw, v;         \
-            if (lw == 0.0) {                                                         \
-                /* weighted 0: contributes nothing, even with NaN scores */         \
-                if (want_g)                                                          \
-                    for (ptrdiff_t j = 0; j < n; j++)                                \
-                        gr[j] = (T)0;                                                \
-                v = 0.0;                                                             \
-            } else if (a->crammer_singer) {                                          \
-                v = lw * lossopt_cs_row_##SUFFIX(xr, gr, n, y, a->margin, a->p, sc,  \
-                                                    want_g);                         \
-            } else {                                                                 \
-                v = lw * lossopt_ww_row_##SUFFIX(xr, gr, n, y, a->margin, a->p, sc,  \
-                                                    want_g);                         \
-            }                                                                        \
-            total += lossopt_margin_store(a, i, v);                                  \
-        }                                                                            \
-        return total;                                                                \
+        return lossopt_margin_power(h, p);                                           \
     }                                                                                \
     /* Between nr rows of n values (row i at r + i * rs) and the column-major  */    \
     /* xt[j * nr + i]: xt <- rows (to_cols) or rows <- xt; four rows at a time */    \
@@ -192,20 +237,22 @@ static inline double lossopt_margin_store(const lossopt_margin_args *a, ptrdiff_
                     r[i * rs + j] = (T)xt[j * nr + i];                               \
             }                                                                        \
     }                                                                                \
+    /* long rows, one by one (their class loops above vectorise) */              \
+    LOSSOPT_DEFINE_MARGIN_ROW_LOOP(LOSSOPT_ALWAYS_INLINE, lossopt_margin_long_##SUFFIX, T, \
+                                   lossopt_cs_row_##SUFFIX, lossopt_ww_row_##SUFFIX)  \
     /* short rows [r0, r0 + nr), nr <= LOSSOPT_MARGIN_CHUNK: copied into a     */ \
     /* column-major buffer xt[j * nr + i], then column by column, vectorised    */ \
     /* across the rows; the WW gradient goes through the buffer back to rows.   */ \
     /* The same formulas as the row by row loop, each row's terms summed in     */ \
     /* class order.                                                             */ \
     LOSSOPT_ALWAYS_INLINE double lossopt_margin_short_##SUFFIX(                      \
-        const lossopt_margin_args *a, ptrdiff_t r0, ptrdiff_t nr, int want_g)        \
+        const lossopt_margin_args *a, ptrdiff_t r0, ptrdiff_t nr, int want_g, int p) \
     {                                                                                \
         const T *x = (const T *)a->x + r0 * a->xs;                                   \
         T *g = want_g ? (T *)a->g + r0 * a->gs : NULL;                               \
         const ptrdiff_t *lab = a->labels + r0;                                       \
         const ptrdiff_t n = a->n, xs = a->xs, gs = a->gs;                            \
         const double margin = a->margin, gscale = a->gscale;                         \
-        const int p = a->p;                                                          \
         double lw[LOSSOPT_MARGIN_CHUNK], xy[LOSSOPT_MARGIN_CHUNK];                   \
         double acc[LOSSOPT_MARGIN_CHUNK], gsum[LOSSOPT_MARGIN_CHUNK];                \
         ptrdiff_t arg[LOSSOPT_MARGIN_CHUNK];                                         \
@@ -278,34 +325,320 @@ static inline double lossopt_margin_store(const lossopt_margin_args *a, ptrdiff_
         return total;                                                                \
     }                                                                                \
     LOSSOPT_ALWAYS_INLINE double lossopt_margin_block_##SUFFIX(                      \
-        const lossopt_margin_args *a, ptrdiff_t r0, ptrdiff_t r1, int want_g)        \
+        const lossopt_margin_args *a, ptrdiff_t r0, ptrdiff_t r1, int want_g, int p) \
     {                                                                                \
         if (a->n >= LOSSOPT_FUSED_ROW_MIN)                                           \
-            return lossopt_margin_long_##SUFFIX(a, r0, r1, want_g);                  \
+            return lossopt_margin_long_##SUFFIX(a, r0, r1, want_g, p, a->crammer_singer, \
+                                                a->n);                               \
         double total = 0.0;                                                          \
         for (ptrdiff_t c0 = r0; c0 < r1; c0 += LOSSOPT_MARGIN_CHUNK) {               \
             ptrdiff_t nr = r1 - c0 < LOSSOPT_MARGIN_CHUNK ? r1 - c0 : LOSSOPT_MARGIN_CHUNK; \
-            total += lossopt_margin_short_##SUFFIX(a, c0, nr, want_g);               \
+            total += lossopt_margin_short_##SUFFIX(a, c0, nr, want_g, p);            \
         }                                                                            \
         return total;                                                                \
     }                                                                                \
     /* Rows [r0, r1) of the scores in `args` (a lossopt_margin_args): their     */ \
     /* weighted losses summed (and stored in row_loss when given), their        */ \
     /* gradients times gscale written into g (when given).                      */ \
-    LOSSOPT_KERNEL(double, lossopt_margin_rows_##SUFFIX, (const void *args, ptrdiff_t r0,      \
-                                               ptrdiff_t r1), (args, r0, r1))                         \
+    LOSSOPT_KERNEL(double, lossopt_margin_rows_any_##SUFFIX, (const void *args,      \
+                   ptrdiff_t r0, ptrdiff_t r1), (args, r0, r1))                      \
     {                                                                                \
         const lossopt_margin_args *a = (const lossopt_margin_args *)args;            \
-        if (a->bad && lossopt_count_bad_labels_body(a->labels + r0, r1 - r0, a->n)) { \
-            a->bad[r0 / a->rows_per_block] = 1;                                      \
+        if (lossopt_margin_block_bad(a, r0, r1))                                     \
             return 0.0;                                                              \
-        }                                                                            \
+        /* want_g and p as constants: their tests leave the vectorised loops */     \
         if (a->g)                                                                    \
-            return lossopt_margin_block_##SUFFIX(a, r0, r1, 1);                      \
-        return lossopt_margin_block_##SUFFIX(a, r0, r1, 0);                          \
+            return a->p == 2 ? lossopt_margin_block_##SUFFIX(a, r0, r1, 1, 2)        \
+                             : lossopt_margin_block_##SUFFIX(a, r0, r1, 1, 1);       \
+        return a->p == 2 ? lossopt_margin_block_##SUFFIX(a, r0, r1, 0, 2)            \
+                         : lossopt_margin_block_##SUFFIX(a, r0, r1, 0, 1);           \
     }
 
 LOSSOPT_DEFINE_MARGIN_HELPERS(double, f64)
 LOSSOPT_DEFINE_MARGIN_HELPERS(float, f32)
+
+/* ------------------------------------------------ AVX-512 rows (x86-64-v4) --
+ *
+ * On the x86-64-v4 path, rows are taken one by one in chunks of 8 classes
+ * held as 8 doubles in a zmm register (floats converted on load and rounded
+ * back on store; Crammer-Singer's max search: 8 doubles or 16 floats), the
+ * last chunk of a row masked: masked loads and stores touch no element
+ * outside the row, so short rows (10 classes: one full and one masked chunk)
+ * need neither a transposed copy nor scalar remainders, and long rows no
+ * scalar remainder.  Rows of at most 8 or 16 classes get unrolled loops.
+ * The same formulas and subgradient choices as above; a row's terms are
+ * summed lane-wise over its chunks, then across the lanes (a fixed order).
+ */
+#if LOSSOPT_HAVE_DISPATCH
+
+#define LOSSOPT_V4_INLINE LOSSOPT_TARGET_V4 static inline __attribute__((always_inline))
+
+LOSSOPT_V4_INLINE __m512d lossopt_margin_load8_f64(const double *p, __mmask8 m)
+{
+    return _mm512_maskz_loadu_pd(m, p);
+}
+LOSSOPT_V4_INLINE __m512d lossopt_margin_load8_f32(const float *p, __mmask8 m)
+{
+    return _mm512_cvtps_pd(_mm256_maskz_loadu_ps(m, p));
+}
+LOSSOPT_V4_INLINE void lossopt_margin_store8_f64(double *p, __mmask8 m, __m512d v)
+{
+    _mm512_mask_storeu_pd(p, m, v);
+}
+LOSSOPT_V4_INLINE void lossopt_margin_store8_f32(float *p, __mmask8 m, __m512d v)
+{
+    _mm256_mask_storeu_ps(p, m, _mm512_cvtpd_ps(v));
+}
+
+/* A row's lanes as one bit per class (n <= 64): `valid`, the classes of the
+ * row, and `use`, those that are not the label y; chunk c of W lanes (W = 8 or
+ * 16) takes bits W c .. W c + W - 1. */
+LOSSOPT_V4_INLINE uint64_t lossopt_margin_valid(ptrdiff_t n)
+{
+    return n >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << n) - 1u;
+}
+
+/* p = 1, rows of at most 16 classes: g = sc on the lanes on0 (classes 0-7)
+ * and on1 (8-15) of the row's lanes `valid`, 0 elsewhere; floats written as
+ * one vector of 16 */
+LOSSOPT_V4_INLINE void lossopt_margin_store_on_f64(double *g, uint64_t valid, __mmask8 on0,
+                                                   __mmask8 on1, double sc, int two)
+{
+    __m512d v = _mm512_set1_pd(sc);
+    _mm512_mask_storeu_pd(g, (__mmask8)valid, _mm512_maskz_mov_pd(on0, v));
+    if (two)
+        _mm512_mask_storeu_pd(g + 8, (__mmask8)(valid >> 8), _mm512_maskz_mov_pd(on1, v));
+}
+LOSSOPT_V4_INLINE void lossopt_margin_store_on_f32(float *g, uint64_t valid, __mmask8 on0,
+                                                   __mmask8 on1, double sc, int two)
+{
+    __mmask16 on = (__mmask16)(on0 | (two ? (unsigned)on1 << 8 : 0u));
+    _mm512_mask_storeu_ps(g, (__mmask16)valid,
+                          _mm512_maskz_mov_ps(on, _mm512_set1_ps((float)sc)));
+}
+
+/* The lanes of chunk c: those of the row (bits = valid), or those that are
+ * not the label (bits = use, not_y = 1).  From the 64-bit masks when the
+ * chunk loop's bound lim is at most 64 (a constant for short rows), else
+ * computed from n and y. */
+LOSSOPT_V4_INLINE unsigned lossopt_margin_chunk(uint64_t bits, ptrdiff_t c, int W,
+                                                ptrdiff_t lim, ptrdiff_t n, ptrdiff_t y,
+                                                int not_y)
+{
+    if (lim <= 64)
+        return (unsigned)(bits >> (W * c));
+    ptrdiff_t left = n - W * c;
+    unsigned m = left >= W ? (1u << W) - 1u : (1u << left) - 1u;
+    if (not_y && y / W == c)
+        m &= ~(1u << (y % W));
+    return m;
+}
+
+/* the lane sums of a and of b, in one reduction tree (fixed order) */
+LOSSOPT_V4_INLINE void lossopt_margin_sum2(__m512d a, __m512d b, double *sa, double *sb)
+{
+    /* 128-bit lanes: a0 + a2, a1 + a3, b0 + b2, b1 + b3 */
+    __m512d t = _mm512_add_pd(_mm512_shuffle_f64x2(a, b, _MM_SHUFFLE(1, 0, 1, 0)),
+                              _mm512_shuffle_f64x2(a, b, _MM_SHUFFLE(3, 2, 3, 2)));
+    t = _mm512_add_pd(t, _mm512_shuffle_f64x2(t, t, _MM_SHUFFLE(2, 3, 0, 1)));
+    t = _mm512_add_pd(t, _mm512_permute_pd(t, 0x55));
+    *sa = _mm512_cvtsd_f64(t);
+    *sb = _mm_cvtsd_f64(_mm512_extractf64x2_pd(t, 2));
+}
+
+/* Crammer-Singer's max and first maximiser are searched in the scores' own
+ * type (exact: a float's max is the same number in double), W to a vector */
+#define LOSSOPT_MARGIN_W_f64 8
+#define LOSSOPT_MARGIN_W_f32 16
+#define LOSSOPT_MARGIN_VEC_f64 __m512d
+#define LOSSOPT_MARGIN_VEC_f32 __m512
+#define LOSSOPT_MARGIN_MASK_f64 __mmask8
+#define LOSSOPT_MARGIN_MASK_f32 __mmask16
+#define LOSSOPT_MARGIN_OP_f64(name) _mm512_##name##_pd
+#define LOSSOPT_MARGIN_OP_f32(name) _mm512_##name##_ps
+#define LOSSOPT_MARGIN_CMP_f64 _mm512_mask_cmp_pd_mask
+#define LOSSOPT_MARGIN_CMP_f32 _mm512_mask_cmp_ps_mask
+
+/* In the row functions below, `lim` bounds the chunk loops: a constant (8 or
+ * 16, >= n) for short rows, whose loops are then unrolled, else n; the row's
+ * lanes are those of its n classes. */
+#define LOSSOPT_DEFINE_MARGIN_AVX512(T, SUFFIX)                                     \
+    /* Weston-Watkins row (as lossopt_ww_row_*), 8 classes to a chunk */           \
+    LOSSOPT_V4_INLINE double lossopt_ww_row_v4_##SUFFIX(                             \
+        const T *x, T *g, ptrdiff_t n, ptrdiff_t y, double margin, int p, double sc, \
+        int want_g, ptrdiff_t lim)                                                   \
+    {                                                                                \
+        const uint64_t valid = lossopt_margin_valid(n);                              \
+        const uint64_t use = y < 64 ? valid & ~((uint64_t)1 << y) : valid;           \
+        const __m512d base = _mm512_set1_pd(margin - (double)x[y]);                  \
+        const __m512d zero = _mm512_setzero_pd(), vsc = _mm512_set1_pd(sc);          \
+        const __m512d vsc2 = _mm512_set1_pd(2.0 * sc);                               \
+        __m512d acc = zero, gs = zero;                                               \
+        double sacc, sgs;                                                            \
+        if (p != 2 && lim <= 16) {                                                   \
+            /* the hinge on at most 16 classes, held in registers: g_j = sc where */ \
+            /* the term is on, g_y = -sc times their count; a NaN term (then the */  \
+            /* sum is NaN) puts its z at j and NaN at y, as the loop below does  */  \
+            const int two = lim > 8;                                                 \
+            __m512d z0 = _mm512_add_pd(base, lossopt_margin_load8_##SUFFIX(x, (__mmask8)valid)); \
+            __m512d z1 = two ? _mm512_add_pd(base, lossopt_margin_load8_##SUFFIX(     \
+                                                 x + 8, (__mmask8)(valid >> 8))) : zero; \
+            __mmask8 on0 = _mm512_mask_cmp_pd_mask((__mmask8)use, z0, zero, _CMP_NLE_UQ); \
+            __mmask8 on1 = two ? _mm512_mask_cmp_pd_mask((__mmask8)(use >> 8), z1, zero, \
+                                                         _CMP_NLE_UQ) : 0;           \
+            acc = _mm512_add_pd(_mm512_maskz_mov_pd(on0, z0), _mm512_maskz_mov_pd(on1, z1)); \
+            lossopt_margin_sum2(acc, zero, &sacc, &sgs);                             \
+            if (want_g) {                                                            \
+                lossopt_margin_store_on_##SUFFIX(g, valid, on0, on1, sc, two);       \
+                double gy = 0.0 - sc * (double)(__builtin_popcount(on0) + __builtin_popcount(on1)); \
+                if (sacc != sacc) {                                                  \
+                    lossopt_margin_store8_##SUFFIX(                                  \
+                        g, _mm512_mask_cmp_pd_mask(on0, z0, z0, _CMP_UNORD_Q), z0);  \
+                    if (two)                                                         \
+                        lossopt_margin_store8_##SUFFIX(                              \
+                            g + 8, _mm512_mask_cmp_pd_mask(on1, z1, z1, _CMP_UNORD_Q), z1); \
+                    gy = sacc;                                                       \
+                }                                                                    \
+                g[y] = (T)gy;                                                        \
+            }                                                                        \
+            return sacc;                                                             \
+        }                                                                            \
+        for (ptrdiff_t c = 0; 8 * c < lim; c++) {                                    \
+            __mmask8 m = (__mmask8)lossopt_margin_chunk(valid, c, 8, lim, n, y, 0);   \
+            __m512d z = _mm512_add_pd(base, lossopt_margin_load8_##SUFFIX(x + 8 * c, m)); \
+            /* on: !(z <= 0) (NaN is on), j != y */                                  \
+            __mmask8 on = _mm512_mask_cmp_pd_mask(                                   \
+                (__mmask8)lossopt_margin_chunk(use, c, 8, lim, n, y, 1), z, zero, _CMP_NLE_UQ); \
+            acc = _mm512_mask_add_pd(acc, on, acc, p == 2 ? _mm512_mul_pd(z, z) : z); \
+            if (want_g) {                                                            \
+                __m512d d = p == 2 ? _mm512_mul_pd(vsc2, z) : vsc;                   \
+                if (p != 2) /* NaN z: d = z (p = 2: 2 sc z is NaN already) */        \
+                    d = _mm512_mask_mov_pd(d, _mm512_cmp_pd_mask(z, z, _CMP_UNORD_Q), z); \
+                d = _mm512_maskz_mov_pd(on, d);                                      \
+                gs = _mm512_add_pd(gs, d);                                           \
+                lossopt_margin_store8_##SUFFIX(g + 8 * c, m, d);                     \
+            }                                                                        \
+        }                                                                            \
+        /* the same sum of acc with and without g */                                \
+        lossopt_margin_sum2(acc, gs, &sacc, &sgs);                                   \
+        if (want_g)                                                                  \
+            g[y] = (T)(0.0 - sgs);                                                   \
+        return sacc;                                                                 \
+    }                                                                                \
+    /* Crammer-Singer row (as lossopt_cs_row_*), W classes to a chunk */            \
+    LOSSOPT_V4_INLINE double lossopt_cs_row_v4_##SUFFIX(                             \
+        const T *x, T *g, ptrdiff_t n, ptrdiff_t y, double margin, int p, double sc, \
+        int want_g, ptrdiff_t lim)                                                   \
+    {                                                                                \
+        enum { W = LOSSOPT_MARGIN_W_##SUFFIX };                                      \
+        typedef LOSSOPT_MARGIN_VEC_##SUFFIX V;                                       \
+        typedef LOSSOPT_MARGIN_MASK_##SUFFIX M;                                      \
+        const uint64_t valid = lossopt_margin_valid(n);                              \
+        const uint64_t use = y < 64 ? valid & ~((uint64_t)1 << y) : valid;           \
+        V mxv = LOSSOPT_MARGIN_OP_##SUFFIX(set1)((T)-INFINITY);                      \
+        M nan = 0;                                                                   \
+        for (ptrdiff_t c = 0; W * c < lim; c++) {                                    \
+            M m = (M)lossopt_margin_chunk(valid, c, W, lim, n, y, 0);                \
+            V v = LOSSOPT_MARGIN_OP_##SUFFIX(maskz_loadu)(m, x + W * c);             \
+            nan |= LOSSOPT_MARGIN_CMP_##SUFFIX(m, v, v, _CMP_UNORD_Q);               \
+            mxv = LOSSOPT_MARGIN_OP_##SUFFIX(mask_max)(                              \
+                mxv, (M)lossopt_margin_chunk(use, c, W, lim, n, y, 1), mxv, v);       \
+        }                                                                            \
+        T mx = LOSSOPT_MARGIN_OP_##SUFFIX(reduce_max)(mxv);                          \
+        double h = lossopt_cs_h(nan, margin, (double)mx, (double)x[y]);              \
+        T fill = (T)((h != h) ? h : 0.0);    /* the gradient but at k and y */       \
+        if (want_g) {                                                                \
+            /* the first maximiser, found before g (which may be x) is written: */   \
+            /* short rows: the classes j != y where x_j = mx, a bit each; long     */   \
+            /* rows: the first chunk that holds one                                */   \
+            ptrdiff_t k = y;                                                         \
+            if (lim <= 64) {                                                         \
+                uint64_t eq = 0;                                                     \
+                for (ptrdiff_t c = 0; W * c < lim; c++) {                            \
+                    M m = (M)lossopt_margin_chunk(use, c, W, lim, n, y, 1);          \
+                    V v = LOSSOPT_MARGIN_OP_##SUFFIX(maskz_loadu)(m, x + W * c);     \
+                    eq |= (uint64_t)LOSSOPT_MARGIN_CMP_##SUFFIX(                     \
+                        m, v, LOSSOPT_MARGIN_OP_##SUFFIX(set1)(mx), _CMP_EQ_OQ) << (W * c); \
+                }                                                                    \
+                k = eq ? (ptrdiff_t)__builtin_ctzll(eq) : y;                         \
+            } else {                                                                 \
+                for (ptrdiff_t c = 0; h > 0.0 && W * c < lim; c++) {                 \
+                    M m = (M)lossopt_margin_chunk(use, c, W, lim, n, y, 1);          \
+                    V v = LOSSOPT_MARGIN_OP_##SUFFIX(maskz_loadu)(m, x + W * c);     \
+                    unsigned eq = LOSSOPT_MARGIN_CMP_##SUFFIX(                       \
+                        m, v, LOSSOPT_MARGIN_OP_##SUFFIX(set1)(mx), _CMP_EQ_OQ);      \
+                    if (eq) {                                                        \
+                        k = W * c + __builtin_ctz(eq);                               \
+                        break;                                                       \
+                    }                                                                \
+                }                                                                    \
+            }                                                                        \
+            for (ptrdiff_t c = 0; W * c < lim; c++)                                  \
+                LOSSOPT_MARGIN_OP_##SUFFIX(mask_storeu)(                             \
+                    g + W * c, (M)lossopt_margin_chunk(valid, c, W, lim, n, y, 0),   \
+                                                       LOSSOPT_MARGIN_OP_##SUFFIX(set1)(fill)); \
+            lossopt_cs_place_##SUFFIX(g, k, n, y, h, p, sc, fill);                   \
+        }                                                                            \
+        return lossopt_margin_power(h, p);                                           \
+    }                                                                                \
+    LOSSOPT_DEFINE_MARGIN_ROW_LOOP(LOSSOPT_V4_INLINE, lossopt_margin_v4_##SUFFIX, T,  \
+                                   lossopt_cs_row_v4_##SUFFIX, lossopt_ww_row_v4_##SUFFIX) \
+    /* one kind, p and want_g, the chunk loops' bound a constant for short rows */  \
+    LOSSOPT_V4_INLINE double lossopt_margin_v4_lim_##SUFFIX(                         \
+        const lossopt_margin_args *a, ptrdiff_t r0, ptrdiff_t r1, int want_g, int p, \
+        int cs)                                                                      \
+    {                                                                                \
+        if (a->n <= 8)                                                               \
+            return lossopt_margin_v4_##SUFFIX(a, r0, r1, want_g, p, cs, 8);          \
+        if (a->n <= 16)                                                              \
+            return lossopt_margin_v4_##SUFFIX(a, r0, r1, want_g, p, cs, 16);         \
+        return lossopt_margin_v4_##SUFFIX(a, r0, r1, want_g, p, cs, a->n);           \
+    }                                                                                \
+    LOSSOPT_TARGET_V4 static double lossopt_margin_rows_avx512_##SUFFIX(             \
+        const void *args, ptrdiff_t r0, ptrdiff_t r1)                                \
+    {                                                                                \
+        const lossopt_margin_args *a = (const lossopt_margin_args *)args;            \
+        if (lossopt_margin_block_bad(a, r0, r1))                                     \
+            return 0.0;                                                              \
+        /* want_g, p and the kind as constants */                                    \
+        int key = (a->g != NULL) * 4 + (a->p == 2) * 2 + (a->crammer_singer != 0);   \
+        switch (key) {                                                               \
+        case 0: return lossopt_margin_v4_lim_##SUFFIX(a, r0, r1, 0, 1, 0);           \
+        case 1: return lossopt_margin_v4_lim_##SUFFIX(a, r0, r1, 0, 1, 1);           \
+        case 2: return lossopt_margin_v4_lim_##SUFFIX(a, r0, r1, 0, 2, 0);           \
+        case 3: return lossopt_margin_v4_lim_##SUFFIX(a, r0, r1, 0, 2, 1);           \
+        case 4: return lossopt_margin_v4_lim_##SUFFIX(a, r0, r1, 1, 1, 0);           \
+        case 5: return lossopt_margin_v4_lim_##SUFFIX(a, r0, r1, 1, 1, 1);           \
+        case 6: return lossopt_margin_v4_lim_##SUFFIX(a, r0, r1, 1, 2, 0);           \
+        default: return lossopt_margin_v4_lim_##SUFFIX(a, r0, r1, 1, 2, 1);          \
+        }                                                                            \
+    }
+
+LOSSOPT_DEFINE_MARGIN_AVX512(double, f64)
+LOSSOPT_DEFINE_MARGIN_AVX512(float, f32)
+#endif /* LOSSOPT_HAVE_DISPATCH */
+
+/* Rows [r0, r1) of the scores in `args` (a lossopt_margin_args): their
+ * weighted losses summed (and stored in row_loss when given), their gradients
+ * times gscale written into g (when given).  The x86-64-v4 path runs the
+ * AVX-512 code above (faster than the vectorised loops for short and long
+ * rows alike), the others lossopt_margin_rows_any_*. */
+#if LOSSOPT_HAVE_DISPATCH
+#define LOSSOPT_DEFINE_MARGIN_ROWS(SUFFIX)                                            \
+    static double lossopt_margin_rows_##SUFFIX(const void *args, ptrdiff_t r0, ptrdiff_t r1) \
+    {                                                                                \
+        if (lossopt_isa_level() == LOSSOPT_ISA_V4)                                   \
+            return lossopt_margin_rows_avx512_##SUFFIX(args, r0, r1);                \
+        return lossopt_margin_rows_any_##SUFFIX(args, r0, r1);                       \
+    }
+#else
+#define LOSSOPT_DEFINE_MARGIN_ROWS(SUFFIX)                                            \
+    static double lossopt_margin_rows_##SUFFIX(const void *args, ptrdiff_t r0, ptrdiff_t r1) \
+    {                                                                                \
+        return lossopt_margin_rows_any_##SUFFIX(args, r0, r1);                       \
+    }
+#endif
+LOSSOPT_DEFINE_MARGIN_ROWS(f64)
+LOSSOPT_DEFINE_MARGIN_ROWS(f32)
 
 #endif /* LOSSOPT_MARGIN_H */

@@ -373,3 +373,118 @@ def test_bad_label_in_a_late_block(rng, threads, where):
             loss(x, y)
     np.testing.assert_array_equal(out, 7.0)
     np.testing.assert_array_equal(x, x0)
+
+
+def scalar_reference(x, y, margin=1.0, kind="weston_watkins", p=1, lw=None, scale=1.0):
+    """Row losses and the gradient (times `scale`) row by row in Python floats
+    (float64), with NaN and infinities as documented: a NaN term is on and
+    propagates; Crammer-Singer: NaN anywhere in a row makes its loss and
+    gradient NaN; weighted 0 contributes nothing."""
+    x = np.asarray(x, np.float64)
+    n, c = x.shape
+    lw = np.ones(n) if lw is None else lw
+    loss, g = np.zeros(n), np.zeros((n, c))
+    for i in range(n):
+        row, yi = [float(v) for v in x[i]], int(y[i])
+        if lw[i] == 0:
+            continue
+        sc = scale * lw[i]
+        if kind == "weston_watkins":
+            base, acc, gsum = margin - row[yi], 0.0, 0.0
+            for j in range(c):
+                z = base + row[j]
+                if j != yi and (z > 0 or np.isnan(z)):
+                    acc += z ** p
+                    d = z if np.isnan(z) else (2 * sc * z if p == 2 else sc)
+                    g[i, j] = d
+                    gsum += d
+            g[i, yi] = -gsum
+            loss[i] = lw[i] * acc
+            continue
+        if any(np.isnan(v) for v in row):
+            loss[i], g[i] = np.nan, np.nan
+            continue
+        others = [row[j] for j in range(c) if j != yi]
+        mx = max(others) if others else -np.inf
+        h = margin + mx - row[yi]
+        if np.isnan(h):
+            loss[i], g[i] = np.nan, np.nan
+        elif h > 0:
+            loss[i] = lw[i] * h ** p
+            d = 2 * sc * h if p == 2 else sc
+            k = next(j for j in range(c) if j != yi and row[j] == mx)
+            g[i, k], g[i, yi] = d, -d
+    return loss, g
+
+
+# rows of every length around the AVX-512 chunks (8 doubles / 16 floats), the
+# unrolled short-row cases (<= 8, <= 16 classes) and the long-row threshold (64)
+CLASS_COUNTS = [1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 33, 63, 64, 65, 100]
+
+
+@pytest.mark.parametrize("c", CLASS_COUNTS)
+@pytest.mark.parametrize("kind, p", itertools.product(KINDS, [1, 2]))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_row_lengths_ties_kinks_and_weights(rng, c, kind, p, dtype):
+    """Integer scores (ties in the Crammer-Singer maximum, Weston-Watkins terms
+    exactly at their kink), an odd number of rows, class and sample weights
+    with zeros, against the NumPy references; loss-only calls give the same
+    bits as loss_and_gradient, and so does the gradient written in place."""
+    n = 37
+    x = rng.integers(-2, 3, size=(n, c)).astype(dtype)
+    y = rng.integers(0, c, size=n)
+    cw = rng.uniform(0.5, 2, size=c)
+    cw[0] = 0.0
+    sw = rng.uniform(0, 2, size=n)
+    sw[[1, 20]] = 0.0
+    x[1] = np.nan                                     # weighted 0: contributes nothing
+    loss = lossopt.MulticlassHinge(kind=kind, p=p, class_weight=cw, reduction="none")
+    value, grad = loss.loss_and_gradient(x, y, sw)
+    x64 = np.nan_to_num(x.astype(np.float64))
+    rtol = 1e-14 if dtype == np.float64 else 1e-6
+    np.testing.assert_allclose(value, reference(x64, y, 1.0, kind, p, cw, "none", sw),
+                               rtol=rtol, atol=1e-300)     # float32 losses for float32
+    np.testing.assert_allclose(grad, reference_gradient(x64, y, 1.0, kind, p, cw, sw),
+                               rtol=rtol, atol=1e-300)
+    assert value[1] == 0.0 and not grad[1].any()
+    np.testing.assert_array_equal(loss(x, y, sw), value)
+    for reduction in ("mean", "sum"):
+        red = lossopt.MulticlassHinge(kind=kind, p=p, class_weight=cw, reduction=reduction)
+        v, g = red.loss_and_gradient(x, y, sw)
+        assert red(x, y, sw) == v
+        z = x.copy()
+        v2, g2 = red.loss_and_gradient(z, y, sw, out=z)
+        assert g2 is z and v2 == v
+        np.testing.assert_array_equal(z, g)
+
+
+@pytest.mark.parametrize("c", CLASS_COUNTS)
+@pytest.mark.parametrize("kind, p", itertools.product(KINDS, [1, 2]))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_nan_and_inf_scores_in_rows_of_every_length(rng, c, kind, p, dtype):
+    n = 41
+    x = (rng.normal(size=(n, c)) * 2).astype(dtype)
+    y = rng.integers(0, c, size=n)
+    specials = [np.nan, np.inf, -np.inf]
+    for i in range(0, n, 2):                          # every other row: 1-2 specials
+        for _ in range(1 + i % 2 if c > 1 else 1):
+            x[i, rng.integers(0, c)] = specials[rng.integers(0, 3)]
+    x[3, y[3]] = np.inf                               # at the label
+    x[5, y[5]] = -np.inf
+    x[7, :] = np.inf
+    sw = rng.uniform(0.5, 2, size=n)
+    sw[9] = 0.0
+    x[9, 0] = np.nan                                  # weighted 0
+    x[11, (y[11] + 1) % c] = np.nan                   # a competitor (c > 1)
+    with np.errstate(invalid="ignore", over="ignore"):
+        value, grad = lossopt.MulticlassHinge(kind=kind, p=p, reduction="none") \
+            .loss_and_gradient(x, y, sw)
+        ref, ref_grad = scalar_reference(x, y, 1.0, kind, p,
+                                         sw / c if kind == "weston_watkins" else sw)
+    rtol = 1e-14 if dtype == np.float64 else 1e-6
+    np.testing.assert_allclose(value, ref, rtol=rtol, atol=1e-300)
+    np.testing.assert_allclose(grad, ref_grad, rtol=rtol, atol=1e-300)
+    # (with one class, NaN at the label: Weston-Watkins has no term, Crammer-Singer
+    # propagates any NaN of the row)
+    assert np.isnan(value[11]) == (c > 1 or kind == "crammer_singer")
+    assert value[9] == 0.0 and not grad[9].any()
