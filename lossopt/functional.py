@@ -91,7 +91,9 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False, *, where=
                              f"a with shape {a.shape}") from None
         dtype = result_dtype(a, b)
         a = np.broadcast_to(a.astype(dtype, copy=False), shape)
-        b = np.broadcast_to(b.astype(np.float64, copy=False), shape)
+        # b in the data's dtype (float32 b stays float32: exact in the
+        # kernel's float64 sums), so it is read, not converted
+        b = np.broadcast_to(b.astype(dtype, copy=False), shape)
     if a.ndim == 0:
         a = a.reshape(1)
         b = None if b is None else b.reshape(1)
