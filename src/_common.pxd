@@ -110,6 +110,8 @@ cdef extern from "lossopt_math.h" nogil:
 # The block kernels of the rows with a second per-entry array: probability
 # targets (cross-entropy, KL divergence) and logsumexp's b (lossopt_probs.h).
 cdef extern from "lossopt_probs.h" nogil:
+    void lossopt_xlogx_flat_f64(const double *x, double *out, Py_ssize_t n)
+    void lossopt_xlogx_flat_f32(const float *x, double *out, Py_ssize_t n)
     enum: WS_STRIDE "LOSSOPT_WS_STRIDE"
     enum: PROBS_WS_DOUBLES "LOSSOPT_PROBS_WS_DOUBLES"
     enum: PROBS_M "LOSSOPT_PROBS_M"

@@ -55,6 +55,7 @@ from _common cimport (floating, BLOCK_ELEMS, lossopt_exp_array, lossopt_expf_arr
                       lossopt_log1p_array, lossopt_log, lossopt_log_sum_block, rows_max,
                       rows_exp_sum, row_max_b, row_exp_sum_b, block_exp_sum, block_out, rows_from_columns, block_log_softmax, ce_label_rows, grad_row,
                       lossopt_softmax_rows_coefs, probs_rows, lse_b_rows, WS_STRIDE,
+                      lossopt_xlogx_flat_f64, lossopt_xlogx_flat_f32,
                       PROBS_WS_DOUBLES, PROBS_M, PROBS_S, PROBS_C, PROBS_LZ, PROBS_RL,
                       PROBS_XL, PROBS_SPECIAL, LSE_B_WS_DOUBLES, LSE_B_M, LSE_B_S,
                       LSE_B_C, LSE_B_RES, LSE_B_SIGN, LSE_B_SPECIAL,
@@ -861,6 +862,16 @@ def expf_array(const float[::1] x, float[::1] out):
     """out = exp(x) with the library's vectorised float exp (for tests)."""
     if x.shape[0]:
         lossopt_expf_array(&x[0], &out[0], x.shape[0])
+
+
+def xlogx_array(const floating[::1] x, double[::1] out):
+    """out = x log x (0 log 0 = 0), in double, with the KL divergence's flat
+    sweep (lossopt_probs.h; for tests)."""
+    if x.shape[0]:
+        if floating is float:
+            lossopt_xlogx_flat_f32(&x[0], &out[0], x.shape[0])
+        else:
+            lossopt_xlogx_flat_f64(&x[0], &out[0], x.shape[0])
 
 
 def log_array(const double[::1] x, double[::1] out):
