@@ -43,7 +43,9 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False, *, where=
     b : array_like, optional
         Scale factors, broadcastable with `a`.  They may be negative (use
         `return_sign`); an entry with ``b == 0`` is absent, even if `a` is
-        infinite or NaN there.
+        infinite or NaN there.  When `a` and `b` are both float32, the
+        result is float32 and `b` is read as it is (its values are exact in
+        the float64 sums); otherwise both are taken in float64.
     keepdims : bool, optional
         Keep the reduced axes with size one.
     return_sign : bool, optional
