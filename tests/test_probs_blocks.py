@@ -378,3 +378,36 @@ def test_xlogx_sweep_against_mpmath(rng, dtype):
     assert np.isnan(out[3]) and np.isnan(out[4])
     assert out[5] == pytest.approx(5e-324 * np.log(5e-324), rel=1e-3)   # subnormal result
     assert out[6] == pytest.approx(1e300 * np.log(1e300), rel=1e-15)
+
+
+@pytest.mark.parametrize("c", [7, 100])
+def test_strided_rows_and_other_layouts(rng, c):
+    """Logits, targets and b whose rows are not contiguous (row stride > C),
+    and the class axis first: the same results as contiguous copies."""
+    n = rows_for(c)
+    z, t = make(rng, n, c, np.float64)
+    wide_z = np.zeros((n, c + 5))
+    wide_z[:, 2:c + 2] = z
+    wide_t = np.zeros((n, c + 3))
+    wide_t[:, 1:c + 1] = t
+    zs, ts = wide_z[:, 2:c + 2], wide_t[:, 1:c + 1]
+    assert not zs.flags.c_contiguous and not ts.flags.c_contiguous
+    for loss in (lossopt.KLDivergence(reduction="none"),
+                 lossopt.SoftmaxCrossEntropy(reduction="none")):
+        per, grad = loss.loss_and_gradient(z, t)
+        per_s, grad_s = loss.loss_and_gradient(zs, ts)
+        np.testing.assert_array_equal(per_s, per)
+        np.testing.assert_array_equal(grad_s, grad)
+        for out in (np.zeros((c, n)).T, np.zeros((n, c + 4))[:, 1:c + 1]):
+            loss.loss_and_gradient(zs, ts, out=out)      # Fortran order, row stride > C
+            np.testing.assert_array_equal(out, grad)
+    axis0 = lossopt.KLDivergence(reduction="none", axis=0)
+    per0, grad0 = axis0.loss_and_gradient(z.T, t.T)
+    np.testing.assert_allclose(per0, kl_reference(z, t)[0], rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(grad0, kl_reference(z, t)[1].T, rtol=1e-12, atol=1e-15)
+    b = rng.uniform(0.5, 2.0, size=(n, c))
+    wide_b = np.ones((n, c + 2))
+    wide_b[:, :c] = b
+    ref = lossopt.logsumexp(z, axis=1, b=b)
+    np.testing.assert_array_equal(lossopt.logsumexp(zs, axis=1, b=wide_b[:, :c]), ref)
+    np.testing.assert_array_equal(lossopt.logsumexp(z.T, axis=0, b=b.T), ref)
