@@ -43,7 +43,9 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False, *, where=
     b : array_like, optional
         Scale factors, broadcastable with `a`.  They may be negative (use
         `return_sign`); an entry with ``b == 0`` is absent, even if `a` is
-        infinite or NaN there.
+        infinite or NaN there.  When `a` and `b` are both float32, the
+        result is float32 and `b` is read as it is (its values are exact in
+        the float64 sums); otherwise both are taken in float64.
     keepdims : bool, optional
         Keep the reduced axes with size one.
     return_sign : bool, optional
@@ -91,7 +93,9 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False, *, where=
                              f"a with shape {a.shape}") from None
         dtype = result_dtype(a, b)
         a = np.broadcast_to(a.astype(dtype, copy=False), shape)
-        b = np.broadcast_to(b.astype(np.float64, copy=False), shape)
+        # b in the data's dtype (float32 b stays float32: exact in the
+        # kernel's float64 sums), so it is read, not converted
+        b = np.broadcast_to(b.astype(dtype, copy=False), shape)
     if a.ndim == 0:
         a = a.reshape(1)
         b = None if b is None else b.reshape(1)

@@ -60,12 +60,12 @@ cdef extern from "lossopt_math.h" nogil:
                                        const double *skip, float *out, Py_ssize_t os)
     double lossopt_row_max_b_f64(const double *x, const unsigned char *mask, const double *b,
                                  Py_ssize_t n)
-    double lossopt_row_max_b_f32(const float *x, const unsigned char *mask, const double *b,
+    double lossopt_row_max_b_f32(const float *x, const unsigned char *mask, const float *b,
                                  Py_ssize_t n)
     void lossopt_row_exp_sum_b_f64(const double *x, const unsigned char *mask, const double *b,
                                    Py_ssize_t n, double m, double *e, double *s_out,
                                    double *c_out)
-    void lossopt_row_exp_sum_b_f32(const float *x, const unsigned char *mask, const double *b,
+    void lossopt_row_exp_sum_b_f32(const float *x, const unsigned char *mask, const float *b,
                                    Py_ssize_t n, double m, float *e, double *s_out,
                                    double *c_out)
     void lossopt_ce_label_rows(int is_float, const void *x, Py_ssize_t xs, const Py_ssize_t *y,
@@ -105,6 +105,74 @@ cdef extern from "lossopt_math.h" nogil:
     const char *lossopt_simd_path()
     const char *lossopt_simd_best_path()
     int lossopt_isa_requested()
+
+
+# The block kernels of the rows with a second per-entry array: probability
+# targets (cross-entropy, KL divergence) and logsumexp's b (lossopt_probs.h).
+cdef extern from "lossopt_probs.h" nogil:
+    void lossopt_xlogx_flat_f64(const double *x, double *out, Py_ssize_t n)
+    void lossopt_xlogx_flat_f32(const float *x, double *out, Py_ssize_t n)
+    enum: WS_STRIDE "LOSSOPT_WS_STRIDE"
+    enum: PROBS_WS_DOUBLES "LOSSOPT_PROBS_WS_DOUBLES"
+    enum: PROBS_M "LOSSOPT_PROBS_M"
+    enum: PROBS_S "LOSSOPT_PROBS_S"
+    enum: PROBS_C "LOSSOPT_PROBS_C"
+    enum: PROBS_LZ "LOSSOPT_PROBS_LZ"
+    enum: PROBS_RL "LOSSOPT_PROBS_RL"
+    enum: PROBS_XL "LOSSOPT_PROBS_XL"
+    enum: PROBS_SPECIAL "LOSSOPT_PROBS_SPECIAL"
+    enum: LSE_B_WS_DOUBLES "LOSSOPT_LSE_B_WS_DOUBLES"
+    enum: LSE_B_M "LOSSOPT_LSE_B_M"
+    enum: LSE_B_S "LOSSOPT_LSE_B_S"
+    enum: LSE_B_C "LOSSOPT_LSE_B_C"
+    enum: LSE_B_RES "LOSSOPT_LSE_B_RES"
+    enum: LSE_B_SIGN "LOSSOPT_LSE_B_SIGN"
+    enum: LSE_B_SPECIAL "LOSSOPT_LSE_B_SPECIAL"
+    void lossopt_probs_rows_f64(const double *x, Py_ssize_t xs, const double *p, Py_ssize_t ps,
+                                Py_ssize_t nr, Py_ssize_t C, const double *w, double keep,
+                                double eps_c, const double *sw, double grad_scale, int kl,
+                                double *out, Py_ssize_t os, double *ws)
+    void lossopt_probs_rows_f32(const float *x, Py_ssize_t xs, const float *p, Py_ssize_t ps,
+                                Py_ssize_t nr, Py_ssize_t C, const double *w, double keep,
+                                double eps_c, const double *sw, double grad_scale, int kl,
+                                float *out, Py_ssize_t os, double *ws)
+    void lossopt_lse_b_rows_f64(const double *x, Py_ssize_t xs, const unsigned char *mask,
+                                Py_ssize_t ms, const double *b, Py_ssize_t bs, Py_ssize_t nr,
+                                Py_ssize_t C, double *ws)
+    void lossopt_lse_b_rows_f32(const float *x, Py_ssize_t xs, const unsigned char *mask,
+                                Py_ssize_t ms, const float *b, Py_ssize_t bs, Py_ssize_t nr,
+                                Py_ssize_t C, double *ws)
+
+
+cdef inline void probs_rows(const floating *x, Py_ssize_t xs, const floating *p, Py_ssize_t ps,
+                            Py_ssize_t nr, Py_ssize_t C, const double *w, double keep,
+                            double eps_c, const double *sw, double grad_scale, bint kl,
+                            floating *out, Py_ssize_t os, double *ws) noexcept nogil:
+    """Cross-entropy with probability targets (with kl: the KL divergence) of
+    a block of rows: per row (at ws + PROBS_* * WS_STRIDE) the maxima,
+    sums, lz, weighted loss, the targets' sum t log t (kl) and special = 1
+    for the rows left to the engine (maximum not finite, weight 0); the
+    gradient of the others into out (when not NULL).  ws: PROBS_WS_DOUBLES
+    doubles."""
+    if floating is float:
+        lossopt_probs_rows_f32(x, xs, p, ps, nr, C, w, keep, eps_c, sw, grad_scale, kl, out,
+                               os, ws)
+    else:
+        lossopt_probs_rows_f64(x, xs, p, ps, nr, C, w, keep, eps_c, sw, grad_scale, kl, out,
+                               os, ws)
+
+
+cdef inline void lse_b_rows(const floating *x, Py_ssize_t xs, const unsigned char *mask,
+                            Py_ssize_t ms, const floating *b, Py_ssize_t bs, Py_ssize_t nr,
+                            Py_ssize_t C, double *ws) noexcept nogil:
+    """logsumexp with b of a block of rows: per row (at ws + LSE_B_* *
+    WS_STRIDE) the maxima, sums s and c, result, sign, and special = 1 for
+    the rows left to the engine (maximum or result not finite).  ws:
+    LSE_B_WS_DOUBLES doubles."""
+    if floating is float:
+        lossopt_lse_b_rows_f32(x, xs, mask, ms, b, bs, nr, C, ws)
+    else:
+        lossopt_lse_b_rows_f64(x, xs, mask, ms, b, bs, nr, C, ws)
 
 
 # Thread thresholds, in elements.  Below them a kernel runs on the calling
@@ -190,17 +258,18 @@ cdef inline void block_log_softmax(const floating *x, Py_ssize_t xs, Py_ssize_t 
         lossopt_block_log_softmax_f64(x, xs, nr, C, m, lz, skip, out, os)
 
 
-cdef inline double row_max_b(const floating *x, const unsigned char *mask, const double *b,
+cdef inline double row_max_b(const floating *x, const unsigned char *mask, const floating *b,
                             Py_ssize_t n) noexcept nogil:
     """The maximum of a row over its entries present in the mask (when given)
-    and with b != 0 (logsumexp's scale factors); -inf when none is."""
+    and with b != 0 (logsumexp's scale factors, of the data's type); -inf
+    when none is."""
     if floating is float:
         return lossopt_row_max_b_f32(x, mask, b, n)
     else:
         return lossopt_row_max_b_f64(x, mask, b, n)
 
 
-cdef inline void row_exp_sum_b(const floating *x, const unsigned char *mask, const double *b,
+cdef inline void row_exp_sum_b(const floating *x, const unsigned char *mask, const floating *b,
                                Py_ssize_t n, double m, floating *e, double *s_out,
                                double *c_out) noexcept nogil:
     """e = exp(x - m) in double (0 where absent); c += sum of b where e == 1,

@@ -61,7 +61,11 @@ import numpy as np
 from _common cimport (floating, BLOCK_ELEMS, lossopt_exp_array, lossopt_expf_array,
                       lossopt_log1p_array, lossopt_log, lossopt_log_sum_block, rows_max,
                       rows_exp_sum, row_max_b, row_exp_sum_b, block_exp_sum, block_out, rows_from_columns, block_log_softmax, ce_label_rows, grad_row,
-                      lossopt_softmax_rows_coefs,
+                      lossopt_softmax_rows_coefs, probs_rows, lse_b_rows, WS_STRIDE,
+                      lossopt_xlogx_flat_f64, lossopt_xlogx_flat_f32,
+                      PROBS_WS_DOUBLES, PROBS_M, PROBS_S, PROBS_C, PROBS_LZ, PROBS_RL,
+                      PROBS_XL, PROBS_SPECIAL, LSE_B_WS_DOUBLES, LSE_B_M, LSE_B_S,
+                      LSE_B_C, LSE_B_RES, LSE_B_SIGN, LSE_B_SPECIAL,
                       log_softmax_row, coef_sums, rows_xlogx, FUSED_ROW_MIN,
                       threads_for, n_blocks_of, sum_in_order, row_stride,
                       PARALLEL_MIN_EXP_ELEMS)
@@ -132,7 +136,7 @@ cdef struct RowArgs:
     Py_ssize_t mask_stride
     Py_ssize_t b_stride
     const unsigned char *mask      # `where`; NULL = every entry present
-    const double *b                # logsumexp scale factors; NULL = ones
+    const void *b                  # logsumexp scale factors, of the data's type; NULL = ones
     const Py_ssize_t *labels       # cross-entropy class labels
     Py_ssize_t ignore_index
     const double *class_weight     # NULL = ones
@@ -147,10 +151,18 @@ cdef struct RowArgs:
     double *block_loss             # cross-entropy partial sum per block; may be NULL
 
 
-cdef inline bint is_present(const RowArgs *a, Py_ssize_t i, Py_ssize_t j) noexcept nogil:
+cdef inline double b_at(const RowArgs *a, const floating *xr, Py_ssize_t i,
+                       Py_ssize_t j) noexcept nogil:
+    """logsumexp's b_ij (b has the type of the data x, whose row xr only tells
+    the type)."""
+    return (<const floating *>a.b)[i * a.b_stride + j]
+
+
+cdef inline bint is_present(const RowArgs *a, const floating *xr, Py_ssize_t i,
+                            Py_ssize_t j) noexcept nogil:
     if a.mask != NULL and a.mask[i * a.mask_stride + j] == 0:
         return False
-    if a.b != NULL and a.b[i * a.b_stride + j] == 0.0:
+    if a.b != NULL and b_at(a, xr, i, j) == 0.0:
         return False
     return True
 
@@ -162,9 +174,9 @@ cdef inline double direct_lse(const RowArgs *a, const floating *xr, Py_ssize_t i
     cdef double total = 0.0, bj = 1.0
     cdef Py_ssize_t j
     for j in range(a.n_cols):
-        if is_present(a, i, j):
+        if is_present(a, xr, i, j):
             if a.b != NULL:
-                bj = a.b[i * a.b_stride + j]
+                bj = b_at(a, xr, i, j)
             total += bj * exp(<double>xr[j])
     if total > 0:
         sign[0] = 1.0
@@ -183,7 +195,7 @@ cdef inline double masked_max(const RowArgs *a, const floating *xr, Py_ssize_t i
     cdef double m = -INFINITY, v
     cdef Py_ssize_t j
     for j in range(a.n_cols):
-        if is_present(a, i, j):
+        if is_present(a, xr, i, j):
             v = xr[j]
             m = v if v > m else m
     return m
@@ -202,7 +214,7 @@ cdef inline int row_flag(const RowArgs *a, const floating *xr, Py_ssize_t i,
         return ROW_FINITE
     flag = ROW_POS_INF if m > 0 else ROW_NEG_INF
     for j in range(a.n_cols):
-        if xr[j] != xr[j] and is_present(a, i, j):
+        if xr[j] != xr[j] and is_present(a, xr, i, j):
             flag = ROW_NAN
             break
     if a.mode == MODE_LSE:
@@ -224,7 +236,8 @@ cdef inline void exp_row(const RowArgs *a, const floating *xr, Py_ssize_t i, Py_
         rows_exp_sum(xr + j0, 0, mask, 0, 1, n, &m, e, s, c)
     else:
         # logsumexp with b: entries with b == 0 absent, exp in double
-        row_exp_sum_b(xr + j0, mask, a.b + i * a.b_stride + j0, n, m, e, s, c)
+        row_exp_sum_b(xr + j0, mask, <const floating *>a.b + i * a.b_stride + j0, n, m, e,
+                      s, c)
 
 
 cdef inline const floating *exp_chunk(const RowArgs *a, const floating *xr, Py_ssize_t i,
@@ -337,7 +350,8 @@ cdef inline void row_softmax(const RowArgs *a, const floating *xr, floating *out
         log_softmax_row(xr, outr, C, m, lzv)
     else:
         for j in range(C):
-            outr[j] = <floating>(((xr[j] - m) - lzv) if is_present(a, i, j) else -INFINITY)
+            outr[j] = <floating>(((xr[j] - m) - lzv) if is_present(a, xr, i, j)
+                                   else -INFINITY)
 
 
 cdef inline double finalize_cross_entropy(const RowArgs *a, const floating *xr,
@@ -477,6 +491,82 @@ cdef inline bint short_rows(const RowArgs *a, const floating *x, floating *out,
     return True
 
 
+# ------------------------------ rows with a second array: probs, KL, b --
+# Cross-entropy with probability targets, the KL divergence and logsumexp
+# with b, for rows that fit the block buffer: one block kernel each
+# (lossopt_probs.h: the block's sums, results and gradient in vectorised
+# passes, no per-row calls); the rows it marks special go through the
+# engine's formulas below (row_flag, finalize_lse, finalize_cross_entropy).
+
+cdef inline void lse_b_block(const RowArgs *a, const floating *x, Py_ssize_t r0,
+                             Py_ssize_t nr, double *ws) noexcept nogil:
+    """logsumexp with b of the rows [r0, r0 + nr) (nr * n_cols <= BLOCK_ELEMS)."""
+    cdef Py_ssize_t k, i
+    cdef double *rm = ws + LSE_B_M * WS_STRIDE
+    cdef double *rs = ws + LSE_B_S * WS_STRIDE
+    cdef double *rc = ws + LSE_B_C * WS_STRIDE
+    cdef double *res = ws + LSE_B_RES * WS_STRIDE
+    cdef double *sgn = ws + LSE_B_SIGN * WS_STRIDE
+    cdef double *special = ws + LSE_B_SPECIAL * WS_STRIDE
+    cdef const floating *xr
+    cdef double r
+    lse_b_rows(x + r0 * a.x_stride, a.x_stride,
+               a.mask + r0 * a.mask_stride if a.mask != NULL else NULL, a.mask_stride,
+               <const floating *>a.b + r0 * a.b_stride, a.b_stride, nr, a.n_cols, ws)
+    for k in range(nr):
+        i = r0 + k
+        if special[k] != 0.0:
+            # not finite: the literal sum (row_flag writes it where the
+            # maximum is not finite, finalize_lse where the result is not)
+            xr = x + i * a.x_stride
+            if row_flag(a, xr, i, rm[k]) == ROW_FINITE:
+                finalize_lse(a, xr, i, rm[k], rs[k], rc[k], 0.0)
+            continue
+        r = res[k]
+        if sgn[k] < 0 and a.row_sign == NULL:
+            r = NAN                       # a negative sum without return_sign
+        a.row_value[i] = r
+        if a.row_sign != NULL:
+            a.row_sign[i] = sgn[k]
+
+
+cdef inline double probs_block(const RowArgs *a, const floating *x, floating *out,
+                               const floating *probs, Py_ssize_t r0, Py_ssize_t nr,
+                               double *ws) noexcept nogil:
+    """Cross-entropy with probability targets (a.kl: the KL divergence) of
+    the rows [r0, r0 + nr) (nr * n_cols <= BLOCK_ELEMS; no mask): writes
+    their gradient (when wanted) and row losses, returns their weighted loss
+    summed in row order."""
+    cdef Py_ssize_t xs = a.x_stride, k, i
+    cdef double *rm = ws + PROBS_M * WS_STRIDE
+    cdef double *rs = ws + PROBS_S * WS_STRIDE
+    cdef double *rc = ws + PROBS_C * WS_STRIDE
+    cdef double *rlz = ws + PROBS_LZ * WS_STRIDE
+    cdef double *rl = ws + PROBS_RL * WS_STRIDE
+    cdef double *xl = ws + PROBS_XL * WS_STRIDE
+    cdef double *special = ws + PROBS_SPECIAL * WS_STRIDE
+    cdef double loss = 0.0
+    cdef const floating *xr
+    probs_rows(x + r0 * xs, xs, probs + r0 * a.probs_stride, a.probs_stride, nr, a.n_cols,
+               a.class_weight, 1.0 - a.smoothing, a.smoothing / a.n_cols,
+               a.sample_weight + r0 if a.sample_weight != NULL else NULL, a.grad_scale,
+               a.kl, out + r0 * a.out_stride if a.want_grad else NULL, a.out_stride, ws)
+    for k in range(nr):
+        i = r0 + k
+        if special[k] != 0.0:
+            # maximum not finite or weight 0: nothing of the exponentials used
+            xr = x + i * xs
+            rl[k] = finalize_cross_entropy(a, xr, out + i * a.out_stride if a.want_grad
+                                           else NULL, probs + i * a.probs_stride, i, rm[k],
+                                           row_flag(a, xr, i, rm[k]), rs[k], rc[k], rlz[k],
+                                           xl[k], <const floating *>NULL, <floating *>ws,
+                                           <Deferred *>NULL)
+        elif a.row_value != NULL:
+            a.row_value[i] = rl[k]
+        loss += rl[k]
+    return loss
+
+
 cdef inline void rows_block(const RowArgs *a, const floating *x, floating *out,
                             const floating *probs, Py_ssize_t blk,
                             double *ws) noexcept nogil:
@@ -512,6 +602,12 @@ cdef inline void rows_block(const RowArgs *a, const floating *x, floating *out,
     cdef const floating *pr = NULL
     cdef floating *outr = NULL
 
+    if C <= BLOCK_ELEMS and a.mode == MODE_LSE and a.b != NULL:
+        lse_b_block(a, x, r0, nr, ws)
+        return
+    if C <= BLOCK_ELEMS and a.mode == MODE_CE_PROBS:
+        a.block_loss[blk] = probs_block(a, x, out, probs, r0, nr, ws)
+        return
     if (plain and C <= BLOCK_ELEMS and a.mode != MODE_CE_PROBS and a.smoothing == 0.0 and
             short_rows(a, x, out, blk, r0, nr, buf, rm, rflag, rs, rc, rlz, rtlogt)):
         return
@@ -533,7 +629,7 @@ cdef inline void rows_block(const RowArgs *a, const floating *x, floating *out,
                 rows_max(xr, xs, 1, C, &rm[k])
             elif a.b != NULL:
                 rm[k] = row_max_b(xr, a.mask + (r0 + k) * a.mask_stride if a.mask != NULL
-                                  else NULL, a.b + (r0 + k) * a.b_stride, C)
+                                  else NULL, <const floating *>a.b + (r0 + k) * a.b_stride, C)
             else:
                 rm[k] = masked_max(a, xr, r0 + k)
             rflag[k] = row_flag(a, xr, r0 + k, rm[k])
@@ -660,7 +756,9 @@ cdef inline void rows_block(const RowArgs *a, const floating *x, floating *out,
 cdef int run_rows(RowArgs *a, const floating *x, floating *out, const floating *probs,
                   int n_threads, Py_ssize_t min_parallel) except -1 nogil:
     """Run the engine over all rows; returns 0, or raises MemoryError."""
-    cdef Py_ssize_t n_blocks, blk, ws_size = WS_ARRAYS * BLOCK_ELEMS
+    # (the engine's arrays, or the block kernels' of lossopt_probs.h)
+    cdef Py_ssize_t n_blocks, blk, ws_size = max(WS_ARRAYS * BLOCK_ELEMS, max(
+        <Py_ssize_t>PROBS_WS_DOUBLES, <Py_ssize_t>LSE_B_WS_DOUBLES))
     cdef int nt, tid
     cdef double *ws
     if a.n_cols > 0:
@@ -717,16 +815,17 @@ cdef inline void _set_mask(RowArgs *a, const unsigned char[:, :] where, object w
 
 
 def logsumexp_rows(const floating[:, :] x, double[::1] out, double[::1] sign=None,
-                   const unsigned char[:, :] where=None, const double[:, :] b=None,
+                   const unsigned char[:, :] where=None, const floating[:, :] b=None,
                    int n_threads=1, *, x_arr=None, where_arr=None, b_arr=None,
                    Py_ssize_t min_parallel=-1):
-    """out[i] = log|sum_j b_ij exp(x_ij)| over the present entries of row i."""
+    """out[i] = log|sum_j b_ij exp(x_ij)| over the present entries of row i
+    (b, when given, of x's dtype)."""
     cdef RowArgs a
     _init_args(&a, MODE_LSE, x.shape[0], x.shape[1])
     a.x_stride = row_stride(x_arr, sizeof(floating))
     _set_mask(&a, where, where_arr)
     if b is not None:
-        a.b_stride = row_stride(b_arr, sizeof(double))
+        a.b_stride = row_stride(b_arr, sizeof(floating))
         if b.shape[0] * b.shape[1] > 0:
             a.b = &b[0, 0]
     if a.n_rows == 0:
@@ -841,6 +940,16 @@ def expf_array(const float[::1] x, float[::1] out):
     """out = exp(x) with the library's vectorised float exp (for tests)."""
     if x.shape[0]:
         lossopt_expf_array(&x[0], &out[0], x.shape[0])
+
+
+def xlogx_array(const floating[::1] x, double[::1] out):
+    """out = x log x (0 log 0 = 0), in double, with the KL divergence's flat
+    sweep (lossopt_probs.h; for tests)."""
+    if x.shape[0]:
+        if floating is float:
+            lossopt_xlogx_flat_f32(&x[0], &out[0], x.shape[0])
+        else:
+            lossopt_xlogx_flat_f64(&x[0], &out[0], x.shape[0])
 
 
 def log_array(const double[::1] x, double[::1] out):
