@@ -87,6 +87,7 @@ cdef extern from "lossopt_rows.h" nogil:
                                   void *out, Py_ssize_t r0, Py_ssize_t nr, void *e, double *m,
                                   double *s, double *c, double *lz, double *rl,
                                   double *special, double *loss)
+    int lossopt_rows_kernel_for(int is_float, Py_ssize_t n_cols, Py_ssize_t nr)
 
 
 cdef enum:
@@ -465,6 +466,10 @@ cdef inline bint short_rows(const RowArgs *a, const floating *x, floating *out,
                                    r0, nr, buf, rm, rs, rc, rlz, rl, rspecial, &loss)
     if n_special < 0:
         return False
+    if a.mode == MODE_LSE and a.row_sign != NULL:
+        for k in range(nr):
+            if rspecial[k] == 0.0:
+                a.row_sign[r0 + k] = 1.0     # (special rows: set below)
     if n_special > 0:
         loss = 0.0
         for k in range(nr):
@@ -928,6 +933,13 @@ def softmax_cross_entropy_rows(const floating[:, :] logits, floating[:, :] grad,
         run_rows(&a, x_ptr, g_ptr, p_ptr, n_threads, min_parallel)
         total = sum_in_order(&partial[0], n_blocks)
     return total
+
+
+def rows_kernel(Py_ssize_t n_cols, bint is_float, Py_ssize_t n_rows=1):
+    """Which kernel of lossopt_rows.h takes a block of n_rows plain rows of
+    n_cols values on the running ISA path: "short", "long" or None (the
+    engine); for the tests, which check that the kernels they test run."""
+    return (None, "short", "long")[lossopt_rows_kernel_for(is_float, n_cols, n_rows)]
 
 
 def exp_array(const double[::1] x, double[::1] out):

@@ -184,10 +184,14 @@ LOSSOPT_ROWS_INLINE void lossopt_rows_store_cols8(
         const __mmask8 cm = (__mmask8)lossopt_rows_first(w);
         lossopt_rows_t4x2(v);
         for (int r = 0; r < 4; r++) {
+            /* 512-bit masked stores (vmovupd: masked-off lanes never fault); a
+             * 256-bit one of a half was compiled to a masked vextractf64x4
+             * to memory, which faulted past the end of a mapping */
             if (store >> r & 1)
-                _mm256_mask_storeu_pd(p + r * os + j0, cm, _mm512_castpd512_pd256(v[r]));
+                _mm512_mask_storeu_pd(p + r * os + j0, cm, v[r]);
             if (store >> (r + 4) & 1)
-                _mm256_mask_storeu_pd(p + (r + 4) * os + j0, cm, _mm512_extractf64x4_pd(v[r], 1));
+                _mm512_mask_storeu_pd(p + (r + 4) * os + j0, cm,
+                                      _mm512_shuffle_f64x2(v[r], v[r], 0xEE));
         }
         return;
     }
@@ -738,6 +742,26 @@ LOSSOPT_ROWS_DEFINE_LONG(float, f32)
  * Returns the number of special rows, or -1 where there is no such kernel
  * (the engine then does all).
  */
+enum { LOSSOPT_ROWS_NONE = 0, LOSSOPT_ROWS_SHORT = 1, LOSSOPT_ROWS_LONG = 2 };
+
+/* Which kernel takes a block of nr rows of n_cols values (LOSSOPT_ROWS_*):
+ * the short-row one for C < LOSSOPT_ROWS_MAX_C, the long-row one while the
+ * block fits the buffer (float64 only up to LOSSOPT_ROWS_LONG_MAX_C_F64
+ * classes), none off the x86-64-v4 path. */
+static int lossopt_rows_kernel_for(int is_float, ptrdiff_t n_cols, ptrdiff_t nr)
+{
+#if LOSSOPT_HAVE_DISPATCH
+    if (lossopt_isa_level() != LOSSOPT_ISA_V4 || n_cols < 1)
+        return LOSSOPT_ROWS_NONE;
+    if (n_cols <= LOSSOPT_ROWS_MAX_C)
+        return LOSSOPT_ROWS_SHORT;
+    if (nr * n_cols <= LOSSOPT_BLOCK_ELEMS && (is_float || n_cols <= LOSSOPT_ROWS_LONG_MAX_C_F64))
+        return LOSSOPT_ROWS_LONG;
+#endif
+    (void)is_float; (void)n_cols; (void)nr;
+    return LOSSOPT_ROWS_NONE;
+}
+
 static ptrdiff_t lossopt_rows_short(int is_float, const lossopt_rows_args *a, const void *x,
                                     void *out, ptrdiff_t r0, ptrdiff_t nr, void *e,
                                     double *m, double *s, double *c, double *lz, double *rl,
@@ -745,20 +769,19 @@ static ptrdiff_t lossopt_rows_short(int is_float, const lossopt_rows_args *a, co
 {
 #if LOSSOPT_HAVE_DISPATCH
     const lossopt_rows_arrays w = {m, s, c, lz, rl, special, loss};
-    if (lossopt_isa_level() == LOSSOPT_ISA_V4 && a->n_cols >= 1 &&
-            a->n_cols <= LOSSOPT_ROWS_MAX_C) {
+    switch (lossopt_rows_kernel_for(is_float, a->n_cols, nr)) {
+    case LOSSOPT_ROWS_SHORT:
         if (is_float)
             return lossopt_rows_f32_avx512(a, (const float *)x, (float *)out, r0, nr, &w);
         return lossopt_rows_f64_avx512(a, (const double *)x, (double *)out, r0, nr, &w);
-    }
-    if (lossopt_isa_level() == LOSSOPT_ISA_V4 && a->n_cols > LOSSOPT_ROWS_MAX_C &&
-            nr * a->n_cols <= LOSSOPT_BLOCK_ELEMS &&
-            (is_float || a->n_cols <= LOSSOPT_ROWS_LONG_MAX_C_F64)) {
+    case LOSSOPT_ROWS_LONG:
         if (is_float)
             return lossopt_rows_long_f32(a, (const float *)x, (float *)out, r0, nr, (float *)e,
                                          &w);
         return lossopt_rows_long_f64(a, (const double *)x, (double *)out, r0, nr, (double *)e,
                                      &w);
+    default:
+        break;
     }
 #endif
     (void)is_float; (void)a; (void)x; (void)out; (void)r0; (void)nr; (void)e; (void)m;

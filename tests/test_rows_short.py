@@ -141,6 +141,38 @@ def test_special_rows_inside_a_group(rng, dtype, n_cols):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("n_cols", [1, 2, 7, 8, 9, 15, 16, 17, 63, 64, 100, 700])
+def test_return_sign_without_b(rng, dtype, n_cols):
+    # the kernels write lse only: the sign of every plain row is +1 (scipy's
+    # sign of a sum of exponentials), of a row of -inf 0, of a NaN row NaN
+    x = mixed(n_cols, dtype, rng)
+    with np.errstate(all="ignore"):
+        lse, sign = lossopt.logsumexp(x, axis=1, return_sign=True)
+        ref_lse, ref_sign = sc.logsumexp(x.astype(np.float64), axis=1, return_sign=True)
+    np.testing.assert_allclose(lse, ref_lse, equal_nan=True, **lse_tol(dtype))
+    np.testing.assert_array_equal(sign, ref_sign)
+    y = (rng.normal(size=(37, n_cols)) * 4).astype(dtype)
+    lse, sign = lossopt.logsumexp(y, axis=1, return_sign=True)
+    np.testing.assert_array_equal(sign, np.ones(37))
+    assert lossopt.logsumexp(y[0], return_sign=True)[1] == 1.0
+
+
+def test_the_kernels_run_on_the_v4_path():
+    """The tests of this file test the kernels where they exist (and the
+    engine elsewhere): the dispatcher picks them on the x86-64-v4 path."""
+    from lossopt._kernels import _runtime
+    v4 = _runtime.simd_path().startswith("x86-64-v4")
+    expect = {(10, False): "short", (63, True): "short", (64, False): "long",
+              (256, False): "long", (257, False): None, (2048, True): "long",
+              (2049, True): None}
+    for (c, is_float), kernel in expect.items():
+        assert _softmax.rows_kernel(c, is_float) == (kernel if v4 else None), (c, is_float)
+    # a long row only while the block fits the 2048-value buffer
+    assert _softmax.rows_kernel(100, True, n_rows=21) is None
+    assert _softmax.rows_kernel(100, True, n_rows=20) == ("long" if v4 else None)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n_cols", [1, 2, 7, 8, 9, 15, 16, 17, 63, 64, 100, 700])
 def test_special_rows_cross_entropy(rng, dtype, n_cols):
     x = mixed(n_cols, dtype, rng)
     n = x.shape[0]
