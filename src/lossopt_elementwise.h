@@ -88,22 +88,27 @@ LOSSOPT_ALWAYS_INLINE double lossopt_pm1(double t)
  * a (a - 1) is exactly 0 there and non-zero for every other finite a (for
  * 0 < a < 1 it is within a factor 2 of min(a, 1 - a), which does not
  * underflow to 0), +inf for an infinite label, and NaN, which no ordered
- * comparison accepts, for a NaN one: one comparison instead of four. */
-LOSSOPT_ALWAYS_INLINE int lossopt_bad_sign_label(double t)
-{
-    double a = fabs(t);
-    return fabs(a * (a - 1.0)) > 0.0;
-}
+ * comparison accepts, for a NaN one: one comparison instead of four.
+ * The same holds in float (0 < a < 1 gives at least the smallest subnormal),
+ * so the checks run in the data's own type: 16 lanes on AVX-512 for float. */
+#define LOSSOPT_DEFINE_DOMAIN_CHECKS(T, SFX)                                         \
+    LOSSOPT_ALWAYS_INLINE int lossopt_bad_sign_label##SFX(T t)                       \
+    {                                                                                \
+        T a = t < (T)0 ? -t : t;                                                     \
+        T q = a * (a - (T)1);                                                        \
+        return (q > (T)0) | (q < (T)0);                                              \
+    }                                                                                \
+    LOSSOPT_ALWAYS_INLINE int lossopt_bad_unit##SFX(T t)                             \
+    {                                                                                \
+        return (t < (T)0) | (t > (T)1);                                              \
+    }                                                                                \
+    LOSSOPT_ALWAYS_INLINE int lossopt_bad_negative##SFX(T t)                         \
+    {                                                                                \
+        return t < (T)0;                                                             \
+    }
 
-LOSSOPT_ALWAYS_INLINE int lossopt_bad_unit(double t)
-{
-    return (t < 0.0) | (t > 1.0);
-}
-
-LOSSOPT_ALWAYS_INLINE int lossopt_bad_negative(double t)
-{
-    return t < 0.0;
-}
+LOSSOPT_DEFINE_DOMAIN_CHECKS(double, )
+LOSSOPT_DEFINE_DOMAIN_CHECKS(float, f)
 
 /* The count of values outside a domain, in one vectorised pass: the check
  * Python runs before a kernel writes into a caller's out= array (the kernels
@@ -114,17 +119,25 @@ enum {
     LOSSOPT_DOMAIN_NONNEGATIVE = 3   /* >= 0 */
 };
 
-#define LOSSOPT_DEFINE_COUNT_OUTSIDE(T, SUFFIX)                                        \
+/* Counted per chunk of 2^16 in an int (as many lanes as the data's type);
+ * the chunk counts are added in a ptrdiff_t. */
+#define LOSSOPT_DEFINE_COUNT_OUTSIDE(T, SUFFIX, SFX)                                   \
     LOSSOPT_ALWAYS_INLINE ptrdiff_t lossopt_count_body_##SUFFIX(const int domain,      \
                                                                 const T *x,            \
                                                         ptrdiff_t n)                   \
     {                                                                                  \
-        ptrdiff_t bad = 0;                                                             \
-        LOSSOPT_OMP_SIMD(reduction(+:bad))                                             \
-        for (ptrdiff_t j = 0; j < n; j++)                                              \
-            bad += domain == LOSSOPT_DOMAIN_SIGN_LABEL ? lossopt_bad_sign_label(x[j])  \
-                 : domain == LOSSOPT_DOMAIN_UNIT ? lossopt_bad_unit(x[j])              \
-                 : lossopt_bad_negative(x[j]);                                         \
+        ptrdiff_t bad = 0, c0 = 0;                                                     \
+        while (c0 < n) {                                                               \
+            ptrdiff_t c1 = n - c0 > 65536 ? c0 + 65536 : n;                            \
+            int b = 0;                                                                 \
+            LOSSOPT_OMP_SIMD(reduction(+:b))                                           \
+            for (ptrdiff_t j = c0; j < c1; j++)                                        \
+                b += domain == LOSSOPT_DOMAIN_SIGN_LABEL ? lossopt_bad_sign_label##SFX(x[j]) \
+                   : domain == LOSSOPT_DOMAIN_UNIT ? lossopt_bad_unit##SFX(x[j])       \
+                   : lossopt_bad_negative##SFX(x[j]);                                  \
+            bad += b;                                                                  \
+            c0 = c1;                                                                   \
+        }                                                                              \
         return bad;                                                                    \
     }                                                                                  \
     LOSSOPT_KERNEL(ptrdiff_t, lossopt_count_outside_##SUFFIX, (int domain, const T *x, ptrdiff_t n), (domain, x, n)) \
@@ -136,8 +149,8 @@ enum {
         return lossopt_count_body_##SUFFIX(LOSSOPT_DOMAIN_NONNEGATIVE, x, n);          \
     }
 
-LOSSOPT_DEFINE_COUNT_OUTSIDE(double, f64)
-LOSSOPT_DEFINE_COUNT_OUTSIDE(float, f32)
+LOSSOPT_DEFINE_COUNT_OUTSIDE(double, f64, )
+LOSSOPT_DEFINE_COUNT_OUTSIDE(float, f32, f)
 
 /* squared error: l = d^2 / 2, g = d */
 LOSSOPT_ALWAYS_INLINE double lossopt_el_squared(double p, double t, double *g)
@@ -212,11 +225,16 @@ LOSSOPT_ALWAYS_INLINE double lossopt_stirling(double t)
 }
 
 /* Poisson NLL, log_input=True: p = log rate;  l = e^p - t p, g = e^p - t */
-LOSSOPT_ALWAYS_INLINE double lossopt_el_poisson_log(double p, double t, int full, double *g)
+LOSSOPT_ALWAYS_INLINE double lossopt_el_poisson_log_e(double p, double t, double e, int full,
+                                                      double *g)
 {
-    double e = lossopt_exp(p);
     *g = e - t;
     return e - t * p + (full ? lossopt_stirling(t) : 0.0);
+}
+
+LOSSOPT_ALWAYS_INLINE double lossopt_el_poisson_log(double p, double t, int full, double *g)
+{
+    return lossopt_el_poisson_log_e(p, t, lossopt_exp(p), full, g);
 }
 
 /* Poisson NLL, log_input=False: p = rate;  l = p - t ln(p + eps),
@@ -257,24 +275,200 @@ LOSSOPT_ALWAYS_INLINE double lossopt_el_poisson_rate(double p, double t, double 
  * mpmath.  An infinite logit whose linear coefficient is 0 (x = +inf with
  * tt = 1, x = -inf with tt = 0) gives the limit 0, not 0 * inf = NaN.
  */
-LOSSOPT_ALWAYS_INLINE double lossopt_el_bce(double x, double t, double keep, double half_eps,
-                                    double pw, double *g)
+/* The two transcendental parts of the binary cross-entropy of a logit x:
+ * s = sigma(-|x|) = e / (1 + e) and L = log1p(e) = softplus(-|x|), with
+ * e = exp(-|x|) in (0, 1] (the pre-sweep lossopt_softplus_parts_* computes
+ * them over a chunk; this is the one-element form, the fused loops inline it). */
+LOSSOPT_ALWAYS_INLINE void lossopt_softplus_part(double x, double *s, double *L)
 {
-    double tt = t * keep + half_eps;
-    double ct = (1.0 - t) * keep + half_eps;  /* 1 - tt without the cancellation */
-    double lw = 1.0 + (pw - 1.0) * tt;
     double e = lossopt_exp(-fabs(x));
     /* L = log1p(e) for e in [0, 1] (no edge selects needed: e is in [0, 1]
      * or NaN, and a NaN logit already makes the linear term NaN) */
     double ru = 1.0 / (1.0 + e);              /* one division for both quotients */
-    double L = lossopt_log1p_unit(e, ru);
-    double s = e * ru;
+    *L = lossopt_log1p_unit(e, ru);
+    *s = e * ru;
+}
+
+/* The loss and gradient from the parts s and L of x (above) */
+LOSSOPT_ALWAYS_INLINE double lossopt_el_bce_parts(double x, double t, double keep,
+                                                  double half_eps, double pw, double s,
+                                                  double L, double *g)
+{
+    double tt = t * keep + half_eps;
+    double ct = (1.0 - t) * keep + half_eps;  /* 1 - tt without the cancellation */
+    double lw = 1.0 + (pw - 1.0) * tt;
     int pos = x >= 0.0;
     double cx = pos ? ct : -pw * tt;          /* coefficient of x */
     double lin = cx == 0.0 ? 0.0 : cx * x;
     *g = pos ? ct - lw * s : lw * s - pw * tt;
     return lin + lw * L;
 }
+
+LOSSOPT_ALWAYS_INLINE double lossopt_el_bce(double x, double t, double keep, double half_eps,
+                                    double pw, double *g)
+{
+    double s, L;
+    lossopt_softplus_part(x, &s, &L);
+    return lossopt_el_bce_parts(x, t, keep, half_eps, pw, s, L, g);
+}
+
+/* ------------------------------------------------------ the pre-sweeps -- */
+
+/*
+ * The transcendental part of a loss, swept over a chunk of the flat loop
+ * (LOSSOPT_ELEM_CHUNK elements) into double scratch arrays before the fused
+ * loop reads it: the binary cross-entropy's s = sigma(-|x|) and L =
+ * softplus(-|x|) (lossopt_softplus_parts_*), the Poisson NLL's e^p
+ * (lossopt_exp_parts_*).  A short loop over one function vectorises better
+ * than the whole loss in one body (fewer live registers), and on the
+ * x86-64-v4 path the sweeps are written with AVX-512 intrinsics:
+ * lossopt_exp_v8 (the table exp of lossopt_math.h) and lossopt_log1p_unit_v8
+ * below, which needs no division.  The other paths inline the portable
+ * lossopt_exp / lossopt_log1p_unit.  Each sweep is its own dispatched entry
+ * point, called once per chunk.
+ */
+enum { LOSSOPT_ELEM_CHUNK = 512 };
+
+#if LOSSOPT_HAVE_DISPATCH
+/* 1 / c_j rounded to double, c_j = 1 + j/16, and -log of that value
+ * (hi + lo, exact to ~2^-110), j = 0..15 */
+static const double lossopt_log1p_inv16[16] = {
+    0x1.0000000000000p+0, 0x1.e1e1e1e1e1e1ep-1, 0x1.c71c71c71c71cp-1, 0x1.af286bca1af28p-1,
+    0x1.999999999999ap-1, 0x1.8618618618618p-1, 0x1.745d1745d1746p-1, 0x1.642c8590b2164p-1,
+    0x1.5555555555555p-1, 0x1.47ae147ae147bp-1, 0x1.3b13b13b13b14p-1, 0x1.2f684bda12f68p-1,
+    0x1.2492492492492p-1, 0x1.1a7b9611a7b96p-1, 0x1.1111111111111p-1, 0x1.0842108421084p-1,
+};
+static const double lossopt_log1p_c16_hi[16] = {
+    0x0.0p+0, 0x1.f0a30c01162a8p-5, 0x1.e27076e2af2eap-4, 0x1.5ff3070a793d6p-3,
+    0x1.c8ff7c79a9a20p-3, 0x1.1675cababa60fp-2, 0x1.4618bc21c5ec2p-2, 0x1.739d7f6bbd007p-2,
+    0x1.9f323ecbf984dp-2, 0x1.c8ff7c79a9a21p-2, 0x1.f128f5faf06ecp-2, 0x1.0be72e4252a83p-1,
+    0x1.1e85f5e7040d1p-1, 0x1.307d7334f10bep-1, 0x1.41d8fe84672afp-1, 0x1.52a2d265bc5abp-1,
+};
+static const double lossopt_log1p_c16_lo[16] = {
+    0x0.0p+0, 0x1.85f325c5bbacdp-59, -0x1.61578001e015ap-60, -0x1.bc60efafc6f6cp-58,
+    -0x1.4f689f8434011p-57, 0x1.ce63eab883727p-61, -0x1.7a42642661c62p-61, 0x1.ce24c53fad3f0p-58,
+    -0x1.a92e513217f58p-59, 0x1.3097607bcbfeep-56, -0x1.328df13bb38c2p-56, 0x1.b4c4bdd99efffp-56,
+    -0x1.084e99683070ep-55, 0x1.fdac850fab36dp-56, -0x1.ee6d0cf42e7fap-55, 0x1.73be4578ad97bp-56,
+};
+
+#define LOSSOPT_PERM16_PD(TABLE, J)                                                  \
+    _mm512_permutex2var_pd(_mm512_loadu_pd(TABLE), J, _mm512_loadu_pd((TABLE) + 8))
+
+/*
+ * log1p(e) for e in [0, 1] (or NaN), 8 lanes, no division:
+ *
+ *   j = min(round(16 e), 15),  c_j = 1 + j/16,  inv_j = fl(1 / c_j)
+ *   log1p(e) = -log(inv_j) + log1p(r),  r = (1 + e) inv_j - 1 = e inv_j + (inv_j - 1)
+ *
+ * r is one multiply-add of exact operands (inv_j - 1 is exact) rounded once,
+ * |r| <= 0.0323, and r = e exactly for j = 0 (inv_0 = 1), so small e keep
+ * their full relative precision (log1p(e) = e for e < 2^-53) without the
+ * rounding of 1 + e ever entering.  log1p(r) = r + r^2 Q(r), Q the degree-8
+ * Chebyshev fit of (log1p(r) - r) / r^2 on |r| <= 0.0325 (mpmath.chebyfit;
+ * error below 1.5e-17, i.e. below 5e-19 relative to log1p(r), one
+ * multiply-add fewer than the Taylor polynomial);
+ * -log(inv_j) = hi + lo from a 16-entry table held in two registers
+ * (vpermi2pd: no gather), and hi + r is summed exactly (Fast2Sum: |hi| >= 0.06
+ * > |r| for j >= 1, hi = 0 for j = 0).  Error: below 1 ulp (the rounding of r
+ * and the final addition; tests/test_elementwise_fast_paths.py against mpmath).
+ */
+LOSSOPT_TARGET_V4 static inline __m512d lossopt_log1p_unit_v8(__m512d e)
+{
+    const __m512d one = _mm512_set1_pd(1.0);
+    __m512d kd = _mm512_add_pd(_mm512_min_pd(_mm512_mul_pd(e, _mm512_set1_pd(16.0)),
+                                             _mm512_set1_pd(15.0)),
+                               _mm512_set1_pd(0x1.8p52));
+    __m512i j = _mm512_castpd_si512(kd);                 /* low 4 bits: j */
+    __m512d inv = LOSSOPT_PERM16_PD(lossopt_log1p_inv16, j);
+    __m512d hi = LOSSOPT_PERM16_PD(lossopt_log1p_c16_hi, j);
+    __m512d lo = LOSSOPT_PERM16_PD(lossopt_log1p_c16_lo, j);
+    __m512d r = _mm512_fmadd_pd(e, inv, _mm512_sub_pd(inv, one));
+    __m512d q = _mm512_fmadd_pd(_mm512_set1_pd(-0x1.9a698caf42a8ap-4), r, _mm512_set1_pd(0x1.c7ff4b675b7b7p-4));
+    q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(-0x1.ffffd5cf4ebc5p-4));
+    q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(0x1.249232216b68ep-3));
+    q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(-0x1.55555556eb08bp-3));
+    q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(0x1.9999999b542bdp-3));
+    q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(-0x1.fffffffffff7cp-3));
+    q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(0x1.555555555550ep-2));
+    q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(-0x1.0000000000000p-1));
+    __m512d sum = _mm512_add_pd(hi, r);
+    __m512d err = _mm512_add_pd(_mm512_sub_pd(hi, sum), r);
+    return _mm512_add_pd(sum, _mm512_add_pd(_mm512_add_pd(err, lo),
+                                            _mm512_mul_pd(_mm512_mul_pd(r, r), q)));
+}
+
+/* e = exp(-|x|), 8 lanes */
+LOSSOPT_TARGET_V4 static inline __m512d lossopt_exp_neg_abs_v8(__m512d x)
+{
+    return lossopt_exp_v8(_mm512_sub_pd(_mm512_setzero_pd(), _mm512_abs_pd(x)));
+}
+
+/* A v4 sweep over n elements of x (double or float, read as double): full
+ * vectors, then the rest under a mask (nothing read or written past n).
+ * LOAD(m, ptr) reads 8 elements under the mask m; STEP(xv, k) stores the
+ * results of lanes k..k+7 (MSTORE under the mask m). */
+#define LOSSOPT_LOAD8_F64(m, ptr) _mm512_maskz_loadu_pd(m, ptr)
+#define LOSSOPT_LOAD8_F32(m, ptr) _mm512_cvtps_pd(_mm256_maskz_loadu_ps(m, ptr))
+#define LOSSOPT_DEFINE_V4_SWEEPS(T, SUFFIX, LOAD)                                    \
+    /* two sweeps (e and s, then L from e): one loop over both would chain  \
+     * the exp and the log (~100 cycles of latency per vector), more than the  \
+     * out-of-order window hides */                                            \
+    LOSSOPT_TARGET_V4 static void lossopt_softplus_parts_##SUFFIX##_avx512(          \
+        const T *x, double *s, double *L, ptrdiff_t n)                               \
+    {                                                                                \
+        const __m512d one = _mm512_set1_pd(1.0);                                     \
+        for (ptrdiff_t k = 0; k < n; k += 8) {                                       \
+            __mmask8 m = n - k >= 8 ? (__mmask8)0xff : (__mmask8)((1u << (n - k)) - 1u); \
+            __m512d e = lossopt_exp_neg_abs_v8(LOAD(m, x + k));                      \
+            _mm512_mask_storeu_pd(L + k, m, e);                                      \
+            _mm512_mask_storeu_pd(s + k, m, _mm512_div_pd(e, _mm512_add_pd(one, e))); \
+        }                                                                            \
+        for (ptrdiff_t k = 0; k < n; k += 8) {                                       \
+            __mmask8 m = n - k >= 8 ? (__mmask8)0xff : (__mmask8)((1u << (n - k)) - 1u); \
+            __m512d e = _mm512_maskz_loadu_pd(m, L + k);                             \
+            _mm512_mask_storeu_pd(L + k, m, lossopt_log1p_unit_v8(e));               \
+        }                                                                            \
+    }                                                                                \
+    LOSSOPT_TARGET_V4 static void lossopt_exp_parts_##SUFFIX##_avx512(               \
+        const T *x, double *e, ptrdiff_t n)                                          \
+    {                                                                                \
+        for (ptrdiff_t k = 0; k < n; k += 8) {                                       \
+            __mmask8 m = n - k >= 8 ? (__mmask8)0xff : (__mmask8)((1u << (n - k)) - 1u); \
+            _mm512_mask_storeu_pd(e + k, m, lossopt_exp_v8(LOAD(m, x + k)));          \
+        }                                                                            \
+    }
+LOSSOPT_DEFINE_V4_SWEEPS(double, f64, LOSSOPT_LOAD8_F64)
+LOSSOPT_DEFINE_V4_SWEEPS(float, f32, LOSSOPT_LOAD8_F32)
+#endif
+
+/* The portable sweeps (x86-64-v3, baseline, other CPUs) and the dispatchers */
+#define LOSSOPT_DEFINE_SWEEPS(T, SUFFIX)                                             \
+    LOSSOPT_ALWAYS_INLINE void lossopt_softplus_parts_##SUFFIX##_body(               \
+        const T *x, double *s, double *L, ptrdiff_t n)                               \
+    {                                                                                \
+        LOSSOPT_OMP_SIMD()                                                           \
+        for (ptrdiff_t k = 0; k < n; k++) {                                          \
+            double sk, lk;                                                           \
+            lossopt_softplus_part((double)x[k], &sk, &lk);                           \
+            s[k] = sk;                                                               \
+            L[k] = lk;                                                               \
+        }                                                                            \
+    }                                                                                \
+    LOSSOPT_DISPATCH_VOID_OWN_V4(lossopt_softplus_parts_##SUFFIX,                    \
+                                 (const T *x, double *s, double *L, ptrdiff_t n),    \
+                                 (x, s, L, n))                                       \
+    LOSSOPT_ALWAYS_INLINE void lossopt_exp_parts_##SUFFIX##_body(                    \
+        const T *x, double *e, ptrdiff_t n)                                          \
+    {                                                                                \
+        LOSSOPT_OMP_SIMD()                                                           \
+        for (ptrdiff_t k = 0; k < n; k++)                                            \
+            e[k] = lossopt_exp((double)x[k]);                                        \
+    }                                                                                \
+    LOSSOPT_DISPATCH_VOID_OWN_V4(lossopt_exp_parts_##SUFFIX,                         \
+                                 (const T *x, double *e, ptrdiff_t n), (x, e, n))
+
+LOSSOPT_DEFINE_SWEEPS(double, f64)
+LOSSOPT_DEFINE_SWEEPS(float, f32)
 
 /* Perceptron criterion, z = y p with y in {-1, +1}: l = max(0, -z);
  * g = -y where z <= 0 (z = 0 counts as misclassified: the subgradient -y,
@@ -400,19 +594,35 @@ LOSSOPT_DEFINE_ELEM_COUNT(float, f32)
  * into the caller's out= is checked before anything is written), bad +=
  * count of targets outside the domain (lossopt_elem_count).  g may be p.
  */
+/* Whether the loss has a pre-sweep (its parts computed chunk by chunk before
+ * the fused loop): the binary cross-entropy and the Poisson NLL on log rates. */
+LOSSOPT_ALWAYS_INLINE int lossopt_elem_has_pre(const int kind)
+{
+    return kind == LOSSOPT_BINARY_CROSS_ENTROPY || kind == LOSSOPT_POISSON_NLL_LOG ||
+           kind == LOSSOPT_POISSON_NLL_LOG_FULL;
+}
+
 #define LOSSOPT_DEFINE_ELEMENTWISE(T, SUFFIX)                                          \
-    LOSSOPT_ALWAYS_INLINE double lossopt_elem_flat_##SUFFIX(   \
+    /* elements [j0, j1) of the flat loop; with `pre`, pa and pb hold the parts   \
+     * of the pre-sweep for j0.. */                                                \
+    LOSSOPT_ALWAYS_INLINE double lossopt_elem_range_##SUFFIX(                        \
         const int kind, const lossopt_elem_params P, const T *p, const T *t,         \
-        const T *v, T *g, T *gv, const double *w, double *rl, ptrdiff_t n,           \
-        double scale, ptrdiff_t *bad, const int has_g, const int has_w,              \
-        const int has_rl)                                                            \
+        const T *v, T *g, T *gv, const double *w, double *rl, ptrdiff_t j0,          \
+        ptrdiff_t j1, double scale, const int has_g, const int has_w,                \
+        const int has_rl, const int pre, const double *pa, const double *pb)         \
     {                                                                                \
         double acc = 0.0;                                                            \
         LOSSOPT_OMP_SIMD(reduction(+:acc))                                           \
-        for (ptrdiff_t j = 0; j < n; j++) {                                          \
-            double dg, dgv;                                                          \
-            double l = lossopt_elem_##SUFFIX(kind, P, p[j], t[j], v, j, P.c, &dg,    \
-                                             &dgv);                                  \
+        for (ptrdiff_t j = j0; j < j1; j++) {                                        \
+            double dg, dgv = 0.0, l;                                                 \
+            if (pre && kind == LOSSOPT_BINARY_CROSS_ENTROPY)                         \
+                l = lossopt_el_bce_parts((double)p[j], (double)t[j], P.a, P.b, P.c,  \
+                                         pa[j - j0], pb[j - j0], &dg);               \
+            else if (pre)                                                            \
+                l = lossopt_el_poisson_log_e((double)p[j], (double)t[j], pa[j - j0], \
+                                             kind == LOSSOPT_POISSON_NLL_LOG_FULL, &dg); \
+            else                                                                     \
+                l = lossopt_elem_##SUFFIX(kind, P, p[j], t[j], v, j, P.c, &dg, &dgv); \
             double wj = has_w ? (has_rl && w == NULL ? 1.0 : w[j]) : 1.0;            \
             if (has_w)                                                               \
                 l = wj != 0.0 ? wj * l : 0.0;                                        \
@@ -425,6 +635,35 @@ LOSSOPT_DEFINE_ELEM_COUNT(float, f32)
             if (has_rl)                                                              \
                 rl[j] = l;                                                           \
             acc += l;                                                                \
+        }                                                                            \
+        return acc;                                                                  \
+    }                                                                                \
+    LOSSOPT_ALWAYS_INLINE double lossopt_elem_flat_##SUFFIX(   \
+        const int kind, const lossopt_elem_params P, const T *p, const T *t,         \
+        const T *v, T *g, T *gv, const double *w, double *rl, ptrdiff_t n,           \
+        double scale, ptrdiff_t *bad, const int has_g, const int has_w,              \
+        const int has_rl)                                                            \
+    {                                                                                \
+        double acc = 0.0;                                                            \
+        if (!lossopt_elem_has_pre(kind)) {                                           \
+            acc = lossopt_elem_range_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, 0, n,  \
+                                              scale, has_g, has_w, has_rl, 0, NULL,  \
+                                              NULL);                                 \
+        } else {                                                                     \
+            /* chunks in L1; their sums added in order */                            \
+            double pa[LOSSOPT_ELEM_CHUNK], pb[LOSSOPT_ELEM_CHUNK];                   \
+            ptrdiff_t c0 = 0;                                                        \
+            while (c0 < n) {                                                         \
+                ptrdiff_t c1 = n - c0 > LOSSOPT_ELEM_CHUNK ? c0 + LOSSOPT_ELEM_CHUNK : n; \
+                if (kind == LOSSOPT_BINARY_CROSS_ENTROPY)                            \
+                    lossopt_softplus_parts_##SUFFIX(p + c0, pa, pb, c1 - c0);        \
+                else                                                                 \
+                    lossopt_exp_parts_##SUFFIX(p + c0, pa, c1 - c0);                 \
+                acc += lossopt_elem_range_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, c0, \
+                                                   c1, scale, has_g, has_w, has_rl, 1, \
+                                                   pa, pb);                          \
+                c0 = c1;                                                             \
+            }                                                                        \
         }                                                                            \
         if (bad)                                                                     \
             *bad += lossopt_elem_count_##SUFFIX(kind, t, v, n);                      \
