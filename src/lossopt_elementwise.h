@@ -439,6 +439,67 @@ LOSSOPT_TARGET_V4 static inline __m512d lossopt_exp_neg_abs_v8(__m512d x)
     }
 LOSSOPT_DEFINE_V4_SWEEPS(double, f64, LOSSOPT_LOAD8_F64)
 LOSSOPT_DEFINE_V4_SWEEPS(float, f32, LOSSOPT_LOAD8_F32)
+
+/*
+ * The binary cross-entropy's commonest call on the x86-64-v4 path -- flat,
+ * without sample weights and per-sample losses, with a gradient -- written
+ * whole with intrinsics (lossopt_bce_plain_*): per chunk, one sweep for e
+ * and s (the exp and the division), then one for L (the table log1p) fused
+ * with the loss and gradient of lossopt_el_bce_parts (the same formulas;
+ * GCC's selects for them cost twice these mask operations).  Lanes past n
+ * are masked (loaded as 0, left out of the sum, not stored).
+ */
+#define LOSSOPT_STORE8_F64(ptr, m, v) _mm512_mask_storeu_pd(ptr, m, v)
+#define LOSSOPT_STORE8_F32(ptr, m, v) _mm256_mask_storeu_ps(ptr, m, _mm512_cvtpd_ps(v))
+#define LOSSOPT_DEFINE_V4_BCE(T, SUFFIX, LOAD, STORE)                                \
+    LOSSOPT_TARGET_V4 static void lossopt_bce_plain_##SUFFIX##_avx512(               \
+        const lossopt_elem_params *Pp, const T *p, const T *t, T *g, ptrdiff_t n,    \
+        double scale, double *sum)                                                   \
+    {                                                                                \
+        const __m512d one = _mm512_set1_pd(1.0), zero = _mm512_setzero_pd();         \
+        const __m512d keep = _mm512_set1_pd(Pp->a), heps = _mm512_set1_pd(Pp->b);    \
+        const __m512d pw = _mm512_set1_pd(Pp->c), pwm1 = _mm512_set1_pd(Pp->c - 1.0); \
+        const __m512d sc = _mm512_set1_pd(scale);                                    \
+        double eb[LOSSOPT_ELEM_CHUNK], sb[LOSSOPT_ELEM_CHUNK];                       \
+        double total = 0.0;                                                          \
+        ptrdiff_t c0 = 0;                                                            \
+        while (c0 < n) {                                                             \
+            const ptrdiff_t m = n - c0 > LOSSOPT_ELEM_CHUNK ? LOSSOPT_ELEM_CHUNK : n - c0; \
+            const T *pc = p + c0, *tc = t + c0;                                      \
+            T *gc = g + c0;                                                          \
+            for (ptrdiff_t k = 0; k < m; k += 8) {                                   \
+                __mmask8 mk = m - k >= 8 ? (__mmask8)0xff : (__mmask8)((1u << (m - k)) - 1u); \
+                __m512d e = lossopt_exp_neg_abs_v8(LOAD(mk, pc + k));                \
+                _mm512_storeu_pd(eb + k, e);                                         \
+                _mm512_storeu_pd(sb + k, _mm512_div_pd(e, _mm512_add_pd(one, e)));  \
+            }                                                                        \
+            __m512d acc = zero;                                                      \
+            for (ptrdiff_t k = 0; k < m; k += 8) {                                   \
+                __mmask8 mk = m - k >= 8 ? (__mmask8)0xff : (__mmask8)((1u << (m - k)) - 1u); \
+                __m512d x = LOAD(mk, pc + k), tv = LOAD(mk, tc + k);                 \
+                __m512d L = lossopt_log1p_unit_v8(_mm512_loadu_pd(eb + k));          \
+                __m512d s = _mm512_loadu_pd(sb + k);                                 \
+                __m512d tt = _mm512_fmadd_pd(tv, keep, heps);                        \
+                __m512d ct = _mm512_fmadd_pd(_mm512_sub_pd(one, tv), keep, heps);    \
+                __m512d lw = _mm512_fmadd_pd(pwm1, tt, one);                         \
+                __m512d ptt = _mm512_mul_pd(pw, tt);                                 \
+                __mmask8 pos = _mm512_cmp_pd_mask(x, zero, _CMP_GE_OQ);              \
+                __m512d cx = _mm512_mask_blend_pd(pos, _mm512_sub_pd(zero, ptt), ct); \
+                __m512d lin = _mm512_maskz_mul_pd(_mm512_cmp_pd_mask(cx, zero, _CMP_NEQ_UQ), \
+                                                  cx, x);                            \
+                __m512d ls = _mm512_mul_pd(lw, s);                                   \
+                __m512d gv = _mm512_mask_blend_pd(pos, _mm512_sub_pd(ls, ptt),       \
+                                                  _mm512_sub_pd(ct, ls));            \
+                STORE(gc + k, mk, _mm512_mul_pd(sc, gv));                            \
+                acc = _mm512_mask_add_pd(acc, mk, acc, _mm512_fmadd_pd(lw, L, lin));  \
+            }                                                                        \
+            total += _mm512_reduce_add_pd(acc);                                      \
+            c0 += m;                                                                 \
+        }                                                                            \
+        *sum = total;                                                                \
+    }
+LOSSOPT_DEFINE_V4_BCE(double, f64, LOSSOPT_LOAD8_F64, LOSSOPT_STORE8_F64)
+LOSSOPT_DEFINE_V4_BCE(float, f32, LOSSOPT_LOAD8_F32, LOSSOPT_STORE8_F32)
 #endif
 
 /* The portable sweeps (x86-64-v3, baseline, other CPUs) and the dispatchers */
@@ -638,6 +699,40 @@ LOSSOPT_ALWAYS_INLINE int lossopt_elem_has_pre(const int kind)
         }                                                                            \
         return acc;                                                                  \
     }                                                                                \
+    /* a loss with a pre-sweep: chunks in L1, their sums added in order */      \
+    LOSSOPT_ALWAYS_INLINE double lossopt_elem_chunks_##SUFFIX(                       \
+        const int kind, const lossopt_elem_params P, const T *p, const T *t,         \
+        const T *v, T *g, T *gv, const double *w, double *rl, ptrdiff_t n,           \
+        double scale, const int has_g, const int has_w, const int has_rl)            \
+    {                                                                                \
+        double acc = 0.0;                                                            \
+        double pa[LOSSOPT_ELEM_CHUNK], pb[LOSSOPT_ELEM_CHUNK];                       \
+        ptrdiff_t c0 = 0;                                                            \
+        while (c0 < n) {                                                             \
+            ptrdiff_t c1 = n - c0 > LOSSOPT_ELEM_CHUNK ? c0 + LOSSOPT_ELEM_CHUNK : n; \
+            if (kind == LOSSOPT_BINARY_CROSS_ENTROPY)                                \
+                lossopt_softplus_parts_##SUFFIX(p + c0, pa, pb, c1 - c0);            \
+            else                                                                     \
+                lossopt_exp_parts_##SUFFIX(p + c0, pa, c1 - c0);                     \
+            acc += lossopt_elem_range_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, c0,   \
+                                               c1, scale, has_g, has_w, has_rl, 1,   \
+                                               pa, pb);                              \
+            c0 = c1;                                                                 \
+        }                                                                            \
+        return acc;                                                                  \
+    }                                                                                \
+    /* the flat BCE without weights and row losses, with a gradient: its own     \
+     * entry point, whose x86-64-v4 variant is lossopt_bce_plain_*_avx512 */     \
+    LOSSOPT_ALWAYS_INLINE void lossopt_bce_plain_##SUFFIX##_body(                    \
+        const lossopt_elem_params *Pp, const T *p, const T *t, T *g, ptrdiff_t n,    \
+        double scale, double *sum)                                                   \
+    {                                                                                \
+        *sum = lossopt_elem_chunks_##SUFFIX(LOSSOPT_BINARY_CROSS_ENTROPY, *Pp, p, t, \
+                                            NULL, g, NULL, NULL, NULL, n, scale, 1, 0, 0); \
+    }                                                                                \
+    LOSSOPT_DISPATCH_VOID_OWN_V4(lossopt_bce_plain_##SUFFIX,                         \
+        (const lossopt_elem_params *Pp, const T *p, const T *t, T *g, ptrdiff_t n,   \
+         double scale, double *sum), (Pp, p, t, g, n, scale, sum))                   \
     LOSSOPT_ALWAYS_INLINE double lossopt_elem_flat_##SUFFIX(   \
         const int kind, const lossopt_elem_params P, const T *p, const T *t,         \
         const T *v, T *g, T *gv, const double *w, double *rl, ptrdiff_t n,           \
@@ -645,26 +740,15 @@ LOSSOPT_ALWAYS_INLINE int lossopt_elem_has_pre(const int kind)
         const int has_rl)                                                            \
     {                                                                                \
         double acc = 0.0;                                                            \
-        if (!lossopt_elem_has_pre(kind)) {                                           \
+        if (kind == LOSSOPT_BINARY_CROSS_ENTROPY && has_g && !has_w && !has_rl)      \
+            lossopt_bce_plain_##SUFFIX(&P, p, t, g, n, scale, &acc);                 \
+        else if (lossopt_elem_has_pre(kind))                                         \
+            acc = lossopt_elem_chunks_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, n,    \
+                                               scale, has_g, has_w, has_rl);         \
+        else                                                                         \
             acc = lossopt_elem_range_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, 0, n,  \
                                               scale, has_g, has_w, has_rl, 0, NULL,  \
                                               NULL);                                 \
-        } else {                                                                     \
-            /* chunks in L1; their sums added in order */                            \
-            double pa[LOSSOPT_ELEM_CHUNK], pb[LOSSOPT_ELEM_CHUNK];                   \
-            ptrdiff_t c0 = 0;                                                        \
-            while (c0 < n) {                                                         \
-                ptrdiff_t c1 = n - c0 > LOSSOPT_ELEM_CHUNK ? c0 + LOSSOPT_ELEM_CHUNK : n; \
-                if (kind == LOSSOPT_BINARY_CROSS_ENTROPY)                            \
-                    lossopt_softplus_parts_##SUFFIX(p + c0, pa, pb, c1 - c0);        \
-                else                                                                 \
-                    lossopt_exp_parts_##SUFFIX(p + c0, pa, c1 - c0);                 \
-                acc += lossopt_elem_range_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, c0, \
-                                                   c1, scale, has_g, has_w, has_rl, 1, \
-                                                   pa, pb);                          \
-                c0 = c1;                                                             \
-            }                                                                        \
-        }                                                                            \
         if (bad)                                                                     \
             *bad += lossopt_elem_count_##SUFFIX(kind, t, v, n);                      \
         return acc;                                                                  \
