@@ -30,6 +30,13 @@
  * outside the loss's domain, in a sweep of their own over the block
  * (lossopt_elem_count); the driver adds the counts and Python raises.  NaN
  * is never "outside": it propagates to the loss.
+ *
+ * The losses with a transcendental part (the binary cross-entropy, the
+ * Poisson NLL on log rates, the float Gaussian NLL) compute it in a
+ * pre-sweep over chunks of LOSSOPT_ELEM_CHUNK elements before the fused loop
+ * ("the pre-sweeps" below; on x86-64-v4 with AVX-512 table exp/log), and
+ * their commonest call (flat, unweighted, with a gradient) has a whole
+ * AVX-512 loop on x86-64-v4 (lossopt_elem_plain_*).
  */
 #ifndef LOSSOPT_ELEMENTWISE_H
 #define LOSSOPT_ELEMENTWISE_H
@@ -203,16 +210,32 @@ LOSSOPT_ALWAYS_INLINE double lossopt_el_gaussian_nll(double p, double t, double 
  * Only the Gaussian NLL takes this path: the other float32 losses are
  * checked to match their float64 evaluation on the same data to 1e-12, so
  * their transcendental parts stay in double. */
-LOSSOPT_ALWAYS_INLINE double lossopt_el_gaussian_nll_f32(float p, float t, float v, float eps,
-                                                 double cst, double *g, double *gv)
+LOSSOPT_ALWAYS_INLINE float lossopt_clamp_f32(float v, float eps)
+{
+    return v < eps ? eps : v;
+}
+
+/* ... given lg = log(max(v, eps)) (the pre-sweep lossopt_logclamp_parts_f32) */
+LOSSOPT_ALWAYS_INLINE double lossopt_el_gaussian_nll_f32_parts(float p, float t, float v,
+                                                               float eps, double cst,
+                                                               double lg, double *g,
+                                                               double *gv)
 {
     float d = p - t;
-    float vc = v < eps ? eps : v;
+    float vc = lossopt_clamp_f32(v, eps);
     float r = 1.0f / vc;
     float q = d / vc;
     *g = q;
     *gv = 0.5f * (r - q * q);
-    return 0.5 * ((double)lossopt_logf(vc) + (double)(q * d)) + cst;
+    return 0.5 * (lg + (double)(q * d)) + cst;
+}
+
+LOSSOPT_ALWAYS_INLINE double lossopt_el_gaussian_nll_f32(float p, float t, float v, float eps,
+                                                 double cst, double *g, double *gv)
+{
+    return lossopt_el_gaussian_nll_f32_parts(p, t, v, eps, cst,
+                                             (double)lossopt_logf(lossopt_clamp_f32(v, eps)),
+                                             g, gv);
 }
 
 /* Stirling's term of ln(t!) that torch's poisson_nll_loss adds with
@@ -397,10 +420,81 @@ LOSSOPT_TARGET_V4 static inline __m512d lossopt_log1p_unit_v8(__m512d e)
                                             _mm512_mul_pd(_mm512_mul_pd(r, r), q)));
 }
 
+/* 1 / c_j rounded to float, c_j = 0.75 + j/16 (j = 0..12, then repeated),
+ * and -log of that value (hi + lo) */
+static const float lossopt_logf_inv16[16] = {
+    0x1.555556p+0f, 0x1.3b13b2p+0f, 0x1.24924ap+0f, 0x1.111112p+0f, 0x1.000000p+0f,
+    0x1.e1e1e2p-1f, 0x1.c71c72p-1f, 0x1.af286cp-1f, 0x1.99999ap-1f, 0x1.861862p-1f,
+    0x1.745d18p-1f, 0x1.642c86p-1f, 0x1.555556p-1f, 0x1.555556p-1f, 0x1.555556p-1f,
+    0x1.555556p-1f,
+};
+static const float lossopt_logf_c16_hi[16] = {
+    -0x1.269624p-2f, -0x1.a93ed8p-3f, -0x1.1178eep-3f, -0x1.08599ap-4f, 0x0.0p+0f,
+    0x1.f0a30ap-5f, 0x1.e27074p-4f, 0x1.5ff306p-3f, 0x1.c8ff7ap-3f, 0x1.1675cap-2f,
+    0x1.4618bap-2f, 0x1.739d7ep-2f, 0x1.9f323cp-2f, 0x1.9f323cp-2f, 0x1.9f323cp-2f,
+    0x1.9f323cp-2f,
+};
+static const float lossopt_logf_c16_lo[16] = {
+    0x1.d9648ep-27f, -0x1.915b3ap-28f, -0x1.13f22cp-30f, 0x1.4c38ccp-29f, 0x0.0p+0f,
+    0x1.162a76p-37f, 0x1.c55e5cp-29f, 0x1.4f27aap-32f, 0x1.e6a68ap-29f, -0x1.0a8b3ep-27f,
+    0x1.0e2f66p-29f, 0x1.5de804p-29f, 0x1.97f30ap-27f, 0x1.97f30ap-27f, 0x1.97f30ap-27f,
+    0x1.97f30ap-27f,
+};
+
+/*
+ * log(x) for x >= 0 (or NaN), 16 float lanes, no division:
+ *
+ *   x = 2^k m,  m in [0.75, 1.5)   (vgetmantps; k = vgetexpps(x), + 1 where
+ *                                   m < 1: exact, subnormals included)
+ *   j = round(16 m) - 12,  c_j = 0.75 + j/16,  inv_j = fl(1 / c_j)
+ *   log(x) = k ln2 - log(inv_j) + log1p(r),  r = m inv_j - 1 (one rounding;
+ *   exact for j = 4, where c_j = 1: log(m) keeps its relative precision near 1)
+ *
+ * |r| <= 0.042, log1p(r) = r + r^2 Q(r), Q the Taylor polynomial to r^6
+ * (first omitted term below 8e-10 relative); -log(inv_j) = hi + lo from one
+ * vpermps each; k ln2 as k LN2_HI (exact) + k LN2_LO; hi + r summed exactly
+ * (Fast2Sum: |hi| >= 0.06 > |r| for j != 4, hi = 0 for j = 4).  Within about
+ * 1 float ulp (tests/test_elementwise_sweeps.py against mpmath).
+ * Edges: log(0) = -inf, log(+inf) = +inf, log(NaN) = NaN.
+ */
+LOSSOPT_TARGET_V4 static inline __m512 lossopt_logf_v16(__m512 x)
+{
+    const __m512 one = _mm512_set1_ps(1.0f);
+    __m512 m = _mm512_getmant_ps(x, _MM_MANT_NORM_p75_1p5, _MM_MANT_SIGN_zero);
+    __m512 k = _mm512_getexp_ps(x);
+    k = _mm512_mask_add_ps(k, _mm512_cmp_ps_mask(m, one, _CMP_LT_OQ), k, one);
+    __m512 kd = _mm512_fmadd_ps(m, _mm512_set1_ps(16.0f), _mm512_set1_ps(0x1.8p23f - 12.0f));
+    __m512i j = _mm512_castps_si512(kd);                 /* low 4 bits: j */
+    __m512 inv = _mm512_permutexvar_ps(j, _mm512_loadu_ps(lossopt_logf_inv16));
+    __m512 hi = _mm512_permutexvar_ps(j, _mm512_loadu_ps(lossopt_logf_c16_hi));
+    __m512 lo = _mm512_permutexvar_ps(j, _mm512_loadu_ps(lossopt_logf_c16_lo));
+    __m512 r = _mm512_fmsub_ps(m, inv, one);
+    __m512 q = _mm512_fmadd_ps(_mm512_set1_ps(-1.0f / 6), r, _mm512_set1_ps(1.0f / 5));
+    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(-1.0f / 4));
+    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(1.0f / 3));
+    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(-1.0f / 2));
+    __m512 sum = _mm512_add_ps(hi, r);
+    __m512 err = _mm512_add_ps(_mm512_sub_ps(hi, sum), r);
+    __m512 rest = _mm512_fmadd_ps(_mm512_mul_ps(r, r), q, _mm512_add_ps(err, lo));
+    rest = _mm512_fmadd_ps(k, _mm512_set1_ps(0x1.7f7d1cp-20f), rest);
+    __m512 lead = _mm512_fmadd_ps(k, _mm512_set1_ps(0x1.62e4p-1f), sum);   /* k LN2_HI exact */
+    __m512 res = _mm512_add_ps(lead, rest);
+    res = _mm512_mask_mov_ps(res, _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_EQ_OQ),
+                             _mm512_set1_ps(-INFINITY));
+    return _mm512_mask_mov_ps(res, _mm512_cmp_ps_mask(x, _mm512_set1_ps(INFINITY), _CMP_EQ_OQ),
+                              x);
+}
+
 /* e = exp(-|x|), 8 lanes */
 LOSSOPT_TARGET_V4 static inline __m512d lossopt_exp_neg_abs_v8(__m512d x)
 {
     return lossopt_exp_v8(_mm512_sub_pd(_mm512_setzero_pd(), _mm512_abs_pd(x)));
+}
+
+/* the lanes of the next 8 elements of which `rest` are left (all when rest >= 8) */
+LOSSOPT_TARGET_V4 static inline __mmask8 lossopt_mask8(ptrdiff_t rest)
+{
+    return rest >= 8 ? (__mmask8)0xff : (__mmask8)((1u << rest) - 1u);
 }
 
 /* A v4 sweep over n elements of x (double or float, read as double): full
@@ -418,13 +512,13 @@ LOSSOPT_TARGET_V4 static inline __m512d lossopt_exp_neg_abs_v8(__m512d x)
     {                                                                                \
         const __m512d one = _mm512_set1_pd(1.0);                                     \
         for (ptrdiff_t k = 0; k < n; k += 8) {                                       \
-            __mmask8 m = n - k >= 8 ? (__mmask8)0xff : (__mmask8)((1u << (n - k)) - 1u); \
+            __mmask8 m = lossopt_mask8(n - k);                                       \
             __m512d e = lossopt_exp_neg_abs_v8(LOAD(m, x + k));                      \
             _mm512_mask_storeu_pd(L + k, m, e);                                      \
             _mm512_mask_storeu_pd(s + k, m, _mm512_div_pd(e, _mm512_add_pd(one, e))); \
         }                                                                            \
         for (ptrdiff_t k = 0; k < n; k += 8) {                                       \
-            __mmask8 m = n - k >= 8 ? (__mmask8)0xff : (__mmask8)((1u << (n - k)) - 1u); \
+            __mmask8 m = lossopt_mask8(n - k);                                       \
             __m512d e = _mm512_maskz_loadu_pd(m, L + k);                             \
             _mm512_mask_storeu_pd(L + k, m, lossopt_log1p_unit_v8(e));               \
         }                                                                            \
@@ -433,67 +527,109 @@ LOSSOPT_TARGET_V4 static inline __m512d lossopt_exp_neg_abs_v8(__m512d x)
         const T *x, double *e, ptrdiff_t n)                                          \
     {                                                                                \
         for (ptrdiff_t k = 0; k < n; k += 8) {                                       \
-            __mmask8 m = n - k >= 8 ? (__mmask8)0xff : (__mmask8)((1u << (n - k)) - 1u); \
+            __mmask8 m = lossopt_mask8(n - k);                                       \
             _mm512_mask_storeu_pd(e + k, m, lossopt_exp_v8(LOAD(m, x + k)));          \
         }                                                                            \
     }
 LOSSOPT_DEFINE_V4_SWEEPS(double, f64, LOSSOPT_LOAD8_F64)
 LOSSOPT_DEFINE_V4_SWEEPS(float, f32, LOSSOPT_LOAD8_F32)
 
+/* the float Gaussian NLL's log(max(v, eps)), 16 lanes, widened to double */
+LOSSOPT_TARGET_V4 static void lossopt_logclamp_parts_f32_avx512(const float *v, float eps,
+                                                                double *out, ptrdiff_t n)
+{
+    for (ptrdiff_t k = 0; k < n; k += 16) {
+        ptrdiff_t rest = n - k;
+        __mmask16 m = rest >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << rest) - 1u);
+        /* max returns its second operand when one is NaN: a NaN v stays */
+        __m512 lg = lossopt_logf_v16(_mm512_max_ps(_mm512_set1_ps(eps),
+                                                   _mm512_maskz_loadu_ps(m, v + k)));
+        _mm512_mask_storeu_pd(out + k, (__mmask8)m,
+                              _mm512_cvtps_pd(_mm512_castps512_ps256(lg)));
+        _mm512_mask_storeu_pd(out + k + 8, (__mmask8)(m >> 8),
+                              _mm512_cvtps_pd(_mm512_extractf32x8_ps(lg, 1)));
+    }
+}
+
 /*
- * The binary cross-entropy's commonest call on the x86-64-v4 path -- flat,
- * without sample weights and per-sample losses, with a gradient -- written
- * whole with intrinsics (lossopt_bce_plain_*): per chunk, one sweep for e
+ * The commonest call of the binary cross-entropy and of the Poisson NLL on
+ * log rates (full=False) on the x86-64-v4 path -- flat, without sample
+ * weights and per-sample losses, with a gradient -- written whole with
+ * intrinsics (lossopt_elem_plain_*).  BCE (lossopt_bce_chunk_*_v4): per chunk, one sweep for e
  * and s (the exp and the division), then one for L (the table log1p) fused
  * with the loss and gradient of lossopt_el_bce_parts (the same formulas;
  * GCC's selects for them cost twice these mask operations).  Lanes past n
- * are masked (loaded as 0, left out of the sum, not stored).
+ * are masked (loaded as 0, left out of the sum, not stored).  Poisson
+ * (lossopt_poisson_chunk_*_v4): one loop, e^p by the table exp, whose short
+ * dependency chain needs no separate sweep.
  */
 #define LOSSOPT_STORE8_F64(ptr, m, v) _mm512_mask_storeu_pd(ptr, m, v)
 #define LOSSOPT_STORE8_F32(ptr, m, v) _mm256_mask_storeu_ps(ptr, m, _mm512_cvtpd_ps(v))
 #define LOSSOPT_DEFINE_V4_BCE(T, SUFFIX, LOAD, STORE)                                \
-    LOSSOPT_TARGET_V4 static void lossopt_bce_plain_##SUFFIX##_avx512(               \
-        const lossopt_elem_params *Pp, const T *p, const T *t, T *g, ptrdiff_t n,    \
-        double scale, double *sum)                                                   \
+    /* one chunk of m <= LOSSOPT_ELEM_CHUNK elements; returns its loss sum */   \
+    LOSSOPT_TARGET_V4 static inline double lossopt_bce_chunk_##SUFFIX##_v4(          \
+        const lossopt_elem_params *Pp, const T *p, const T *t, T *g, ptrdiff_t m,    \
+        double scale)                                                                \
     {                                                                                \
         const __m512d one = _mm512_set1_pd(1.0), zero = _mm512_setzero_pd();         \
         const __m512d keep = _mm512_set1_pd(Pp->a), heps = _mm512_set1_pd(Pp->b);    \
         const __m512d pw = _mm512_set1_pd(Pp->c), pwm1 = _mm512_set1_pd(Pp->c - 1.0); \
         const __m512d sc = _mm512_set1_pd(scale);                                    \
         double eb[LOSSOPT_ELEM_CHUNK], sb[LOSSOPT_ELEM_CHUNK];                       \
+        for (ptrdiff_t k = 0; k < m; k += 8) {                                       \
+            __m512d e = lossopt_exp_neg_abs_v8(LOAD(lossopt_mask8(m - k), p + k));   \
+            _mm512_storeu_pd(eb + k, e);                                             \
+            _mm512_storeu_pd(sb + k, _mm512_div_pd(e, _mm512_add_pd(one, e)));       \
+        }                                                                            \
+        __m512d acc = zero;                                                          \
+        for (ptrdiff_t k = 0; k < m; k += 8) {                                       \
+            __mmask8 mk = lossopt_mask8(m - k);                                      \
+            __m512d x = LOAD(mk, p + k), tv = LOAD(mk, t + k);                       \
+            __m512d L = lossopt_log1p_unit_v8(_mm512_loadu_pd(eb + k));              \
+            __m512d s = _mm512_loadu_pd(sb + k);                                     \
+            __m512d tt = _mm512_fmadd_pd(tv, keep, heps);                            \
+            __m512d ct = _mm512_fmadd_pd(_mm512_sub_pd(one, tv), keep, heps);        \
+            __m512d lw = _mm512_fmadd_pd(pwm1, tt, one);                             \
+            __m512d ptt = _mm512_mul_pd(pw, tt);                                     \
+            __mmask8 pos = _mm512_cmp_pd_mask(x, zero, _CMP_GE_OQ);                  \
+            __m512d cx = _mm512_mask_blend_pd(pos, _mm512_sub_pd(zero, ptt), ct);    \
+            __m512d lin = _mm512_maskz_mul_pd(_mm512_cmp_pd_mask(cx, zero, _CMP_NEQ_UQ), \
+                                              cx, x);                                \
+            __m512d ls = _mm512_mul_pd(lw, s);                                       \
+            __m512d gv = _mm512_mask_blend_pd(pos, _mm512_sub_pd(ls, ptt),           \
+                                              _mm512_sub_pd(ct, ls));                \
+            STORE(g + k, mk, _mm512_mul_pd(sc, gv));                                 \
+            acc = _mm512_mask_add_pd(acc, mk, acc, _mm512_fmadd_pd(lw, L, lin));      \
+        }                                                                            \
+        return _mm512_reduce_add_pd(acc);                                            \
+    }                                                                                \
+    /* Poisson NLL on log rates (full=False): one loop, the table exp inline */  \
+    LOSSOPT_TARGET_V4 static inline double lossopt_poisson_chunk_##SUFFIX##_v4(      \
+        const T *p, const T *t, T *g, ptrdiff_t m, double scale)                     \
+    {                                                                                \
+        const __m512d sc = _mm512_set1_pd(scale);                                    \
+        __m512d acc = _mm512_setzero_pd();                                           \
+        for (ptrdiff_t k = 0; k < m; k += 8) {                                       \
+            __mmask8 mk = lossopt_mask8(m - k);                                      \
+            __m512d x = LOAD(mk, p + k), tv = LOAD(mk, t + k);                       \
+            __m512d e = lossopt_exp_v8(x);                                           \
+            STORE(g + k, mk, _mm512_mul_pd(sc, _mm512_sub_pd(e, tv)));               \
+            acc = _mm512_mask_add_pd(acc, mk, acc, _mm512_fnmadd_pd(tv, x, e));       \
+        }                                                                            \
+        return _mm512_reduce_add_pd(acc);                                            \
+    }                                                                                \
+    /* the chunks in order, their sums added in order */                         \
+    LOSSOPT_TARGET_V4 static void lossopt_elem_plain_##SUFFIX##_avx512(              \
+        const lossopt_elem_params *Pp, const T *p, const T *t, T *g, ptrdiff_t n,    \
+        double scale, double *sum)                                                   \
+    {                                                                                \
         double total = 0.0;                                                          \
         ptrdiff_t c0 = 0;                                                            \
         while (c0 < n) {                                                             \
             const ptrdiff_t m = n - c0 > LOSSOPT_ELEM_CHUNK ? LOSSOPT_ELEM_CHUNK : n - c0; \
-            const T *pc = p + c0, *tc = t + c0;                                      \
-            T *gc = g + c0;                                                          \
-            for (ptrdiff_t k = 0; k < m; k += 8) {                                   \
-                __mmask8 mk = m - k >= 8 ? (__mmask8)0xff : (__mmask8)((1u << (m - k)) - 1u); \
-                __m512d e = lossopt_exp_neg_abs_v8(LOAD(mk, pc + k));                \
-                _mm512_storeu_pd(eb + k, e);                                         \
-                _mm512_storeu_pd(sb + k, _mm512_div_pd(e, _mm512_add_pd(one, e)));  \
-            }                                                                        \
-            __m512d acc = zero;                                                      \
-            for (ptrdiff_t k = 0; k < m; k += 8) {                                   \
-                __mmask8 mk = m - k >= 8 ? (__mmask8)0xff : (__mmask8)((1u << (m - k)) - 1u); \
-                __m512d x = LOAD(mk, pc + k), tv = LOAD(mk, tc + k);                 \
-                __m512d L = lossopt_log1p_unit_v8(_mm512_loadu_pd(eb + k));          \
-                __m512d s = _mm512_loadu_pd(sb + k);                                 \
-                __m512d tt = _mm512_fmadd_pd(tv, keep, heps);                        \
-                __m512d ct = _mm512_fmadd_pd(_mm512_sub_pd(one, tv), keep, heps);    \
-                __m512d lw = _mm512_fmadd_pd(pwm1, tt, one);                         \
-                __m512d ptt = _mm512_mul_pd(pw, tt);                                 \
-                __mmask8 pos = _mm512_cmp_pd_mask(x, zero, _CMP_GE_OQ);              \
-                __m512d cx = _mm512_mask_blend_pd(pos, _mm512_sub_pd(zero, ptt), ct); \
-                __m512d lin = _mm512_maskz_mul_pd(_mm512_cmp_pd_mask(cx, zero, _CMP_NEQ_UQ), \
-                                                  cx, x);                            \
-                __m512d ls = _mm512_mul_pd(lw, s);                                   \
-                __m512d gv = _mm512_mask_blend_pd(pos, _mm512_sub_pd(ls, ptt),       \
-                                                  _mm512_sub_pd(ct, ls));            \
-                STORE(gc + k, mk, _mm512_mul_pd(sc, gv));                            \
-                acc = _mm512_mask_add_pd(acc, mk, acc, _mm512_fmadd_pd(lw, L, lin));  \
-            }                                                                        \
-            total += _mm512_reduce_add_pd(acc);                                      \
+            total += Pp->kind == LOSSOPT_BINARY_CROSS_ENTROPY                        \
+                ? lossopt_bce_chunk_##SUFFIX##_v4(Pp, p + c0, t + c0, g + c0, m, scale) \
+                : lossopt_poisson_chunk_##SUFFIX##_v4(p + c0, t + c0, g + c0, m, scale); \
             c0 += m;                                                                 \
         }                                                                            \
         *sum = total;                                                                \
@@ -530,6 +666,18 @@ LOSSOPT_DEFINE_V4_BCE(float, f32, LOSSOPT_LOAD8_F32, LOSSOPT_STORE8_F32)
 
 LOSSOPT_DEFINE_SWEEPS(double, f64)
 LOSSOPT_DEFINE_SWEEPS(float, f32)
+
+/* The float Gaussian NLL's pre-sweep: out[k] = log(max(v[k], eps)) */
+LOSSOPT_ALWAYS_INLINE void lossopt_logclamp_parts_f32_body(const float *v, float eps,
+                                                           double *out, ptrdiff_t n)
+{
+    LOSSOPT_OMP_SIMD()
+    for (ptrdiff_t k = 0; k < n; k++)
+        out[k] = (double)lossopt_logf(lossopt_clamp_f32(v[k], eps));
+}
+LOSSOPT_DISPATCH_VOID_OWN_V4(lossopt_logclamp_parts_f32,
+                             (const float *v, float eps, double *out, ptrdiff_t n),
+                             (v, eps, out, n))
 
 /* Perceptron criterion, z = y p with y in {-1, +1}: l = max(0, -z);
  * g = -y where z <= 0 (z = 0 counts as misclassified: the subgradient -y,
@@ -656,11 +804,13 @@ LOSSOPT_DEFINE_ELEM_COUNT(float, f32)
  * count of targets outside the domain (lossopt_elem_count).  g may be p.
  */
 /* Whether the loss has a pre-sweep (its parts computed chunk by chunk before
- * the fused loop): the binary cross-entropy and the Poisson NLL on log rates. */
-LOSSOPT_ALWAYS_INLINE int lossopt_elem_has_pre(const int kind)
+ * the fused loop): the binary cross-entropy, the Poisson NLL on log rates and
+ * the Gaussian NLL of float data (its float log). */
+LOSSOPT_ALWAYS_INLINE int lossopt_elem_has_pre(const int kind, const int is_float)
 {
     return kind == LOSSOPT_BINARY_CROSS_ENTROPY || kind == LOSSOPT_POISSON_NLL_LOG ||
-           kind == LOSSOPT_POISSON_NLL_LOG_FULL;
+           kind == LOSSOPT_POISSON_NLL_LOG_FULL ||
+           (is_float && kind == LOSSOPT_GAUSSIAN_NLL);
 }
 
 #define LOSSOPT_DEFINE_ELEMENTWISE(T, SUFFIX)                                          \
@@ -679,6 +829,10 @@ LOSSOPT_ALWAYS_INLINE int lossopt_elem_has_pre(const int kind)
             if (pre && kind == LOSSOPT_BINARY_CROSS_ENTROPY)                         \
                 l = lossopt_el_bce_parts((double)p[j], (double)t[j], P.a, P.b, P.c,  \
                                          pa[j - j0], pb[j - j0], &dg);               \
+            else if (pre && kind == LOSSOPT_GAUSSIAN_NLL)                            \
+                l = lossopt_el_gaussian_nll_f32_parts((float)p[j], (float)t[j],      \
+                                                      (float)v[j], (float)P.a, P.b,  \
+                                                      pa[j - j0], &dg, &dgv);        \
             else if (pre)                                                            \
                 l = lossopt_el_poisson_log_e((double)p[j], (double)t[j], pa[j - j0], \
                                              kind == LOSSOPT_POISSON_NLL_LOG_FULL, &dg); \
@@ -712,6 +866,9 @@ LOSSOPT_ALWAYS_INLINE int lossopt_elem_has_pre(const int kind)
             ptrdiff_t c1 = n - c0 > LOSSOPT_ELEM_CHUNK ? c0 + LOSSOPT_ELEM_CHUNK : n; \
             if (kind == LOSSOPT_BINARY_CROSS_ENTROPY)                                \
                 lossopt_softplus_parts_##SUFFIX(p + c0, pa, pb, c1 - c0);            \
+            else if (kind == LOSSOPT_GAUSSIAN_NLL)  /* float data only */            \
+                lossopt_logclamp_parts_f32((const float *)(const void *)(v + c0),    \
+                                           (float)P.a, pa, c1 - c0);                 \
             else                                                                     \
                 lossopt_exp_parts_##SUFFIX(p + c0, pa, c1 - c0);                     \
             acc += lossopt_elem_range_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, c0,   \
@@ -721,16 +878,20 @@ LOSSOPT_ALWAYS_INLINE int lossopt_elem_has_pre(const int kind)
         }                                                                            \
         return acc;                                                                  \
     }                                                                                \
-    /* the flat BCE without weights and row losses, with a gradient: its own     \
-     * entry point, whose x86-64-v4 variant is lossopt_bce_plain_*_avx512 */     \
-    LOSSOPT_ALWAYS_INLINE void lossopt_bce_plain_##SUFFIX##_body(                    \
+    /* the flat BCE and Poisson NLL (log rates, full=False) without weights and \
+     * row losses, with a gradient: an entry point of its own, whose x86-64-v4   \
+     * variant is lossopt_elem_plain_*_avx512 */                                 \
+    LOSSOPT_ALWAYS_INLINE void lossopt_elem_plain_##SUFFIX##_body(                   \
         const lossopt_elem_params *Pp, const T *p, const T *t, T *g, ptrdiff_t n,    \
         double scale, double *sum)                                                   \
     {                                                                                \
-        *sum = lossopt_elem_chunks_##SUFFIX(LOSSOPT_BINARY_CROSS_ENTROPY, *Pp, p, t, \
-                                            NULL, g, NULL, NULL, NULL, n, scale, 1, 0, 0); \
+        *sum = Pp->kind == LOSSOPT_BINARY_CROSS_ENTROPY                              \
+             ? lossopt_elem_chunks_##SUFFIX(LOSSOPT_BINARY_CROSS_ENTROPY, *Pp, p, t, \
+                                            NULL, g, NULL, NULL, NULL, n, scale, 1, 0, 0) \
+             : lossopt_elem_chunks_##SUFFIX(LOSSOPT_POISSON_NLL_LOG, *Pp, p, t, NULL, \
+                                            g, NULL, NULL, NULL, n, scale, 1, 0, 0); \
     }                                                                                \
-    LOSSOPT_DISPATCH_VOID_OWN_V4(lossopt_bce_plain_##SUFFIX,                         \
+    LOSSOPT_DISPATCH_VOID_OWN_V4(lossopt_elem_plain_##SUFFIX,                        \
         (const lossopt_elem_params *Pp, const T *p, const T *t, T *g, ptrdiff_t n,   \
          double scale, double *sum), (Pp, p, t, g, n, scale, sum))                   \
     LOSSOPT_ALWAYS_INLINE double lossopt_elem_flat_##SUFFIX(   \
@@ -740,9 +901,10 @@ LOSSOPT_ALWAYS_INLINE int lossopt_elem_has_pre(const int kind)
         const int has_rl)                                                            \
     {                                                                                \
         double acc = 0.0;                                                            \
-        if (kind == LOSSOPT_BINARY_CROSS_ENTROPY && has_g && !has_w && !has_rl)      \
-            lossopt_bce_plain_##SUFFIX(&P, p, t, g, n, scale, &acc);                 \
-        else if (lossopt_elem_has_pre(kind))                                         \
+        if ((kind == LOSSOPT_BINARY_CROSS_ENTROPY || kind == LOSSOPT_POISSON_NLL_LOG) \
+            && has_g && !has_w && !has_rl)                                           \
+            lossopt_elem_plain_##SUFFIX(&P, p, t, g, n, scale, &acc);                \
+        else if (lossopt_elem_has_pre(kind, sizeof(T) == sizeof(float)))             \
             acc = lossopt_elem_chunks_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, n,    \
                                                scale, has_g, has_w, has_rl);         \
         else                                                                         \

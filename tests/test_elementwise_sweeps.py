@@ -131,3 +131,54 @@ def test_domain_counts_across_their_chunks(dtype):
         x[100] = np.nan                                     # NaN is never outside
         assert _regression.count_outside(domain, x.reshape(1, -1)) == len(idx)
         assert _regression.count_outside(domain, x.reshape(-1, 1)[:1]) == 1
+
+
+@pytest.mark.parametrize("n", LENGTHS)
+def test_gaussian_float32_every_length_against_float64_reference(rng, n):
+    """float32 data: log(max(v, eps)) from the float pre-sweep (on x86-64-v4
+    the division-free table log, lossopt_logf_v16), the rest in float: loss
+    and both gradients within a few float ulps of a float64 evaluation; the
+    clamp and NaN kept; nothing written past n."""
+    p = rng.normal(size=n).astype(np.float32)
+    t = rng.normal(size=n).astype(np.float32)
+    v = (10.0 ** rng.uniform(-8, 8, n)).astype(np.float32)
+    v[::6] = 1e-9                                          # below eps: clamped
+    out_p, out_v = np.full(n + 1, 7.0, np.float32), np.full(n + 1, 7.0, np.float32)
+    value, (gp, gv) = lossopt.GaussianNLL(reduction="sum").loss_and_gradient(
+        p, t, v, out=(out_p[:n], out_v[:n]))
+    assert out_p[n] == 7.0 and out_v[n] == 7.0
+    eps = float(np.float32(1e-6))
+    d, vc = p.astype(np.float64) - t.astype(np.float64), np.maximum(v.astype(np.float64), eps)
+    terms = 0.5 * (np.log(vc) + d * d / vc)
+    f = float(np.finfo(np.float32).eps)
+    assert abs(value - terms.sum()) <= 4 * f * np.sum(0.5 * (np.abs(np.log(vc)) + d * d / vc))
+    np.testing.assert_allclose(gp, d / vc, rtol=2 * f, atol=0)
+    assert np.all(np.abs(gv - 0.5 * (1 / vc - d * d / vc ** 2))
+                  <= 4 * f * 0.5 * (1 / vc + d * d / vc ** 2))
+
+
+def test_gaussian_float32_log_over_the_whole_float_range_against_mpmath(rng):
+    """With pred == target the loss is log(v) / 2: over variances from the
+    smallest subnormal float to the largest, across every table interval
+    (mantissas 0.75..1.5), within 2 float ulps of mpmath; v = 0
+    (eps = 0) meets 0/0 in d^2/v, +inf and NaN propagate."""
+    bits = rng.integers(1, 0x7f800000, size=3000, dtype=np.uint32)
+    v = np.concatenate([bits.view(np.float32),
+                        np.float32(1.0) + np.arange(-64, 64, dtype=np.float32) / 128,
+                        np.array([1.0, 0.75, 1.5, np.nextafter(np.float32(1), np.float32(0)),
+                                  1e-45, 1e-40, 1.17549435e-38, 3.4028235e38],
+                                 dtype=np.float32)])
+    z = np.zeros_like(v)
+    got = lossopt.GaussianNLL(eps=0.0, reduction="none")(z, z, v)
+    assert got.dtype == np.float32
+    # within 2 ulps of log(v): one ulp of the float 2 * got
+    ulp_log = np.spacing(np.abs(2 * got).astype(np.float32)).astype(np.float64)
+    with mpmath.workdps(30):
+        for g, vi, u in zip(got, v, ulp_log):
+            ref = mpmath.log(mpmath.mpf(float(vi))) / 2
+            assert abs(mpmath.mpf(float(g)) - ref) <= u + 1e-45, vi
+    special = np.array([0.0, np.inf, np.nan], dtype=np.float32)
+    got = lossopt.GaussianNLL(eps=0.0, reduction="none")(np.zeros(3, np.float32),
+                                                         np.zeros(3, np.float32), special)
+    # v = 0: log 0 = -inf, and d^2 / v = 0 / 0 = NaN, as the float64 formula
+    assert np.isnan(got[0]) and got[1] == np.inf and np.isnan(got[2])
