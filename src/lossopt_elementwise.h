@@ -686,7 +686,8 @@ LOSSOPT_ALWAYS_INLINE double lossopt_el_perceptron(double p, double t, double *g
 {
     double y = lossopt_pm1(t);
     double z = y * p;
-    *g = z > 0.0 ? 0.0 : (z <= 0.0 ? -y : z);
+    double d = z > 0.0 ? 0.0 : -y;
+    *g = z != z ? z : d;            /* NaN kept (two selects: fewer mask ops) */
     return z >= 0.0 ? 0.0 : -z;
 }
 
