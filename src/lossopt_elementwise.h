@@ -36,7 +36,8 @@
  * pre-sweep over chunks of LOSSOPT_ELEM_CHUNK elements before the fused loop
  * ("the pre-sweeps" below; on x86-64-v4 with AVX-512 table exp/log), and
  * their commonest call (flat, unweighted, with a gradient) has a whole
- * AVX-512 loop on x86-64-v4 (lossopt_elem_plain_*).
+ * AVX-512 loop on x86-64-v4 (lossopt_elem_plain_*), as has the float64
+ * Gaussian NLL's.
  */
 #ifndef LOSSOPT_ELEMENTWISE_H
 #define LOSSOPT_ELEMENTWISE_H
@@ -377,6 +378,29 @@ static const double lossopt_log1p_c16_lo[16] = {
 #define LOSSOPT_PERM16_PD(TABLE, J)                                                  \
     _mm512_permutex2var_pd(_mm512_loadu_pd(TABLE), J, _mm512_loadu_pd((TABLE) + 8))
 
+/* The shared end of the table logs below: -log(inv_j) + log1p(r) as
+ * sum + *rest, sum = hi + r exactly split (Fast2Sum: |hi| > |r| or hi = 0),
+ * *rest = (its error + lo) + r^2 Q(r), Q the degree-9 Chebyshev fit of
+ * (log1p(r) - r) / r^2 on |r| <= 0.042 (mpmath.chebyfit; error below
+ * 1.3e-19, relative to log1p(r)). */
+LOSSOPT_TARGET_V4 static inline __m512d lossopt_log_parts_v8(__m512d r, __m512d hi, __m512d lo,
+                                                             __m512d *rest)
+{
+    __m512d q = _mm512_fmadd_pd(_mm512_set1_pd(0x1.75c1af89c195ep-4), r, _mm512_set1_pd(-0x1.9b1be6848d957p-4));
+    q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(0x1.c71be4c34199ep-4));
+    q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(-0x1.ffff673d3ba20p-4));
+    q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(0x1.2492492ff2696p-3));
+    q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(-0x1.55555561a802ap-3));
+    q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(0x1.9999999998f53p-3));
+    q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(-0x1.ffffffffff4dep-3));
+    q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(0x1.5555555555555p-2));
+    q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(-0x1.0000000000000p-1));
+    __m512d sum = _mm512_add_pd(hi, r);
+    __m512d err = _mm512_add_pd(_mm512_sub_pd(hi, sum), r);
+    *rest = _mm512_fmadd_pd(_mm512_mul_pd(r, r), q, _mm512_add_pd(err, lo));
+    return sum;
+}
+
 /*
  * log1p(e) for e in [0, 1] (or NaN), 8 lanes, no division:
  *
@@ -386,10 +410,8 @@ static const double lossopt_log1p_c16_lo[16] = {
  * r is one multiply-add of exact operands (inv_j - 1 is exact) rounded once,
  * |r| <= 0.0323, and r = e exactly for j = 0 (inv_0 = 1), so small e keep
  * their full relative precision (log1p(e) = e for e < 2^-53) without the
- * rounding of 1 + e ever entering.  log1p(r) = r + r^2 Q(r), Q the degree-8
- * Chebyshev fit of (log1p(r) - r) / r^2 on |r| <= 0.0325 (mpmath.chebyfit;
- * error below 1.5e-17, i.e. below 5e-19 relative to log1p(r), one
- * multiply-add fewer than the Taylor polynomial);
+ * rounding of 1 + e ever entering.  log1p(r) = r + r^2 Q(r) as in
+ * lossopt_log_parts_v8 (|r| <= 0.0323 here);
  * -log(inv_j) = hi + lo from a 16-entry table held in two registers
  * (vpermi2pd: no gather), and hi + r is summed exactly (Fast2Sum: |hi| >= 0.06
  * > |r| for j >= 1, hi = 0 for j = 0).  Error: below 1 ulp (the rounding of r
@@ -406,19 +428,23 @@ LOSSOPT_TARGET_V4 static inline __m512d lossopt_log1p_unit_v8(__m512d e)
     __m512d hi = LOSSOPT_PERM16_PD(lossopt_log1p_c16_hi, j);
     __m512d lo = LOSSOPT_PERM16_PD(lossopt_log1p_c16_lo, j);
     __m512d r = _mm512_fmadd_pd(e, inv, _mm512_sub_pd(inv, one));
-    __m512d q = _mm512_fmadd_pd(_mm512_set1_pd(-0x1.9a698caf42a8ap-4), r, _mm512_set1_pd(0x1.c7ff4b675b7b7p-4));
-    q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(-0x1.ffffd5cf4ebc5p-4));
-    q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(0x1.249232216b68ep-3));
-    q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(-0x1.55555556eb08bp-3));
-    q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(0x1.9999999b542bdp-3));
-    q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(-0x1.fffffffffff7cp-3));
-    q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(0x1.555555555550ep-2));
-    q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(-0x1.0000000000000p-1));
-    __m512d sum = _mm512_add_pd(hi, r);
-    __m512d err = _mm512_add_pd(_mm512_sub_pd(hi, sum), r);
-    return _mm512_add_pd(sum, _mm512_add_pd(_mm512_add_pd(err, lo),
-                                            _mm512_mul_pd(_mm512_mul_pd(r, r), q)));
+    __m512d rest;
+    __m512d sum = lossopt_log_parts_v8(r, hi, lo, &rest);
+    return _mm512_add_pd(sum, rest);
 }
+
+/* The reduction of the table logs below, for ps (float) or pd (double):
+ * x = 2^k m with m in [0.75, 1.5) (k = vgetexp(x), + 1 where m < 1: exact,
+ * subnormals included), and j = round(16 m) - 12 in the low 4 bits of J
+ * (SHIFT: 1.5 * 2^(mantissa bits)). */
+#define LOSSOPT_TABLE_LOG_REDUCE(SFX, SHIFT, X, ONE, M, K, J)                         \
+    do {                                                                             \
+        M = _mm512_getmant_##SFX(X, _MM_MANT_NORM_p75_1p5, _MM_MANT_SIGN_zero);      \
+        K = _mm512_getexp_##SFX(X);                                                  \
+        K = _mm512_mask_add_##SFX(K, _mm512_cmp_##SFX##_mask(M, ONE, _CMP_LT_OQ), K, ONE); \
+        J = _mm512_cast##SFX##_si512(_mm512_fmadd_##SFX(M, _mm512_set1_##SFX(16),    \
+                                                        _mm512_set1_##SFX(SHIFT - 12))); \
+    } while (0)
 
 /* 1 / c_j rounded to float, c_j = 0.75 + j/16 (j = 0..12, then repeated),
  * and -log of that value (hi + lo) */
@@ -460,11 +486,9 @@ static const float lossopt_logf_c16_lo[16] = {
 LOSSOPT_TARGET_V4 static inline __m512 lossopt_logf_v16(__m512 x)
 {
     const __m512 one = _mm512_set1_ps(1.0f);
-    __m512 m = _mm512_getmant_ps(x, _MM_MANT_NORM_p75_1p5, _MM_MANT_SIGN_zero);
-    __m512 k = _mm512_getexp_ps(x);
-    k = _mm512_mask_add_ps(k, _mm512_cmp_ps_mask(m, one, _CMP_LT_OQ), k, one);
-    __m512 kd = _mm512_fmadd_ps(m, _mm512_set1_ps(16.0f), _mm512_set1_ps(0x1.8p23f - 12.0f));
-    __m512i j = _mm512_castps_si512(kd);                 /* low 4 bits: j */
+    __m512 m, k;
+    __m512i j;
+    LOSSOPT_TABLE_LOG_REDUCE(ps, 0x1.8p23f, x, one, m, k, j);
     __m512 inv = _mm512_permutexvar_ps(j, _mm512_loadu_ps(lossopt_logf_inv16));
     __m512 hi = _mm512_permutexvar_ps(j, _mm512_loadu_ps(lossopt_logf_c16_hi));
     __m512 lo = _mm512_permutexvar_ps(j, _mm512_loadu_ps(lossopt_logf_c16_lo));
@@ -482,6 +506,51 @@ LOSSOPT_TARGET_V4 static inline __m512 lossopt_logf_v16(__m512 x)
     res = _mm512_mask_mov_ps(res, _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_EQ_OQ),
                              _mm512_set1_ps(-INFINITY));
     return _mm512_mask_mov_ps(res, _mm512_cmp_ps_mask(x, _mm512_set1_ps(INFINITY), _CMP_EQ_OQ),
+                              x);
+}
+
+/* The same table for doubles: 1 / c_j rounded to double, c_j = 0.75 + j/16
+ * (j = 0..12, then repeated), and -log of that value (hi + lo) */
+static const double lossopt_log_inv16[16] = {
+    0x1.5555555555555p+0, 0x1.3b13b13b13b14p+0, 0x1.2492492492492p+0, 0x1.1111111111111p+0,
+    0x1.0000000000000p+0, 0x1.e1e1e1e1e1e1ep-1, 0x1.c71c71c71c71cp-1, 0x1.af286bca1af28p-1,
+    0x1.999999999999ap-1, 0x1.8618618618618p-1, 0x1.745d1745d1746p-1, 0x1.642c8590b2164p-1,
+    0x1.5555555555555p-1, 0x1.5555555555555p-1, 0x1.5555555555555p-1, 0x1.5555555555555p-1,
+};
+static const double lossopt_log_c16_hi[16] = {
+    -0x1.269621134db91p-2, -0x1.a93ed3c8ad9e5p-3, -0x1.1178e8227e47ap-3, -0x1.08598b59e3a06p-4,
+    0x0.0p+0, 0x1.f0a30c01162a8p-5, 0x1.e27076e2af2eap-4, 0x1.5ff3070a793d6p-3,
+    0x1.c8ff7c79a9a20p-3, 0x1.1675cababa60fp-2, 0x1.4618bc21c5ec2p-2, 0x1.739d7f6bbd007p-2,
+    0x1.9f323ecbf984dp-2, 0x1.9f323ecbf984dp-2, 0x1.9f323ecbf984dp-2, 0x1.9f323ecbf984dp-2,
+};
+static const double lossopt_log_c16_lo[16] = {
+    -0x1.e0efadd9db02ap-56, -0x1.bcafa9de97202p-57, 0x1.0e63a5f01c693p-58, 0x1.dd7009902bf32p-58,
+    0x0.0p+0, 0x1.85f325c5bbacdp-59, -0x1.61578001e015ap-60, -0x1.bc60efafc6f6cp-58,
+    -0x1.4f689f8434011p-57, 0x1.ce63eab883727p-61, -0x1.7a42642661c62p-61, 0x1.ce24c53fad3f0p-58,
+    -0x1.a92e513217f58p-59, -0x1.a92e513217f58p-59, -0x1.a92e513217f58p-59, -0x1.a92e513217f58p-59,
+};
+
+/* log(x) for x >= 0 (or NaN), 8 double lanes, no division: lossopt_logf_v16's
+ * scheme in double (the table from two registers, vpermi2pd), log1p(r) by
+ * lossopt_log_parts_v8, k ln2 as k LN2_HI (exact) + k LN2_LO. */
+LOSSOPT_TARGET_V4 static inline __m512d lossopt_log_v8(__m512d x)
+{
+    const __m512d one = _mm512_set1_pd(1.0);
+    __m512d m, k;
+    __m512i j;
+    LOSSOPT_TABLE_LOG_REDUCE(pd, 0x1.8p52, x, one, m, k, j);
+    __m512d inv = LOSSOPT_PERM16_PD(lossopt_log_inv16, j);
+    __m512d hi = LOSSOPT_PERM16_PD(lossopt_log_c16_hi, j);
+    __m512d lo = LOSSOPT_PERM16_PD(lossopt_log_c16_lo, j);
+    __m512d r = _mm512_fmsub_pd(m, inv, one);
+    __m512d rest;
+    __m512d sum = lossopt_log_parts_v8(r, hi, lo, &rest);
+    rest = _mm512_fmadd_pd(k, _mm512_set1_pd(0x1.a39ef35793c76p-33), rest);
+    __m512d lead = _mm512_fmadd_pd(k, _mm512_set1_pd(0x1.62e42fee00000p-1), sum);
+    __m512d res = _mm512_add_pd(lead, rest);
+    res = _mm512_mask_mov_pd(res, _mm512_cmp_pd_mask(x, _mm512_setzero_pd(), _CMP_EQ_OQ),
+                             _mm512_set1_pd(-INFINITY));
+    return _mm512_mask_mov_pd(res, _mm512_cmp_pd_mask(x, _mm512_set1_pd(INFINITY), _CMP_EQ_OQ),
                               x);
 }
 
@@ -552,10 +621,12 @@ LOSSOPT_TARGET_V4 static void lossopt_logclamp_parts_f32_avx512(const float *v, 
 }
 
 /*
- * The commonest call of the binary cross-entropy and of the Poisson NLL on
- * log rates (full=False) on the x86-64-v4 path -- flat, without sample
- * weights and per-sample losses, with a gradient -- written whole with
- * intrinsics (lossopt_elem_plain_*).  BCE (lossopt_bce_chunk_*_v4): per chunk, one sweep for e
+ * The commonest call of the binary cross-entropy, of the Poisson NLL on
+ * log rates (full=False) and of the float64 Gaussian NLL on the x86-64-v4
+ * path -- flat, without sample weights and per-sample losses, with or
+ * without a gradient (the loss the same bits either way) -- written whole
+ * with intrinsics (lossopt_elem_plain_*).
+ * Gaussian (lossopt_gauss_chunk_*_v4): one loop with lossopt_log_v8.  BCE (lossopt_bce_chunk_*_v4): per chunk, one sweep for e
  * and s (the exp and the division), then one for L (the table log1p) fused
  * with the loss and gradient of lossopt_el_bce_parts (the same formulas;
  * GCC's selects for them cost twice these mask operations).  Lanes past n
@@ -598,7 +669,8 @@ LOSSOPT_TARGET_V4 static void lossopt_logclamp_parts_f32_avx512(const float *v, 
             __m512d ls = _mm512_mul_pd(lw, s);                                       \
             __m512d gv = _mm512_mask_blend_pd(pos, _mm512_sub_pd(ls, ptt),           \
                                               _mm512_sub_pd(ct, ls));                \
-            STORE(g + k, mk, _mm512_mul_pd(sc, gv));                                 \
+            if (g)                                                                   \
+                STORE(g + k, mk, _mm512_mul_pd(sc, gv));                             \
             acc = _mm512_mask_add_pd(acc, mk, acc, _mm512_fmadd_pd(lw, L, lin));      \
         }                                                                            \
         return _mm512_reduce_add_pd(acc);                                            \
@@ -613,23 +685,55 @@ LOSSOPT_TARGET_V4 static void lossopt_logclamp_parts_f32_avx512(const float *v, 
             __mmask8 mk = lossopt_mask8(m - k);                                      \
             __m512d x = LOAD(mk, p + k), tv = LOAD(mk, t + k);                       \
             __m512d e = lossopt_exp_v8(x);                                           \
-            STORE(g + k, mk, _mm512_mul_pd(sc, _mm512_sub_pd(e, tv)));               \
+            if (g)                                                                   \
+                STORE(g + k, mk, _mm512_mul_pd(sc, _mm512_sub_pd(e, tv)));           \
             acc = _mm512_mask_add_pd(acc, mk, acc, _mm512_fnmadd_pd(tv, x, e));       \
+        }                                                                            \
+        return _mm512_reduce_add_pd(acc);                                            \
+    }                                                                                \
+    /* Gaussian NLL of double data: one loop, the table log inline; the       \
+     * formulas of lossopt_el_gaussian_nll (two divisions: see there) */        \
+    LOSSOPT_TARGET_V4 static inline double lossopt_gauss_chunk_##SUFFIX##_v4(        \
+        const lossopt_elem_params *Pp, const T *p, const T *t, const T *v, T *g,     \
+        T *gv, ptrdiff_t m, double scale)                                            \
+    {                                                                                \
+        const __m512d sc = _mm512_set1_pd(scale), eps = _mm512_set1_pd(Pp->a);       \
+        const __m512d half = _mm512_set1_pd(0.5), cst = _mm512_set1_pd(Pp->b);       \
+        __m512d acc = _mm512_setzero_pd();                                           \
+        for (ptrdiff_t k = 0; k < m; k += 8) {                                       \
+            __mmask8 mk = lossopt_mask8(m - k);                                      \
+            __m512d d = _mm512_sub_pd(LOAD(mk, p + k), LOAD(mk, t + k));             \
+            /* max returns its second operand when one is NaN: a NaN v stays */     \
+            __m512d vc = _mm512_max_pd(eps, LOAD(mk, v + k));                        \
+            __m512d r = _mm512_div_pd(_mm512_set1_pd(1.0), vc);                      \
+            __m512d q = _mm512_div_pd(d, vc);                                        \
+            if (g) {                                                                 \
+                STORE(g + k, mk, _mm512_mul_pd(sc, q));                              \
+                STORE(gv + k, mk, _mm512_mul_pd(sc, _mm512_mul_pd(half,              \
+                                               _mm512_fnmadd_pd(q, q, r))));         \
+            }                                                                        \
+            __m512d l = _mm512_fmadd_pd(half, _mm512_fmadd_pd(q, d, lossopt_log_v8(vc)), cst); \
+            acc = _mm512_mask_add_pd(acc, mk, acc, l);                               \
         }                                                                            \
         return _mm512_reduce_add_pd(acc);                                            \
     }                                                                                \
     /* the chunks in order, their sums added in order */                         \
     LOSSOPT_TARGET_V4 static void lossopt_elem_plain_##SUFFIX##_avx512(              \
-        const lossopt_elem_params *Pp, const T *p, const T *t, T *g, ptrdiff_t n,    \
-        double scale, double *sum)                                                   \
+        const lossopt_elem_params *Pp, const T *p, const T *t, const T *v, T *g,     \
+        T *gv, ptrdiff_t n, double scale, double *sum)                               \
     {                                                                                \
         double total = 0.0;                                                          \
         ptrdiff_t c0 = 0;                                                            \
         while (c0 < n) {                                                             \
             const ptrdiff_t m = n - c0 > LOSSOPT_ELEM_CHUNK ? LOSSOPT_ELEM_CHUNK : n - c0; \
-            total += Pp->kind == LOSSOPT_BINARY_CROSS_ENTROPY                        \
-                ? lossopt_bce_chunk_##SUFFIX##_v4(Pp, p + c0, t + c0, g + c0, m, scale) \
-                : lossopt_poisson_chunk_##SUFFIX##_v4(p + c0, t + c0, g + c0, m, scale); \
+            T *gc = g ? g + c0 : NULL;           /* NULL: no gradient */             \
+            if (Pp->kind == LOSSOPT_BINARY_CROSS_ENTROPY)                            \
+                total += lossopt_bce_chunk_##SUFFIX##_v4(Pp, p + c0, t + c0, gc, m, scale); \
+            else if (Pp->kind == LOSSOPT_GAUSSIAN_NLL)                               \
+                total += lossopt_gauss_chunk_##SUFFIX##_v4(Pp, p + c0, t + c0, v + c0, \
+                                                           gc, g ? gv + c0 : NULL, m, scale); \
+            else                                                                     \
+                total += lossopt_poisson_chunk_##SUFFIX##_v4(p + c0, t + c0, gc, m, scale); \
             c0 += m;                                                                 \
         }                                                                            \
         *sum = total;                                                                \
@@ -879,22 +983,35 @@ LOSSOPT_ALWAYS_INLINE int lossopt_elem_has_pre(const int kind, const int is_floa
         }                                                                            \
         return acc;                                                                  \
     }                                                                                \
-    /* the flat BCE and Poisson NLL (log rates, full=False) without weights and \
-     * row losses, with a gradient: an entry point of its own, whose x86-64-v4   \
-     * variant is lossopt_elem_plain_*_avx512 */                                 \
+    /* the flat BCE, Poisson NLL (log rates, full=False) and float64 Gaussian  \
+     * NLL without weights and row losses (g NULL: no gradient): an entry point \
+     * of its own, whose x86-64-v4 variant is lossopt_elem_plain_*_avx512 */     \
     LOSSOPT_ALWAYS_INLINE void lossopt_elem_plain_##SUFFIX##_body(                   \
-        const lossopt_elem_params *Pp, const T *p, const T *t, T *g, ptrdiff_t n,    \
-        double scale, double *sum)                                                   \
+        const lossopt_elem_params *Pp, const T *p, const T *t, const T *v, T *g,     \
+        T *gv, ptrdiff_t n, double scale, double *sum)                               \
     {                                                                                \
-        *sum = Pp->kind == LOSSOPT_BINARY_CROSS_ENTROPY                              \
-             ? lossopt_elem_chunks_##SUFFIX(LOSSOPT_BINARY_CROSS_ENTROPY, *Pp, p, t, \
-                                            NULL, g, NULL, NULL, NULL, n, scale, 1, 0, 0) \
-             : lossopt_elem_chunks_##SUFFIX(LOSSOPT_POISSON_NLL_LOG, *Pp, p, t, NULL, \
-                                            g, NULL, NULL, NULL, n, scale, 1, 0, 0); \
+        if (Pp->kind == LOSSOPT_BINARY_CROSS_ENTROPY)                                \
+            *sum = g ? lossopt_elem_chunks_##SUFFIX(LOSSOPT_BINARY_CROSS_ENTROPY, *Pp, p, t, \
+                                                    NULL, g, NULL, NULL, NULL, n, scale, 1, 0, 0) \
+                     : lossopt_elem_chunks_##SUFFIX(LOSSOPT_BINARY_CROSS_ENTROPY, *Pp, p, t, \
+                                                    NULL, g, NULL, NULL, NULL, n, scale, 0, 0, 0); \
+        else if (Pp->kind == LOSSOPT_GAUSSIAN_NLL)  /* double data only */           \
+            *sum = g ? lossopt_elem_range_##SUFFIX(LOSSOPT_GAUSSIAN_NLL, *Pp, p, t, v, g, \
+                                                   gv, NULL, NULL, 0, n, scale, 1, 0, 0, \
+                                                   0, NULL, NULL)                    \
+                     : lossopt_elem_range_##SUFFIX(LOSSOPT_GAUSSIAN_NLL, *Pp, p, t, v, g, \
+                                                   gv, NULL, NULL, 0, n, scale, 0, 0, 0, \
+                                                   0, NULL, NULL);                   \
+        else                                                                         \
+            *sum = g ? lossopt_elem_chunks_##SUFFIX(LOSSOPT_POISSON_NLL_LOG, *Pp, p, t, NULL, \
+                                                    g, NULL, NULL, NULL, n, scale, 1, 0, 0) \
+                     : lossopt_elem_chunks_##SUFFIX(LOSSOPT_POISSON_NLL_LOG, *Pp, p, t, NULL, \
+                                                    g, NULL, NULL, NULL, n, scale, 0, 0, 0); \
     }                                                                                \
     LOSSOPT_DISPATCH_VOID_OWN_V4(lossopt_elem_plain_##SUFFIX,                        \
-        (const lossopt_elem_params *Pp, const T *p, const T *t, T *g, ptrdiff_t n,   \
-         double scale, double *sum), (Pp, p, t, g, n, scale, sum))                   \
+        (const lossopt_elem_params *Pp, const T *p, const T *t, const T *v, T *g,    \
+         T *gv, ptrdiff_t n, double scale, double *sum),                             \
+        (Pp, p, t, v, g, gv, n, scale, sum))                                         \
     LOSSOPT_ALWAYS_INLINE double lossopt_elem_flat_##SUFFIX(   \
         const int kind, const lossopt_elem_params P, const T *p, const T *t,         \
         const T *v, T *g, T *gv, const double *w, double *rl, ptrdiff_t n,           \
@@ -902,9 +1019,10 @@ LOSSOPT_ALWAYS_INLINE int lossopt_elem_has_pre(const int kind, const int is_floa
         const int has_rl)                                                            \
     {                                                                                \
         double acc = 0.0;                                                            \
-        if ((kind == LOSSOPT_BINARY_CROSS_ENTROPY || kind == LOSSOPT_POISSON_NLL_LOG) \
-            && has_g && !has_w && !has_rl)                                           \
-            lossopt_elem_plain_##SUFFIX(&P, p, t, g, n, scale, &acc);                \
+        if ((kind == LOSSOPT_BINARY_CROSS_ENTROPY || kind == LOSSOPT_POISSON_NLL_LOG || \
+             (kind == LOSSOPT_GAUSSIAN_NLL && sizeof(T) == sizeof(double)))          \
+            && !has_w && !has_rl)    /* with or without g: the same loss bits */   \
+            lossopt_elem_plain_##SUFFIX(&P, p, t, v, has_g ? g : NULL, gv, n, scale, &acc); \
         else if (lossopt_elem_has_pre(kind, sizeof(T) == sizeof(float)))             \
             acc = lossopt_elem_chunks_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, n,    \
                                                scale, has_g, has_w, has_rl);         \

@@ -62,6 +62,9 @@ def test_bce_every_length_against_float64_reference(rng, dtype, n):
                                              reduction="sum").loss_and_gradient(
         x, t, out=out[:n])
     assert out[n] == 7.0
+    # the loss alone (no gradient) is the same number
+    assert lossopt.BinaryCrossEntropy(pos_weight=pw, label_smoothing=ls,
+                                      reduction="sum")(x, t) == value
     xd, td = x.astype(np.float64), t.astype(np.float64)
     tt = td * (1 - ls) + ls / 2
     lw = 1 + (pw - 1) * tt
@@ -88,6 +91,7 @@ def test_poisson_every_length_against_float64_reference(rng, dtype, n):
     out = np.full(n + 1, 7.0, dtype=dtype)
     value, grad = lossopt.PoissonNLL(reduction="sum").loss_and_gradient(p, t, out=out[:n])
     assert out[n] == 7.0
+    assert lossopt.PoissonNLL(reduction="sum")(p, t) == value      # no gradient: the same
     pd, td = p.astype(np.float64), t.astype(np.float64)
     assert value == pytest.approx(np.sum(np.exp(pd) - td * pd), rel=1e-13)
     # e^p - t cancels where e^p is near t: the bound is relative to both terms
@@ -182,3 +186,41 @@ def test_gaussian_float32_log_over_the_whole_float_range_against_mpmath(rng):
                                                          np.zeros(3, np.float32), special)
     # v = 0: log 0 = -inf, and d^2 / v = 0 / 0 = NaN, as the float64 formula
     assert np.isnan(got[0]) and got[1] == np.inf and np.isnan(got[2])
+
+
+@pytest.mark.parametrize("n", LENGTHS)
+def test_gaussian_float64_every_length_against_float64_reference(rng, n):
+    """float64 data, the call with gradients and no weights (on x86-64-v4 one
+    AVX-512 loop with the division-free table log, lossopt_log_v8): loss and
+    both gradients against NumPy float64; the clamp; nothing written past n."""
+    p, t = rng.normal(size=n), rng.normal(size=n)
+    v = 10.0 ** rng.uniform(-12, 12, n)
+    v[::6] = 1e-9                                          # below eps: clamped
+    out_p, out_v = np.full(n + 1, 7.0), np.full(n + 1, 7.0)
+    value, (gp, gv) = lossopt.GaussianNLL(full=True, reduction="sum").loss_and_gradient(
+        p, t, v, out=(out_p[:n], out_v[:n]))
+    assert out_p[n] == 7.0 and out_v[n] == 7.0
+    d, vc = p - t, np.maximum(v, 1e-6)
+    terms = 0.5 * (np.log(vc) + d * d / vc) + 0.5 * np.log(2 * np.pi)
+    assert abs(value - terms.sum()) <= 1e-14 * np.sum(np.abs(terms))
+    np.testing.assert_allclose(gp, d / vc, rtol=1e-15, atol=0)
+    # (both sides round 1/vc, d/vc and its square: a few ulps of the larger term)
+    assert np.all(np.abs(gv - 0.5 * (1 / vc - d * d / vc ** 2))
+                  <= 1e-15 * 0.5 * (1 / vc + d * d / vc ** 2))
+    # the loss alone (no gradient) is the same number
+    assert lossopt.GaussianNLL(full=True, reduction="sum")(p, t, v) == value
+
+
+def test_gaussian_float64_log_over_the_whole_range_against_mpmath(rng):
+    """log(v) / 2 (pred == target, eps = 0) through the same loop, one call
+    per variance so that each value is the loss itself: subnormal to the
+    largest double and across the table's intervals, within 2 ulps."""
+    v = np.concatenate([10.0 ** rng.uniform(-300, 300, 60), 1.0 + rng.uniform(-0.3, 0.6, 60),
+                        [5e-324, 1e-310, 2.2250738585072014e-308, 0.75, 1.5 - 2**-52,
+                         1 - 2**-53, 1 + 2**-52, 1.7976931348623157e308]])
+    loss = lossopt.GaussianNLL(eps=0.0, reduction="sum")
+    with mpmath.workdps(40):
+        for vi in v:
+            got, _ = loss.loss_and_gradient(np.zeros(9), np.zeros(9), np.full(9, vi))
+            ref = 9 * mpmath.log(mpmath.mpf(float(vi))) / 2
+            assert abs(mpmath.mpf(got) - ref) <= 2 * np.spacing(abs(float(ref))) + 1e-300, vi
