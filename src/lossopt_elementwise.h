@@ -30,6 +30,14 @@
  * outside the loss's domain, in a sweep of their own over the block
  * (lossopt_elem_count); the driver adds the counts and Python raises.  NaN
  * is never "outside": it propagates to the loss.
+ *
+ * The losses with a transcendental part (the binary cross-entropy, the
+ * Poisson NLL on log rates, the float Gaussian NLL) compute it in a
+ * pre-sweep over chunks of LOSSOPT_ELEM_CHUNK elements before the fused loop
+ * ("the pre-sweeps" below; on x86-64-v4 with AVX-512 table exp/log), and
+ * their commonest call (flat, unweighted, with a gradient) has a whole
+ * AVX-512 loop on x86-64-v4 (lossopt_elem_plain_*), as has the float64
+ * Gaussian NLL's.
  */
 #ifndef LOSSOPT_ELEMENTWISE_H
 #define LOSSOPT_ELEMENTWISE_H
@@ -88,22 +96,27 @@ LOSSOPT_ALWAYS_INLINE double lossopt_pm1(double t)
  * a (a - 1) is exactly 0 there and non-zero for every other finite a (for
  * 0 < a < 1 it is within a factor 2 of min(a, 1 - a), which does not
  * underflow to 0), +inf for an infinite label, and NaN, which no ordered
- * comparison accepts, for a NaN one: one comparison instead of four. */
-LOSSOPT_ALWAYS_INLINE int lossopt_bad_sign_label(double t)
-{
-    double a = fabs(t);
-    return fabs(a * (a - 1.0)) > 0.0;
-}
+ * comparison accepts, for a NaN one: one comparison instead of four.
+ * The same holds in float (0 < a < 1 gives at least the smallest subnormal),
+ * so the checks run in the data's own type: 16 lanes on AVX-512 for float. */
+#define LOSSOPT_DEFINE_DOMAIN_CHECKS(T, SFX)                                         \
+    LOSSOPT_ALWAYS_INLINE int lossopt_bad_sign_label##SFX(T t)                       \
+    {                                                                                \
+        T a = t < (T)0 ? -t : t;                                                     \
+        T q = a * (a - (T)1);                                                        \
+        return (q > (T)0) | (q < (T)0);                                              \
+    }                                                                                \
+    LOSSOPT_ALWAYS_INLINE int lossopt_bad_unit##SFX(T t)                             \
+    {                                                                                \
+        return (t < (T)0) | (t > (T)1);                                              \
+    }                                                                                \
+    LOSSOPT_ALWAYS_INLINE int lossopt_bad_negative##SFX(T t)                         \
+    {                                                                                \
+        return t < (T)0;                                                             \
+    }
 
-LOSSOPT_ALWAYS_INLINE int lossopt_bad_unit(double t)
-{
-    return (t < 0.0) | (t > 1.0);
-}
-
-LOSSOPT_ALWAYS_INLINE int lossopt_bad_negative(double t)
-{
-    return t < 0.0;
-}
+LOSSOPT_DEFINE_DOMAIN_CHECKS(double, )
+LOSSOPT_DEFINE_DOMAIN_CHECKS(float, f)
 
 /* The count of values outside a domain, in one vectorised pass: the check
  * Python runs before a kernel writes into a caller's out= array (the kernels
@@ -114,17 +127,25 @@ enum {
     LOSSOPT_DOMAIN_NONNEGATIVE = 3   /* >= 0 */
 };
 
-#define LOSSOPT_DEFINE_COUNT_OUTSIDE(T, SUFFIX)                                        \
+/* Counted per chunk of 2^16 in an int (as many lanes as the data's type);
+ * the chunk counts are added in a ptrdiff_t. */
+#define LOSSOPT_DEFINE_COUNT_OUTSIDE(T, SUFFIX, SFX)                                   \
     LOSSOPT_ALWAYS_INLINE ptrdiff_t lossopt_count_body_##SUFFIX(const int domain,      \
                                                                 const T *x,            \
                                                         ptrdiff_t n)                   \
     {                                                                                  \
-        ptrdiff_t bad = 0;                                                             \
-        LOSSOPT_OMP_SIMD(reduction(+:bad))                                             \
-        for (ptrdiff_t j = 0; j < n; j++)                                              \
-            bad += domain == LOSSOPT_DOMAIN_SIGN_LABEL ? lossopt_bad_sign_label(x[j])  \
-                 : domain == LOSSOPT_DOMAIN_UNIT ? lossopt_bad_unit(x[j])              \
-                 : lossopt_bad_negative(x[j]);                                         \
+        ptrdiff_t bad = 0, c0 = 0;                                                     \
+        while (c0 < n) {                                                               \
+            ptrdiff_t c1 = n - c0 > 65536 ? c0 + 65536 : n;                            \
+            int b = 0;                                                                 \
+            LOSSOPT_OMP_SIMD(reduction(+:b))                                           \
+            for (ptrdiff_t j = c0; j < c1; j++)                                        \
+                b += domain == LOSSOPT_DOMAIN_SIGN_LABEL ? lossopt_bad_sign_label##SFX(x[j]) \
+                   : domain == LOSSOPT_DOMAIN_UNIT ? lossopt_bad_unit##SFX(x[j])       \
+                   : lossopt_bad_negative##SFX(x[j]);                                  \
+            bad += b;                                                                  \
+            c0 = c1;                                                                   \
+        }                                                                              \
         return bad;                                                                    \
     }                                                                                  \
     LOSSOPT_KERNEL(ptrdiff_t, lossopt_count_outside_##SUFFIX, (int domain, const T *x, ptrdiff_t n), (domain, x, n)) \
@@ -136,8 +157,8 @@ enum {
         return lossopt_count_body_##SUFFIX(LOSSOPT_DOMAIN_NONNEGATIVE, x, n);          \
     }
 
-LOSSOPT_DEFINE_COUNT_OUTSIDE(double, f64)
-LOSSOPT_DEFINE_COUNT_OUTSIDE(float, f32)
+LOSSOPT_DEFINE_COUNT_OUTSIDE(double, f64, )
+LOSSOPT_DEFINE_COUNT_OUTSIDE(float, f32, f)
 
 /* squared error: l = d^2 / 2, g = d */
 LOSSOPT_ALWAYS_INLINE double lossopt_el_squared(double p, double t, double *g)
@@ -190,16 +211,32 @@ LOSSOPT_ALWAYS_INLINE double lossopt_el_gaussian_nll(double p, double t, double 
  * Only the Gaussian NLL takes this path: the other float32 losses are
  * checked to match their float64 evaluation on the same data to 1e-12, so
  * their transcendental parts stay in double. */
-LOSSOPT_ALWAYS_INLINE double lossopt_el_gaussian_nll_f32(float p, float t, float v, float eps,
-                                                 double cst, double *g, double *gv)
+LOSSOPT_ALWAYS_INLINE float lossopt_clamp_f32(float v, float eps)
+{
+    return v < eps ? eps : v;
+}
+
+/* ... given lg = log(max(v, eps)) (the pre-sweep lossopt_logclamp_parts_f32) */
+LOSSOPT_ALWAYS_INLINE double lossopt_el_gaussian_nll_f32_parts(float p, float t, float v,
+                                                               float eps, double cst,
+                                                               double lg, double *g,
+                                                               double *gv)
 {
     float d = p - t;
-    float vc = v < eps ? eps : v;
+    float vc = lossopt_clamp_f32(v, eps);
     float r = 1.0f / vc;
     float q = d / vc;
     *g = q;
     *gv = 0.5f * (r - q * q);
-    return 0.5 * ((double)lossopt_logf(vc) + (double)(q * d)) + cst;
+    return 0.5 * (lg + (double)(q * d)) + cst;
+}
+
+LOSSOPT_ALWAYS_INLINE double lossopt_el_gaussian_nll_f32(float p, float t, float v, float eps,
+                                                 double cst, double *g, double *gv)
+{
+    return lossopt_el_gaussian_nll_f32_parts(p, t, v, eps, cst,
+                                             (double)lossopt_logf(lossopt_clamp_f32(v, eps)),
+                                             g, gv);
 }
 
 /* Stirling's term of ln(t!) that torch's poisson_nll_loss adds with
@@ -212,11 +249,16 @@ LOSSOPT_ALWAYS_INLINE double lossopt_stirling(double t)
 }
 
 /* Poisson NLL, log_input=True: p = log rate;  l = e^p - t p, g = e^p - t */
-LOSSOPT_ALWAYS_INLINE double lossopt_el_poisson_log(double p, double t, int full, double *g)
+LOSSOPT_ALWAYS_INLINE double lossopt_el_poisson_log_e(double p, double t, double e, int full,
+                                                      double *g)
 {
-    double e = lossopt_exp(p);
     *g = e - t;
     return e - t * p + (full ? lossopt_stirling(t) : 0.0);
+}
+
+LOSSOPT_ALWAYS_INLINE double lossopt_el_poisson_log(double p, double t, int full, double *g)
+{
+    return lossopt_el_poisson_log_e(p, t, lossopt_exp(p), full, g);
 }
 
 /* Poisson NLL, log_input=False: p = rate;  l = p - t ln(p + eps),
@@ -257,24 +299,489 @@ LOSSOPT_ALWAYS_INLINE double lossopt_el_poisson_rate(double p, double t, double 
  * mpmath.  An infinite logit whose linear coefficient is 0 (x = +inf with
  * tt = 1, x = -inf with tt = 0) gives the limit 0, not 0 * inf = NaN.
  */
-LOSSOPT_ALWAYS_INLINE double lossopt_el_bce(double x, double t, double keep, double half_eps,
-                                    double pw, double *g)
+/* The two transcendental parts of the binary cross-entropy of a logit x:
+ * s = sigma(-|x|) = e / (1 + e) and L = log1p(e) = softplus(-|x|), with
+ * e = exp(-|x|) in (0, 1] (the pre-sweep lossopt_softplus_parts_* computes
+ * them over a chunk; this is the one-element form, the fused loops inline it). */
+LOSSOPT_ALWAYS_INLINE void lossopt_softplus_part(double x, double *s, double *L)
 {
-    double tt = t * keep + half_eps;
-    double ct = (1.0 - t) * keep + half_eps;  /* 1 - tt without the cancellation */
-    double lw = 1.0 + (pw - 1.0) * tt;
     double e = lossopt_exp(-fabs(x));
     /* L = log1p(e) for e in [0, 1] (no edge selects needed: e is in [0, 1]
      * or NaN, and a NaN logit already makes the linear term NaN) */
     double ru = 1.0 / (1.0 + e);              /* one division for both quotients */
-    double L = lossopt_log1p_unit(e, ru);
-    double s = e * ru;
+    *L = lossopt_log1p_unit(e, ru);
+    *s = e * ru;
+}
+
+/* The loss and gradient from the parts s and L of x (above) */
+LOSSOPT_ALWAYS_INLINE double lossopt_el_bce_parts(double x, double t, double keep,
+                                                  double half_eps, double pw, double s,
+                                                  double L, double *g)
+{
+    double tt = t * keep + half_eps;
+    double ct = (1.0 - t) * keep + half_eps;  /* 1 - tt without the cancellation */
+    double lw = 1.0 + (pw - 1.0) * tt;
     int pos = x >= 0.0;
     double cx = pos ? ct : -pw * tt;          /* coefficient of x */
     double lin = cx == 0.0 ? 0.0 : cx * x;
     *g = pos ? ct - lw * s : lw * s - pw * tt;
     return lin + lw * L;
 }
+
+LOSSOPT_ALWAYS_INLINE double lossopt_el_bce(double x, double t, double keep, double half_eps,
+                                    double pw, double *g)
+{
+    double s, L;
+    lossopt_softplus_part(x, &s, &L);
+    return lossopt_el_bce_parts(x, t, keep, half_eps, pw, s, L, g);
+}
+
+/* ------------------------------------------------------ the pre-sweeps -- */
+
+/*
+ * The transcendental part of a loss, swept over a chunk of the flat loop
+ * (LOSSOPT_ELEM_CHUNK elements) into double scratch arrays before the fused
+ * loop reads it: the binary cross-entropy's s = sigma(-|x|) and L =
+ * softplus(-|x|) (lossopt_softplus_parts_*), the Poisson NLL's e^p
+ * (lossopt_exp_parts_*).  A short loop over one function vectorises better
+ * than the whole loss in one body (fewer live registers), and on the
+ * x86-64-v4 path the sweeps are written with AVX-512 intrinsics:
+ * lossopt_exp_v8 (the table exp of lossopt_math.h) and lossopt_log1p_unit_v8
+ * below, which needs no division.  The other paths inline the portable
+ * lossopt_exp / lossopt_log1p_unit.  Each sweep is its own dispatched entry
+ * point, called once per chunk.
+ */
+enum { LOSSOPT_ELEM_CHUNK = 512 };
+
+#if LOSSOPT_HAVE_DISPATCH
+/* 1 / c_j rounded to double, c_j = 1 + j/16, and -log of that value
+ * (hi + lo, exact to ~2^-110), j = 0..15 */
+static const double lossopt_log1p_inv16[16] = {
+    0x1.0000000000000p+0, 0x1.e1e1e1e1e1e1ep-1, 0x1.c71c71c71c71cp-1, 0x1.af286bca1af28p-1,
+    0x1.999999999999ap-1, 0x1.8618618618618p-1, 0x1.745d1745d1746p-1, 0x1.642c8590b2164p-1,
+    0x1.5555555555555p-1, 0x1.47ae147ae147bp-1, 0x1.3b13b13b13b14p-1, 0x1.2f684bda12f68p-1,
+    0x1.2492492492492p-1, 0x1.1a7b9611a7b96p-1, 0x1.1111111111111p-1, 0x1.0842108421084p-1,
+};
+static const double lossopt_log1p_c16_hi[16] = {
+    0x0.0p+0, 0x1.f0a30c01162a8p-5, 0x1.e27076e2af2eap-4, 0x1.5ff3070a793d6p-3,
+    0x1.c8ff7c79a9a20p-3, 0x1.1675cababa60fp-2, 0x1.4618bc21c5ec2p-2, 0x1.739d7f6bbd007p-2,
+    0x1.9f323ecbf984dp-2, 0x1.c8ff7c79a9a21p-2, 0x1.f128f5faf06ecp-2, 0x1.0be72e4252a83p-1,
+    0x1.1e85f5e7040d1p-1, 0x1.307d7334f10bep-1, 0x1.41d8fe84672afp-1, 0x1.52a2d265bc5abp-1,
+};
+static const double lossopt_log1p_c16_lo[16] = {
+    0x0.0p+0, 0x1.85f325c5bbacdp-59, -0x1.61578001e015ap-60, -0x1.bc60efafc6f6cp-58,
+    -0x1.4f689f8434011p-57, 0x1.ce63eab883727p-61, -0x1.7a42642661c62p-61, 0x1.ce24c53fad3f0p-58,
+    -0x1.a92e513217f58p-59, 0x1.3097607bcbfeep-56, -0x1.328df13bb38c2p-56, 0x1.b4c4bdd99efffp-56,
+    -0x1.084e99683070ep-55, 0x1.fdac850fab36dp-56, -0x1.ee6d0cf42e7fap-55, 0x1.73be4578ad97bp-56,
+};
+
+#define LOSSOPT_PERM16_PD(TABLE, J)                                                  \
+    _mm512_permutex2var_pd(_mm512_loadu_pd(TABLE), J, _mm512_loadu_pd((TABLE) + 8))
+
+/* The shared end of the table logs below: -log(inv_j) + log1p(r) as
+ * sum + *rest, sum = hi + r exactly split (Fast2Sum: |hi| > |r| or hi = 0),
+ * *rest = (its error + lo) + r^2 Q(r), Q the degree-9 Chebyshev fit of
+ * (log1p(r) - r) / r^2 on |r| <= 0.042 (mpmath.chebyfit; error below
+ * 1.3e-19, relative to log1p(r)). */
+LOSSOPT_TARGET_V4 static inline __m512d lossopt_log_parts_v8(__m512d r, __m512d hi, __m512d lo,
+                                                             __m512d *rest)
+{
+    __m512d q = _mm512_fmadd_pd(_mm512_set1_pd(0x1.75c1af89c195ep-4), r, _mm512_set1_pd(-0x1.9b1be6848d957p-4));
+    q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(0x1.c71be4c34199ep-4));
+    q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(-0x1.ffff673d3ba20p-4));
+    q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(0x1.2492492ff2696p-3));
+    q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(-0x1.55555561a802ap-3));
+    q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(0x1.9999999998f53p-3));
+    q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(-0x1.ffffffffff4dep-3));
+    q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(0x1.5555555555555p-2));
+    q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(-0x1.0000000000000p-1));
+    __m512d sum = _mm512_add_pd(hi, r);
+    __m512d err = _mm512_add_pd(_mm512_sub_pd(hi, sum), r);
+    *rest = _mm512_fmadd_pd(_mm512_mul_pd(r, r), q, _mm512_add_pd(err, lo));
+    return sum;
+}
+
+/*
+ * log1p(e) for e in [0, 1] (or NaN), 8 lanes, no division:
+ *
+ *   j = min(round(16 e), 15),  c_j = 1 + j/16,  inv_j = fl(1 / c_j)
+ *   log1p(e) = -log(inv_j) + log1p(r),  r = (1 + e) inv_j - 1 = e inv_j + (inv_j - 1)
+ *
+ * r is one multiply-add of exact operands (inv_j - 1 is exact) rounded once,
+ * |r| <= 0.0323, and r = e exactly for j = 0 (inv_0 = 1), so small e keep
+ * their full relative precision (log1p(e) = e for e < 2^-53) without the
+ * rounding of 1 + e ever entering.  log1p(r) = r + r^2 Q(r) as in
+ * lossopt_log_parts_v8 (|r| <= 0.0323 here);
+ * -log(inv_j) = hi + lo from a 16-entry table held in two registers
+ * (vpermi2pd: no gather), and hi + r is summed exactly (Fast2Sum: |hi| >= 0.06
+ * > |r| for j >= 1, hi = 0 for j = 0).  Error: below 1 ulp (the rounding of r
+ * and the final addition; tests/test_elementwise_fast_paths.py against mpmath).
+ */
+LOSSOPT_TARGET_V4 static inline __m512d lossopt_log1p_unit_v8(__m512d e)
+{
+    const __m512d one = _mm512_set1_pd(1.0);
+    __m512d kd = _mm512_add_pd(_mm512_min_pd(_mm512_mul_pd(e, _mm512_set1_pd(16.0)),
+                                             _mm512_set1_pd(15.0)),
+                               _mm512_set1_pd(0x1.8p52));
+    __m512i j = _mm512_castpd_si512(kd);                 /* low 4 bits: j */
+    __m512d inv = LOSSOPT_PERM16_PD(lossopt_log1p_inv16, j);
+    __m512d hi = LOSSOPT_PERM16_PD(lossopt_log1p_c16_hi, j);
+    __m512d lo = LOSSOPT_PERM16_PD(lossopt_log1p_c16_lo, j);
+    __m512d r = _mm512_fmadd_pd(e, inv, _mm512_sub_pd(inv, one));
+    __m512d rest;
+    __m512d sum = lossopt_log_parts_v8(r, hi, lo, &rest);
+    return _mm512_add_pd(sum, rest);
+}
+
+/* The reduction of the table logs below, for ps (float) or pd (double):
+ * x = 2^k m with m in [0.75, 1.5) (k = vgetexp(x), + 1 where m < 1: exact,
+ * subnormals included), and j = round(16 m) - 12 in the low 4 bits of J
+ * (SHIFT: 1.5 * 2^(mantissa bits)). */
+#define LOSSOPT_TABLE_LOG_REDUCE(SFX, SHIFT, X, ONE, M, K, J)                         \
+    do {                                                                             \
+        M = _mm512_getmant_##SFX(X, _MM_MANT_NORM_p75_1p5, _MM_MANT_SIGN_zero);      \
+        K = _mm512_getexp_##SFX(X);                                                  \
+        K = _mm512_mask_add_##SFX(K, _mm512_cmp_##SFX##_mask(M, ONE, _CMP_LT_OQ), K, ONE); \
+        J = _mm512_cast##SFX##_si512(_mm512_fmadd_##SFX(M, _mm512_set1_##SFX(16),    \
+                                                        _mm512_set1_##SFX(SHIFT - 12))); \
+    } while (0)
+
+/* 1 / c_j rounded to float, c_j = 0.75 + j/16 (j = 0..12, then repeated),
+ * and -log of that value (hi + lo) */
+static const float lossopt_logf_inv16[16] = {
+    0x1.555556p+0f, 0x1.3b13b2p+0f, 0x1.24924ap+0f, 0x1.111112p+0f, 0x1.000000p+0f,
+    0x1.e1e1e2p-1f, 0x1.c71c72p-1f, 0x1.af286cp-1f, 0x1.99999ap-1f, 0x1.861862p-1f,
+    0x1.745d18p-1f, 0x1.642c86p-1f, 0x1.555556p-1f, 0x1.555556p-1f, 0x1.555556p-1f,
+    0x1.555556p-1f,
+};
+static const float lossopt_logf_c16_hi[16] = {
+    -0x1.269624p-2f, -0x1.a93ed8p-3f, -0x1.1178eep-3f, -0x1.08599ap-4f, 0x0.0p+0f,
+    0x1.f0a30ap-5f, 0x1.e27074p-4f, 0x1.5ff306p-3f, 0x1.c8ff7ap-3f, 0x1.1675cap-2f,
+    0x1.4618bap-2f, 0x1.739d7ep-2f, 0x1.9f323cp-2f, 0x1.9f323cp-2f, 0x1.9f323cp-2f,
+    0x1.9f323cp-2f,
+};
+static const float lossopt_logf_c16_lo[16] = {
+    0x1.d9648ep-27f, -0x1.915b3ap-28f, -0x1.13f22cp-30f, 0x1.4c38ccp-29f, 0x0.0p+0f,
+    0x1.162a76p-37f, 0x1.c55e5cp-29f, 0x1.4f27aap-32f, 0x1.e6a68ap-29f, -0x1.0a8b3ep-27f,
+    0x1.0e2f66p-29f, 0x1.5de804p-29f, 0x1.97f30ap-27f, 0x1.97f30ap-27f, 0x1.97f30ap-27f,
+    0x1.97f30ap-27f,
+};
+
+/*
+ * log(x) for x >= 0 (or NaN), 16 float lanes, no division:
+ *
+ *   x = 2^k m,  m in [0.75, 1.5)   (vgetmantps; k = vgetexpps(x), + 1 where
+ *                                   m < 1: exact, subnormals included)
+ *   j = round(16 m) - 12,  c_j = 0.75 + j/16,  inv_j = fl(1 / c_j)
+ *   log(x) = k ln2 - log(inv_j) + log1p(r),  r = m inv_j - 1 (one rounding;
+ *   exact for j = 4, where c_j = 1: log(m) keeps its relative precision near 1)
+ *
+ * |r| <= 0.042, log1p(r) = r + r^2 Q(r), Q the Taylor polynomial to r^6
+ * (first omitted term below 8e-10 relative); -log(inv_j) = hi + lo from one
+ * vpermps each; k ln2 as k LN2_HI (exact) + k LN2_LO; hi + r summed exactly
+ * (Fast2Sum: |hi| >= 0.06 > |r| for j != 4, hi = 0 for j = 4).  Within about
+ * 1 float ulp (tests/test_elementwise_sweeps.py against mpmath).
+ * Edges: log(0) = -inf, log(+inf) = +inf, log(NaN) = NaN.
+ */
+LOSSOPT_TARGET_V4 static inline __m512 lossopt_logf_v16(__m512 x)
+{
+    const __m512 one = _mm512_set1_ps(1.0f);
+    __m512 m, k;
+    __m512i j;
+    LOSSOPT_TABLE_LOG_REDUCE(ps, 0x1.8p23f, x, one, m, k, j);
+    __m512 inv = _mm512_permutexvar_ps(j, _mm512_loadu_ps(lossopt_logf_inv16));
+    __m512 hi = _mm512_permutexvar_ps(j, _mm512_loadu_ps(lossopt_logf_c16_hi));
+    __m512 lo = _mm512_permutexvar_ps(j, _mm512_loadu_ps(lossopt_logf_c16_lo));
+    __m512 r = _mm512_fmsub_ps(m, inv, one);
+    __m512 q = _mm512_fmadd_ps(_mm512_set1_ps(-1.0f / 6), r, _mm512_set1_ps(1.0f / 5));
+    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(-1.0f / 4));
+    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(1.0f / 3));
+    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(-1.0f / 2));
+    __m512 sum = _mm512_add_ps(hi, r);
+    __m512 err = _mm512_add_ps(_mm512_sub_ps(hi, sum), r);
+    __m512 rest = _mm512_fmadd_ps(_mm512_mul_ps(r, r), q, _mm512_add_ps(err, lo));
+    rest = _mm512_fmadd_ps(k, _mm512_set1_ps(0x1.7f7d1cp-20f), rest);
+    __m512 lead = _mm512_fmadd_ps(k, _mm512_set1_ps(0x1.62e4p-1f), sum);   /* k LN2_HI exact */
+    __m512 res = _mm512_add_ps(lead, rest);
+    res = _mm512_mask_mov_ps(res, _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_EQ_OQ),
+                             _mm512_set1_ps(-INFINITY));
+    return _mm512_mask_mov_ps(res, _mm512_cmp_ps_mask(x, _mm512_set1_ps(INFINITY), _CMP_EQ_OQ),
+                              x);
+}
+
+/* The same table for doubles: 1 / c_j rounded to double, c_j = 0.75 + j/16
+ * (j = 0..12, then repeated), and -log of that value (hi + lo) */
+static const double lossopt_log_inv16[16] = {
+    0x1.5555555555555p+0, 0x1.3b13b13b13b14p+0, 0x1.2492492492492p+0, 0x1.1111111111111p+0,
+    0x1.0000000000000p+0, 0x1.e1e1e1e1e1e1ep-1, 0x1.c71c71c71c71cp-1, 0x1.af286bca1af28p-1,
+    0x1.999999999999ap-1, 0x1.8618618618618p-1, 0x1.745d1745d1746p-1, 0x1.642c8590b2164p-1,
+    0x1.5555555555555p-1, 0x1.5555555555555p-1, 0x1.5555555555555p-1, 0x1.5555555555555p-1,
+};
+static const double lossopt_log_c16_hi[16] = {
+    -0x1.269621134db91p-2, -0x1.a93ed3c8ad9e5p-3, -0x1.1178e8227e47ap-3, -0x1.08598b59e3a06p-4,
+    0x0.0p+0, 0x1.f0a30c01162a8p-5, 0x1.e27076e2af2eap-4, 0x1.5ff3070a793d6p-3,
+    0x1.c8ff7c79a9a20p-3, 0x1.1675cababa60fp-2, 0x1.4618bc21c5ec2p-2, 0x1.739d7f6bbd007p-2,
+    0x1.9f323ecbf984dp-2, 0x1.9f323ecbf984dp-2, 0x1.9f323ecbf984dp-2, 0x1.9f323ecbf984dp-2,
+};
+static const double lossopt_log_c16_lo[16] = {
+    -0x1.e0efadd9db02ap-56, -0x1.bcafa9de97202p-57, 0x1.0e63a5f01c693p-58, 0x1.dd7009902bf32p-58,
+    0x0.0p+0, 0x1.85f325c5bbacdp-59, -0x1.61578001e015ap-60, -0x1.bc60efafc6f6cp-58,
+    -0x1.4f689f8434011p-57, 0x1.ce63eab883727p-61, -0x1.7a42642661c62p-61, 0x1.ce24c53fad3f0p-58,
+    -0x1.a92e513217f58p-59, -0x1.a92e513217f58p-59, -0x1.a92e513217f58p-59, -0x1.a92e513217f58p-59,
+};
+
+/* log(x) for x >= 0 (or NaN), 8 double lanes, no division: lossopt_logf_v16's
+ * scheme in double (the table from two registers, vpermi2pd), log1p(r) by
+ * lossopt_log_parts_v8, k ln2 as k LN2_HI (exact) + k LN2_LO. */
+LOSSOPT_TARGET_V4 static inline __m512d lossopt_log_v8(__m512d x)
+{
+    const __m512d one = _mm512_set1_pd(1.0);
+    __m512d m, k;
+    __m512i j;
+    LOSSOPT_TABLE_LOG_REDUCE(pd, 0x1.8p52, x, one, m, k, j);
+    __m512d inv = LOSSOPT_PERM16_PD(lossopt_log_inv16, j);
+    __m512d hi = LOSSOPT_PERM16_PD(lossopt_log_c16_hi, j);
+    __m512d lo = LOSSOPT_PERM16_PD(lossopt_log_c16_lo, j);
+    __m512d r = _mm512_fmsub_pd(m, inv, one);
+    __m512d rest;
+    __m512d sum = lossopt_log_parts_v8(r, hi, lo, &rest);
+    rest = _mm512_fmadd_pd(k, _mm512_set1_pd(0x1.a39ef35793c76p-33), rest);
+    __m512d lead = _mm512_fmadd_pd(k, _mm512_set1_pd(0x1.62e42fee00000p-1), sum);
+    __m512d res = _mm512_add_pd(lead, rest);
+    res = _mm512_mask_mov_pd(res, _mm512_cmp_pd_mask(x, _mm512_setzero_pd(), _CMP_EQ_OQ),
+                             _mm512_set1_pd(-INFINITY));
+    return _mm512_mask_mov_pd(res, _mm512_cmp_pd_mask(x, _mm512_set1_pd(INFINITY), _CMP_EQ_OQ),
+                              x);
+}
+
+/* e = exp(-|x|), 8 lanes */
+LOSSOPT_TARGET_V4 static inline __m512d lossopt_exp_neg_abs_v8(__m512d x)
+{
+    return lossopt_exp_v8(_mm512_sub_pd(_mm512_setzero_pd(), _mm512_abs_pd(x)));
+}
+
+/* the lanes of the next 8 elements of which `rest` are left (all when rest >= 8) */
+LOSSOPT_TARGET_V4 static inline __mmask8 lossopt_mask8(ptrdiff_t rest)
+{
+    return rest >= 8 ? (__mmask8)0xff : (__mmask8)((1u << rest) - 1u);
+}
+
+/* A v4 sweep over n elements of x (double or float, read as double): full
+ * vectors, then the rest under a mask (nothing read or written past n).
+ * LOAD(m, ptr) reads 8 elements under the mask m; STEP(xv, k) stores the
+ * results of lanes k..k+7 (MSTORE under the mask m). */
+#define LOSSOPT_LOAD8_F64(m, ptr) _mm512_maskz_loadu_pd(m, ptr)
+#define LOSSOPT_LOAD8_F32(m, ptr) _mm512_cvtps_pd(_mm256_maskz_loadu_ps(m, ptr))
+#define LOSSOPT_DEFINE_V4_SWEEPS(T, SUFFIX, LOAD)                                    \
+    /* two sweeps (e and s, then L from e): one loop over both would chain  \
+     * the exp and the log (~100 cycles of latency per vector), more than the  \
+     * out-of-order window hides */                                            \
+    LOSSOPT_TARGET_V4 static void lossopt_softplus_parts_##SUFFIX##_avx512(          \
+        const T *x, double *s, double *L, ptrdiff_t n)                               \
+    {                                                                                \
+        const __m512d one = _mm512_set1_pd(1.0);                                     \
+        for (ptrdiff_t k = 0; k < n; k += 8) {                                       \
+            __mmask8 m = lossopt_mask8(n - k);                                       \
+            __m512d e = lossopt_exp_neg_abs_v8(LOAD(m, x + k));                      \
+            _mm512_mask_storeu_pd(L + k, m, e);                                      \
+            _mm512_mask_storeu_pd(s + k, m, _mm512_div_pd(e, _mm512_add_pd(one, e))); \
+        }                                                                            \
+        for (ptrdiff_t k = 0; k < n; k += 8) {                                       \
+            __mmask8 m = lossopt_mask8(n - k);                                       \
+            __m512d e = _mm512_maskz_loadu_pd(m, L + k);                             \
+            _mm512_mask_storeu_pd(L + k, m, lossopt_log1p_unit_v8(e));               \
+        }                                                                            \
+    }                                                                                \
+    LOSSOPT_TARGET_V4 static void lossopt_exp_parts_##SUFFIX##_avx512(               \
+        const T *x, double *e, ptrdiff_t n)                                          \
+    {                                                                                \
+        for (ptrdiff_t k = 0; k < n; k += 8) {                                       \
+            __mmask8 m = lossopt_mask8(n - k);                                       \
+            _mm512_mask_storeu_pd(e + k, m, lossopt_exp_v8(LOAD(m, x + k)));          \
+        }                                                                            \
+    }
+LOSSOPT_DEFINE_V4_SWEEPS(double, f64, LOSSOPT_LOAD8_F64)
+LOSSOPT_DEFINE_V4_SWEEPS(float, f32, LOSSOPT_LOAD8_F32)
+
+/* the float Gaussian NLL's log(max(v, eps)), 16 lanes, widened to double */
+LOSSOPT_TARGET_V4 static void lossopt_logclamp_parts_f32_avx512(const float *v, float eps,
+                                                                double *out, ptrdiff_t n)
+{
+    for (ptrdiff_t k = 0; k < n; k += 16) {
+        ptrdiff_t rest = n - k;
+        __mmask16 m = rest >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << rest) - 1u);
+        /* max returns its second operand when one is NaN: a NaN v stays */
+        __m512 lg = lossopt_logf_v16(_mm512_max_ps(_mm512_set1_ps(eps),
+                                                   _mm512_maskz_loadu_ps(m, v + k)));
+        _mm512_mask_storeu_pd(out + k, (__mmask8)m,
+                              _mm512_cvtps_pd(_mm512_castps512_ps256(lg)));
+        _mm512_mask_storeu_pd(out + k + 8, (__mmask8)(m >> 8),
+                              _mm512_cvtps_pd(_mm512_extractf32x8_ps(lg, 1)));
+    }
+}
+
+/*
+ * The commonest call of the binary cross-entropy, of the Poisson NLL on
+ * log rates (full=False) and of the float64 Gaussian NLL on the x86-64-v4
+ * path -- flat, without sample weights and per-sample losses, with or
+ * without a gradient (the loss the same bits either way) -- written whole
+ * with intrinsics (lossopt_elem_plain_*).
+ * Gaussian (lossopt_gauss_chunk_*_v4): one loop with lossopt_log_v8.  BCE (lossopt_bce_chunk_*_v4): per chunk, one sweep for e
+ * and s (the exp and the division), then one for L (the table log1p) fused
+ * with the loss and gradient of lossopt_el_bce_parts (the same formulas;
+ * GCC's selects for them cost twice these mask operations).  Lanes past n
+ * are masked (loaded as 0, left out of the sum, not stored).  Poisson
+ * (lossopt_poisson_chunk_*_v4): one loop, e^p by the table exp, whose short
+ * dependency chain needs no separate sweep.
+ */
+#define LOSSOPT_STORE8_F64(ptr, m, v) _mm512_mask_storeu_pd(ptr, m, v)
+#define LOSSOPT_STORE8_F32(ptr, m, v) _mm256_mask_storeu_ps(ptr, m, _mm512_cvtpd_ps(v))
+#define LOSSOPT_DEFINE_V4_BCE(T, SUFFIX, LOAD, STORE)                                \
+    /* one chunk of m <= LOSSOPT_ELEM_CHUNK elements; returns its loss sum */   \
+    LOSSOPT_TARGET_V4 static inline double lossopt_bce_chunk_##SUFFIX##_v4(          \
+        const lossopt_elem_params *Pp, const T *p, const T *t, T *g, ptrdiff_t m,    \
+        double scale)                                                                \
+    {                                                                                \
+        const __m512d one = _mm512_set1_pd(1.0), zero = _mm512_setzero_pd();         \
+        const __m512d keep = _mm512_set1_pd(Pp->a), heps = _mm512_set1_pd(Pp->b);    \
+        const __m512d pw = _mm512_set1_pd(Pp->c), pwm1 = _mm512_set1_pd(Pp->c - 1.0); \
+        const __m512d sc = _mm512_set1_pd(scale);                                    \
+        double eb[LOSSOPT_ELEM_CHUNK], sb[LOSSOPT_ELEM_CHUNK];                       \
+        for (ptrdiff_t k = 0; k < m; k += 8) {                                       \
+            __m512d e = lossopt_exp_neg_abs_v8(LOAD(lossopt_mask8(m - k), p + k));   \
+            _mm512_storeu_pd(eb + k, e);                                             \
+            _mm512_storeu_pd(sb + k, _mm512_div_pd(e, _mm512_add_pd(one, e)));       \
+        }                                                                            \
+        __m512d acc = zero;                                                          \
+        for (ptrdiff_t k = 0; k < m; k += 8) {                                       \
+            __mmask8 mk = lossopt_mask8(m - k);                                      \
+            __m512d x = LOAD(mk, p + k), tv = LOAD(mk, t + k);                       \
+            __m512d L = lossopt_log1p_unit_v8(_mm512_loadu_pd(eb + k));              \
+            __m512d s = _mm512_loadu_pd(sb + k);                                     \
+            __m512d tt = _mm512_fmadd_pd(tv, keep, heps);                            \
+            __m512d ct = _mm512_fmadd_pd(_mm512_sub_pd(one, tv), keep, heps);        \
+            __m512d lw = _mm512_fmadd_pd(pwm1, tt, one);                             \
+            __m512d ptt = _mm512_mul_pd(pw, tt);                                     \
+            __mmask8 pos = _mm512_cmp_pd_mask(x, zero, _CMP_GE_OQ);                  \
+            __m512d cx = _mm512_mask_blend_pd(pos, _mm512_sub_pd(zero, ptt), ct);    \
+            __m512d lin = _mm512_maskz_mul_pd(_mm512_cmp_pd_mask(cx, zero, _CMP_NEQ_UQ), \
+                                              cx, x);                                \
+            __m512d ls = _mm512_mul_pd(lw, s);                                       \
+            __m512d gv = _mm512_mask_blend_pd(pos, _mm512_sub_pd(ls, ptt),           \
+                                              _mm512_sub_pd(ct, ls));                \
+            if (g)                                                                   \
+                STORE(g + k, mk, _mm512_mul_pd(sc, gv));                             \
+            acc = _mm512_mask_add_pd(acc, mk, acc, _mm512_fmadd_pd(lw, L, lin));      \
+        }                                                                            \
+        return _mm512_reduce_add_pd(acc);                                            \
+    }                                                                                \
+    /* Poisson NLL on log rates (full=False): one loop, the table exp inline */  \
+    LOSSOPT_TARGET_V4 static inline double lossopt_poisson_chunk_##SUFFIX##_v4(      \
+        const T *p, const T *t, T *g, ptrdiff_t m, double scale)                     \
+    {                                                                                \
+        const __m512d sc = _mm512_set1_pd(scale);                                    \
+        __m512d acc = _mm512_setzero_pd();                                           \
+        for (ptrdiff_t k = 0; k < m; k += 8) {                                       \
+            __mmask8 mk = lossopt_mask8(m - k);                                      \
+            __m512d x = LOAD(mk, p + k), tv = LOAD(mk, t + k);                       \
+            __m512d e = lossopt_exp_v8(x);                                           \
+            if (g)                                                                   \
+                STORE(g + k, mk, _mm512_mul_pd(sc, _mm512_sub_pd(e, tv)));           \
+            acc = _mm512_mask_add_pd(acc, mk, acc, _mm512_fnmadd_pd(tv, x, e));       \
+        }                                                                            \
+        return _mm512_reduce_add_pd(acc);                                            \
+    }                                                                                \
+    /* Gaussian NLL of double data: one loop, the table log inline; the       \
+     * formulas of lossopt_el_gaussian_nll (two divisions: see there) */        \
+    LOSSOPT_TARGET_V4 static inline double lossopt_gauss_chunk_##SUFFIX##_v4(        \
+        const lossopt_elem_params *Pp, const T *p, const T *t, const T *v, T *g,     \
+        T *gv, ptrdiff_t m, double scale)                                            \
+    {                                                                                \
+        const __m512d sc = _mm512_set1_pd(scale), eps = _mm512_set1_pd(Pp->a);       \
+        const __m512d half = _mm512_set1_pd(0.5), cst = _mm512_set1_pd(Pp->b);       \
+        __m512d acc = _mm512_setzero_pd();                                           \
+        for (ptrdiff_t k = 0; k < m; k += 8) {                                       \
+            __mmask8 mk = lossopt_mask8(m - k);                                      \
+            __m512d d = _mm512_sub_pd(LOAD(mk, p + k), LOAD(mk, t + k));             \
+            /* max returns its second operand when one is NaN: a NaN v stays */     \
+            __m512d vc = _mm512_max_pd(eps, LOAD(mk, v + k));                        \
+            __m512d r = _mm512_div_pd(_mm512_set1_pd(1.0), vc);                      \
+            __m512d q = _mm512_div_pd(d, vc);                                        \
+            if (g) {                                                                 \
+                STORE(g + k, mk, _mm512_mul_pd(sc, q));                              \
+                STORE(gv + k, mk, _mm512_mul_pd(sc, _mm512_mul_pd(half,              \
+                                               _mm512_fnmadd_pd(q, q, r))));         \
+            }                                                                        \
+            __m512d l = _mm512_fmadd_pd(half, _mm512_fmadd_pd(q, d, lossopt_log_v8(vc)), cst); \
+            acc = _mm512_mask_add_pd(acc, mk, acc, l);                               \
+        }                                                                            \
+        return _mm512_reduce_add_pd(acc);                                            \
+    }                                                                                \
+    /* the chunks in order, their sums added in order */                         \
+    LOSSOPT_TARGET_V4 static void lossopt_elem_plain_##SUFFIX##_avx512(              \
+        const lossopt_elem_params *Pp, const T *p, const T *t, const T *v, T *g,     \
+        T *gv, ptrdiff_t n, double scale, double *sum)                               \
+    {                                                                                \
+        double total = 0.0;                                                          \
+        ptrdiff_t c0 = 0;                                                            \
+        while (c0 < n) {                                                             \
+            const ptrdiff_t m = n - c0 > LOSSOPT_ELEM_CHUNK ? LOSSOPT_ELEM_CHUNK : n - c0; \
+            T *gc = g ? g + c0 : NULL;           /* NULL: no gradient */             \
+            if (Pp->kind == LOSSOPT_BINARY_CROSS_ENTROPY)                            \
+                total += lossopt_bce_chunk_##SUFFIX##_v4(Pp, p + c0, t + c0, gc, m, scale); \
+            else if (Pp->kind == LOSSOPT_GAUSSIAN_NLL)                               \
+                total += lossopt_gauss_chunk_##SUFFIX##_v4(Pp, p + c0, t + c0, v + c0, \
+                                                           gc, g ? gv + c0 : NULL, m, scale); \
+            else                                                                     \
+                total += lossopt_poisson_chunk_##SUFFIX##_v4(p + c0, t + c0, gc, m, scale); \
+            c0 += m;                                                                 \
+        }                                                                            \
+        *sum = total;                                                                \
+    }
+LOSSOPT_DEFINE_V4_BCE(double, f64, LOSSOPT_LOAD8_F64, LOSSOPT_STORE8_F64)
+LOSSOPT_DEFINE_V4_BCE(float, f32, LOSSOPT_LOAD8_F32, LOSSOPT_STORE8_F32)
+#endif
+
+/* The portable sweeps (x86-64-v3, baseline, other CPUs) and the dispatchers */
+#define LOSSOPT_DEFINE_SWEEPS(T, SUFFIX)                                             \
+    LOSSOPT_ALWAYS_INLINE void lossopt_softplus_parts_##SUFFIX##_body(               \
+        const T *x, double *s, double *L, ptrdiff_t n)                               \
+    {                                                                                \
+        LOSSOPT_OMP_SIMD()                                                           \
+        for (ptrdiff_t k = 0; k < n; k++) {                                          \
+            double sk, lk;                                                           \
+            lossopt_softplus_part((double)x[k], &sk, &lk);                           \
+            s[k] = sk;                                                               \
+            L[k] = lk;                                                               \
+        }                                                                            \
+    }                                                                                \
+    LOSSOPT_DISPATCH_VOID_OWN_V4(lossopt_softplus_parts_##SUFFIX,                    \
+                                 (const T *x, double *s, double *L, ptrdiff_t n),    \
+                                 (x, s, L, n))                                       \
+    LOSSOPT_ALWAYS_INLINE void lossopt_exp_parts_##SUFFIX##_body(                    \
+        const T *x, double *e, ptrdiff_t n)                                          \
+    {                                                                                \
+        LOSSOPT_OMP_SIMD()                                                           \
+        for (ptrdiff_t k = 0; k < n; k++)                                            \
+            e[k] = lossopt_exp((double)x[k]);                                        \
+    }                                                                                \
+    LOSSOPT_DISPATCH_VOID_OWN_V4(lossopt_exp_parts_##SUFFIX,                         \
+                                 (const T *x, double *e, ptrdiff_t n), (x, e, n))
+
+LOSSOPT_DEFINE_SWEEPS(double, f64)
+LOSSOPT_DEFINE_SWEEPS(float, f32)
+
+/* The float Gaussian NLL's pre-sweep: out[k] = log(max(v[k], eps)) */
+LOSSOPT_ALWAYS_INLINE void lossopt_logclamp_parts_f32_body(const float *v, float eps,
+                                                           double *out, ptrdiff_t n)
+{
+    LOSSOPT_OMP_SIMD()
+    for (ptrdiff_t k = 0; k < n; k++)
+        out[k] = (double)lossopt_logf(lossopt_clamp_f32(v[k], eps));
+}
+LOSSOPT_DISPATCH_VOID_OWN_V4(lossopt_logclamp_parts_f32,
+                             (const float *v, float eps, double *out, ptrdiff_t n),
+                             (v, eps, out, n))
 
 /* Perceptron criterion, z = y p with y in {-1, +1}: l = max(0, -z);
  * g = -y where z <= 0 (z = 0 counts as misclassified: the subgradient -y,
@@ -283,7 +790,8 @@ LOSSOPT_ALWAYS_INLINE double lossopt_el_perceptron(double p, double t, double *g
 {
     double y = lossopt_pm1(t);
     double z = y * p;
-    *g = z > 0.0 ? 0.0 : (z <= 0.0 ? -y : z);
+    double d = z > 0.0 ? 0.0 : -y;
+    *g = z != z ? z : d;            /* NaN kept (two selects: fewer mask ops) */
     return z >= 0.0 ? 0.0 : -z;
 }
 
@@ -400,19 +908,41 @@ LOSSOPT_DEFINE_ELEM_COUNT(float, f32)
  * into the caller's out= is checked before anything is written), bad +=
  * count of targets outside the domain (lossopt_elem_count).  g may be p.
  */
+/* Whether the loss has a pre-sweep (its parts computed chunk by chunk before
+ * the fused loop): the binary cross-entropy, the Poisson NLL on log rates and
+ * the Gaussian NLL of float data (its float log). */
+LOSSOPT_ALWAYS_INLINE int lossopt_elem_has_pre(const int kind, const int is_float)
+{
+    return kind == LOSSOPT_BINARY_CROSS_ENTROPY || kind == LOSSOPT_POISSON_NLL_LOG ||
+           kind == LOSSOPT_POISSON_NLL_LOG_FULL ||
+           (is_float && kind == LOSSOPT_GAUSSIAN_NLL);
+}
+
 #define LOSSOPT_DEFINE_ELEMENTWISE(T, SUFFIX)                                          \
-    LOSSOPT_ALWAYS_INLINE double lossopt_elem_flat_##SUFFIX(   \
+    /* elements [j0, j1) of the flat loop; with `pre`, pa and pb hold the parts   \
+     * of the pre-sweep for j0.. */                                                \
+    LOSSOPT_ALWAYS_INLINE double lossopt_elem_range_##SUFFIX(                        \
         const int kind, const lossopt_elem_params P, const T *p, const T *t,         \
-        const T *v, T *g, T *gv, const double *w, double *rl, ptrdiff_t n,           \
-        double scale, ptrdiff_t *bad, const int has_g, const int has_w,              \
-        const int has_rl)                                                            \
+        const T *v, T *g, T *gv, const double *w, double *rl, ptrdiff_t j0,          \
+        ptrdiff_t j1, double scale, const int has_g, const int has_w,                \
+        const int has_rl, const int pre, const double *pa, const double *pb)         \
     {                                                                                \
         double acc = 0.0;                                                            \
         LOSSOPT_OMP_SIMD(reduction(+:acc))                                           \
-        for (ptrdiff_t j = 0; j < n; j++) {                                          \
-            double dg, dgv;                                                          \
-            double l = lossopt_elem_##SUFFIX(kind, P, p[j], t[j], v, j, P.c, &dg,    \
-                                             &dgv);                                  \
+        for (ptrdiff_t j = j0; j < j1; j++) {                                        \
+            double dg, dgv = 0.0, l;                                                 \
+            if (pre && kind == LOSSOPT_BINARY_CROSS_ENTROPY)                         \
+                l = lossopt_el_bce_parts((double)p[j], (double)t[j], P.a, P.b, P.c,  \
+                                         pa[j - j0], pb[j - j0], &dg);               \
+            else if (pre && kind == LOSSOPT_GAUSSIAN_NLL)                            \
+                l = lossopt_el_gaussian_nll_f32_parts((float)p[j], (float)t[j],      \
+                                                      (float)v[j], (float)P.a, P.b,  \
+                                                      pa[j - j0], &dg, &dgv);        \
+            else if (pre)                                                            \
+                l = lossopt_el_poisson_log_e((double)p[j], (double)t[j], pa[j - j0], \
+                                             kind == LOSSOPT_POISSON_NLL_LOG_FULL, &dg); \
+            else                                                                     \
+                l = lossopt_elem_##SUFFIX(kind, P, p[j], t[j], v, j, P.c, &dg, &dgv); \
             double wj = has_w ? (has_rl && w == NULL ? 1.0 : w[j]) : 1.0;            \
             if (has_w)                                                               \
                 l = wj != 0.0 ? wj * l : 0.0;                                        \
@@ -426,6 +956,80 @@ LOSSOPT_DEFINE_ELEM_COUNT(float, f32)
                 rl[j] = l;                                                           \
             acc += l;                                                                \
         }                                                                            \
+        return acc;                                                                  \
+    }                                                                                \
+    /* a loss with a pre-sweep: chunks in L1, their sums added in order */      \
+    LOSSOPT_ALWAYS_INLINE double lossopt_elem_chunks_##SUFFIX(                       \
+        const int kind, const lossopt_elem_params P, const T *p, const T *t,         \
+        const T *v, T *g, T *gv, const double *w, double *rl, ptrdiff_t n,           \
+        double scale, const int has_g, const int has_w, const int has_rl)            \
+    {                                                                                \
+        double acc = 0.0;                                                            \
+        double pa[LOSSOPT_ELEM_CHUNK], pb[LOSSOPT_ELEM_CHUNK];                       \
+        ptrdiff_t c0 = 0;                                                            \
+        while (c0 < n) {                                                             \
+            ptrdiff_t c1 = n - c0 > LOSSOPT_ELEM_CHUNK ? c0 + LOSSOPT_ELEM_CHUNK : n; \
+            if (kind == LOSSOPT_BINARY_CROSS_ENTROPY)                                \
+                lossopt_softplus_parts_##SUFFIX(p + c0, pa, pb, c1 - c0);            \
+            else if (kind == LOSSOPT_GAUSSIAN_NLL)  /* float data only */            \
+                lossopt_logclamp_parts_f32((const float *)(const void *)(v + c0),    \
+                                           (float)P.a, pa, c1 - c0);                 \
+            else                                                                     \
+                lossopt_exp_parts_##SUFFIX(p + c0, pa, c1 - c0);                     \
+            acc += lossopt_elem_range_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, c0,   \
+                                               c1, scale, has_g, has_w, has_rl, 1,   \
+                                               pa, pb);                              \
+            c0 = c1;                                                                 \
+        }                                                                            \
+        return acc;                                                                  \
+    }                                                                                \
+    /* the flat BCE, Poisson NLL (log rates, full=False) and float64 Gaussian  \
+     * NLL without weights and row losses (g NULL: no gradient): an entry point \
+     * of its own, whose x86-64-v4 variant is lossopt_elem_plain_*_avx512 */     \
+    LOSSOPT_ALWAYS_INLINE void lossopt_elem_plain_##SUFFIX##_body(                   \
+        const lossopt_elem_params *Pp, const T *p, const T *t, const T *v, T *g,     \
+        T *gv, ptrdiff_t n, double scale, double *sum)                               \
+    {                                                                                \
+        if (Pp->kind == LOSSOPT_BINARY_CROSS_ENTROPY)                                \
+            *sum = g ? lossopt_elem_chunks_##SUFFIX(LOSSOPT_BINARY_CROSS_ENTROPY, *Pp, p, t, \
+                                                    NULL, g, NULL, NULL, NULL, n, scale, 1, 0, 0) \
+                     : lossopt_elem_chunks_##SUFFIX(LOSSOPT_BINARY_CROSS_ENTROPY, *Pp, p, t, \
+                                                    NULL, g, NULL, NULL, NULL, n, scale, 0, 0, 0); \
+        else if (Pp->kind == LOSSOPT_GAUSSIAN_NLL)  /* double data only */           \
+            *sum = g ? lossopt_elem_range_##SUFFIX(LOSSOPT_GAUSSIAN_NLL, *Pp, p, t, v, g, \
+                                                   gv, NULL, NULL, 0, n, scale, 1, 0, 0, \
+                                                   0, NULL, NULL)                    \
+                     : lossopt_elem_range_##SUFFIX(LOSSOPT_GAUSSIAN_NLL, *Pp, p, t, v, g, \
+                                                   gv, NULL, NULL, 0, n, scale, 0, 0, 0, \
+                                                   0, NULL, NULL);                   \
+        else                                                                         \
+            *sum = g ? lossopt_elem_chunks_##SUFFIX(LOSSOPT_POISSON_NLL_LOG, *Pp, p, t, NULL, \
+                                                    g, NULL, NULL, NULL, n, scale, 1, 0, 0) \
+                     : lossopt_elem_chunks_##SUFFIX(LOSSOPT_POISSON_NLL_LOG, *Pp, p, t, NULL, \
+                                                    g, NULL, NULL, NULL, n, scale, 0, 0, 0); \
+    }                                                                                \
+    LOSSOPT_DISPATCH_VOID_OWN_V4(lossopt_elem_plain_##SUFFIX,                        \
+        (const lossopt_elem_params *Pp, const T *p, const T *t, const T *v, T *g,    \
+         T *gv, ptrdiff_t n, double scale, double *sum),                             \
+        (Pp, p, t, v, g, gv, n, scale, sum))                                         \
+    LOSSOPT_ALWAYS_INLINE double lossopt_elem_flat_##SUFFIX(   \
+        const int kind, const lossopt_elem_params P, const T *p, const T *t,         \
+        const T *v, T *g, T *gv, const double *w, double *rl, ptrdiff_t n,           \
+        double scale, ptrdiff_t *bad, const int has_g, const int has_w,              \
+        const int has_rl)                                                            \
+    {                                                                                \
+        double acc = 0.0;                                                            \
+        if ((kind == LOSSOPT_BINARY_CROSS_ENTROPY || kind == LOSSOPT_POISSON_NLL_LOG || \
+             (kind == LOSSOPT_GAUSSIAN_NLL && sizeof(T) == sizeof(double)))          \
+            && !has_w && !has_rl)    /* with or without g: the same loss bits */   \
+            lossopt_elem_plain_##SUFFIX(&P, p, t, v, has_g ? g : NULL, gv, n, scale, &acc); \
+        else if (lossopt_elem_has_pre(kind, sizeof(T) == sizeof(float)))             \
+            acc = lossopt_elem_chunks_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, n,    \
+                                               scale, has_g, has_w, has_rl);         \
+        else                                                                         \
+            acc = lossopt_elem_range_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, 0, n,  \
+                                              scale, has_g, has_w, has_rl, 0, NULL,  \
+                                              NULL);                                 \
         if (bad)                                                                     \
             *bad += lossopt_elem_count_##SUFFIX(kind, t, v, n);                      \
         return acc;                                                                  \
