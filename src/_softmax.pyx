@@ -271,8 +271,18 @@ cdef inline void fill_row(floating *outr, Py_ssize_t n, double v) noexcept nogil
 cdef inline void finalize_lse(const RowArgs *a, const floating *xr, Py_ssize_t i, double m,
                               double s, double c, double lz) noexcept nogil:
     cdef double res, sg = 1.0
+    cdef bint cancelled = False
     if a.b == NULL:
         res = lz + m
+    elif c == 0.0:
+        # the weights of the maxima cancel (c = 0, m finite): the sum is
+        # e^m s, s the other entries' sum b e^(x - m), so log|s| + m with
+        # sign(s), and -inf with sign 0 where s is 0 too -- not the literal
+        # sum, which overflows to inf - inf = NaN for large x (scipy 1.17
+        # returns that NaN; this is the value of the sum)
+        sg = 1.0 if s > 0 else (-1.0 if s < 0 else (0.0 if s == 0 else NAN))
+        res = log(fabs(s)) + m
+        cancelled = s == 0.0
     else:
         # scipy's formula with signed weights: s/c, sign, log1p(s/c) + log|c| + m
         if s != 0.0:
@@ -282,7 +292,7 @@ cdef inline void finalize_lse(const RowArgs *a, const floating *xr, Py_ssize_t i
         if s < -1.0:
             s = -s - 2.0
         res = log1p(s) + log(fabs(c)) + m
-    if not isfinite(res):
+    if not isfinite(res) and not cancelled:
         res = direct_lse(a, xr, i, &sg)
     elif sg < 0 and a.row_sign == NULL:
         res = NAN

@@ -1441,4 +1441,219 @@ enum {
 LOSSOPT_DEFINE_MATH_CHECK(double, f64, lossopt_exp, lossopt_log, lossopt_log1p, lossopt_xlogx)
 LOSSOPT_DEFINE_MATH_CHECK(float, f32, lossopt_expf, lossopt_logf, lossopt_log1pf, lossopt_xlogxf)
 
+/* ------------------------------------- table-driven logs (x86-64-v4) -- */
+
+/*
+ * log1p on [0, 1] and log, 8 double / 16 float lanes, with AVX-512
+ * intrinsics and no division: a 16-entry table of -log(1 / c_j) held in
+ * registers (vpermi2pd / vpermps: no gather) and a short polynomial for
+ * log1p(r) around the table point.  Used by the element-wise losses
+ * (lossopt_elementwise.h: the binary cross-entropy's softplus, the Gaussian
+ * NLL's log variance, the Poisson NLL) and the KL divergence's x log x
+ * (lossopt_probs.h).  Only on the x86-64-v4 path; the other paths run the
+ * portable lossopt_log / lossopt_log1p above.
+ */
+#if LOSSOPT_HAVE_DISPATCH
+/* 1 / c_j rounded to double, c_j = 1 + j/16, and -log of that value
+ * (hi + lo, exact to ~2^-110), j = 0..15 */
+static const double lossopt_log1p_inv16[16] = {
+    0x1.0000000000000p+0, 0x1.e1e1e1e1e1e1ep-1, 0x1.c71c71c71c71cp-1, 0x1.af286bca1af28p-1,
+    0x1.999999999999ap-1, 0x1.8618618618618p-1, 0x1.745d1745d1746p-1, 0x1.642c8590b2164p-1,
+    0x1.5555555555555p-1, 0x1.47ae147ae147bp-1, 0x1.3b13b13b13b14p-1, 0x1.2f684bda12f68p-1,
+    0x1.2492492492492p-1, 0x1.1a7b9611a7b96p-1, 0x1.1111111111111p-1, 0x1.0842108421084p-1,
+};
+static const double lossopt_log1p_c16_hi[16] = {
+    0x0.0p+0, 0x1.f0a30c01162a8p-5, 0x1.e27076e2af2eap-4, 0x1.5ff3070a793d6p-3,
+    0x1.c8ff7c79a9a20p-3, 0x1.1675cababa60fp-2, 0x1.4618bc21c5ec2p-2, 0x1.739d7f6bbd007p-2,
+    0x1.9f323ecbf984dp-2, 0x1.c8ff7c79a9a21p-2, 0x1.f128f5faf06ecp-2, 0x1.0be72e4252a83p-1,
+    0x1.1e85f5e7040d1p-1, 0x1.307d7334f10bep-1, 0x1.41d8fe84672afp-1, 0x1.52a2d265bc5abp-1,
+};
+static const double lossopt_log1p_c16_lo[16] = {
+    0x0.0p+0, 0x1.85f325c5bbacdp-59, -0x1.61578001e015ap-60, -0x1.bc60efafc6f6cp-58,
+    -0x1.4f689f8434011p-57, 0x1.ce63eab883727p-61, -0x1.7a42642661c62p-61, 0x1.ce24c53fad3f0p-58,
+    -0x1.a92e513217f58p-59, 0x1.3097607bcbfeep-56, -0x1.328df13bb38c2p-56, 0x1.b4c4bdd99efffp-56,
+    -0x1.084e99683070ep-55, 0x1.fdac850fab36dp-56, -0x1.ee6d0cf42e7fap-55, 0x1.73be4578ad97bp-56,
+};
+
+#define LOSSOPT_PERM16_PD(TABLE, J)                                                  \
+    _mm512_permutex2var_pd(_mm512_loadu_pd(TABLE), J, _mm512_loadu_pd((TABLE) + 8))
+
+/* The shared end of the table logs below: -log(inv_j) + log1p(r) as
+ * sum + *rest, sum = hi + r exactly split (Fast2Sum: |hi| > |r| or hi = 0),
+ * *rest = (its error + lo) + r^2 Q(r), Q the degree-9 Chebyshev fit of
+ * (log1p(r) - r) / r^2 on |r| <= 0.042 (mpmath.chebyfit; error below
+ * 1.3e-19, relative to log1p(r)). */
+LOSSOPT_TARGET_V4 static inline __m512d lossopt_log_parts_v8(__m512d r, __m512d hi, __m512d lo,
+                                                             __m512d *rest)
+{
+    __m512d q = _mm512_fmadd_pd(_mm512_set1_pd(0x1.75c1af89c195ep-4), r, _mm512_set1_pd(-0x1.9b1be6848d957p-4));
+    q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(0x1.c71be4c34199ep-4));
+    q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(-0x1.ffff673d3ba20p-4));
+    q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(0x1.2492492ff2696p-3));
+    q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(-0x1.55555561a802ap-3));
+    q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(0x1.9999999998f53p-3));
+    q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(-0x1.ffffffffff4dep-3));
+    q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(0x1.5555555555555p-2));
+    q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(-0x1.0000000000000p-1));
+    __m512d sum = _mm512_add_pd(hi, r);
+    __m512d err = _mm512_add_pd(_mm512_sub_pd(hi, sum), r);
+    *rest = _mm512_fmadd_pd(_mm512_mul_pd(r, r), q, _mm512_add_pd(err, lo));
+    return sum;
+}
+
+/*
+ * log1p(e) for e in [0, 1] (or NaN), 8 lanes, no division:
+ *
+ *   j = min(round(16 e), 15),  c_j = 1 + j/16,  inv_j = fl(1 / c_j)
+ *   log1p(e) = -log(inv_j) + log1p(r),  r = (1 + e) inv_j - 1 = e inv_j + (inv_j - 1)
+ *
+ * r is one multiply-add of exact operands (inv_j - 1 is exact) rounded once,
+ * |r| <= 0.0323, and r = e exactly for j = 0 (inv_0 = 1), so small e keep
+ * their full relative precision (log1p(e) = e for e < 2^-53) without the
+ * rounding of 1 + e ever entering.  log1p(r) = r + r^2 Q(r) as in
+ * lossopt_log_parts_v8 (|r| <= 0.0323 here);
+ * -log(inv_j) = hi + lo from a 16-entry table held in two registers
+ * (vpermi2pd: no gather), and hi + r is summed exactly (Fast2Sum: |hi| >= 0.06
+ * > |r| for j >= 1, hi = 0 for j = 0).  Error: below 1 ulp (the rounding of r
+ * and the final addition; tests/test_elementwise_fast_paths.py against mpmath).
+ */
+LOSSOPT_TARGET_V4 static inline __m512d lossopt_log1p_unit_v8(__m512d e)
+{
+    const __m512d one = _mm512_set1_pd(1.0);
+    __m512d kd = _mm512_add_pd(_mm512_min_pd(_mm512_mul_pd(e, _mm512_set1_pd(16.0)),
+                                             _mm512_set1_pd(15.0)),
+                               _mm512_set1_pd(0x1.8p52));
+    __m512i j = _mm512_castpd_si512(kd);                 /* low 4 bits: j */
+    __m512d inv = LOSSOPT_PERM16_PD(lossopt_log1p_inv16, j);
+    __m512d hi = LOSSOPT_PERM16_PD(lossopt_log1p_c16_hi, j);
+    __m512d lo = LOSSOPT_PERM16_PD(lossopt_log1p_c16_lo, j);
+    __m512d r = _mm512_fmadd_pd(e, inv, _mm512_sub_pd(inv, one));
+    __m512d rest;
+    __m512d sum = lossopt_log_parts_v8(r, hi, lo, &rest);
+    return _mm512_add_pd(sum, rest);
+}
+
+/* The reduction of the table logs below, for ps (float) or pd (double):
+ * x = 2^k m with m in [0.75, 1.5) (k = vgetexp(x), + 1 where m < 1: exact,
+ * subnormals included), and j = round(16 m) - 12 in the low 4 bits of J
+ * (SHIFT: 1.5 * 2^(mantissa bits)). */
+#define LOSSOPT_TABLE_LOG_REDUCE(SFX, SHIFT, X, ONE, M, K, J)                         \
+    do {                                                                             \
+        M = _mm512_getmant_##SFX(X, _MM_MANT_NORM_p75_1p5, _MM_MANT_SIGN_zero);      \
+        K = _mm512_getexp_##SFX(X);                                                  \
+        K = _mm512_mask_add_##SFX(K, _mm512_cmp_##SFX##_mask(M, ONE, _CMP_LT_OQ), K, ONE); \
+        J = _mm512_cast##SFX##_si512(_mm512_fmadd_##SFX(M, _mm512_set1_##SFX(16),    \
+                                                        _mm512_set1_##SFX(SHIFT - 12))); \
+    } while (0)
+
+/* 1 / c_j rounded to float, c_j = 0.75 + j/16 (j = 0..12, then repeated),
+ * and -log of that value (hi + lo) */
+static const float lossopt_logf_inv16[16] = {
+    0x1.555556p+0f, 0x1.3b13b2p+0f, 0x1.24924ap+0f, 0x1.111112p+0f, 0x1.000000p+0f,
+    0x1.e1e1e2p-1f, 0x1.c71c72p-1f, 0x1.af286cp-1f, 0x1.99999ap-1f, 0x1.861862p-1f,
+    0x1.745d18p-1f, 0x1.642c86p-1f, 0x1.555556p-1f, 0x1.555556p-1f, 0x1.555556p-1f,
+    0x1.555556p-1f,
+};
+static const float lossopt_logf_c16_hi[16] = {
+    -0x1.269624p-2f, -0x1.a93ed8p-3f, -0x1.1178eep-3f, -0x1.08599ap-4f, 0x0.0p+0f,
+    0x1.f0a30ap-5f, 0x1.e27074p-4f, 0x1.5ff306p-3f, 0x1.c8ff7ap-3f, 0x1.1675cap-2f,
+    0x1.4618bap-2f, 0x1.739d7ep-2f, 0x1.9f323cp-2f, 0x1.9f323cp-2f, 0x1.9f323cp-2f,
+    0x1.9f323cp-2f,
+};
+static const float lossopt_logf_c16_lo[16] = {
+    0x1.d9648ep-27f, -0x1.915b3ap-28f, -0x1.13f22cp-30f, 0x1.4c38ccp-29f, 0x0.0p+0f,
+    0x1.162a76p-37f, 0x1.c55e5cp-29f, 0x1.4f27aap-32f, 0x1.e6a68ap-29f, -0x1.0a8b3ep-27f,
+    0x1.0e2f66p-29f, 0x1.5de804p-29f, 0x1.97f30ap-27f, 0x1.97f30ap-27f, 0x1.97f30ap-27f,
+    0x1.97f30ap-27f,
+};
+
+/*
+ * log(x) for x >= 0 (or NaN), 16 float lanes, no division:
+ *
+ *   x = 2^k m,  m in [0.75, 1.5)   (vgetmantps; k = vgetexpps(x), + 1 where
+ *                                   m < 1: exact, subnormals included)
+ *   j = round(16 m) - 12,  c_j = 0.75 + j/16,  inv_j = fl(1 / c_j)
+ *   log(x) = k ln2 - log(inv_j) + log1p(r),  r = m inv_j - 1 (one rounding;
+ *   exact for j = 4, where c_j = 1: log(m) keeps its relative precision near 1)
+ *
+ * |r| <= 0.042, log1p(r) = r + r^2 Q(r), Q the Taylor polynomial to r^6
+ * (first omitted term below 8e-10 relative); -log(inv_j) = hi + lo from one
+ * vpermps each; k ln2 as k LN2_HI (exact) + k LN2_LO; hi + r summed exactly
+ * (Fast2Sum: |hi| >= 0.06 > |r| for j != 4, hi = 0 for j = 4).  Within about
+ * 1 float ulp (tests/test_elementwise_sweeps.py against mpmath).
+ * Edges: log(0) = -inf, log(+inf) = +inf, log(NaN) = NaN.
+ */
+LOSSOPT_TARGET_V4 static inline __m512 lossopt_logf_v16(__m512 x)
+{
+    const __m512 one = _mm512_set1_ps(1.0f);
+    __m512 m, k;
+    __m512i j;
+    LOSSOPT_TABLE_LOG_REDUCE(ps, 0x1.8p23f, x, one, m, k, j);
+    __m512 inv = _mm512_permutexvar_ps(j, _mm512_loadu_ps(lossopt_logf_inv16));
+    __m512 hi = _mm512_permutexvar_ps(j, _mm512_loadu_ps(lossopt_logf_c16_hi));
+    __m512 lo = _mm512_permutexvar_ps(j, _mm512_loadu_ps(lossopt_logf_c16_lo));
+    __m512 r = _mm512_fmsub_ps(m, inv, one);
+    __m512 q = _mm512_fmadd_ps(_mm512_set1_ps(-1.0f / 6), r, _mm512_set1_ps(1.0f / 5));
+    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(-1.0f / 4));
+    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(1.0f / 3));
+    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(-1.0f / 2));
+    __m512 sum = _mm512_add_ps(hi, r);
+    __m512 err = _mm512_add_ps(_mm512_sub_ps(hi, sum), r);
+    __m512 rest = _mm512_fmadd_ps(_mm512_mul_ps(r, r), q, _mm512_add_ps(err, lo));
+    rest = _mm512_fmadd_ps(k, _mm512_set1_ps(0x1.7f7d1cp-20f), rest);
+    __m512 lead = _mm512_fmadd_ps(k, _mm512_set1_ps(0x1.62e4p-1f), sum);   /* k LN2_HI exact */
+    __m512 res = _mm512_add_ps(lead, rest);
+    res = _mm512_mask_mov_ps(res, _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_EQ_OQ),
+                             _mm512_set1_ps(-INFINITY));
+    return _mm512_mask_mov_ps(res, _mm512_cmp_ps_mask(x, _mm512_set1_ps(INFINITY), _CMP_EQ_OQ),
+                              x);
+}
+
+/* The same table for doubles: 1 / c_j rounded to double, c_j = 0.75 + j/16
+ * (j = 0..12, then repeated), and -log of that value (hi + lo) */
+static const double lossopt_log_inv16[16] = {
+    0x1.5555555555555p+0, 0x1.3b13b13b13b14p+0, 0x1.2492492492492p+0, 0x1.1111111111111p+0,
+    0x1.0000000000000p+0, 0x1.e1e1e1e1e1e1ep-1, 0x1.c71c71c71c71cp-1, 0x1.af286bca1af28p-1,
+    0x1.999999999999ap-1, 0x1.8618618618618p-1, 0x1.745d1745d1746p-1, 0x1.642c8590b2164p-1,
+    0x1.5555555555555p-1, 0x1.5555555555555p-1, 0x1.5555555555555p-1, 0x1.5555555555555p-1,
+};
+static const double lossopt_log_c16_hi[16] = {
+    -0x1.269621134db91p-2, -0x1.a93ed3c8ad9e5p-3, -0x1.1178e8227e47ap-3, -0x1.08598b59e3a06p-4,
+    0x0.0p+0, 0x1.f0a30c01162a8p-5, 0x1.e27076e2af2eap-4, 0x1.5ff3070a793d6p-3,
+    0x1.c8ff7c79a9a20p-3, 0x1.1675cababa60fp-2, 0x1.4618bc21c5ec2p-2, 0x1.739d7f6bbd007p-2,
+    0x1.9f323ecbf984dp-2, 0x1.9f323ecbf984dp-2, 0x1.9f323ecbf984dp-2, 0x1.9f323ecbf984dp-2,
+};
+static const double lossopt_log_c16_lo[16] = {
+    -0x1.e0efadd9db02ap-56, -0x1.bcafa9de97202p-57, 0x1.0e63a5f01c693p-58, 0x1.dd7009902bf32p-58,
+    0x0.0p+0, 0x1.85f325c5bbacdp-59, -0x1.61578001e015ap-60, -0x1.bc60efafc6f6cp-58,
+    -0x1.4f689f8434011p-57, 0x1.ce63eab883727p-61, -0x1.7a42642661c62p-61, 0x1.ce24c53fad3f0p-58,
+    -0x1.a92e513217f58p-59, -0x1.a92e513217f58p-59, -0x1.a92e513217f58p-59, -0x1.a92e513217f58p-59,
+};
+
+/* log(x) for x >= 0 (or NaN), 8 double lanes, no division: lossopt_logf_v16's
+ * scheme in double (the table from two registers, vpermi2pd), log1p(r) by
+ * lossopt_log_parts_v8, k ln2 as k LN2_HI (exact) + k LN2_LO. */
+LOSSOPT_TARGET_V4 static inline __m512d lossopt_log_v8(__m512d x)
+{
+    const __m512d one = _mm512_set1_pd(1.0);
+    __m512d m, k;
+    __m512i j;
+    LOSSOPT_TABLE_LOG_REDUCE(pd, 0x1.8p52, x, one, m, k, j);
+    __m512d inv = LOSSOPT_PERM16_PD(lossopt_log_inv16, j);
+    __m512d hi = LOSSOPT_PERM16_PD(lossopt_log_c16_hi, j);
+    __m512d lo = LOSSOPT_PERM16_PD(lossopt_log_c16_lo, j);
+    __m512d r = _mm512_fmsub_pd(m, inv, one);
+    __m512d rest;
+    __m512d sum = lossopt_log_parts_v8(r, hi, lo, &rest);
+    rest = _mm512_fmadd_pd(k, _mm512_set1_pd(0x1.a39ef35793c76p-33), rest);
+    __m512d lead = _mm512_fmadd_pd(k, _mm512_set1_pd(0x1.62e42fee00000p-1), sum);
+    __m512d res = _mm512_add_pd(lead, rest);
+    res = _mm512_mask_mov_pd(res, _mm512_cmp_pd_mask(x, _mm512_setzero_pd(), _CMP_EQ_OQ),
+                             _mm512_set1_pd(-INFINITY));
+    return _mm512_mask_mov_pd(res, _mm512_cmp_pd_mask(x, _mm512_set1_pd(INFINITY), _CMP_EQ_OQ),
+                              x);
+}
+
+#endif /* LOSSOPT_HAVE_DISPATCH */
+
 #endif /* LOSSOPT_MATH_H */

@@ -39,87 +39,26 @@
 
 /*
  * out[k] = x[k] log x[k] (0 log 0 = 0) in double, for double or float x:
- * the targets' terms of the KL divergence.  The x86-64-v4 path runs a
- * table-driven log written with AVX-512 intrinsics, with no division (the
- * branch-free lossopt_log of lossopt_math.h divides once per value, and
- * that division was half of the KL divergence's time):
- *
- *   x = 2^k m,  m in [0.75, 1.5)           (vgetmantpd, vgetexppd: subnormals too)
- *   j = the top 4 bits of m's mantissa: 16 intervals of m, of width 1/16
- *       on [1, 1.5) and 1/32 on [0.75, 1); c_j = 1 / (the interval's
- *       midpoint) rounded to double, and -log c_j = H_j + L_j (hi + lo),
- *       held in registers and read by vpermi2pd (no gather)
- *   r = m c_j - 1 (one fused multiply-add), |r| <= 0.0304
- *   log x = (k LN2_HI + H_j) + (r + (r^2 Q(r) + (k LN2_LO + L_j)))
- *           (the first sum's rounding error carried into the small terms)
- *
- * with Q(r) = sum_{i=2..10} (-1)^(i+1) r^(i-2) / i, the Taylor series of
- * (log1p(r) - r) / r^2 cut after r^10: the first omitted term is below
- * 6e-17 relative.  k LN2_HI is exact (LN2_HI has 21 trailing zero bits).
- * Near x = 1, H_j and r nearly cancel: the error there is a few ulps of
- * 0.03 absolute (below 1e-17), which is all x log x needs (its terms are
- * summed with ones of the size of x).  Error measured against mpmath:
- * tests/test_probs_blocks.py.  Edges: x = +-0 gives 0, x < 0 NaN
- * (vgetmantpd's NaN for negative inputs), +inf +inf, NaN NaN.
+ * the targets' terms of the KL divergence.  The x86-64-v4 path multiplies
+ * by the table-driven log of lossopt_math.h (lossopt_log_v8: no division;
+ * the branch-free lossopt_log divides once per value, and that division was
+ * half of the KL divergence's time).  It is exact at x = 1 (log 1 = 0: the
+ * table point c = 1 leaves r = m - 1 exact), so a one-hot target adds
+ * exactly 0, as on the other paths, and keeps its relative precision near
+ * 1.  Error against mpmath: tests/test_probs_blocks.py.  Edges: x = +-0
+ * gives 0, x < 0 NaN, +inf +inf, NaN NaN.
  * The other paths run lossopt_xlogx (lossopt_math.h), vectorised.
  */
 #if LOSSOPT_HAVE_DISPATCH
-static const double lossopt_log16_c[16] = {
-    0x1.f07c1f07c1f08p-1, 0x1.d41d41d41d41dp-1, 0x1.bacf914c1bad0p-1, 0x1.a41a41a41a41ap-1,
-    0x1.8f9c18f9c18fap-1, 0x1.7d05f417d05f4p-1, 0x1.6c16c16c16c17p-1, 0x1.5c9882b931057p-1,
-    0x1.4e5e0a72f0539p+0, 0x1.4141414141414p+0, 0x1.3521cfb2b78c1p+0, 0x1.29e4129e4129ep+0,
-    0x1.1f7047dc11f70p+0, 0x1.15b1e5f75270dp+0, 0x1.0c9714fbcda3bp+0, 0x1.0410410410410p+0,
-};
-static const double lossopt_log16_hi[16] = {
-    0x1.f829b0e7832f8p-6, 0x1.6f0d28ae56b4ep-4, 0x1.29552f81ff521p-3, 0x1.9525a9cf456b6p-3,
-    0x1.fb9186d5e3e29p-3, 0x1.2e8e2bae11d31p-2, 0x1.5d1bdbf5809cap-2, 0x1.89a3386c1425bp-2,
-    -0x1.1178e8227e47ap-2, -0x1.d1037f2655e7bp-3, -0x1.823c16551a3c0p-3, -0x1.365fcb0159014p-3,
-    -0x1.da7276384469ep-4, -0x1.4d3115d207eacp-4, -0x1.894aa149fb34bp-5, -0x1.0205658935837p-6,
-};
-static const double lossopt_log16_lo[16] = {
-    0x1.33e3f04f1ef25p-60, -0x1.20db323097324p-59, 0x1.301771c407dc0p-57, -0x1.26fb3e2b1d1dap-57,
-    0x1.355519b0de535p-57, -0x1.1e99b72bd7bf2p-57, -0x1.7dc9c7c23801fp-56, 0x1.2d38c40881e0bp-57,
-    -0x1.b8ce2d07f1cb7p-56, 0x1.3f3adb7b71cbcp-58, -0x1.6dcd318f4187ep-57, -0x1.bea08d2dca256p-57,
-    -0x1.401fa71733017p-58, -0x1.da7d0b1e10b2fp-60, 0x1.2ba0b44cfaee5p-59, -0x1.27c8e8416e717p-60,
-};
-
 LOSSOPT_TARGET_V4 static inline __m512d lossopt_xlogx_v8(__m512d x)
 {
-    __m512d m = _mm512_getmant_pd(x, _MM_MANT_NORM_p75_1p5, _MM_MANT_SIGN_nan);
-    __m512d k = _mm512_sub_pd(_mm512_getexp_pd(x), _mm512_getexp_pd(m));
-    /* bits 3:0 of the shifted bits: the top 4 of the mantissa (the index) */
-    __m512i j = _mm512_srli_epi64(_mm512_castpd_si512(m), 48);
-    __m512d c = _mm512_permutex2var_pd(_mm512_loadu_pd(lossopt_log16_c), j,
-                                       _mm512_loadu_pd(lossopt_log16_c + 8));
-    __m512d hi = _mm512_permutex2var_pd(_mm512_loadu_pd(lossopt_log16_hi), j,
-                                        _mm512_loadu_pd(lossopt_log16_hi + 8));
-    __m512d lo = _mm512_permutex2var_pd(_mm512_loadu_pd(lossopt_log16_lo), j,
-                                        _mm512_loadu_pd(lossopt_log16_lo + 8));
-    __m512d r = _mm512_fmsub_pd(m, c, _mm512_set1_pd(1.0));
-    __m512d q = _mm512_fmadd_pd(_mm512_set1_pd(-1.0 / 10.0), r, _mm512_set1_pd(1.0 / 9.0));
-    q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(-1.0 / 8.0));
-    q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(1.0 / 7.0));
-    q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(-1.0 / 6.0));
-    q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(1.0 / 5.0));
-    q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(-1.0 / 4.0));
-    q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(1.0 / 3.0));
-    q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(-1.0 / 2.0));
-    /* k LN2_HI + H_j = big + its rounding error (Fast2Sum: |k LN2_HI| >= |H_j|
-     * for k != 0, and the sum is exact for k = 0), so that the only rounding
-     * of the leading terms is the last addition's */
-    __m512d kh = _mm512_mul_pd(k, _mm512_set1_pd(0x1.62e42fee00000p-1));
-    __m512d big = _mm512_add_pd(kh, hi);
-    __m512d err = _mm512_sub_pd(hi, _mm512_sub_pd(big, kh));
-    __m512d small = _mm512_add_pd(_mm512_fmadd_pd(k, _mm512_set1_pd(0x1.a39ef35793c76p-33), lo),
-                                  err);
-    small = _mm512_fmadd_pd(_mm512_mul_pd(r, r), q, small);
-    __m512d lg = _mm512_add_pd(big, _mm512_add_pd(r, small));
-    /* 0 log 0 = 0 (the product would be 0 * -inf or NaN); inf log inf = inf
-     * (the Fast2Sum above gives inf - inf there) */
+    /* 0 log 0 = 0 (the product would be 0 * -inf); inf log inf = inf (the
+     * log's own edge); x < 0: NaN, as the portable lossopt_xlogx */
     __mmask8 zero = _mm512_cmp_pd_mask(x, _mm512_setzero_pd(), _CMP_EQ_OQ);
-    __mmask8 inf = _mm512_cmp_pd_mask(x, _mm512_set1_pd(INFINITY), _CMP_EQ_OQ);
-    __m512d res = _mm512_mask_blend_pd(zero, _mm512_mul_pd(x, lg), _mm512_setzero_pd());
-    return _mm512_mask_blend_pd(inf, res, x);
+    __mmask8 neg = _mm512_cmp_pd_mask(x, _mm512_setzero_pd(), _CMP_LT_OQ);
+    __m512d res = _mm512_mask_blend_pd(zero, _mm512_mul_pd(x, lossopt_log_v8(x)),
+                                       _mm512_setzero_pd());
+    return _mm512_mask_blend_pd(neg, res, _mm512_set1_pd(NAN));
 }
 
 LOSSOPT_TARGET_V4 static void lossopt_xlogx_flat_f64_avx512(const double *x, double *out,
