@@ -278,7 +278,7 @@ LOSSOPT_ALWAYS_INLINE double lossopt_el_poisson_rate(double p, double t, double 
  *
  *   tt = t (1 - eps) + eps / 2                 (label smoothing toward 1/2;
  *                                              1 - tt as (1 - t)(1 - eps) + eps / 2)
- *   lw = 1 + (pw - 1) tt
+ *   lw = 1 + (pw - 1) tt  (computed as pw tt + (1 - tt): no cancellation)
  *   l  = -pw tt ln sigma(x) - (1 - tt) ln(1 - sigma(x))
  *      = (1 - tt) x + lw softplus(-x),          softplus(z) = ln(1 + e^z)
  *   g  = lw sigma(x) - pw tt
@@ -320,7 +320,10 @@ LOSSOPT_ALWAYS_INLINE double lossopt_el_bce_parts(double x, double t, double kee
 {
     double tt = t * keep + half_eps;
     double ct = (1.0 - t) * keep + half_eps;  /* 1 - tt without the cancellation */
-    double lw = 1.0 + (pw - 1.0) * tt;
+    /* lw = 1 + (pw - 1) tt, as pw tt + (1 - tt): two non-negative terms,
+     * nothing cancels (pw near 0 with a smoothed target: 1 + (pw - 1) tt
+     * lost the digits of a tiny lw to the rounding of tt) */
+    double lw = pw * tt + ct;
     int pos = x >= 0.0;
     double cx = pos ? ct : -pw * tt;          /* coefficient of x */
     double lin = cx == 0.0 ? 0.0 : cx * x;
@@ -444,7 +447,7 @@ LOSSOPT_TARGET_V4 static void lossopt_logclamp_parts_f32_avx512(const float *v, 
     {                                                                                \
         const __m512d one = _mm512_set1_pd(1.0), zero = _mm512_setzero_pd();         \
         const __m512d keep = _mm512_set1_pd(Pp->a), heps = _mm512_set1_pd(Pp->b);    \
-        const __m512d pw = _mm512_set1_pd(Pp->c), pwm1 = _mm512_set1_pd(Pp->c - 1.0); \
+        const __m512d pw = _mm512_set1_pd(Pp->c);                                    \
         const __m512d sc = _mm512_set1_pd(scale);                                    \
         double eb[LOSSOPT_ELEM_CHUNK], sb[LOSSOPT_ELEM_CHUNK];                       \
         for (ptrdiff_t k = 0; k < m; k += 8) {                                       \
@@ -460,8 +463,8 @@ LOSSOPT_TARGET_V4 static void lossopt_logclamp_parts_f32_avx512(const float *v, 
             __m512d s = _mm512_loadu_pd(sb + k);                                     \
             __m512d tt = _mm512_fmadd_pd(tv, keep, heps);                            \
             __m512d ct = _mm512_fmadd_pd(_mm512_sub_pd(one, tv), keep, heps);        \
-            __m512d lw = _mm512_fmadd_pd(pwm1, tt, one);                             \
             __m512d ptt = _mm512_mul_pd(pw, tt);                                     \
+            __m512d lw = _mm512_add_pd(ptt, ct);     /* pw tt + (1 - tt) */           \
             __mmask8 pos = _mm512_cmp_pd_mask(x, zero, _CMP_GE_OQ);                  \
             __m512d cx = _mm512_mask_blend_pd(pos, _mm512_sub_pd(zero, ptt), ct);    \
             __m512d lin = _mm512_maskz_mul_pd(_mm512_cmp_pd_mask(cx, zero, _CMP_NEQ_UQ), \

@@ -224,3 +224,53 @@ def test_gaussian_float64_log_over_the_whole_range_against_mpmath(rng):
             got, _ = loss.loss_and_gradient(np.zeros(9), np.zeros(9), np.full(9, vi))
             ref = 9 * mpmath.log(mpmath.mpf(float(vi))) / 2
             assert abs(mpmath.mpf(got) - ref) <= 2 * np.spacing(abs(float(ref))) + 1e-300, vi
+
+
+LOSS_ONLY_CASES = [
+    dict(reduction="none"),
+    dict(reduction="none", pos_weight=2.0, label_smoothing=0.1),
+    dict(reduction="sum", weighted=True),
+    dict(reduction="sum", shape=(701, 5), weighted=True),
+    dict(reduction="none", shape=(301, 17), pos_weight="cols"),
+    dict(reduction="mean", shape=(301, 17), pos_weight="cols", weighted=True),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("case", LOSS_ONLY_CASES, ids=str)
+def test_loss_alone_is_the_loss_of_loss_and_gradient_bit_for_bit(rng, dtype, case):
+    """loss() and loss_and_gradient()[0] run different variants of a loop (with
+    and without the gradient); each element's loss is rounded alike in both,
+    for row losses, weights and per-column pos_weight too (the modules are
+    built without contraction to fused multiply-adds)."""
+    case = dict(case)
+    shape = case.pop("shape", (50_000,))
+    weighted = case.pop("weighted", False)
+    if case.get("pos_weight") == "cols":
+        case["pos_weight"] = np.linspace(0.3, 3.0, shape[1])
+    x = (rng.normal(size=shape) * 8).astype(dtype)
+    t = rng.uniform(size=shape).astype(dtype)
+    sw = rng.uniform(0, 2, size=shape[0]) if weighted else None
+    for loss in (lossopt.BinaryCrossEntropy(**case),
+                 lossopt.PoissonNLL(reduction=case["reduction"]),
+                 lossopt.GaussianNLL(reduction=case["reduction"])):
+        args = (x, t) if not isinstance(loss, lossopt.GaussianNLL) else (x, t, np.abs(t) + 0.1)
+        if isinstance(loss, lossopt.PoissonNLL):
+            args = (x / 4, np.floor(t * 5))
+        alone = loss(*args, sample_weight=sw)
+        with_grad = loss.loss_and_gradient(*args, sample_weight=sw)[0]
+        np.testing.assert_array_equal(alone, with_grad, err_msg=type(loss).__name__)
+
+
+def test_bce_small_pos_weight_with_smoothing_against_mpmath():
+    """lw = 1 + (pw - 1) tt is computed as pw tt + (1 - tt): for pw near 0 and
+    a slightly smoothed target it is tiny, and the other form cancelled to
+    1e-4 relative error."""
+    for pw, ls, x in [(0.0, 1e-12, 0.0), (1e-6, 1e-10, 0.5), (0.0, 0.1, -2.0), (1e-9, 1e-8, 3.0)]:
+        got = lossopt.BinaryCrossEntropy(pos_weight=pw, label_smoothing=ls,
+                                         reduction="none")(np.array([x]), np.array([1.0]))[0]
+        mpmath.mp.dps = 40
+        tt = 1 - mpmath.mpf(ls) / 2
+        lw = 1 + (mpmath.mpf(pw) - 1) * tt
+        ref = (1 - tt) * x + lw * mpmath.log1p(mpmath.exp(-mpmath.mpf(x)))
+        assert abs(got - float(ref)) <= 4e-16 * abs(float(ref)), (pw, ls, x, got, ref)

@@ -104,8 +104,9 @@ class BinaryCrossEntropy(ElementwiseLoss):
         if self.pos_weight is None:
             return options
         pw = as_float_array(self.pos_weight, "pos_weight", dtype=np.float64)
-        if pw.size and np.min(pw) < 0:
-            raise ValueError(f"pos_weight must be non-negative, got a minimum of {np.min(pw)}")
+        if pw.size and not np.all(pw >= 0):      # (NaN fails too)
+            bad = pw[~(pw >= 0)].reshape(-1)[0]
+            raise ValueError(f"pos_weight must be non-negative (and not NaN), got {bad}")
         if pw.size == 1:
             options["pos_weight"] = float(pw.reshape(-1)[0])
             return options
