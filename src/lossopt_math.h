@@ -982,6 +982,23 @@ LOSSOPT_OMP_SIMD()
         else                                                                         \
             lossopt_row_exp_sum_b_body_##SUFFIX(x, mask, b, n, m, e, s_out, c_out);  \
     }                                                                                \
+    /* One flat exp sweep of a column-major block (e[j * nr + i]: the       */    \
+    /* shifted values; lo: the float shifts' low parts, or NULL), then per    */    \
+    /* row i: c[i] += the count of e == 1 (the maxima), s[i] += the other e.  */    \
+    LOSSOPT_ALWAYS_INLINE void lossopt_column_exp_sums_##SUFFIX(                     \
+        T *e, const T *lo, ptrdiff_t nr, ptrdiff_t C, double *s, double *c)          \
+    {                                                                                \
+        lossopt_exp_flat_##SUFFIX(e, lo, nr * C);                                    \
+        for (ptrdiff_t j = 0; j < C; j++) {                                          \
+            const T *col = e + j * nr;                                               \
+            LOSSOPT_OMP_SIMD()                                                       \
+            for (ptrdiff_t i = 0; i < nr; i++) {                                     \
+                T ex = col[i];                                                       \
+                c[i] += (ex == (T)1) ? 1.0 : 0.0;                                    \
+                s[i] += (ex == (T)1) ? 0.0 : (double)ex;                             \
+            }                                                                        \
+        }                                                                            \
+    }                                                                                \
     /* m, e, s, c for a block of rows (s and c are added to).  e holds the     */    \
     /* exponentials afterwards: row-major (e[i * C + j]) for rows of at least  */    \
     /* LOSSOPT_FUSED_ROW_MIN classes, column-major (e[j * n_rows + i]) for     */    \
@@ -1084,16 +1101,7 @@ LOSSOPT_OMP_SIMD()
                 col[i] = th;                                                         \
             }                                                                        \
         }                                                                            \
-        lossopt_exp_flat_##SUFFIX(e, IS_FLOAT ? tlo : NULL, nr * C);                 \
-        for (ptrdiff_t j = 0; j < C; j++) {                                          \
-            const T *col = e + j * nr;                                               \
-            LOSSOPT_OMP_SIMD()                                                       \
-            for (ptrdiff_t i = 0; i < nr; i++) {                                     \
-                T ex = col[i];                                                       \
-                c_out[i] += (ex == (T)1) ? 1.0 : 0.0;                                \
-                s_out[i] += (ex == (T)1) ? 0.0 : (double)ex;                         \
-            }                                                                        \
-        }                                                                            \
+        lossopt_column_exp_sums_##SUFFIX(e, IS_FLOAT ? tlo : NULL, nr, C, s_out, c_out); \
         for (ptrdiff_t i = 0; i < nr; i++)                                           \
             m_out[i] = (double)mv[i];                                                \
     }                                                                                \

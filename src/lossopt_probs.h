@@ -222,16 +222,7 @@ enum {
                 }                                                                    \
             }                                                                        \
             /* 3. one flat exp sweep, 4. the sums of the exponentials */            \
-            lossopt_exp_flat_##SUFFIX(e, IS_FLOAT ? tlo : NULL, nr * C);             \
-            for (ptrdiff_t j = 0; j < C; j++) {                                      \
-                const T *ec = e + j * nr;                                            \
-                LOSSOPT_OMP_SIMD()                                                   \
-                for (ptrdiff_t i = 0; i < nr; i++) {                                 \
-                    T ev = ec[i];                                                    \
-                    c[i] += (ev == (T)1) ? 1.0 : 0.0;                                \
-                    s[i] += (ev == (T)1) ? 0.0 : (double)ev;                         \
-                }                                                                    \
-            }                                                                        \
+            lossopt_column_exp_sums_##SUFFIX(e, IS_FLOAT ? tlo : NULL, nr, C, s, c); \
         } else {                                                                     \
             lossopt_block_exp_sum_##SUFFIX(x, xs, NULL, 0, nr, C, m, e, s, c);       \
             for (ptrdiff_t i = 0; i < nr; i++) {                                     \
