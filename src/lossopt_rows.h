@@ -83,7 +83,8 @@ typedef struct {
 #define LOSSOPT_ROWS_INLINE LOSSOPT_TARGET_V4 static inline __attribute__((always_inline))
 
 /* log1p of 8 lanes by the library's branch-free log1p (vectorised by the
- * compiler) */
+ * compiler; measured: as fast here as a division-free table log1p, which
+ * computes two logs to cover s > 1) */
 LOSSOPT_ROWS_INLINE __m512d lossopt_rows_log1p8(__m512d v)
 {
     double a[8] __attribute__((aligned(64)));
@@ -150,6 +151,39 @@ LOSSOPT_ROWS_INLINE void lossopt_rows_t4x2(__m512d *z)
     z[3] = _mm512_permutex2var_pd(t1, hi, t3);
 }
 
+/* A chunk of w <= 4 columns (j0 ..) of 8 rows (nv of them) of doubles into
+ * X[j0 ..]: 256-bit masked loads paired as [row i | row i + 4] and the
+ * 4-column network (8 shuffles instead of the 8 x 8 transpose's 24); the
+ * maxima into *m.  Returns 0 (nothing done) for wider chunks. */
+LOSSOPT_ROWS_INLINE int lossopt_rows_narrow_f64(const double *p, ptrdiff_t xs, int nv, int w,
+                                                ptrdiff_t j0, __m512d *X, __m512d *m)
+{
+    if (w > 4)
+        return 0;
+    const __mmask8 cm = (__mmask8)lossopt_rows_first(w);
+    __m512d z[4];
+    for (int r = 0; r < 4; r++) {
+        __m256d lo = _mm256_maskz_loadu_pd(r < nv ? cm : 0, p + (r < nv ? r : 0) * xs + j0);
+        __m256d hi = _mm256_maskz_loadu_pd(r + 4 < nv ? cm : 0,
+                                           p + (r + 4 < nv ? r + 4 : 0) * xs + j0);
+        z[r] = _mm512_insertf64x4(_mm512_castpd256_pd512(lo), hi, 1);
+    }
+    lossopt_rows_t4x2(z);
+    for (int j = 0; j < w; j++) {
+        X[j0 + j] = z[j];
+        *m = _mm512_max_pd(z[j], *m);
+    }
+    return 1;
+}
+
+/* (floats: no narrow chunks) */
+LOSSOPT_ROWS_INLINE int lossopt_rows_narrow_f32(const float *p, ptrdiff_t xs, int nv, int w,
+                                                ptrdiff_t j0, __m512 *X, __m512 *m)
+{
+    (void)p; (void)xs; (void)nv; (void)w; (void)j0; (void)X; (void)m;
+    return 0;
+}
+
 /* The C columns of a group of G rows (nv of them, row r at p + r * xs)
  * into X[j], chunk by chunk of G columns: masked loads (nothing read past a
  * row's end or the last row) and an in-register transpose; returns the
@@ -163,6 +197,8 @@ LOSSOPT_ROWS_INLINE void lossopt_rows_t4x2(__m512d *z)
         for (ptrdiff_t j0 = 0; j0 < C; j0 += G) {                                    \
             const int w = lossopt_rows_count(C - j0, G);                             \
             const MASK cm = (MASK)lossopt_rows_first(w);                             \
+            if (lossopt_rows_narrow_##SFX(p, xs, nv, w, j0, X, &m))                  \
+                continue;                                                            \
             VT v[G];                                                                 \
             for (int r = 0; r < G; r++)                                              \
                 v[r] = LOADU(r < nv ? cm : 0, p + (r < nv ? r : 0) * xs + j0);       \
@@ -249,13 +285,13 @@ typedef struct {
 } lossopt_rows_res8;
 
 LOSSOPT_ROWS_INLINE __mmask8 lossopt_rows_coefs8(
-    const lossopt_rows_args *a, ptrdiff_t i0, __mmask8 valid, __m512d m, __m512d s,
+    const lossopt_rows_args *a, const int mode, ptrdiff_t i0, __mmask8 valid, __m512d m, __m512d s,
     __m512d c, __m512d xy, __m512d ey, __m512i y, lossopt_rows_res8 *res)
 {
     const __m512d one = _mm512_set1_pd(1.0), zero = _mm512_setzero_pd();
     __mmask8 special = lossopt_rows_nonfinite8(m);
     __m512d lz;
-    if (a->mode == LOSSOPT_ROWS_SOFTMAX)
+    if (mode == LOSSOPT_ROWS_SOFTMAX)
         lz = zero;                           /* (not used) */
     else if ((_mm512_cmp_pd_mask(c, one, _CMP_NEQ_UQ) & valid) == 0)
         lz = lossopt_rows_log1p8(s);         /* every row has one maximum */
@@ -263,7 +299,7 @@ LOSSOPT_ROWS_INLINE __mmask8 lossopt_rows_coefs8(
         lz = _mm512_add_pd(lossopt_rows_log1p8(_mm512_div_pd(s, c)),
                            lossopt_rows_log1p8(_mm512_sub_pd(c, one)));
     res->lz = lz;
-    switch (a->mode) {
+    switch (mode) {
     case LOSSOPT_ROWS_LSE:
         res->coef = _mm512_add_pd(lz, m);
         special |= lossopt_rows_nonfinite8(res->coef);
@@ -276,7 +312,7 @@ LOSSOPT_ROWS_INLINE __mmask8 lossopt_rows_coefs8(
         break;
     default: {
         /* the engine's finalize_cross_entropy with eps = 0, keep = 1 */
-        __mmask8 ign = _mm512_cmpeq_epi64_mask(y, _mm512_set1_epi64(a->ignore_index));
+        __mmask8 ign = _mm512_cmpeq_epi64_mask(y, _mm512_set1_epi64(-1));   /* (labels8) */
         __m512i yy = _mm512_mask_mov_epi64(y, ign, _mm512_setzero_si512());
         __m512d wy = a->w ? _mm512_mask_i64gather_pd(one, valid & (__mmask8)~ign, yy, a->w, 8)
                           : one;
@@ -302,18 +338,17 @@ LOSSOPT_ROWS_INLINE __mmask8 lossopt_rows_coefs8(
     return special & valid;
 }
 
-/* the label entries x[r][y_r] of nv rows (0 for an ignored row and past nv) */
-#define LOSSOPT_ROWS_DEFINE_LABEL_X(T, SFX, VT, LOADU)                               \
-    LOSSOPT_ROWS_INLINE VT lossopt_rows_label_x##SFX(                    \
-        const T *p, ptrdiff_t xs, int nv, const ptrdiff_t *y, ptrdiff_t ignore_index)\
-    {                                                                                \
-        T t[64 / sizeof(T)] = {0};                                                   \
-        for (int r = 0; r < nv; r++)                                                 \
-            t[r] = y[r] == ignore_index ? (T)0 : p[r * xs + y[r]];                   \
-        return LOADU(t);                                                             \
-    }
-LOSSOPT_ROWS_DEFINE_LABEL_X(double, 8, __m512d, _mm512_loadu_pd)
-LOSSOPT_ROWS_DEFINE_LABEL_X(float, 16, __m512, _mm512_loadu_ps)
+/* the labels of the group's rows (rows past the group's end: 0), an ignored
+ * row's (y == ignore_index) replaced by -1, which matches no column: the
+ * kernels pick the label entries x_y, e_y and write the gradient's label
+ * entry by comparing y with the column index j (no per-row access) */
+LOSSOPT_ROWS_INLINE __m512i lossopt_rows_labels8(const ptrdiff_t *y, __mmask8 valid,
+                                                 ptrdiff_t ignore_index)
+{
+    __m512i v = _mm512_maskz_loadu_epi64(valid, y);
+    return _mm512_mask_mov_epi64(v, _mm512_cmpeq_epi64_mask(v, _mm512_set1_epi64(ignore_index)),
+                                 _mm512_set1_epi64(-1));
+}
 
 /* out[r][y_r] = lab lane r for the rows `store` (rows at p + r * os), after
  * the rows' vector stores; T float or double (is_float) */
@@ -349,7 +384,7 @@ typedef struct {
 /* the per-row arrays of the block (rows k .. k + 7) and the CE row values;
  * t: the special rows and the CE loss */
 LOSSOPT_ROWS_INLINE void lossopt_rows_keep8(
-    const lossopt_rows_args *a, ptrdiff_t i0, ptrdiff_t k, __mmask8 valid, __mmask8 sp,
+    const lossopt_rows_args *a, const int mode, ptrdiff_t i0, ptrdiff_t k, __mmask8 valid, __mmask8 sp,
     __m512d m, __m512d s, __m512d c, const lossopt_rows_res8 *r,
     const lossopt_rows_arrays *w, lossopt_rows_tally *t)
 {
@@ -359,9 +394,9 @@ LOSSOPT_ROWS_INLINE void lossopt_rows_keep8(
     _mm512_mask_storeu_pd(w->lz + k, valid, r->lz);
     _mm512_mask_storeu_pd(w->special + k, valid, _mm512_maskz_mov_pd(sp, _mm512_set1_pd(1.0)));
     t->n_special += __builtin_popcount(sp);
-    if (a->mode == LOSSOPT_ROWS_LSE) {
+    if (mode == LOSSOPT_ROWS_LSE) {
         _mm512_mask_storeu_pd(a->row_value + i0, valid & (__mmask8)~sp, r->coef);
-    } else if (a->mode == LOSSOPT_ROWS_CE) {
+    } else if (mode == LOSSOPT_ROWS_CE) {
         _mm512_mask_storeu_pd(w->rl + k, valid, r->rl);
         if (a->row_value)
             _mm512_mask_storeu_pd(a->row_value + i0, valid & (__mmask8)~sp, r->rl);
@@ -389,23 +424,26 @@ LOSSOPT_TARGET_V4 static inline ptrdiff_t lossopt_rows_result(const lossopt_rows
 #define LOSSOPT_ROWS_STORE8_F32(p, cm, v) _mm256_mask_storeu_ps(p, cm, _mm512_cvtpd_ps(v))
 
 /* Row outputs written row by row, in float64, for the rows `store` among 8
- * (row r: a + r * as, out + r * os): out = (mul_r a - m_r) - lz_r, a NULL
- * array standing for ones (mul) or zeros (m, lz): log_softmax from x
- * (mul NULL), softmax and the CE gradient from the row-major exponentials
- * of long rows (m, lz NULL: out = mul_r a exactly). */
+ * (row r: a + r * as, out + r * os): out = (mul_r a - m_r) - lz_r, lane r of
+ * the vectors mul, m, lz broadcast (vpermpd: the per-row values are not
+ * read back from memory, where a scalar load of a lane just stored by a
+ * vector store would wait for the store); log_softmax from x (mul 1),
+ * softmax and the CE gradient from the row-major exponentials of long rows
+ * (m, lz 0: out = mul_r a exactly). */
 #define LOSSOPT_ROWS_DEFINE_ROW_OUTPUTS(T, SFX, LOAD8, STORE8)                       \
     LOSSOPT_ROWS_INLINE void lossopt_rows_affine8_##SFX(const T *a, ptrdiff_t as,    \
-        T *out, ptrdiff_t os, ptrdiff_t C, __mmask8 store, const double *mul,        \
-        const double *m, const double *lz)                                           \
+        T *out, ptrdiff_t os, ptrdiff_t C, __mmask8 store, __m512d mul, __m512d m,   \
+        __m512d lz)                                                                  \
     {                                                                                \
         for (int r = 0; r < 8; r++) {                                                \
             if (!(store >> r & 1))                                                   \
                 continue;                                                            \
             const T *ar = a + r * as;                                                \
             T *o = out + r * os;                                                     \
-            const __m512d cb = _mm512_set1_pd(mul ? mul[r] : 1.0);                   \
-            const __m512d mb = _mm512_set1_pd(m ? m[r] : 0.0);                       \
-            const __m512d lb = _mm512_set1_pd(lz ? lz[r] : 0.0);                     \
+            const __m512i lane = _mm512_set1_epi64(r);                               \
+            const __m512d cb = _mm512_permutexvar_pd(lane, mul);                     \
+            const __m512d mb = _mm512_permutexvar_pd(lane, m);                       \
+            const __m512d lb = _mm512_permutexvar_pd(lane, lz);                      \
             for (ptrdiff_t j = 0; j < C; j += 8) {                                   \
                 const __mmask8 cm = (__mmask8)lossopt_rows_first(lossopt_rows_count(C - j, 8));\
                 __m512d v = _mm512_mul_pd(cb, LOAD8(cm, ar + j));                    \
@@ -416,33 +454,48 @@ LOSSOPT_TARGET_V4 static inline ptrdiff_t lossopt_rows_result(const lossopt_rows
 LOSSOPT_ROWS_DEFINE_ROW_OUTPUTS(double, f64, LOSSOPT_ROWS_LOAD8_F64, LOSSOPT_ROWS_STORE8_F64)
 LOSSOPT_ROWS_DEFINE_ROW_OUTPUTS(float, f32, LOSSOPT_ROWS_LOAD8_F32, LOSSOPT_ROWS_STORE8_F32)
 
-LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_f64_avx512(
+/* (the kernel for one mode: called with `mode` a constant by
+ * lossopt_rows_f64_avx512, and specialised for it by the compiler (constant
+ * propagation clones), so that no loop tests it; not inlined, so that each
+ * copy keeps its own small stack frame for its columns) */
+LOSSOPT_TARGET_V4 static __attribute__((noinline)) ptrdiff_t lossopt_rows_f64_mode(
     const lossopt_rows_args *a, const double *x, double *out, ptrdiff_t r0, ptrdiff_t nr,
-    const lossopt_rows_arrays *w)
+    const lossopt_rows_arrays *w, const int mode)
 {
     const ptrdiff_t C = a->n_cols, xs = a->xs, os = a->os;
-    const int mode = a->mode;
     const __m512d one = _mm512_set1_pd(1.0);
-    __m512d X[LOSSOPT_ROWS_MAX_C];        /* column j of the group's rows */
+    /* column j of a group's rows: the columns of the next group are
+     * gathered before the exponentials of this one (X_next), so that the
+     * exponentials' loads find their columns in the cache rather than
+     * waiting on the stores just made */
+    __m512d Xbuf[2][LOSSOPT_ROWS_MAX_C];
     lossopt_rows_tally tally = {0, _mm512_setzero_pd()};
+    /* 1. the columns, and the rows' maxima (ignoring NaN: a row whose
+     * maximum is then not finite is checked for NaN by the engine) */
+    __m512d m_next = nr > 0 ? lossopt_rows_columns_f64(x, xs, lossopt_rows_count(nr, 8), C,
+                                                       Xbuf[0]) : _mm512_setzero_pd();
     for (ptrdiff_t g = 0; g < nr; g += 8) {
         const int nv = lossopt_rows_count(nr - g, 8);
         const __mmask8 valid = (__mmask8)lossopt_rows_first(nv);
         const double *xrows = x + g * xs;
-        /* 1. the columns, and the rows' maxima (ignoring NaN: a row whose
-         * maximum is then not finite is checked for NaN by the engine) */
-        const __m512d m8 = lossopt_rows_columns_f64(xrows, xs, nv, C, X);
+        __m512d *X = Xbuf[(g >> 3) & 1];
+        const __m512d m8 = m_next;
+        if (g + 8 < nr)
+            m_next = lossopt_rows_columns_f64(xrows + 8 * xs, xs, lossopt_rows_count(nr - g - 8, 8),
+                                              C, Xbuf[((g >> 3) + 1) & 1]);
         /* 2. exponentials (in place of the columns) and their sums */
         __m512d s8 = _mm512_setzero_pd(), c8 = _mm512_setzero_pd();
         __m512d xy = _mm512_setzero_pd(), ey = _mm512_setzero_pd();
         __m512i y = _mm512_setzero_si512();
-        if (mode == LOSSOPT_ROWS_CE) {
-            y = _mm512_maskz_loadu_epi64(valid, a->labels + r0 + g);
-            xy = lossopt_rows_label_x8(xrows, xs, nv, a->labels + r0 + g, a->ignore_index);
-            ey = lossopt_exp_v8(_mm512_sub_pd(xy, m8));    /* = e at the label */
-        }
+        if (mode == LOSSOPT_ROWS_CE)
+            y = lossopt_rows_labels8(a->labels + r0 + g, valid, a->ignore_index);
         for (ptrdiff_t j = 0; j < C; j++) {
             __m512d e = lossopt_exp_v8(_mm512_sub_pd(X[j], m8));
+            if (mode == LOSSOPT_ROWS_CE) {        /* the label entries x_y, e_y */
+                const __mmask8 at = _mm512_cmpeq_epi64_mask(y, _mm512_set1_epi64(j));
+                xy = _mm512_mask_mov_pd(xy, at, X[j]);
+                ey = _mm512_mask_mov_pd(ey, at, e);
+            }
             X[j] = e;
             __mmask8 is1 = _mm512_cmp_pd_mask(e, one, _CMP_EQ_OQ);
             c8 = _mm512_mask_add_pd(c8, is1, c8, one);
@@ -450,13 +503,13 @@ LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_f64_avx512(
         }
         /* 3. the rows' coefficients */
         lossopt_rows_res8 res8;
-        __mmask8 sp = lossopt_rows_coefs8(a, r0 + g, valid, m8, s8, c8, xy, ey, y, &res8);
-        lossopt_rows_keep8(a, r0 + g, g, valid, sp, m8, s8, c8, &res8, w, &tally);
+        __mmask8 sp = lossopt_rows_coefs8(a, mode, r0 + g, valid, m8, s8, c8, xy, ey, y, &res8);
+        lossopt_rows_keep8(a, mode, r0 + g, g, valid, sp, m8, s8, c8, &res8, w, &tally);
         /* 4. the outputs of the regular rows */
         const __mmask8 store = valid & (__mmask8)~sp;
         double *orows = out + g * os;
         if (mode == LOSSOPT_ROWS_LOG_SOFTMAX) {
-            lossopt_rows_affine8_f64(xrows, xs, orows, os, C, store, NULL, w->m + g, w->lz + g);
+            lossopt_rows_affine8_f64(xrows, xs, orows, os, C, store, one, m8, res8.lz);
             continue;
         }
         if (mode == LOSSOPT_ROWS_LSE || (mode == LOSSOPT_ROWS_CE && !a->want_grad) || !store)
@@ -464,12 +517,14 @@ LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_f64_avx512(
         for (ptrdiff_t j0 = 0; j0 < C; j0 += 8) {
             const int w = lossopt_rows_count(C - j0, 8);
             __m512d v[8];
-            for (int j = 0; j < 8; j++)
+            for (int j = 0; j < 8; j++) {
                 v[j] = j < w ? _mm512_mul_pd(res8.coef, X[j0 + j]) : _mm512_setzero_pd();
+                if (mode == LOSSOPT_ROWS_CE)      /* the label entry */
+                    v[j] = _mm512_mask_mov_pd(v[j], _mm512_cmpeq_epi64_mask(
+                        y, _mm512_set1_epi64(j0 + j)), res8.lab);
+            }
             lossopt_rows_store_cols8(v, w, store, orows, os, j0);
         }
-        if (mode == LOSSOPT_ROWS_CE)
-            lossopt_rows_put_labels(res8.lab, store, a->labels + r0 + g, 0, orows, os);
     }
     return lossopt_rows_result(&tally, w->loss);
 }
@@ -503,12 +558,15 @@ LOSSOPT_ROWS_INLINE __m512 lossopt_rows_expf_diff(__m512 xv, __m512 m, __m512 ne
     return lossopt_expf_v16(th, _mm512_maskz_mov_ps(inr, tl));
 }
 
-LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_f32_avx512(
+/* (the kernel for one mode: called with `mode` a constant by
+ * lossopt_rows_f32_avx512, and specialised for it by the compiler (constant
+ * propagation clones), so that no loop tests it; not inlined, so that each
+ * copy keeps its own small stack frame for its columns) */
+LOSSOPT_TARGET_V4 static __attribute__((noinline)) ptrdiff_t lossopt_rows_f32_mode(
     const lossopt_rows_args *a, const float *x, float *out, ptrdiff_t r0, ptrdiff_t nr,
-    const lossopt_rows_arrays *w)
+    const lossopt_rows_arrays *w, const int mode)
 {
     const ptrdiff_t C = a->n_cols, xs = a->xs, os = a->os;
-    const int mode = a->mode;
     const __m512 onef = _mm512_set1_ps(1.0f);
     const __m512d one = _mm512_set1_pd(1.0);
     __m512 X[LOSSOPT_ROWS_MAX_C];
@@ -521,18 +579,23 @@ LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_f32_avx512(
         /* exp(th + tl), th + tl = x - m exactly (the engine's two-sum) */
         __m512d s_lo = _mm512_setzero_pd(), s_hi = s_lo, c_lo = s_lo, c_hi = s_lo;
         __m512 xy = _mm512_setzero_ps(), ey = xy;
-        __m512i y_lo = _mm512_setzero_si512(), y_hi = y_lo;
+        __m512i y_lo = _mm512_setzero_si512(), y_hi = y_lo, y16 = y_lo;
         if (mode == LOSSOPT_ROWS_CE) {
-            y_lo = _mm512_maskz_loadu_epi64((__mmask8)valid, a->labels + r0 + g);
-            y_hi = _mm512_maskz_loadu_epi64((__mmask8)(valid >> 8), a->labels + r0 + g + 8);
+            y_lo = lossopt_rows_labels8(a->labels + r0 + g, (__mmask8)valid, a->ignore_index);
+            y_hi = lossopt_rows_labels8(a->labels + r0 + g + 8, (__mmask8)(valid >> 8),
+                                        a->ignore_index);
+            /* as 16 int32 (labels < 64, or -1) */
+            y16 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi64_epi32(y_lo)),
+                                     _mm512_cvtepi64_epi32(y_hi), 1);
         }
         const __m512 negm = _mm512_sub_ps(_mm512_setzero_ps(), m16);
-        if (mode == LOSSOPT_ROWS_CE) {
-            xy = lossopt_rows_label_x16(xrows, xs, nv, a->labels + r0 + g, a->ignore_index);
-            ey = lossopt_rows_expf_diff(xy, m16, negm);       /* = e at the label */
-        }
         for (ptrdiff_t j = 0; j < C; j++) {
             __m512 e = lossopt_rows_expf_diff(X[j], m16, negm);
+            if (mode == LOSSOPT_ROWS_CE) {        /* the label entries x_y, e_y */
+                const __mmask16 at = _mm512_cmpeq_epi32_mask(y16, _mm512_set1_epi32((int)j));
+                xy = _mm512_mask_mov_ps(xy, at, X[j]);
+                ey = _mm512_mask_mov_ps(ey, at, e);
+            }
             X[j] = e;
             __mmask16 is1 = _mm512_cmp_ps_mask(e, onef, _CMP_EQ_OQ);
             __mmask8 is1_lo = (__mmask8)is1, is1_hi = (__mmask8)(is1 >> 8);
@@ -544,29 +607,32 @@ LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_f32_avx512(
         lossopt_rows_res8 rlo, rhi;
         __m512d m_lo = lossopt_rows_lo8(m16), m_hi = lossopt_rows_hi8(m16);
         __mmask8 v_lo = (__mmask8)valid, v_hi = (__mmask8)(valid >> 8);
-        __mmask8 sp_lo = lossopt_rows_coefs8(a, r0 + g, v_lo, m_lo, s_lo, c_lo,
+        __mmask8 sp_lo = lossopt_rows_coefs8(a, mode, r0 + g, v_lo, m_lo, s_lo, c_lo,
                                              lossopt_rows_lo8(xy), lossopt_rows_lo8(ey),
                                              y_lo, &rlo);
         __mmask8 sp_hi = 0;
         if (v_hi)
-            sp_hi = lossopt_rows_coefs8(a, r0 + g + 8, v_hi, m_hi, s_hi, c_hi,
+            sp_hi = lossopt_rows_coefs8(a, mode, r0 + g + 8, v_hi, m_hi, s_hi, c_hi,
                                         lossopt_rows_hi8(xy), lossopt_rows_hi8(ey), y_hi,
                                         &rhi);
-        lossopt_rows_keep8(a, r0 + g, g, v_lo, sp_lo, m_lo, s_lo, c_lo, &rlo, w, &tally);
+        lossopt_rows_keep8(a, mode, r0 + g, g, v_lo, sp_lo, m_lo, s_lo, c_lo, &rlo, w, &tally);
         if (v_hi)
-            lossopt_rows_keep8(a, r0 + g + 8, g + 8, v_hi, sp_hi, m_hi, s_hi, c_hi, &rhi, w,
+            lossopt_rows_keep8(a, mode, r0 + g + 8, g + 8, v_hi, sp_hi, m_hi, s_hi, c_hi, &rhi, w,
                                &tally);
         const __mmask16 store16 = valid & (__mmask16)~(sp_lo | ((unsigned)sp_hi << 8));
         if (mode == LOSSOPT_ROWS_LOG_SOFTMAX) {
-            for (int h = 0; h < 2; h++)
-                lossopt_rows_affine8_f32(xrows + 8 * h * xs, xs, out + (g + 8 * h) * os, os, C,
-                                         (__mmask8)(store16 >> (8 * h)), NULL,
-                                         w->m + g + 8 * h, w->lz + g + 8 * h);
+            lossopt_rows_affine8_f32(xrows, xs, out + g * os, os, C, (__mmask8)store16, one,
+                                     m_lo, rlo.lz);
+            if (v_hi)
+                lossopt_rows_affine8_f32(xrows + 8 * xs, xs, out + (g + 8) * os, os, C,
+                                         (__mmask8)(store16 >> 8), one, m_hi, rhi.lz);
             continue;
         }
         if (mode == LOSSOPT_ROWS_LSE || (mode == LOSSOPT_ROWS_CE && !a->want_grad) || !store16)
             continue;
         float *orows = out + g * os;
+        const __m512 lab16 = mode == LOSSOPT_ROWS_CE
+            ? lossopt_rows_join16(rlo.lab, v_hi ? rhi.lab : one) : onef;
         for (ptrdiff_t j0 = 0; j0 < C; j0 += 16) {
             const int w = lossopt_rows_count(C - j0, 16);
             const __mmask16 cm = (__mmask16)lossopt_rows_first(w);
@@ -579,21 +645,39 @@ LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_f32_avx512(
                 __m512d glo = _mm512_mul_pd(rlo.coef, lossopt_rows_lo8(X[j0 + j]));
                 __m512d ghi = _mm512_mul_pd(v_hi ? rhi.coef : one, lossopt_rows_hi8(X[j0 + j]));
                 v[j] = lossopt_rows_join16(glo, ghi);
+                if (mode == LOSSOPT_ROWS_CE)      /* the label entry */
+                    v[j] = _mm512_mask_mov_ps(v[j], _mm512_cmpeq_epi32_mask(
+                        y16, _mm512_set1_epi32((int)(j0 + j))), lab16);
             }
             lossopt_rows_t16(v);
             for (int r = 0; r < 16; r++)
                 if (store16 >> r & 1)
                     _mm512_mask_storeu_ps(orows + r * os + j0, cm, v[r]);
         }
-        if (mode == LOSSOPT_ROWS_CE) {
-            lossopt_rows_put_labels(rlo.lab, (__mmask8)store16, a->labels + r0 + g, 1, orows, os);
-            if (v_hi)
-                lossopt_rows_put_labels(rhi.lab, (__mmask8)(store16 >> 8), a->labels + r0 + g + 8,
-                                        1, orows + 8 * os, os);
-        }
     }
     return lossopt_rows_result(&tally, w->loss);
 }
+
+/* the short-row kernels, lossopt_rows_f64_avx512 and _f32: one copy per mode */
+#define LOSSOPT_ROWS_DEFINE_SHORT(T, SFX)                                            \
+    LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_##SFX##_avx512(                  \
+        const lossopt_rows_args *a, const T *x, T *out, ptrdiff_t r0, ptrdiff_t nr,  \
+        const lossopt_rows_arrays *w)                                                \
+    {                                                                                \
+        switch (a->mode) {                                                           \
+        case LOSSOPT_ROWS_LSE:                                                       \
+            return lossopt_rows_##SFX##_mode(a, x, out, r0, nr, w, LOSSOPT_ROWS_LSE);\
+        case LOSSOPT_ROWS_SOFTMAX:                                                   \
+            return lossopt_rows_##SFX##_mode(a, x, out, r0, nr, w, LOSSOPT_ROWS_SOFTMAX);\
+        case LOSSOPT_ROWS_LOG_SOFTMAX:                                               \
+            return lossopt_rows_##SFX##_mode(a, x, out, r0, nr, w,                   \
+                                             LOSSOPT_ROWS_LOG_SOFTMAX);              \
+        default:                                                                     \
+            return lossopt_rows_##SFX##_mode(a, x, out, r0, nr, w, LOSSOPT_ROWS_CE); \
+        }                                                                            \
+    }
+LOSSOPT_ROWS_DEFINE_SHORT(double, f64)
+LOSSOPT_ROWS_DEFINE_SHORT(float, f32)
 
 /*
  * Long rows (LOSSOPT_FUSED_ROW_MIN classes or more, a block's rows fitting
@@ -700,26 +784,25 @@ LOSSOPT_ROWS_INLINE void lossopt_rows_row_exp_f32(const float *xr, ptrdiff_t C, 
             const __m512d s8 = _mm512_maskz_loadu_pd(valid, w->s + g);                \
             const __m512d c8 = _mm512_maskz_loadu_pd(valid, w->c + g);                \
             if (mode == LOSSOPT_ROWS_CE) {                                           \
-                y = _mm512_maskz_loadu_epi64(valid, a->labels + r0 + g);             \
+                y = lossopt_rows_labels8(a->labels + r0 + g, valid, a->ignore_index); \
                 xy8 = _mm512_maskz_loadu_pd(valid, xy + g);                          \
                 ey8 = _mm512_maskz_loadu_pd(valid, ey + g);                          \
             }                                                                        \
-            __mmask8 sp = lossopt_rows_coefs8(a, r0 + g, valid, m8, s8, c8, xy8, ey8, y,\
+            __mmask8 sp = lossopt_rows_coefs8(a, mode, r0 + g, valid, m8, s8, c8, xy8, ey8, y,\
                                               &res8);                                \
-            lossopt_rows_keep8(a, r0 + g, g, valid, sp, m8, s8, c8, &res8, w, &tally); \
+            lossopt_rows_keep8(a, mode, r0 + g, g, valid, sp, m8, s8, c8, &res8, w, &tally); \
             const __mmask8 store = valid & (__mmask8)~sp;                            \
             if (!store || mode == LOSSOPT_ROWS_LSE ||                                \
                     (mode == LOSSOPT_ROWS_CE && !a->want_grad))                      \
                 continue;                                                            \
             if (mode == LOSSOPT_ROWS_LOG_SOFTMAX) {                                  \
                 lossopt_rows_affine8_##SFX(x + g * xs, xs, out + g * os, os, C, store,  \
-                                           NULL, w->m + g, w->lz + g);               \
+                                           _mm512_set1_pd(1.0), m8, res8.lz);        \
                 continue;                                                            \
             }                                                                        \
-            double coef[8];                                                          \
-            _mm512_storeu_pd(coef, res8.coef);                                       \
-            lossopt_rows_affine8_##SFX(e + g * C, C, out + g * os, os, C, store, coef,  \
-                                       NULL, NULL);                                  \
+            lossopt_rows_affine8_##SFX(e + g * C, C, out + g * os, os, C, store,     \
+                                       res8.coef, _mm512_setzero_pd(),               \
+                                       _mm512_setzero_pd());                         \
             if (mode == LOSSOPT_ROWS_CE)                                             \
                 lossopt_rows_put_labels(res8.lab, store, a->labels + r0 + g,         \
                                         sizeof(T) == sizeof(float), out + g * os, os);\

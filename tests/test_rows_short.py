@@ -294,3 +294,27 @@ def test_bit_identical_for_any_thread_count(rng, dtype, n_cols):
     for other in results[1:]:
         for a, b in zip(results[0], other):
             np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("n_cols", [2, 10, 63, 100])
+def test_logsumexp_log1p_of_the_sums_within_two_ulp(rng, n_cols):
+    """lse = log1p(s) for rows [0, -t (k times), -inf ...]: s = k e^-t (k = 1
+    or 2: the sum is exact, one rounding of the exponential) from 1e-20 to 2,
+    across the kernels' switch between the table log1p (s <= 1) and log(1 + s)
+    with its rounding error added back (s > 1); log_softmax subtracts the same
+    value.  Reference: mpmath's log1p at 100 bits."""
+    n = 400
+    t = np.concatenate([rng.uniform(0, 45, n // 2), rng.uniform(0, 1.5, n // 2)])
+    t[:8] = [0.0, 1e-300, 1e-17, 2 ** -30, np.log(1 + 2 ** -40), np.log(2), 30.0, 44.0]
+    k = rng.integers(1, min(n_cols, 3), n)
+    x = np.full((n, n_cols), -np.inf)
+    x[:, 0] = 0.0
+    for i in range(n):
+        x[i, 1:1 + k[i]] = -t[i]
+    lse = lossopt.logsumexp(x, axis=1)
+    lsm = lossopt.log_softmax(x, axis=1)
+    with mpmath.workprec(100):
+        ref = np.array([float(mpmath.log1p(int(k[i]) * mpmath.exp(-mpmath.mpf(t[i]))))
+                        for i in range(n)])
+    np.testing.assert_allclose(lse, ref, rtol=2 * 2.0 ** -52, atol=0)
+    np.testing.assert_allclose(lsm[:, 0], -ref, rtol=2 * 2.0 ** -52, atol=0)
