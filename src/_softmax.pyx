@@ -959,9 +959,10 @@ def rows_kernel(Py_ssize_t n_cols, bint is_float, Py_ssize_t n_rows=1):
 def probs_kernel(Py_ssize_t n_cols, bint lse_b=False, bint has_mask=False):
     """Which kernel of lossopt_probs.h takes a block of rows of n_cols values
     with probability targets (lse_b False) or of logsumexp with b (lse_b
-    True; has_mask: with `where`) on the running ISA path: "short" (one pass,
-    x86-64-v4) or None (the block kernels); for the tests."""
-    return "short" if lossopt_probs_kernel_for(n_cols, lse_b, has_mask) else None
+    True; has_mask: with `where`) on the running ISA path: "short" (one
+    pass, x86-64-v4), "long" (row by row, x86-64-v4) or None (the block
+    kernels); for the tests."""
+    return (None, "short", "long")[lossopt_probs_kernel_for(n_cols, lse_b, has_mask)]
 
 
 def exp_array(const double[::1] x, double[::1] out):

@@ -400,6 +400,124 @@ LOSSOPT_TARGET_V4 static void lossopt_probs_short_f32(
         }
     }
 }
+/*
+ * Long rows (LOSSOPT_ROWS_MAX_C < C <= LOSSOPT_BLOCK_ELEMS) on the x86-64-v4
+ * path, row by row in three passes: the row's maximum; e = exp(x - m) into
+ * the buffer with every sum of the row (s, c, sum c_j (x_j - m), sum c_j,
+ * kl: sum t log t) in vector lanes, added across the lanes at the row's end
+ * (a fixed order); the gradient from e and t while the row is in L1.  The
+ * lanes past the row's end hold x = -inf, t = 0 and c_j = 0: nothing added.
+ */
+/* c_j of a row's entries j .. j + 7 (the lanes cm; 0 elsewhere) */
+LOSSOPT_ROWS_INLINE __m512d lossopt_probs_row_coef8(__m512d t, double keep, double eps_c,
+                                                    const double *w, ptrdiff_t j, __mmask8 cm)
+{
+    __m512d cj = _mm512_add_pd(_mm512_mul_pd(_mm512_set1_pd(keep), t), _mm512_set1_pd(eps_c));
+    if (w)
+        cj = _mm512_mul_pd(cj, _mm512_maskz_loadu_pd(cm, w + j));
+    return _mm512_maskz_mov_pd(cm, cj);
+}
+
+/* the row's sums, lanes added, into the workspace at row k; then (out not
+ * NULL) its gradient's coefficients as vectors (every lane the row's), and
+ * whether to write it */
+LOSSOPT_ROWS_INLINE __mmask8 lossopt_probs_row_end(double *ws, ptrdiff_t k, double m,
+                                                   lossopt_probs_acc8 *A, const double *sw,
+                                                   double grad_scale, lossopt_probs_g8 *g)
+{
+    A->s = _mm512_set1_pd(_mm512_reduce_add_pd(A->s));
+    A->c = _mm512_set1_pd(_mm512_reduce_add_pd(A->c));
+    A->a = _mm512_set1_pd(_mm512_reduce_add_pd(A->a));
+    A->sum = _mm512_set1_pd(_mm512_reduce_add_pd(A->sum));
+    A->xl = _mm512_set1_pd(_mm512_reduce_add_pd(A->xl));
+    lossopt_probs_keep8(ws, k, 1, _mm512_set1_pd(m), A);
+    return lossopt_probs_gcoef8(A, _mm512_set1_pd(m), 0xFF, NULL,
+                                grad_scale * (sw ? sw[k] : 1.0), g);
+}
+
+LOSSOPT_TARGET_V4 static void lossopt_probs_long_f64(
+    const double *x, ptrdiff_t xs, const double *p, ptrdiff_t ps, ptrdiff_t nr, ptrdiff_t C,
+    const double *w, double keep, double eps_c, const double *sw, double grad_scale, int kl,
+    double *out, ptrdiff_t os, double *ws)
+{
+    double *e = LOSSOPT_WS_ARRAY(ws, LOSSOPT_PROBS_E);
+    for (ptrdiff_t k = 0; k < nr; k++) {
+        const double *xr = x + k * xs, *pr = p + k * ps;
+        const double m = lossopt_rows_row_max_f64(xr, C);
+        const __m512d mb = _mm512_set1_pd(m);
+        lossopt_probs_acc8 A;
+        A.s = A.c = A.a = A.sum = A.xl = _mm512_setzero_pd();
+        for (ptrdiff_t j = 0; j < C; j += 8) {
+            const __mmask8 cm = (__mmask8)lossopt_rows_first(lossopt_rows_count(C - j, 8));
+            const __m512d xm = _mm512_sub_pd(
+                _mm512_mask_loadu_pd(_mm512_set1_pd(-INFINITY), cm, xr + j), mb);
+            const __m512d t = _mm512_maskz_loadu_pd(cm, pr + j);
+            const __m512d ev = lossopt_exp_v8(xm);
+            _mm512_mask_storeu_pd(e + j, cm, ev);
+            lossopt_probs_add8(&A, xm, ev, t, lossopt_probs_row_coef8(t, keep, eps_c, w, j, cm),
+                               kl);
+        }
+        lossopt_probs_g8 g;
+        const __mmask8 store = lossopt_probs_row_end(ws, k, m, &A, sw, grad_scale, &g);
+        if (out == NULL || !store)
+            continue;
+        double *o = out + k * os;
+        for (ptrdiff_t j = 0; j < C; j += 8) {
+            const __mmask8 cm = (__mmask8)lossopt_rows_first(lossopt_rows_count(C - j, 8));
+            const __m512d t = _mm512_maskz_loadu_pd(cm, pr + j);
+            _mm512_mask_storeu_pd(o + j, cm, lossopt_probs_grad8(
+                &g, _mm512_maskz_loadu_pd(cm, e + j),
+                lossopt_probs_row_coef8(t, keep, eps_c, w, j, cm)));
+        }
+    }
+}
+
+LOSSOPT_TARGET_V4 static void lossopt_probs_long_f32(
+    const float *x, ptrdiff_t xs, const float *p, ptrdiff_t ps, ptrdiff_t nr, ptrdiff_t C,
+    const double *w, double keep, double eps_c, const double *sw, double grad_scale, int kl,
+    float *out, ptrdiff_t os, double *ws)
+{
+    float *e = (float *)LOSSOPT_WS_ARRAY(ws, LOSSOPT_PROBS_E);
+    for (ptrdiff_t k = 0; k < nr; k++) {
+        const float *xr = x + k * xs, *pr = p + k * ps;
+        const float mf = lossopt_rows_row_max_f32(xr, C);
+        const __m512 mb = _mm512_set1_ps(mf), negm = _mm512_set1_ps(-mf);
+        const __m512d md = _mm512_set1_pd((double)mf);
+        lossopt_probs_acc8 A;
+        A.s = A.c = A.a = A.sum = A.xl = _mm512_setzero_pd();
+        for (ptrdiff_t j = 0; j < C; j += 16) {
+            const __mmask16 cm = (__mmask16)lossopt_rows_first(lossopt_rows_count(C - j, 16));
+            const __m512 xv = _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), cm, xr + j);
+            const __m512 t = _mm512_maskz_loadu_ps(cm, pr + j);
+            /* exp(th + tl), th + tl = x - m exactly (the engine's two-sum) */
+            const __m512 ev = lossopt_rows_expf_diff(xv, mb, negm);
+            _mm512_mask_storeu_ps(e + j, cm, ev);
+            const __m512d t_lo = lossopt_rows_lo8(t), t_hi = lossopt_rows_hi8(t);
+            lossopt_probs_add8(&A, _mm512_sub_pd(lossopt_rows_lo8(xv), md), lossopt_rows_lo8(ev),
+                               t_lo, lossopt_probs_row_coef8(t_lo, keep, eps_c, w, j,
+                                                             (__mmask8)cm), kl);
+            lossopt_probs_add8(&A, _mm512_sub_pd(lossopt_rows_hi8(xv), md), lossopt_rows_hi8(ev),
+                               t_hi, lossopt_probs_row_coef8(t_hi, keep, eps_c, w, j + 8,
+                                                             (__mmask8)(cm >> 8)), kl);
+        }
+        lossopt_probs_g8 g;
+        const __mmask8 store = lossopt_probs_row_end(ws, k, (double)mf, &A, sw, grad_scale, &g);
+        if (out == NULL || !store)
+            continue;
+        float *o = out + k * os;
+        for (ptrdiff_t j = 0; j < C; j += 16) {
+            const __mmask16 cm = (__mmask16)lossopt_rows_first(lossopt_rows_count(C - j, 16));
+            const __m512 t = _mm512_maskz_loadu_ps(cm, pr + j), ev = _mm512_maskz_loadu_ps(cm, e + j);
+            const __m512d t_lo = lossopt_rows_lo8(t), t_hi = lossopt_rows_hi8(t);
+            _mm512_mask_storeu_ps(o + j, cm, lossopt_rows_join16(
+                lossopt_probs_grad8(&g, lossopt_rows_lo8(ev), lossopt_probs_row_coef8(
+                    t_lo, keep, eps_c, w, j, (__mmask8)cm)),
+                lossopt_probs_grad8(&g, lossopt_rows_hi8(ev), lossopt_probs_row_coef8(
+                    t_hi, keep, eps_c, w, j + 8, (__mmask8)(cm >> 8)))));
+        }
+    }
+}
+
 #endif  /* LOSSOPT_HAVE_DISPATCH */
 
 /* its argument on the x86-64 paths with dispatch (a kernel's hand-written
@@ -411,14 +529,18 @@ LOSSOPT_TARGET_V4 static void lossopt_probs_short_f32(
 #endif
 
 /* Which kernel takes a block of rows with probability targets (lse_b = 0)
- * or of logsumexp with b (lse_b = 1, has_mask: a `where` mask given): 1 for
- * the one-pass short-row kernels above, 0 for the block kernels (for the
- * tests: src/_softmax.pyx probs_kernel). */
+ * or of logsumexp with b (lse_b = 1, has_mask: a `where` mask given):
+ * LOSSOPT_PROBS_SHORT / _LONG for the x86-64-v4 kernels above, _BLOCK for
+ * the block kernels below (for the tests: src/_softmax.pyx probs_kernel). */
+enum { LOSSOPT_PROBS_BLOCK = 0, LOSSOPT_PROBS_SHORT = 1, LOSSOPT_PROBS_LONG = 2 };
+
 static int lossopt_probs_kernel_for(ptrdiff_t n_cols, int lse_b, int has_mask)
 {
 #if LOSSOPT_HAVE_DISPATCH
-    return lossopt_isa_level() == LOSSOPT_ISA_V4 && n_cols >= 1 &&
-           n_cols <= LOSSOPT_ROWS_MAX_C && !(lse_b && has_mask);
+    if (lossopt_isa_level() != LOSSOPT_ISA_V4 || n_cols < 1 || n_cols > LOSSOPT_BLOCK_ELEMS ||
+            (lse_b && has_mask && n_cols <= LOSSOPT_ROWS_MAX_C))
+        return LOSSOPT_PROBS_BLOCK;     /* (no short-row kernel with a mask) */
+    return n_cols <= LOSSOPT_ROWS_MAX_C ? LOSSOPT_PROBS_SHORT : LOSSOPT_PROBS_LONG;
 #else
     (void)n_cols; (void)lse_b; (void)has_mask;
     return 0;
@@ -583,11 +705,17 @@ static int lossopt_probs_kernel_for(ptrdiff_t n_cols, int lse_b, int has_mask)
     LOSSOPT_IF_DISPATCH(LOSSOPT_TARGET_V4 static void                                \
         lossopt_probs_rows_##SUFFIX##_avx512(LOSSOPT_PROBS_PARAMS(T))                \
     {                                                                                \
-        if (!lossopt_probs_kernel_for(C, 0, 0)) {                                    \
+        switch (lossopt_probs_kernel_for(C, 0, 0)) {                                 \
+        case LOSSOPT_PROBS_SHORT:                                                    \
+            lossopt_probs_short_##SUFFIX(LOSSOPT_PROBS_ARGS);                        \
+            break;                                                                   \
+        case LOSSOPT_PROBS_LONG:                                                     \
+            lossopt_probs_long_##SUFFIX(LOSSOPT_PROBS_ARGS);                         \
+            break;                                                                   \
+        default:                                                                     \
             lossopt_probs_rows_##SUFFIX##_body(LOSSOPT_PROBS_ARGS);                  \
             return;                                                                  \
         }                                                                            \
-        lossopt_probs_short_##SUFFIX(LOSSOPT_PROBS_ARGS);                            \
         lossopt_probs_finish(ws, nr, sw, grad_scale, kl);                            \
     })                                                                               \
     LOSSOPT_DISPATCH_VOID_OWN_V4(lossopt_probs_rows_##SUFFIX, (LOSSOPT_PROBS_PARAMS(T)), \
@@ -748,6 +876,93 @@ LOSSOPT_TARGET_V4 static void lossopt_lse_b_short_f32(const float *x, ptrdiff_t 
                                 c_hi);
     }
 }
+/* Long rows (LOSSOPT_ROWS_MAX_C < C <= LOSSOPT_BLOCK_ELEMS), with or
+ * without a mask, row by row in two passes over x and b: the maximum over
+ * the present entries, then e = exp(x - m) and the sums in vector lanes,
+ * added across the lanes at the row's end (a fixed order).  Past the row's
+ * end: b = 0, absent. */
+/* the entries j .. j + 15 of a mask row that are set (mr NULL: all; cm: the
+ * entries that exist) */
+LOSSOPT_ROWS_INLINE __mmask16 lossopt_lse_b_mask16(const unsigned char *mr, ptrdiff_t j,
+                                                   __mmask16 cm)
+{
+    if (mr == NULL)
+        return cm;
+    const __m128i v = _mm_maskz_loadu_epi8(cm, mr + j);
+    return _mm_test_epi8_mask(v, v);
+}
+
+LOSSOPT_TARGET_V4 static void lossopt_lse_b_long_f64(const double *x, ptrdiff_t xs,
+                                                     const unsigned char *mask, ptrdiff_t ms,
+                                                     const double *b, ptrdiff_t bs,
+                                                     ptrdiff_t nr, ptrdiff_t C, double *ws)
+{
+    const __m512d ninf = _mm512_set1_pd(-INFINITY);
+    for (ptrdiff_t k = 0; k < nr; k++) {
+        const double *xr = x + k * xs, *br = b + k * bs;
+        const unsigned char *mr = mask ? mask + k * ms : NULL;
+        __m512d mv = ninf;
+        for (ptrdiff_t j = 0; j < C; j += 8) {
+            const __mmask8 cm = (__mmask8)lossopt_rows_first(lossopt_rows_count(C - j, 8));
+            const __mmask8 pres = _mm512_mask_cmp_pd_mask(
+                (__mmask8)lossopt_lse_b_mask16(mr, j, cm), _mm512_maskz_loadu_pd(cm, br + j),
+                _mm512_setzero_pd(), _CMP_NEQ_UQ);
+            mv = _mm512_max_pd(_mm512_mask_loadu_pd(ninf, pres, xr + j), mv);
+        }
+        const __m512d m = _mm512_set1_pd(_mm512_reduce_max_pd(mv));
+        __m512d s = _mm512_setzero_pd(), c = s;
+        for (ptrdiff_t j = 0; j < C; j += 8) {
+            const __mmask8 cm = (__mmask8)lossopt_rows_first(lossopt_rows_count(C - j, 8));
+            const __m512d bv = _mm512_maskz_loadu_pd(cm, br + j);
+            const __mmask8 pres = _mm512_mask_cmp_pd_mask(
+                (__mmask8)lossopt_lse_b_mask16(mr, j, cm), bv, _mm512_setzero_pd(),
+                _CMP_NEQ_UQ);
+            const __m512d ev = lossopt_exp_v8(
+                _mm512_sub_pd(_mm512_mask_loadu_pd(ninf, pres, xr + j), m));
+            lossopt_lse_b_add8(&s, &c, ev, _mm512_maskz_mov_pd(pres, bv));
+        }
+        lossopt_lse_b_keep8(ws, k, 1, m, _mm512_set1_pd(_mm512_reduce_add_pd(s)),
+                            _mm512_set1_pd(_mm512_reduce_add_pd(c)));
+    }
+}
+
+LOSSOPT_TARGET_V4 static void lossopt_lse_b_long_f32(const float *x, ptrdiff_t xs,
+                                                     const unsigned char *mask, ptrdiff_t ms,
+                                                     const float *b, ptrdiff_t bs,
+                                                     ptrdiff_t nr, ptrdiff_t C, double *ws)
+{
+    const __m512 ninf = _mm512_set1_ps(-INFINITY);
+    for (ptrdiff_t k = 0; k < nr; k++) {
+        const float *xr = x + k * xs, *br = b + k * bs;
+        const unsigned char *mr = mask ? mask + k * ms : NULL;
+        __m512 mv = ninf;
+        for (ptrdiff_t j = 0; j < C; j += 16) {
+            const __mmask16 cm = (__mmask16)lossopt_rows_first(lossopt_rows_count(C - j, 16));
+            const __mmask16 pres = _mm512_mask_cmp_ps_mask(
+                lossopt_lse_b_mask16(mr, j, cm), _mm512_maskz_loadu_ps(cm, br + j),
+                _mm512_setzero_ps(), _CMP_NEQ_UQ);
+            mv = _mm512_max_ps(_mm512_mask_loadu_ps(ninf, pres, xr + j), mv);
+        }
+        const float mf = _mm512_reduce_max_ps(mv);
+        const __m512 m = _mm512_set1_ps(mf), negm = _mm512_set1_ps(-mf);
+        __m512d s = _mm512_setzero_pd(), c = s;
+        for (ptrdiff_t j = 0; j < C; j += 16) {
+            const __mmask16 cm = (__mmask16)lossopt_rows_first(lossopt_rows_count(C - j, 16));
+            const __m512 bv = _mm512_maskz_loadu_ps(cm, br + j);
+            const __mmask16 pres = _mm512_mask_cmp_ps_mask(lossopt_lse_b_mask16(mr, j, cm), bv,
+                                                           _mm512_setzero_ps(), _CMP_NEQ_UQ);
+            const __m512 ev = lossopt_rows_expf_diff(_mm512_mask_loadu_ps(ninf, pres, xr + j), m,
+                                                     negm);
+            const __m512 bp = _mm512_maskz_mov_ps(pres, bv);
+            lossopt_lse_b_add8(&s, &c, lossopt_rows_lo8(ev), lossopt_rows_lo8(bp));
+            lossopt_lse_b_add8(&s, &c, lossopt_rows_hi8(ev), lossopt_rows_hi8(bp));
+        }
+        lossopt_lse_b_keep8(ws, k, 1, _mm512_set1_pd((double)mf),
+                            _mm512_set1_pd(_mm512_reduce_add_pd(s)),
+                            _mm512_set1_pd(_mm512_reduce_add_pd(c)));
+    }
+}
+
 #endif  /* LOSSOPT_HAVE_DISPATCH */
 
 /* the parameters of lossopt_lse_b_rows_f64 / _f32 */
@@ -880,11 +1095,17 @@ LOSSOPT_TARGET_V4 static void lossopt_lse_b_short_f32(const float *x, ptrdiff_t 
     LOSSOPT_IF_DISPATCH(LOSSOPT_TARGET_V4 static void                                \
         lossopt_lse_b_rows_##SUFFIX##_avx512(LOSSOPT_LSE_B_PARAMS(T))                \
     {                                                                                \
-        if (!lossopt_probs_kernel_for(C, 1, mask != NULL)) {                         \
+        switch (lossopt_probs_kernel_for(C, 1, mask != NULL)) {                      \
+        case LOSSOPT_PROBS_SHORT:                                                    \
+            lossopt_lse_b_short_##SUFFIX(x, xs, b, bs, nr, C, ws);                   \
+            break;                                                                   \
+        case LOSSOPT_PROBS_LONG:                                                     \
+            lossopt_lse_b_long_##SUFFIX(x, xs, mask, ms, b, bs, nr, C, ws);          \
+            break;                                                                   \
+        default:                                                                     \
             lossopt_lse_b_rows_##SUFFIX##_body(LOSSOPT_LSE_B_ARGS);                  \
             return;                                                                  \
         }                                                                            \
-        lossopt_lse_b_short_##SUFFIX(x, xs, b, bs, nr, C, ws);                       \
         lossopt_lse_b_finish(ws, nr);                                                \
     })                                                                               \
     LOSSOPT_DISPATCH_VOID_OWN_V4(lossopt_lse_b_rows_##SUFFIX, (LOSSOPT_LSE_B_PARAMS(T)), \

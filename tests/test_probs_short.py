@@ -40,14 +40,15 @@ def tolerances(dtype):
     return (1e-12, 1e-15) if dtype == np.float64 else (2e-6, 2e-7)
 
 
-def test_the_short_kernels_run_on_the_v4_path():
-    expected = "short" if V4 else None
-    for c in (1, 2, 9, 17, 63):
+def test_the_kernels_run_on_the_v4_path():
+    for c, kind in ((1, "short"), (2, "short"), (9, "short"), (17, "short"), (63, "short"),
+                    (64, "long"), (100, "long"), (2048, "long"), (2049, None)):
+        expected = kind if V4 else None
         assert _softmax.probs_kernel(c) == expected
         assert _softmax.probs_kernel(c, lse_b=True) == expected
-        assert _softmax.probs_kernel(c, lse_b=True, has_mask=True) is None
-    assert _softmax.probs_kernel(64) is None
-    assert _softmax.probs_kernel(64, lse_b=True) is None
+        # logsumexp with b and where=: the long-row kernel only
+        assert _softmax.probs_kernel(c, lse_b=True, has_mask=True) == (
+            expected if kind == "long" else None)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
