@@ -1,7 +1,9 @@
-"""The one-pass kernels of src/lossopt_probs.h for short rows (fewer than 64
-classes) on the x86-64-v4 path: softmax cross-entropy with probability
-targets, the KL divergence and logsumexp with b (no `where`), 8 (float64)
-or 16 (float32) rows at a time transposed in registers.  Row counts that end
+"""The AVX-512 kernels of src/lossopt_probs.h on the x86-64-v4 path: for
+short rows (fewer than 64 classes) the one-pass kernels of softmax
+cross-entropy with probability targets, the KL divergence and logsumexp with
+b (no `where`), 8 (float64) or 16 (float32) rows at a time transposed in
+registers; for longer rows (up to 2048 classes) the row-by-row kernels
+(also tested by test_probs_blocks.py, whose class counts include 64, 100).  Row counts that end
 a group and a block part-way, the class counts around the vector widths,
 special rows inside a group, large logits, float32 b, strided views and
 out= the input, against NumPy float64, mpmath and scipy.
@@ -18,6 +20,7 @@ from helpers import reference_cross_entropy, same_bits_on_1_and_2_threads
 from test_probs_blocks import ce_probs_gradient, kl_reference, lse_b_reference
 
 CLASSES = [1, 2, 7, 8, 9, 15, 16, 17, 63]
+LONG = [64, 65, 100, 1000]                # the row-by-row kernels
 DTYPES = [np.float64, np.float32]
 V4 = _runtime.simd_path().startswith("x86-64-v4")
 
@@ -52,7 +55,7 @@ def test_the_kernels_run_on_the_v4_path():
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("c", CLASSES)
+@pytest.mark.parametrize("c", CLASSES + LONG)
 def test_kl_and_cross_entropy_against_numpy(rng, c, dtype):
     n = rows_for(c)
     z, t = make(rng, n, c, dtype)
@@ -179,7 +182,7 @@ def test_bit_identical_on_1_and_2_threads(rng, c, dtype, kl):
     assert results[0] == results[1]
 
 
-@pytest.mark.parametrize("c", [2, 9, 17])
+@pytest.mark.parametrize("c", [2, 9, 17, 100])
 def test_views_and_out_the_input(rng, c):
     """Logits and targets as strided views (row stride > C, a row step of 2),
     the gradient into the logits themselves and into the targets, and
@@ -227,7 +230,7 @@ def test_logsumexp_b_against_mpmath(rng, c, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("c", [1, 2, 8, 9, 16, 17, 63])
+@pytest.mark.parametrize("c", [1, 2, 8, 9, 16, 17, 63] + LONG)
 def test_logsumexp_b_signed_weights_like_scipy(rng, c, dtype):
     """Signed b with zeros, a row of nothing present, a row whose result is
     negative (NaN without return_sign), special rows inside a group, float32
