@@ -23,12 +23,14 @@
  * row with every sum in the pass of the exponentials (lossopt_probs_long_*,
  * lossopt_lse_b_long_*).  The per-row logs, losses and results then run
  * vectorised across the block's rows (lossopt_probs_finish,
- * lossopt_lse_b_finish), on every path.  Measured (1 thread, thread clock,
- * ratio to np.exp over N * C, float64 / float32; /work/notes/probs2.md):
- * at (1e6, 10) the KL divergence went from about 6.8 / 9.2 to 4.8 / 7.7,
- * the cross-entropy with probabilities 6.2 / 7.5 to 3.6 / 5.2, logsumexp
- * with b 3.8 / 5.5 to 2.9 / 4.0; at (1e5, 100) 4.4 / 6.8 to 3.5 / 6.0,
- * 3.5 / 4.7 to 2.5 / 3.8 and 2.4 / 3.1 to 1.6 / 2.2.
+ * lossopt_lse_b_finish), on every path.  Measured (Zen 4, 1 thread,
+ * `lossopt bench --clock thread --kernels kl_divergence
+ * softmax_cross_entropy_probs logsumexp_b`, ratio to np.exp over N * C,
+ * float64 / float32, medians of 3 runs): at (1e6, 10) the KL divergence
+ * went from 6.8 / 9.2 to 4.6 / 7.7, the cross-entropy with probabilities
+ * from 6.2 / 7.5 to 3.5 / 5.5, logsumexp with b from 3.8 / 5.5 to 3.1 / 4.0;
+ * at (1e5, 100) from 4.4 / 6.8 to 3.5 / 6.0, 3.5 / 4.6 to 2.5 / 3.8 and
+ * 2.3 / 2.9 to 1.6 / 2.2.
  *
  * The formulas are the engine's (finalize_cross_entropy, finalize_lse in
  * _softmax.pyx); rows they do not cover (a maximum that is not finite, a
