@@ -90,6 +90,10 @@ cdef extern from "lossopt_rows.h" nogil:
     int lossopt_rows_kernel_for(int is_float, Py_ssize_t n_cols, Py_ssize_t nr)
 
 
+cdef extern from "lossopt_probs.h" nogil:
+    int lossopt_probs_kernel_for(Py_ssize_t n_cols, int lse_b, int has_mask)
+
+
 cdef enum:
     MODE_LSE = 0
     MODE_SOFTMAX = 1
@@ -950,6 +954,15 @@ def rows_kernel(Py_ssize_t n_cols, bint is_float, Py_ssize_t n_rows=1):
     n_cols values on the running ISA path: "short", "long" or None (the
     engine); for the tests, which check that the kernels they test run."""
     return (None, "short", "long")[lossopt_rows_kernel_for(is_float, n_cols, n_rows)]
+
+
+def probs_kernel(Py_ssize_t n_cols, bint lse_b=False, bint has_mask=False):
+    """Which kernel of lossopt_probs.h takes a block of rows of n_cols values
+    with probability targets (lse_b False) or of logsumexp with b (lse_b
+    True; has_mask: with `where`) on the running ISA path: "short" (one
+    pass, x86-64-v4), "long" (row by row, x86-64-v4) or None (the block
+    kernels); for the tests."""
+    return (None, "short", "long")[lossopt_probs_kernel_for(n_cols, lse_b, has_mask)]
 
 
 def exp_array(const double[::1] x, double[::1] out):

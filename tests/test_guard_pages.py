@@ -111,9 +111,22 @@ def test_row_kernels(guarded, rng, dtype, n_cols, at_end):
         lossopt.KLDivergence().loss_and_gradient(x, t, out=grad2)
         np.testing.assert_allclose(grad2, (ref_sm - ref_sm[::-1]) / n_rows, rtol=1e-4,
                                    atol=1e-6)
+        # the cross-entropy with probability targets, and the KL divergence's loss
+        # alone (no gradient written)
+        grad4 = guarded(np.zeros_like(xv), at_end)
+        lossopt.SoftmaxCrossEntropy().loss_and_gradient(x, t, out=grad4)
+        np.testing.assert_allclose(grad4, grad2, rtol=1e-5, atol=1e-7)
+        tv = ref_sm[::-1].astype(dtype).astype(np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            kl_ref = np.where(tv > 0, tv * (np.log(tv) - np.log(ref_sm)), 0.0).sum() / n_rows
+        assert lossopt.KLDivergence()(x, t) == pytest.approx(kl_ref, rel=1e-4, abs=1e-6)
         b = guarded(np.full_like(xv, 0.5), at_end)
         np.testing.assert_allclose(lossopt.logsumexp(x, axis=1, b=b), lse + np.log(0.5),
                                    rtol=1e-5, atol=1e-6)
+        bneg = guarded(np.full_like(xv, -0.5), at_end)
+        lse_n, sign_n = lossopt.logsumexp(x, axis=1, b=bneg, return_sign=True)
+        np.testing.assert_allclose(lse_n, lse + np.log(0.5), rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(sign_n, -1.0)
         for kind in ("weston_watkins", "crammer_singer"):
             hinge = lossopt.MulticlassHinge(kind=kind)
             grad3 = guarded(np.zeros_like(xv), at_end)
