@@ -909,6 +909,30 @@ LOSSOPT_ROWS_INLINE __mmask16 lossopt_lse_b_mask16(const unsigned char *mr, ptrd
     return _mm_test_epi8_mask(v, v);
 }
 
+/* the maximum of a row's present entries (b != 0 and, with a mask, where
+ * set): lossopt_lse_b_row_max_f64 / _f32 */
+#define LOSSOPT_LSE_B_DEFINE_ROW_MAX(T, SFX, G, VT, MASK, SET1, LOADZ, LOADM, CMP, MAX, ZERO, \
+                                     REDUCE)                                         \
+    LOSSOPT_TARGET_V4 static inline T lossopt_lse_b_row_max_##SFX(                   \
+        const T *xr, const T *br, const unsigned char *mr, ptrdiff_t C)              \
+    {                                                                                \
+        const VT ninf = SET1(-INFINITY);                                             \
+        VT mv = ninf;                                                                \
+        for (ptrdiff_t j = 0; j < C; j += G) {                                       \
+            const MASK cm = (MASK)lossopt_rows_first(lossopt_rows_count(C - j, G));  \
+            const MASK pres = CMP((MASK)lossopt_lse_b_mask16(mr, j, cm), LOADZ(cm, br + j), \
+                                  ZERO(), _CMP_NEQ_UQ);                              \
+            mv = MAX(LOADM(ninf, pres, xr + j), mv);                                 \
+        }                                                                            \
+        return REDUCE(mv);                                                           \
+    }
+LOSSOPT_LSE_B_DEFINE_ROW_MAX(double, f64, 8, __m512d, __mmask8, _mm512_set1_pd,
+                             _mm512_maskz_loadu_pd, _mm512_mask_loadu_pd, _mm512_mask_cmp_pd_mask,
+                             _mm512_max_pd, _mm512_setzero_pd, _mm512_reduce_max_pd)
+LOSSOPT_LSE_B_DEFINE_ROW_MAX(float, f32, 16, __m512, __mmask16, _mm512_set1_ps,
+                             _mm512_maskz_loadu_ps, _mm512_mask_loadu_ps, _mm512_mask_cmp_ps_mask,
+                             _mm512_max_ps, _mm512_setzero_ps, _mm512_reduce_max_ps)
+
 LOSSOPT_TARGET_V4 static void lossopt_lse_b_long_f64(const double *x, ptrdiff_t xs,
                                                      const unsigned char *mask, ptrdiff_t ms,
                                                      const double *b, ptrdiff_t bs,
@@ -918,15 +942,7 @@ LOSSOPT_TARGET_V4 static void lossopt_lse_b_long_f64(const double *x, ptrdiff_t 
     for (ptrdiff_t k = 0; k < nr; k++) {
         const double *xr = x + k * xs, *br = b + k * bs;
         const unsigned char *mr = mask ? mask + k * ms : NULL;
-        __m512d mv = ninf;
-        for (ptrdiff_t j = 0; j < C; j += 8) {
-            const __mmask8 cm = (__mmask8)lossopt_rows_first(lossopt_rows_count(C - j, 8));
-            const __mmask8 pres = _mm512_mask_cmp_pd_mask(
-                (__mmask8)lossopt_lse_b_mask16(mr, j, cm), _mm512_maskz_loadu_pd(cm, br + j),
-                _mm512_setzero_pd(), _CMP_NEQ_UQ);
-            mv = _mm512_max_pd(_mm512_mask_loadu_pd(ninf, pres, xr + j), mv);
-        }
-        const __m512d m = _mm512_set1_pd(_mm512_reduce_max_pd(mv));
+        const __m512d m = _mm512_set1_pd(lossopt_lse_b_row_max_f64(xr, br, mr, C));
         __m512d s = _mm512_setzero_pd(), c = s;
         for (ptrdiff_t j = 0; j < C; j += 8) {
             const __mmask8 cm = (__mmask8)lossopt_rows_first(lossopt_rows_count(C - j, 8));
@@ -952,15 +968,7 @@ LOSSOPT_TARGET_V4 static void lossopt_lse_b_long_f32(const float *x, ptrdiff_t x
     for (ptrdiff_t k = 0; k < nr; k++) {
         const float *xr = x + k * xs, *br = b + k * bs;
         const unsigned char *mr = mask ? mask + k * ms : NULL;
-        __m512 mv = ninf;
-        for (ptrdiff_t j = 0; j < C; j += 16) {
-            const __mmask16 cm = (__mmask16)lossopt_rows_first(lossopt_rows_count(C - j, 16));
-            const __mmask16 pres = _mm512_mask_cmp_ps_mask(
-                lossopt_lse_b_mask16(mr, j, cm), _mm512_maskz_loadu_ps(cm, br + j),
-                _mm512_setzero_ps(), _CMP_NEQ_UQ);
-            mv = _mm512_max_ps(_mm512_mask_loadu_ps(ninf, pres, xr + j), mv);
-        }
-        const float mf = _mm512_reduce_max_ps(mv);
+        const float mf = lossopt_lse_b_row_max_f32(xr, br, mr, C);
         const __m512 m = _mm512_set1_ps(mf), negm = _mm512_set1_ps(-mf);
         __m512d s = _mm512_setzero_pd(), c = s;
         for (ptrdiff_t j = 0; j < C; j += 16) {
