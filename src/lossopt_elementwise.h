@@ -396,7 +396,7 @@ enum { LOSSOPT_ELEM_CHUNK = 512 };
 
 /* The elements of a span of the entry point (lossopt_elem_block_*): the unit
  * of the fused domain check, whose sums are added in order */
-enum { LOSSOPT_ELEM_SPAN = 2048 };
+enum { LOSSOPT_ELEM_SPAN = 512 };
 
 #if LOSSOPT_HAVE_DISPATCH
 /* e = exp(-|x|), 8 lanes */
