@@ -8,7 +8,7 @@ each block's loss sum and out-of-domain count apart and adds them in block
 order, so the results are bit-identical for any thread count.
 
 The domain check is fused into the same pass: the kernel checks the targets
-(the variances, for the Gaussian NLL) of each span of about 2048 elements of
+(the variances, for the Gaussian NLL) of each span of about 512 elements of
 a block just before it computes the span, and stops the block at the first
 span that holds one outside the domain (nothing of it, nor of the rest of
 the block, is written).  The caller raises after the pass; the spans before
