@@ -128,6 +128,13 @@ enum {
     LOSSOPT_DOMAIN_NONNEGATIVE = 3   /* >= 0 */
 };
 
+/* FN(domain, x, n) with the domain a constant in each call (it selects the
+ * checks inside FN's loop at compile time) */
+#define LOSSOPT_WITH_DOMAIN(FN, domain, x, n)                                          \
+    ((domain) == LOSSOPT_DOMAIN_SIGN_LABEL ? FN(LOSSOPT_DOMAIN_SIGN_LABEL, x, n)       \
+     : (domain) == LOSSOPT_DOMAIN_UNIT ? FN(LOSSOPT_DOMAIN_UNIT, x, n)                 \
+     : FN(LOSSOPT_DOMAIN_NONNEGATIVE, x, n))
+
 /* Counted per chunk of 2^16 in an int (as many lanes as the data's type);
  * the chunk counts are added in a ptrdiff_t. */
 #define LOSSOPT_DEFINE_COUNT_OUTSIDE(T, SUFFIX, SFX)                                   \
@@ -174,25 +181,13 @@ enum {
     LOSSOPT_ALWAYS_INLINE int lossopt_any_outside_in_##SUFFIX(int domain, const T *x,   \
                                                               ptrdiff_t n)             \
     {                                                                                  \
-        if (domain == LOSSOPT_DOMAIN_SIGN_LABEL)                                       \
-            return lossopt_any_outside_##SUFFIX(LOSSOPT_DOMAIN_SIGN_LABEL, x, n);      \
-        if (domain == LOSSOPT_DOMAIN_UNIT)                                             \
-            return lossopt_any_outside_##SUFFIX(LOSSOPT_DOMAIN_UNIT, x, n);            \
-        return lossopt_any_outside_##SUFFIX(LOSSOPT_DOMAIN_NONNEGATIVE, x, n);         \
-    }                                                                                  \
-    LOSSOPT_ALWAYS_INLINE ptrdiff_t lossopt_count_in_##SUFFIX(const int domain,        \
-                                                              const T *x, ptrdiff_t n) \
-    {                                                                                  \
-        return lossopt_any_outside_##SUFFIX(domain, x, n)                              \
-                   ? lossopt_count_body_##SUFFIX(domain, x, n) : 0;                    \
+        return LOSSOPT_WITH_DOMAIN(lossopt_any_outside_##SUFFIX, domain, x, n);        \
     }                                                                                  \
     LOSSOPT_KERNEL(ptrdiff_t, lossopt_count_outside_##SUFFIX, (int domain, const T *x, ptrdiff_t n), (domain, x, n)) \
     {                                                                                  \
-        if (domain == LOSSOPT_DOMAIN_SIGN_LABEL)                                       \
-            return lossopt_count_in_##SUFFIX(LOSSOPT_DOMAIN_SIGN_LABEL, x, n);         \
-        if (domain == LOSSOPT_DOMAIN_UNIT)                                             \
-            return lossopt_count_in_##SUFFIX(LOSSOPT_DOMAIN_UNIT, x, n);               \
-        return lossopt_count_in_##SUFFIX(LOSSOPT_DOMAIN_NONNEGATIVE, x, n);            \
+        if (!lossopt_any_outside_in_##SUFFIX(domain, x, n))                            \
+            return 0;                                                                  \
+        return LOSSOPT_WITH_DOMAIN(lossopt_count_body_##SUFFIX, domain, x, n);         \
     }
 
 LOSSOPT_DEFINE_COUNT_OUTSIDE(double, f64, )

@@ -463,6 +463,22 @@ LOSSOPT_V4_INLINE void lossopt_margin_sum2(__m512d a, __m512d b, double *sa, dou
  * 16, >= n) for short rows, whose loops are then unrolled, else n; the row's
  * lanes are those of its n classes. */
 #define LOSSOPT_DEFINE_MARGIN_AVX512(T, SUFFIX)                                     \
+    /* Weston-Watkins, p = 1, a row of at most 16 classes (two = more than 8):  */ \
+    /* z = base + x_j in two vectors of 8, on = the lanes of `use` where the     */ \
+    /* term is on (!(z <= 0): NaN is on); returns the on terms, lane-wise added  */ \
+    LOSSOPT_V4_INLINE __m512d lossopt_ww_terms16_##SUFFIX(                           \
+        const T *x, __m512d base, uint64_t valid, uint64_t use, int two, __m512d *z0, \
+        __m512d *z1, __mmask8 *on0, __mmask8 *on1)                                   \
+    {                                                                                \
+        const __m512d zero = _mm512_setzero_pd();                                    \
+        *z0 = _mm512_add_pd(base, lossopt_margin_load8_##SUFFIX(x, (__mmask8)valid)); \
+        *z1 = two ? _mm512_add_pd(base, lossopt_margin_load8_##SUFFIX(               \
+                                      x + 8, (__mmask8)(valid >> 8))) : zero;        \
+        *on0 = _mm512_mask_cmp_pd_mask((__mmask8)use, *z0, zero, _CMP_NLE_UQ);       \
+        *on1 = two ? _mm512_mask_cmp_pd_mask((__mmask8)(use >> 8), *z1, zero,        \
+                                             _CMP_NLE_UQ) : 0;                       \
+        return _mm512_add_pd(_mm512_maskz_mov_pd(*on0, *z0), _mm512_maskz_mov_pd(*on1, *z1)); \
+    }                                                                                \
     /* Weston-Watkins row (as lossopt_ww_row_*), 8 classes to a chunk */           \
     LOSSOPT_V4_INLINE double lossopt_ww_row_v4_##SUFFIX(                             \
         const T *x, T *g, ptrdiff_t n, ptrdiff_t y, double margin, int p, double sc, \
@@ -480,13 +496,9 @@ LOSSOPT_V4_INLINE void lossopt_margin_sum2(__m512d a, __m512d b, double *sa, dou
             /* the term is on, g_y = -sc times their count; a NaN term (then the */  \
             /* sum is NaN) puts its z at j and NaN at y, as the loop below does  */  \
             const int two = lim > 8;                                                 \
-            __m512d z0 = _mm512_add_pd(base, lossopt_margin_load8_##SUFFIX(x, (__mmask8)valid)); \
-            __m512d z1 = two ? _mm512_add_pd(base, lossopt_margin_load8_##SUFFIX(     \
-                                                 x + 8, (__mmask8)(valid >> 8))) : zero; \
-            __mmask8 on0 = _mm512_mask_cmp_pd_mask((__mmask8)use, z0, zero, _CMP_NLE_UQ); \
-            __mmask8 on1 = two ? _mm512_mask_cmp_pd_mask((__mmask8)(use >> 8), z1, zero, \
-                                                         _CMP_NLE_UQ) : 0;           \
-            acc = _mm512_add_pd(_mm512_maskz_mov_pd(on0, z0), _mm512_maskz_mov_pd(on1, z1)); \
+            __m512d z0, z1;                                                          \
+            __mmask8 on0, on1;                                                       \
+            acc = lossopt_ww_terms16_##SUFFIX(x, base, valid, use, two, &z0, &z1, &on0, &on1); \
             lossopt_margin_sum2(acc, zero, &sacc, &sgs);                             \
             if (want_g) {                                                            \
                 lossopt_margin_store_on_##SUFFIX(g, valid, on0, on1, sc, two);       \
@@ -604,14 +616,10 @@ LOSSOPT_V4_INLINE void lossopt_margin_sum2(__m512d a, __m512d b, double *sa, dou
             const T *x = (const T *)a->x + i * a->xs;                                \
             const uint64_t use = valid & ~((uint64_t)1 << y);                        \
             const __m512d base = _mm512_set1_pd(a->margin - (double)x[y]);           \
-            __m512d z0 = _mm512_add_pd(base, lossopt_margin_load8_##SUFFIX(x, (__mmask8)valid)); \
-            __m512d z1 = two ? _mm512_add_pd(base, lossopt_margin_load8_##SUFFIX(     \
-                                                 x + 8, (__mmask8)(valid >> 8))) : zero; \
-            __mmask8 on0 = _mm512_mask_cmp_pd_mask((__mmask8)use, z0, zero, _CMP_NLE_UQ); \
-            __mmask8 on1 = two ? _mm512_mask_cmp_pd_mask((__mmask8)(use >> 8), z1, zero, \
-                                                         _CMP_NLE_UQ) : 0;           \
-            __m512d acc = _mm512_add_pd(_mm512_maskz_mov_pd(on0, z0),                \
-                                        _mm512_maskz_mov_pd(on1, z1));               \
+            __m512d z0, z1;                                                          \
+            __mmask8 on0, on1;                                                       \
+            __m512d acc = lossopt_ww_terms16_##SUFFIX(x, base, valid, use, two, &z0, &z1, \
+                                                      &on0, &on1);                   \
             tot = _mm512_add_pd(tot, acc);                                           \
             if (want_g) {                                                            \
                 T *g = (T *)a->g + i * a->gs;                                        \
