@@ -6,6 +6,14 @@ src/lossopt_elementwise.h; this driver cuts the rows into blocks of about
 STREAM_BLOCK elements, runs the blocks on one thread or under prange, keeps
 each block's loss sum and out-of-domain count apart and adds them in block
 order, so the results are bit-identical for any thread count.
+
+The domain check is fused into the same pass: the kernel checks the targets
+(the variances, for the Gaussian NLL) of each span of about 512 elements of
+a block just before it computes the span, and stops the block at the first
+span that holds one outside the domain (nothing of it, nor of the rest of
+the block, is written).  The caller raises after the pass; the spans before
+(and, with threads, the blocks beside) a bad one have been written by
+then.
 """
 
 from cython.parallel cimport prange
@@ -36,6 +44,8 @@ cdef extern from "lossopt_elementwise.h" nogil:
 
     Py_ssize_t lossopt_count_outside_f64(int domain, const double *x, Py_ssize_t n)
     Py_ssize_t lossopt_count_outside_f32(int domain, const float *x, Py_ssize_t n)
+    int lossopt_elem_domain(int kind)
+    bint lossopt_elem_checks_var(int kind)
 
     ctypedef struct lossopt_elem_params:
         int kind
@@ -48,12 +58,12 @@ cdef extern from "lossopt_elementwise.h" nogil:
                                   const double *t, const double *v, double *g, double *gv,
                                   const double *w, double *rl, Py_ssize_t r0,
                                   Py_ssize_t r1, Py_ssize_t K, double scale, int flat,
-                                  Py_ssize_t *bad)
+                                  int domain, const double *chk, Py_ssize_t *bad)
     double lossopt_elem_block_f32(const lossopt_elem_params *P, const float *p,
                                   const float *t, const float *v, float *g, float *gv,
                                   const double *w, double *rl, Py_ssize_t r0,
                                   Py_ssize_t r1, Py_ssize_t K, double scale, int flat,
-                                  Py_ssize_t *bad)
+                                  int domain, const float *chk, Py_ssize_t *bad)
 
 
 cdef enum:
@@ -65,13 +75,19 @@ cdef inline double elem_block(const lossopt_elem_params *P, const floating *p,
                               const floating *t, const floating *v, floating *g,
                               floating *gv, const double *w, double *rl, Py_ssize_t r0,
                               Py_ssize_t r1, Py_ssize_t K, double scale, bint flat,
+                              int domain, const floating *chk,
                               Py_ssize_t *bad) noexcept nogil:
     """Rows [r0, r1) of the loss P.kind (pointers at row 0; any may be NULL
-    but p and t)."""
+    but p and t).  With a domain (not 0), the values chk (targets or
+    variances) are checked span by span before each span is computed; at the
+    first bad one, *bad = the count from there on and the rest of the block
+    is left unwritten (lossopt_elem_block_* in the C header)."""
     if floating is float:
-        return lossopt_elem_block_f32(P, p, t, v, g, gv, w, rl, r0, r1, K, scale, flat, bad)
+        return lossopt_elem_block_f32(P, p, t, v, g, gv, w, rl, r0, r1, K, scale, flat,
+                                      domain, chk, bad)
     else:
-        return lossopt_elem_block_f64(P, p, t, v, g, gv, w, rl, r0, r1, K, scale, flat, bad)
+        return lossopt_elem_block_f64(P, p, t, v, g, gv, w, rl, r0, r1, K, scale, flat,
+                                      domain, chk, bad)
 
 
 cdef inline tuple run_elementwise(lossopt_elem_params P, const floating[:, ::1] pred,
@@ -83,8 +99,12 @@ cdef inline tuple run_elementwise(lossopt_elem_params P, const floating[:, ::1] 
                                   Py_ssize_t min_parallel, bint check_domain=True):
     """Return (sum_i w_i l_i, number of targets outside the loss's domain).
 
-    With check_domain False the caller has checked the domain already (the
-    kernels then skip the check and the count returned is 0).
+    With check_domain, the targets (variances, for the Gaussian NLL) are
+    checked span by span before each span is computed, and the rest of a
+    block from a span that holds one outside the domain is left unwritten
+    (see the module's docstring); with
+    check_domain False the caller has checked the domain already (nothing is
+    counted, the count returned is 0).
 
     Writes grad = grad_scale * w_i * dl/dpred (when `grad` is given; it may be
     `pred` itself), grad_aux = grad_scale * w_i * dl/daux (Gaussian NLL: aux
@@ -99,7 +119,8 @@ cdef inline tuple run_elementwise(lossopt_elem_params P, const floating[:, ::1] 
     cdef Py_ssize_t n_bad = 0
     cdef double *partial
     cdef Py_ssize_t *bad
-    cdef Py_ssize_t *bad_blk = NULL
+    cdef int domain = lossopt_elem_domain(P.kind) if check_domain else 0
+    cdef const floating *chk
     cdef const floating *p
     cdef const floating *t
     cdef const floating *v = NULL
@@ -123,6 +144,9 @@ cdef inline tuple run_elementwise(lossopt_elem_params P, const floating[:, ::1] 
         sw = &sample_weight[0]
     if row_loss is not None:
         rl = &row_loss[0]
+    chk = v if lossopt_elem_checks_var(P.kind) else t
+    if chk == NULL:
+        domain = 0
     # flat: the block is n_rows * K independent elements (see the C header)
     flat = K == 1 or (sw == NULL and rl == NULL and P.col == NULL)
     R = max(<Py_ssize_t>1, STREAM_BLOCK // K)
@@ -142,16 +166,14 @@ cdef inline tuple run_elementwise(lossopt_elem_params P, const floating[:, ::1] 
                 for blk in range(nb):
                     r0 = blk * R
                     bad[blk] = 0
-                    bad_blk = &bad[blk] if check_domain else NULL
-                    partial[blk] = elem_block(&P, p, t, v, g, gv, sw, rl, r0,
-                                              min(r0 + R, N), K, grad_scale, flat, bad_blk)
+                    partial[blk] = elem_block(&P, p, t, v, g, gv, sw, rl, r0, min(r0 + R, N),
+                                              K, grad_scale, flat, domain, chk, &bad[blk])
             else:
                 for blk in prange(nb, num_threads=nt, schedule='static'):
                     r0 = blk * R
                     bad[blk] = 0
-                    bad_blk = &bad[blk] if check_domain else NULL
-                    partial[blk] = elem_block(&P, p, t, v, g, gv, sw, rl, r0,
-                                              min(r0 + R, N), K, grad_scale, flat, bad_blk)
+                    partial[blk] = elem_block(&P, p, t, v, g, gv, sw, rl, r0, min(r0 + R, N),
+                                              K, grad_scale, flat, domain, chk, &bad[blk])
             total = sum_in_order(partial, nb)
             for blk in range(nb):
                 n_bad += bad[blk]

@@ -26,10 +26,11 @@
  * (src/_elementwise.pxd) cuts the rows into blocks and adds the block sums
  * in block order, so results do not depend on the thread count.
  *
- * The loops also count the targets (the variances, for the Gaussian NLL)
- * outside the loss's domain, in a sweep of their own over the block
- * (lossopt_elem_count); the driver adds the counts and Python raises.  NaN
- * is never "outside": it propagates to the loss.
+ * The driver counts the targets (the variances, for the Gaussian NLL)
+ * outside the loss's domain block by block before it calls the block's
+ * kernel (lossopt_elem_domain, lossopt_count_outside_*), skips a block that
+ * holds one, and Python raises after the pass.  NaN is never "outside": it
+ * propagates to the loss.
  *
  * The losses with a transcendental part (the binary cross-entropy, the
  * Poisson NLL on log rates, the float Gaussian NLL) compute it in a
@@ -119,13 +120,20 @@ LOSSOPT_DEFINE_DOMAIN_CHECKS(double, )
 LOSSOPT_DEFINE_DOMAIN_CHECKS(float, f)
 
 /* The count of values outside a domain, in one vectorised pass: the check
- * Python runs before a kernel writes into a caller's out= array (the kernels
- * themselves count the same way while they compute). */
+ * the element-wise driver runs on each block before the block's kernel call
+ * (and Python on a caller's wider-typed targets before the cast). */
 enum {
     LOSSOPT_DOMAIN_SIGN_LABEL = 1,   /* -1, 0 or +1 */
     LOSSOPT_DOMAIN_UNIT = 2,         /* [0, 1] */
     LOSSOPT_DOMAIN_NONNEGATIVE = 3   /* >= 0 */
 };
+
+/* FN(domain, x, n) with the domain a constant in each call (it selects the
+ * checks inside FN's loop at compile time) */
+#define LOSSOPT_WITH_DOMAIN(FN, domain, x, n)                                          \
+    ((domain) == LOSSOPT_DOMAIN_SIGN_LABEL ? FN(LOSSOPT_DOMAIN_SIGN_LABEL, x, n)       \
+     : (domain) == LOSSOPT_DOMAIN_UNIT ? FN(LOSSOPT_DOMAIN_UNIT, x, n)                 \
+     : FN(LOSSOPT_DOMAIN_NONNEGATIVE, x, n))
 
 /* Counted per chunk of 2^16 in an int (as many lanes as the data's type);
  * the chunk counts are added in a ptrdiff_t. */
@@ -148,13 +156,38 @@ enum {
         }                                                                              \
         return bad;                                                                    \
     }                                                                                  \
+    /* Whether any value is outside the domain: the least and the greatest of \
+     * the values (of a (a - 1), a = |t|, for sign labels; NaN, which neither  \
+     * comparison takes, is left out), two to three vector operations per     \
+     * vector where the count takes twice that and mask conversions; the     \
+     * count runs only when this finds one (the error path). */                  \
+    LOSSOPT_ALWAYS_INLINE int lossopt_any_outside_##SUFFIX(const int domain,           \
+                                                           const T *x, ptrdiff_t n)    \
+    {                                                                                  \
+        T lo = (T)0, hi = (T)0;                                                        \
+        LOSSOPT_OMP_SIMD(reduction(min:lo) reduction(max:hi))                          \
+        for (ptrdiff_t j = 0; j < n; j++) {                                            \
+            T v = x[j];                                                                \
+            if (domain == LOSSOPT_DOMAIN_SIGN_LABEL) {                                 \
+                T a = fabs##SFX(v);                                                    \
+                v = a * (a - (T)1);                                                    \
+            }                                                                          \
+            lo = v < lo ? v : lo;                                                      \
+            if (domain != LOSSOPT_DOMAIN_NONNEGATIVE)                                  \
+                hi = v > hi ? v : hi;                                                  \
+        }                                                                              \
+        return lo < (T)0 || hi > (domain == LOSSOPT_DOMAIN_UNIT ? (T)1 : (T)0);        \
+    }                                                                                  \
+    LOSSOPT_ALWAYS_INLINE int lossopt_any_outside_in_##SUFFIX(int domain, const T *x,   \
+                                                              ptrdiff_t n)             \
+    {                                                                                  \
+        return LOSSOPT_WITH_DOMAIN(lossopt_any_outside_##SUFFIX, domain, x, n);        \
+    }                                                                                  \
     LOSSOPT_KERNEL(ptrdiff_t, lossopt_count_outside_##SUFFIX, (int domain, const T *x, ptrdiff_t n), (domain, x, n)) \
     {                                                                                  \
-        if (domain == LOSSOPT_DOMAIN_SIGN_LABEL)                                       \
-            return lossopt_count_body_##SUFFIX(LOSSOPT_DOMAIN_SIGN_LABEL, x, n);       \
-        if (domain == LOSSOPT_DOMAIN_UNIT)                                             \
-            return lossopt_count_body_##SUFFIX(LOSSOPT_DOMAIN_UNIT, x, n);             \
-        return lossopt_count_body_##SUFFIX(LOSSOPT_DOMAIN_NONNEGATIVE, x, n);          \
+        if (!lossopt_any_outside_in_##SUFFIX(domain, x, n))                            \
+            return 0;                                                                  \
+        return LOSSOPT_WITH_DOMAIN(lossopt_count_body_##SUFFIX, domain, x, n);         \
     }
 
 LOSSOPT_DEFINE_COUNT_OUTSIDE(double, f64, )
@@ -355,6 +388,10 @@ LOSSOPT_ALWAYS_INLINE double lossopt_el_bce(double x, double t, double keep, dou
  * point, called once per chunk.
  */
 enum { LOSSOPT_ELEM_CHUNK = 512 };
+
+/* The elements of a span of the entry point (lossopt_elem_block_*): the unit
+ * of the fused domain check, whose sums are added in order */
+enum { LOSSOPT_ELEM_SPAN = 512 };
 
 #if LOSSOPT_HAVE_DISPATCH
 /* e = exp(-|x|), 8 lanes */
@@ -664,39 +701,42 @@ lossopt_elem(const int kind, const lossopt_elem_params P, double p, double t, do
                             g, gv);                                             \
     }
 
-/* The number of the block's checked operands outside the loss's domain
- * (targets; variances for the Gaussian NLL), 0 for the losses without one.
- * A separate sweep over the block, which is in L1/L2 after the loss loop:
- * the loss loop is then the same code whether the domain is checked or not
- * (the same vectorisation and summation order on every ISA path, hence the
- * same bits), and it is cheaper than a count inside that loop. */
-#define LOSSOPT_DEFINE_ELEM_COUNT(T, SUFFIX)                                         \
-    LOSSOPT_ALWAYS_INLINE ptrdiff_t lossopt_elem_count_##SUFFIX(                     \
-        const int kind, const T *t, const T *v, ptrdiff_t n)                         \
-    {                                                                                \
-        switch (kind) {                                                              \
-        case LOSSOPT_GAUSSIAN_NLL:                                                   \
-            return lossopt_count_body_##SUFFIX(LOSSOPT_DOMAIN_NONNEGATIVE, v, n);    \
-        case LOSSOPT_POISSON_NLL_LOG:                                                \
-        case LOSSOPT_POISSON_NLL_LOG_FULL:                                           \
-        case LOSSOPT_POISSON_NLL_RATE:                                               \
-        case LOSSOPT_POISSON_NLL_RATE_FULL:                                          \
-            return lossopt_count_body_##SUFFIX(LOSSOPT_DOMAIN_NONNEGATIVE, t, n);    \
-        case LOSSOPT_BINARY_CROSS_ENTROPY:                                           \
-            return lossopt_count_body_##SUFFIX(LOSSOPT_DOMAIN_UNIT, t, n);           \
-        case LOSSOPT_PERCEPTRON:                                                     \
-        case LOSSOPT_HINGE:                                                          \
-        case LOSSOPT_SQUARED_HINGE:                                                  \
-            return lossopt_count_body_##SUFFIX(LOSSOPT_DOMAIN_SIGN_LABEL, t, n);     \
-        default:                                                                     \
-            return 0;                                                                \
-        }                                                                            \
+/* The domain of the loss's checked operand (its targets; the variances for
+ * the Gaussian NLL: lossopt_elem_checks_var), 0 for the losses without one.
+ * The driver (src/_elementwise.pxd) counts the operand's values outside it
+ * block by block (lossopt_count_outside_*), before the block's kernel call:
+ * a block holding one is not computed (nothing written), and Python raises
+ * after the pass.  The loss loops are then the same code whether the domain
+ * is checked or not (the same vectorisation and summation order on every
+ * ISA path, hence the same bits), and the count reads the block from memory
+ * into L1/L2, where the loss loop finds it. */
+static inline int lossopt_elem_domain(int kind)
+{
+    switch (kind) {
+    case LOSSOPT_GAUSSIAN_NLL:
+    case LOSSOPT_POISSON_NLL_LOG:
+    case LOSSOPT_POISSON_NLL_LOG_FULL:
+    case LOSSOPT_POISSON_NLL_RATE:
+    case LOSSOPT_POISSON_NLL_RATE_FULL:
+        return LOSSOPT_DOMAIN_NONNEGATIVE;
+    case LOSSOPT_BINARY_CROSS_ENTROPY:
+        return LOSSOPT_DOMAIN_UNIT;
+    case LOSSOPT_PERCEPTRON:
+    case LOSSOPT_HINGE:
+    case LOSSOPT_SQUARED_HINGE:
+        return LOSSOPT_DOMAIN_SIGN_LABEL;
+    default:
+        return 0;
     }
+}
+
+static inline int lossopt_elem_checks_var(int kind)
+{
+    return kind == LOSSOPT_GAUSSIAN_NLL;
+}
 
 LOSSOPT_DEFINE_ELEM_T(double, f64)
 LOSSOPT_DEFINE_ELEM_T(float, f32)
-LOSSOPT_DEFINE_ELEM_COUNT(double, f64)
-LOSSOPT_DEFINE_ELEM_COUNT(float, f32)
 
 /* ------------------------------------------------------------- the loops -- */
 
@@ -706,10 +746,8 @@ LOSSOPT_DEFINE_ELEM_COUNT(float, f32)
  * (N, K) ones without weights and without per-sample losses.
  * lossopt_elem_rows_body_*: n_rows rows of K elements, the weight and the
  * row loss per row, pos_weight per column (has_col).
- * Both: loss += w l; g = scale w dl/dp (gv likewise), 0 where w == 0;
- * then, unless bad is NULL (the caller has checked the domain: a gradient
- * into the caller's out= is checked before anything is written), bad +=
- * count of targets outside the domain (lossopt_elem_count).  g may be p.
+ * Both: loss += w l; g = scale w dl/dp (gv likewise), 0 where w == 0.
+ * g may be p.
  */
 /* Whether the loss has a pre-sweep (its parts computed chunk by chunk before
  * the fused loop): the binary cross-entropy, the Poisson NLL on log rates and
@@ -818,8 +856,7 @@ LOSSOPT_ALWAYS_INLINE int lossopt_elem_has_pre(const int kind, const int is_floa
     LOSSOPT_ALWAYS_INLINE double lossopt_elem_flat_##SUFFIX(   \
         const int kind, const lossopt_elem_params P, const T *p, const T *t,         \
         const T *v, T *g, T *gv, const double *w, double *rl, ptrdiff_t n,           \
-        double scale, ptrdiff_t *bad, const int has_g, const int has_w,              \
-        const int has_rl)                                                            \
+        double scale, const int has_g, const int has_w, const int has_rl)            \
     {                                                                                \
         double acc = 0.0;                                                            \
         if ((kind == LOSSOPT_BINARY_CROSS_ENTROPY || kind == LOSSOPT_POISSON_NLL_LOG || \
@@ -833,14 +870,12 @@ LOSSOPT_ALWAYS_INLINE int lossopt_elem_has_pre(const int kind, const int is_floa
             acc = lossopt_elem_range_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, 0, n,  \
                                               scale, has_g, has_w, has_rl, 0, NULL,  \
                                               NULL);                                 \
-        if (bad)                                                                     \
-            *bad += lossopt_elem_count_##SUFFIX(kind, t, v, n);                      \
         return acc;                                                                  \
     }                                                                                \
     LOSSOPT_ALWAYS_INLINE double lossopt_elem_rows_body_##SUFFIX( \
         const int kind, const lossopt_elem_params P, const T *p, const T *t,         \
         const T *v, T *g, T *gv, const double *w, double *rl, ptrdiff_t n_rows,      \
-        ptrdiff_t K, double scale, ptrdiff_t *bad, const int has_g, const int has_col) \
+        ptrdiff_t K, double scale, const int has_g, const int has_col)               \
     {                                                                                \
         double total = 0.0;                                                          \
         for (ptrdiff_t i = 0; i < n_rows; i++) {                                     \
@@ -866,58 +901,48 @@ LOSSOPT_ALWAYS_INLINE int lossopt_elem_has_pre(const int kind, const int is_floa
                 rl[i] = acc;                                                         \
             total += acc;                                                            \
         }                                                                            \
-        if (bad)                                                                     \
-            *bad += lossopt_elem_count_##SUFFIX(kind, t, v, n_rows * K);             \
         return total;                                                                \
     }                                                                                \
     /* one loss, one block: pick the loop variant (constant flags) */                \
     LOSSOPT_ALWAYS_INLINE double lossopt_elem_run_##SUFFIX(   \
         const int kind, const lossopt_elem_params P, const T *p, const T *t,         \
         const T *v, T *g, T *gv, const double *w, double *rl, ptrdiff_t n_rows,      \
-        ptrdiff_t K, double scale, int flat, ptrdiff_t *bad)                         \
+        ptrdiff_t K, double scale, int flat)                                         \
     {                                                                                \
         if (!flat) {                                                                 \
             if (kind == LOSSOPT_BINARY_CROSS_ENTROPY && P.col != NULL)               \
                 return g ? lossopt_elem_rows_body_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, \
-                                                           n_rows, K, scale, bad, 1, 1) \
+                                                           n_rows, K, scale, 1, 1) \
                          : lossopt_elem_rows_body_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, \
-                                                           n_rows, K, scale, bad, 0, 1); \
+                                                           n_rows, K, scale, 0, 1); \
             return g ? lossopt_elem_rows_body_##SUFFIX(kind, P, p, t, v, g, gv, w, rl,  \
-                                                       n_rows, K, scale, bad, 1, 0)  \
+                                                       n_rows, K, scale, 1, 0)  \
                      : lossopt_elem_rows_body_##SUFFIX(kind, P, p, t, v, g, gv, w, rl,  \
-                                                       n_rows, K, scale, bad, 0, 0); \
+                                                       n_rows, K, scale, 0, 0); \
         }                                                                            \
         ptrdiff_t n = n_rows * K;                                                    \
         if (w == NULL && rl == NULL)                                                 \
             return g ? lossopt_elem_flat_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, n,  \
-                                                  scale, bad, 1, 0, 0)               \
+                                                  scale, 1, 0, 0)               \
                      : lossopt_elem_flat_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, n,  \
-                                                  scale, bad, 0, 0, 0);              \
+                                                  scale, 0, 0, 0);              \
         if (rl == NULL)                                                              \
             return g ? lossopt_elem_flat_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, n,  \
-                                                  scale, bad, 1, 1, 0)               \
+                                                  scale, 1, 1, 0)               \
                      : lossopt_elem_flat_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, n,  \
-                                                  scale, bad, 0, 1, 0);              \
+                                                  scale, 0, 1, 0);              \
         /* per-sample losses (reduction "none"): w may be NULL here */               \
         return g ? lossopt_elem_flat_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, n, scale, \
-                                              bad, 1, 1, 1)                          \
+                                              1, 1, 1)                               \
                  : lossopt_elem_flat_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, n, scale, \
-                                              bad, 0, 1, 1);                         \
+                                              0, 1, 1);                              \
     }                                                                                \
-    /*                                                                               \
-     * The entry point: rows [r0, r1) of K elements of the loss P->kind (pointers   \
-     * at row 0); returns                                                            \
-     * the sum of the weighted losses, adds the out-of-domain count to *bad       \
-     * (bad NULL: the caller has checked the domain, nothing is counted).         \
-     * `flat` (chosen by the driver) treats the block as n_rows * K independent      \
-     * elements: allowed when K == 1, or without w, rl and per-column pos_weight.    \
-     */                                                                              \
-    LOSSOPT_KERNEL(double, lossopt_elem_block_##SUFFIX, (                                       \
-        const lossopt_elem_params *Pp, const T *p, const T *t, const T *v, T *g,     \
+    /* rows [r0, r1) of K elements of the loss P.kind (pointers at row 0) */   \
+    LOSSOPT_ALWAYS_INLINE double lossopt_elem_rows_##SUFFIX(                         \
+        const lossopt_elem_params P, const T *p, const T *t, const T *v, T *g,       \
         T *gv, const double *w, double *rl, ptrdiff_t r0, ptrdiff_t r1, ptrdiff_t K, \
-        double scale, int flat, ptrdiff_t *bad), (Pp, p, t, v, g, gv, w, rl, r0, r1, K, scale, flat, bad))                                      \
+        double scale, int flat)                                                      \
     {                                                                                \
-        const lossopt_elem_params P = *Pp;                                           \
         const ptrdiff_t o = r0 * K, n_rows = r1 - r0;                                \
         p += o;                                                                      \
         t += o;                                                                      \
@@ -931,6 +956,43 @@ LOSSOPT_ALWAYS_INLINE int lossopt_elem_has_pre(const int kind, const int is_floa
         default:                                                                     \
             return NAN;                                                              \
         }                                                                            \
+    }                                                                                \
+    /*                                                                               \
+     * The entry point: rows [r0, r1) of K elements of the loss P->kind (pointers   \
+     * at row 0); returns the sum of the weighted losses.  The rows are taken in \
+     * spans of about LOSSOPT_ELEM_SPAN elements, whose sums are added in order   \
+     * (the same with and without the check).  With a domain (not 0), each span's \
+     * checked values (chk: the targets, or the variances of the Gaussian NLL)   \
+     * are checked before the span is computed, in registers (lossopt_any_outside_*: \
+     * the span is then in L1 for the loss loop, and the check's loads run beside \
+     * the previous span's, not in a pass of their own); at the first span that \
+     * holds a value outside the domain the block stops: *bad = the count of    \
+     * such values from that span to the block's end, and nothing more of the   \
+     * block is written.                                                         \
+     * `flat` (chosen by the driver) treats the block as n_rows * K independent      \
+     * elements: allowed when K == 1, or without w, rl and per-column pos_weight.    \
+     */                                                                              \
+    LOSSOPT_KERNEL(double, lossopt_elem_block_##SUFFIX, (                            \
+        const lossopt_elem_params *Pp, const T *p, const T *t, const T *v, T *g,     \
+        T *gv, const double *w, double *rl, ptrdiff_t r0, ptrdiff_t r1, ptrdiff_t K, \
+        double scale, int flat, int domain, const T *chk, ptrdiff_t *bad),           \
+        (Pp, p, t, v, g, gv, w, rl, r0, r1, K, scale, flat, domain, chk, bad))       \
+    {                                                                                \
+        const lossopt_elem_params P = *Pp;                                           \
+        const ptrdiff_t span = K >= LOSSOPT_ELEM_SPAN ? 1 : LOSSOPT_ELEM_SPAN / K;   \
+        double total = 0.0;                                                          \
+        for (ptrdiff_t i0 = r0; i0 < r1; i0 += span) {                               \
+            const ptrdiff_t i1 = r1 - i0 > span ? i0 + span : r1;                    \
+            if (domain && lossopt_any_outside_in_##SUFFIX(domain, chk + i0 * K,       \
+                                                          (i1 - i0) * K)) {          \
+                *bad = lossopt_count_outside_##SUFFIX##_body(domain, chk + i0 * K,   \
+                                                             (r1 - i0) * K);         \
+                return total;                                                        \
+            }                                                                        \
+            total += lossopt_elem_rows_##SUFFIX(P, p, t, v, g, gv, w, rl, i0, i1, K,  \
+                                                scale, flat);                        \
+        }                                                                            \
+        return total;                                                                \
     }
 
 /* Each extension module compiles the losses of its family only (it defines
@@ -960,7 +1022,7 @@ LOSSOPT_ALWAYS_INLINE int lossopt_elem_has_pre(const int kind, const int is_floa
 #define LOSSOPT_ELEM_CASE(SUFFIX, KIND)                                              \
     case KIND:                                                                       \
         return lossopt_elem_run_##SUFFIX(KIND, P, p, t, v, g, gv, w, rl, n_rows, K,  \
-                                         scale, flat, bad);
+                                         scale, flat);
 
 LOSSOPT_DEFINE_ELEMENTWISE(double, f64)
 LOSSOPT_DEFINE_ELEMENTWISE(float, f32)

@@ -463,6 +463,22 @@ LOSSOPT_V4_INLINE void lossopt_margin_sum2(__m512d a, __m512d b, double *sa, dou
  * 16, >= n) for short rows, whose loops are then unrolled, else n; the row's
  * lanes are those of its n classes. */
 #define LOSSOPT_DEFINE_MARGIN_AVX512(T, SUFFIX)                                     \
+    /* Weston-Watkins, p = 1, a row of at most 16 classes (two = more than 8):  */ \
+    /* z = base + x_j in two vectors of 8, on = the lanes of `use` where the     */ \
+    /* term is on (!(z <= 0): NaN is on); returns the on terms, lane-wise added  */ \
+    LOSSOPT_V4_INLINE __m512d lossopt_ww_terms16_##SUFFIX(                           \
+        const T *x, __m512d base, uint64_t valid, uint64_t use, int two, __m512d *z0, \
+        __m512d *z1, __mmask8 *on0, __mmask8 *on1)                                   \
+    {                                                                                \
+        const __m512d zero = _mm512_setzero_pd();                                    \
+        *z0 = _mm512_add_pd(base, lossopt_margin_load8_##SUFFIX(x, (__mmask8)valid)); \
+        *z1 = two ? _mm512_add_pd(base, lossopt_margin_load8_##SUFFIX(               \
+                                      x + 8, (__mmask8)(valid >> 8))) : zero;        \
+        *on0 = _mm512_mask_cmp_pd_mask((__mmask8)use, *z0, zero, _CMP_NLE_UQ);       \
+        *on1 = two ? _mm512_mask_cmp_pd_mask((__mmask8)(use >> 8), *z1, zero,        \
+                                             _CMP_NLE_UQ) : 0;                       \
+        return _mm512_add_pd(_mm512_maskz_mov_pd(*on0, *z0), _mm512_maskz_mov_pd(*on1, *z1)); \
+    }                                                                                \
     /* Weston-Watkins row (as lossopt_ww_row_*), 8 classes to a chunk */           \
     LOSSOPT_V4_INLINE double lossopt_ww_row_v4_##SUFFIX(                             \
         const T *x, T *g, ptrdiff_t n, ptrdiff_t y, double margin, int p, double sc, \
@@ -480,13 +496,9 @@ LOSSOPT_V4_INLINE void lossopt_margin_sum2(__m512d a, __m512d b, double *sa, dou
             /* the term is on, g_y = -sc times their count; a NaN term (then the */  \
             /* sum is NaN) puts its z at j and NaN at y, as the loop below does  */  \
             const int two = lim > 8;                                                 \
-            __m512d z0 = _mm512_add_pd(base, lossopt_margin_load8_##SUFFIX(x, (__mmask8)valid)); \
-            __m512d z1 = two ? _mm512_add_pd(base, lossopt_margin_load8_##SUFFIX(     \
-                                                 x + 8, (__mmask8)(valid >> 8))) : zero; \
-            __mmask8 on0 = _mm512_mask_cmp_pd_mask((__mmask8)use, z0, zero, _CMP_NLE_UQ); \
-            __mmask8 on1 = two ? _mm512_mask_cmp_pd_mask((__mmask8)(use >> 8), z1, zero, \
-                                                         _CMP_NLE_UQ) : 0;           \
-            acc = _mm512_add_pd(_mm512_maskz_mov_pd(on0, z0), _mm512_maskz_mov_pd(on1, z1)); \
+            __m512d z0, z1;                                                          \
+            __mmask8 on0, on1;                                                       \
+            acc = lossopt_ww_terms16_##SUFFIX(x, base, valid, use, two, &z0, &z1, &on0, &on1); \
             lossopt_margin_sum2(acc, zero, &sacc, &sgs);                             \
             if (want_g) {                                                            \
                 lossopt_margin_store_on_##SUFFIX(g, valid, on0, on1, sc, two);       \
@@ -581,6 +593,52 @@ LOSSOPT_V4_INLINE void lossopt_margin_sum2(__m512d a, __m512d b, double *sa, dou
         }                                                                            \
         return lossopt_margin_power(h, p);                                           \
     }                                                                                \
+    /* Weston-Watkins, p = 1, rows of at most 16 classes, one weight for all   */ \
+    /* rows (no sample or class weights, no per-row losses): the rows' terms    */ \
+    /* summed lane-wise over the block and across the lanes once at its end     */ \
+    /* (inv_c times that sum), not row by row; a row's NaN is found from its    */ \
+    /* lanes (a NaN term is on; the on terms are > 0 else, so their sum is NaN  */ \
+    /* exactly when one is).  Otherwise as lossopt_ww_row_v4_* (p = 1, lim <= 16). */ \
+    LOSSOPT_V4_INLINE double lossopt_ww_uniform_v4_##SUFFIX(                          \
+        const lossopt_margin_args *a, ptrdiff_t r0, ptrdiff_t r1, int want_g,        \
+        ptrdiff_t lim)                                                               \
+    {                                                                                \
+        const lossopt_margin_args args = *a;   /* the stores cannot change it */     \
+        a = &args;                                                                   \
+        const uint64_t valid = lossopt_margin_valid(a->n);                           \
+        const int two = lim > 8;                                                     \
+        const double sc = a->gscale * a->inv_c;                                      \
+        const __m512d zero = _mm512_setzero_pd();                                    \
+        __m512d tot = zero;                                                          \
+        double s, unused;                                                            \
+        for (ptrdiff_t i = r0; i < r1; i++) {                                        \
+            const ptrdiff_t y = a->labels[i];                                        \
+            const T *x = (const T *)a->x + i * a->xs;                                \
+            const uint64_t use = valid & ~((uint64_t)1 << y);                        \
+            const __m512d base = _mm512_set1_pd(a->margin - (double)x[y]);           \
+            __m512d z0, z1;                                                          \
+            __mmask8 on0, on1;                                                       \
+            __m512d acc = lossopt_ww_terms16_##SUFFIX(x, base, valid, use, two, &z0, &z1, \
+                                                      &on0, &on1);                   \
+            tot = _mm512_add_pd(tot, acc);                                           \
+            if (want_g) {                                                            \
+                T *g = (T *)a->g + i * a->gs;                                        \
+                __mmask8 nan0 = _mm512_mask_cmp_pd_mask(on0, z0, z0, _CMP_UNORD_Q);  \
+                __mmask8 nan1 = two ? _mm512_mask_cmp_pd_mask(on1, z1, z1, _CMP_UNORD_Q) : 0; \
+                lossopt_margin_store_on_##SUFFIX(g, valid, on0, on1, sc, two);       \
+                double gy = 0.0 - sc * (double)(__builtin_popcount(on0) + __builtin_popcount(on1)); \
+                if (nan0 | nan1) {                                                   \
+                    lossopt_margin_store8_##SUFFIX(g, nan0, z0);                     \
+                    if (two)                                                         \
+                        lossopt_margin_store8_##SUFFIX(g + 8, nan1, z1);             \
+                    lossopt_margin_sum2(acc, zero, &gy, &unused);   /* NaN */        \
+                }                                                                    \
+                g[y] = (T)gy;                                                        \
+            }                                                                        \
+        }                                                                            \
+        lossopt_margin_sum2(tot, zero, &s, &unused);                                 \
+        return a->inv_c * s;                                                         \
+    }                                                                                \
     LOSSOPT_DEFINE_MARGIN_ROW_LOOP(LOSSOPT_V4_INLINE, lossopt_margin_v4_##SUFFIX, T,  \
                                    lossopt_cs_row_v4_##SUFFIX, lossopt_ww_row_v4_##SUFFIX) \
     /* one kind, p and want_g, the chunk loops' bound a constant for short rows */  \
@@ -600,6 +658,14 @@ LOSSOPT_V4_INLINE void lossopt_margin_sum2(__m512d a, __m512d b, double *sa, dou
         const lossopt_margin_args *a = (const lossopt_margin_args *)args;            \
         if (lossopt_margin_block_bad(a, r0, r1))                                     \
             return 0.0;                                                              \
+        if (!a->crammer_singer && a->p != 2 && a->n <= 16 && !a->sw && !a->cw &&      \
+            !a->row_loss) {                                                          \
+            if (a->n <= 8)                                                           \
+                return a->g ? lossopt_ww_uniform_v4_##SUFFIX(a, r0, r1, 1, 8)        \
+                            : lossopt_ww_uniform_v4_##SUFFIX(a, r0, r1, 0, 8);       \
+            return a->g ? lossopt_ww_uniform_v4_##SUFFIX(a, r0, r1, 1, 16)           \
+                        : lossopt_ww_uniform_v4_##SUFFIX(a, r0, r1, 0, 16);          \
+        }                                                                            \
         /* want_g, p and the kind as constants */                                    \
         int key = (a->g != NULL) * 4 + (a->p == 2) * 2 + (a->crammer_singer != 0);   \
         switch (key) {                                                               \

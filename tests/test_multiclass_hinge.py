@@ -488,3 +488,46 @@ def test_nan_and_inf_scores_in_rows_of_every_length(rng, c, kind, p, dtype):
     # propagates any NaN of the row)
     assert np.isnan(value[11]) == (c > 1 or kind == "crammer_singer")
     assert value[9] == 0.0 and not grad[9].any()
+
+
+@pytest.mark.parametrize("c", [1, 2, 7, 8, 9, 10, 15, 16])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_unweighted_weston_watkins_short_rows(rng, c, dtype):
+    """Weston-Watkins with p = 1 and no weights on rows of at most 16 classes
+    (on the x86-64-v4 path: the terms summed lane-wise over each block, a
+    row's NaN found from its lanes) against the scalar reference, NaN and
+    infinities included; loss-only and in-place calls give the same bits,
+    and so do 1 and 2 threads."""
+    n = 5003                                          # several blocks, 2 threads
+    x = (rng.normal(size=(n, c)) * 2).astype(dtype)
+    y = rng.integers(0, c, size=n)
+    specials = [np.nan, np.inf, -np.inf]
+    for i in rng.choice(n, 60, replace=False):
+        x[i, rng.integers(0, c)] = specials[rng.integers(0, 3)]
+    for reduction, scale in (("mean", 1.0 / n), ("sum", 1.0)):
+        loss = lossopt.MulticlassHinge(reduction=reduction)
+        with np.errstate(invalid="ignore", over="ignore"):
+            ref, ref_grad = scalar_reference(x, y, 1.0, "weston_watkins", 1,
+                                             np.full(n, 1.0 / c), scale)
+        results = []
+        for threads in (1, 2):
+            with lossopt.threads(threads), np.errstate(invalid="ignore", over="ignore"):
+                v, g = loss.loss_and_gradient(x, y)
+                assert loss(x, y) == v or (np.isnan(v) and np.isnan(loss(x, y)))
+                z = x.copy()
+                v2, g2 = loss.loss_and_gradient(z, y, out=z)
+                assert g2 is z
+                np.testing.assert_array_equal(z, g)
+                results.append((v, g, v2))
+        rtol = 1e-14 if dtype == np.float64 else 1e-6
+        expect = ref.sum() * (scale if reduction == "mean" else 1.0)
+        np.testing.assert_allclose(results[0][0], expect, rtol=1e-12)
+        np.testing.assert_allclose(results[0][1], ref_grad, rtol=rtol, atol=1e-300)
+        for v, g, v2 in results:
+            np.testing.assert_array_equal([v, v2], [results[0][0]] * 2)
+            assert g.tobytes() == results[0][1].tobytes()
+    # finite rows only: a finite value against the reference
+    xf = np.nan_to_num(x, nan=0.5, posinf=3.0, neginf=-3.0)
+    ref, _ = scalar_reference(xf, y, 1.0, "weston_watkins", 1, np.full(n, 1.0 / c))
+    np.testing.assert_allclose(lossopt.MulticlassHinge(reduction="sum")(xf, y), ref.sum(),
+                               rtol=1e-12)
