@@ -17,13 +17,10 @@
  *   x - m for floats, as the engine), the sums s (of the e != 1) and c (the
  *   number of e == 1: the maxima kept out of s, as the engine), in float64;
  *   lz = log(c + s) = log1p(s / c) + log1p(c - 1) (log1p(s) when every c is
- *   1: the same value; softmax does not need it; computed in a second,
- *   finishing pass over the block's per-row arrays, see lossopt_rows_group8),
- *   the rows' coefficients (the formulas of the engine's finalize_*
- *   functions), and the outputs,
+ *   1: the same value; softmax does not need it), the rows' coefficients
+ *   (the formulas of the engine's finalize_* functions), and the outputs,
  *   transposed back (softmax, the cross-entropy's gradient, whose label
- *   entries are put in with a compare of the labels and the column index)
- *   or row by row from x in the finishing pass (log_softmax),
+ *   entries are then stored one by one) or row by row from x (log_softmax),
  *   stored with masks (no access past a row's end or the block's last
  *   row).  All sums run over j in order, per row, so a row's result does not
  *   depend on the rows around it (or on the thread count); the block's loss
@@ -86,8 +83,7 @@ typedef struct {
 #define LOSSOPT_ROWS_INLINE LOSSOPT_TARGET_V4 static inline __attribute__((always_inline))
 
 /* log1p of 8 lanes by the library's branch-free log1p (vectorised by the
- * compiler; measured: as fast here as a division-free table log1p, which
- * computes two logs to cover s > 1) */
+ * compiler) */
 LOSSOPT_ROWS_INLINE __m512d lossopt_rows_log1p8(__m512d v)
 {
     double a[8] __attribute__((aligned(64)));
@@ -154,39 +150,6 @@ LOSSOPT_ROWS_INLINE void lossopt_rows_t4x2(__m512d *z)
     z[3] = _mm512_permutex2var_pd(t1, hi, t3);
 }
 
-/* A chunk of w <= 4 columns (j0 ..) of 8 rows (nv of them) of doubles into
- * X[j0 ..]: 256-bit masked loads paired as [row i | row i + 4] and the
- * 4-column network (8 shuffles instead of the 8 x 8 transpose's 24); the
- * maxima into *m.  Returns 0 (nothing done) for wider chunks. */
-LOSSOPT_ROWS_INLINE int lossopt_rows_narrow_f64(const double *p, ptrdiff_t xs, int nv, int w,
-                                                ptrdiff_t j0, __m512d *X, __m512d *m)
-{
-    if (w > 4)
-        return 0;
-    const __mmask8 cm = (__mmask8)lossopt_rows_first(w);
-    __m512d z[4];
-    for (int r = 0; r < 4; r++) {
-        __m256d lo = _mm256_maskz_loadu_pd(r < nv ? cm : 0, p + (r < nv ? r : 0) * xs + j0);
-        __m256d hi = _mm256_maskz_loadu_pd(r + 4 < nv ? cm : 0,
-                                           p + (r + 4 < nv ? r + 4 : 0) * xs + j0);
-        z[r] = _mm512_insertf64x4(_mm512_castpd256_pd512(lo), hi, 1);
-    }
-    lossopt_rows_t4x2(z);
-    for (int j = 0; j < w; j++) {
-        X[j0 + j] = z[j];
-        *m = _mm512_max_pd(z[j], *m);
-    }
-    return 1;
-}
-
-/* (floats: no narrow chunks) */
-LOSSOPT_ROWS_INLINE int lossopt_rows_narrow_f32(const float *p, ptrdiff_t xs, int nv, int w,
-                                                ptrdiff_t j0, __m512 *X, __m512 *m)
-{
-    (void)p; (void)xs; (void)nv; (void)w; (void)j0; (void)X; (void)m;
-    return 0;
-}
-
 /* The C columns of a group of G rows (nv of them, row r at p + r * xs)
  * into X[j], chunk by chunk of G columns: masked loads (nothing read past a
  * row's end or the last row) and an in-register transpose; returns the
@@ -200,8 +163,6 @@ LOSSOPT_ROWS_INLINE int lossopt_rows_narrow_f32(const float *p, ptrdiff_t xs, in
         for (ptrdiff_t j0 = 0; j0 < C; j0 += G) {                                    \
             const int w = lossopt_rows_count(C - j0, G);                             \
             const MASK cm = (MASK)lossopt_rows_first(w);                             \
-            if (lossopt_rows_narrow_##SFX(p, xs, nv, w, j0, X, &m))                  \
-                continue;                                                            \
             VT v[G];                                                                 \
             for (int r = 0; r < G; r++)                                              \
                 v[r] = LOADU(r < nv ? cm : 0, p + (r < nv ? r : 0) * xs + j0);       \
@@ -275,17 +236,84 @@ LOSSOPT_ROWS_DEFINE_COLUMNS(double, f64, 8, __m512d, __mmask8, _mm512_maskz_load
 LOSSOPT_ROWS_DEFINE_COLUMNS(float, f32, 16, __m512, __mmask16, _mm512_maskz_loadu_ps,
                             lossopt_rows_t16, _mm512_max_ps, _mm512_set1_ps)
 
-/* the labels of the group's rows (rows past the group's end: 0), an ignored
- * row's (y == ignore_index) replaced by -1, which matches no column: the
- * kernels pick the label entries x_y, e_y and write the gradient's label
- * entry by comparing y with the column index j (no per-row access) */
-LOSSOPT_ROWS_INLINE __m512i lossopt_rows_labels8(const ptrdiff_t *y, __mmask8 valid,
-                                                 ptrdiff_t ignore_index)
+/* The results of 8 rows (global rows i0 .. i0 + 7, `valid` of them), in
+ * float64, from their maxima m, sums s and c, and (CE) the label's entry of
+ * x (xy) and of e (ey) and the labels y:
+ *   lz = log(c + s);
+ *   coef: LSE the lse lz + m, softmax 1 / (c + s), log_softmax lz, CE the
+ *   gradient's factor alpha = sc A / (c + s), A = w_y, sc = grad_scale sw;
+ *   CE: lab = the label entry's gradient, rl = the row's weighted loss.
+ * Returns the special rows (among `valid`). */
+typedef struct {
+    __m512d lz, coef, lab, rl;
+} lossopt_rows_res8;
+
+LOSSOPT_ROWS_INLINE __mmask8 lossopt_rows_coefs8(
+    const lossopt_rows_args *a, ptrdiff_t i0, __mmask8 valid, __m512d m, __m512d s,
+    __m512d c, __m512d xy, __m512d ey, __m512i y, lossopt_rows_res8 *res)
 {
-    __m512i v = _mm512_maskz_loadu_epi64(valid, y);
-    return _mm512_mask_mov_epi64(v, _mm512_cmpeq_epi64_mask(v, _mm512_set1_epi64(ignore_index)),
-                                 _mm512_set1_epi64(-1));
+    const __m512d one = _mm512_set1_pd(1.0), zero = _mm512_setzero_pd();
+    __mmask8 special = lossopt_rows_nonfinite8(m);
+    __m512d lz;
+    if (a->mode == LOSSOPT_ROWS_SOFTMAX)
+        lz = zero;                           /* (not used) */
+    else if ((_mm512_cmp_pd_mask(c, one, _CMP_NEQ_UQ) & valid) == 0)
+        lz = lossopt_rows_log1p8(s);         /* every row has one maximum */
+    else
+        lz = _mm512_add_pd(lossopt_rows_log1p8(_mm512_div_pd(s, c)),
+                           lossopt_rows_log1p8(_mm512_sub_pd(c, one)));
+    res->lz = lz;
+    switch (a->mode) {
+    case LOSSOPT_ROWS_LSE:
+        res->coef = _mm512_add_pd(lz, m);
+        special |= lossopt_rows_nonfinite8(res->coef);
+        break;
+    case LOSSOPT_ROWS_SOFTMAX:
+        res->coef = _mm512_div_pd(one, _mm512_add_pd(c, s));
+        break;
+    case LOSSOPT_ROWS_LOG_SOFTMAX:
+        res->coef = lz;
+        break;
+    default: {
+        /* the engine's finalize_cross_entropy with eps = 0, keep = 1 */
+        __mmask8 ign = _mm512_cmpeq_epi64_mask(y, _mm512_set1_epi64(a->ignore_index));
+        __m512i yy = _mm512_mask_mov_epi64(y, ign, _mm512_setzero_si512());
+        __m512d wy = a->w ? _mm512_mask_i64gather_pd(one, valid & (__mmask8)~ign, yy, a->w, 8)
+                          : one;
+        __m512d swk = a->sw ? _mm512_maskz_loadu_pd(valid, a->sw + i0) : one;
+        __m512d sc = _mm512_mul_pd(_mm512_set1_pd(a->grad_scale), swk);
+        special |= ign | _mm512_cmp_pd_mask(sc, zero, _CMP_EQ_OQ);
+        __m512d acc1 = _mm512_sub_pd(xy, m);
+        __m512d loss = _mm512_maskz_mul_pd(_mm512_cmp_pd_mask(wy, zero, _CMP_NEQ_UQ), wy,
+                                           _mm512_sub_pd(lz, acc1));
+        __m512d inv = _mm512_div_pd(one, _mm512_add_pd(c, s));
+        /* 1 - p_y, from the other terms when e_y == 1 (exact when p_y rounds to 1) */
+        __m512d omp = _mm512_mask_mul_pd(_mm512_fnmadd_pd(ey, inv, one),
+                                         _mm512_cmp_pd_mask(ey, one, _CMP_EQ_OQ),
+                                         _mm512_add_pd(_mm512_sub_pd(c, one), s), inv);
+        res->rl = _mm512_maskz_mul_pd(_mm512_cmp_pd_mask(swk, zero, _CMP_NEQ_UQ), swk, loss);
+        res->coef = _mm512_mul_pd(_mm512_mul_pd(sc, inv), wy);
+        res->lab = _mm512_mul_pd(sc, _mm512_sub_pd(
+            _mm512_mul_pd(zero, _mm512_sub_pd(_mm512_set1_pd(a->wsum), wy)),
+            _mm512_mul_pd(wy, omp)));
+        break;
+    }
+    }
+    return special & valid;
 }
+
+/* the label entries x[r][y_r] of nv rows (0 for an ignored row and past nv) */
+#define LOSSOPT_ROWS_DEFINE_LABEL_X(T, SFX, VT, LOADU)                               \
+    LOSSOPT_ROWS_INLINE VT lossopt_rows_label_x##SFX(                    \
+        const T *p, ptrdiff_t xs, int nv, const ptrdiff_t *y, ptrdiff_t ignore_index)\
+    {                                                                                \
+        T t[64 / sizeof(T)] = {0};                                                   \
+        for (int r = 0; r < nv; r++)                                                 \
+            t[r] = y[r] == ignore_index ? (T)0 : p[r * xs + y[r]];                   \
+        return LOADU(t);                                                             \
+    }
+LOSSOPT_ROWS_DEFINE_LABEL_X(double, 8, __m512d, _mm512_loadu_pd)
+LOSSOPT_ROWS_DEFINE_LABEL_X(float, 16, __m512, _mm512_loadu_ps)
 
 /* out[r][y_r] = lab lane r for the rows `store` (rows at p + r * os), after
  * the rows' vector stores; T float or double (is_float) */
@@ -311,65 +339,47 @@ typedef struct {
     double *m, *s, *c, *lz, *rl, *special, *loss;
 } lossopt_rows_arrays;
 
-/*
- * The kernels work in two passes over a block.  The group pass (8 or 16
- * rows at a time: columns, exponentials, sums, outputs) computes per group of
- * 8 rows (global rows i0 .., `valid` of them, block rows k ..), in float64,
- * from the maxima m, the sums s and c and (CE) the label entries of x (xy)
- * and e (ey) and the labels y (lossopt_rows_group8):
- *   the special rows (maximum not finite; CE: ignored label, sc = 0);
- *   coef: softmax 1 / (c + s), CE the gradient's factor alpha = sc A / (c + s),
- *   A = w_y, sc = grad_scale sw, and lab, the label entry's gradient;
- *   stored: m, s, c, special, and for the finishing pass (CE) A in lz and
- *   x_y - m in rl.
- * The finishing pass (lossopt_rows_finish_f64 / _f32) then takes the
- * block's rows 8 at a time from those arrays: lz = log(c + s), the lse
- * lz + m (LSE: special where it is not finite), the CE row loss rl and the
- * block's loss, log_softmax's outputs (x - m) - lz.  The logarithm's long
- * dependency chain is thus out of the group pass: its groups no longer wait
- * on it, and the finishing pass's groups are independent of each other.
- */
+/* what a kernel counts over its block: the special rows, and the regular
+ * rows' losses (CE), lane k holding the rows k mod 8 of the block */
 typedef struct {
-    __m512d coef, lab;
-} lossopt_rows_res8;
+    ptrdiff_t n_special;
+    __m512d loss;
+} lossopt_rows_tally;
 
-LOSSOPT_ROWS_INLINE __mmask8 lossopt_rows_group8(
-    const lossopt_rows_args *a, const int mode, ptrdiff_t i0, ptrdiff_t k, __mmask8 valid,
-    __m512d m, __m512d s, __m512d c, __m512d xy, __m512d ey, __m512i y,
-    const lossopt_rows_arrays *w, lossopt_rows_res8 *res)
+/* the per-row arrays of the block (rows k .. k + 7) and the CE row values;
+ * t: the special rows and the CE loss */
+LOSSOPT_ROWS_INLINE void lossopt_rows_keep8(
+    const lossopt_rows_args *a, ptrdiff_t i0, ptrdiff_t k, __mmask8 valid, __mmask8 sp,
+    __m512d m, __m512d s, __m512d c, const lossopt_rows_res8 *r,
+    const lossopt_rows_arrays *w, lossopt_rows_tally *t)
 {
-    const __m512d one = _mm512_set1_pd(1.0), zero = _mm512_setzero_pd();
-    __mmask8 special = lossopt_rows_nonfinite8(m);
-    res->coef = res->lab = zero;
-    if (mode == LOSSOPT_ROWS_SOFTMAX) {
-        res->coef = _mm512_div_pd(one, _mm512_add_pd(c, s));
-    } else if (mode == LOSSOPT_ROWS_CE) {
-        /* the engine's finalize_cross_entropy with eps = 0, keep = 1 */
-        __mmask8 ign = _mm512_cmpeq_epi64_mask(y, _mm512_set1_epi64(-1));   /* (labels8) */
-        __m512i yy = _mm512_mask_mov_epi64(y, ign, _mm512_setzero_si512());
-        __m512d wy = a->w ? _mm512_mask_i64gather_pd(one, valid & (__mmask8)~ign, yy, a->w, 8)
-                          : one;
-        __m512d swk = a->sw ? _mm512_maskz_loadu_pd(valid, a->sw + i0) : one;
-        __m512d sc = _mm512_mul_pd(_mm512_set1_pd(a->grad_scale), swk);
-        special |= ign | _mm512_cmp_pd_mask(sc, zero, _CMP_EQ_OQ);
-        __m512d inv = _mm512_div_pd(one, _mm512_add_pd(c, s));
-        /* 1 - p_y, from the other terms when e_y == 1 (exact when p_y rounds to 1) */
-        __m512d omp = _mm512_mask_mul_pd(_mm512_fnmadd_pd(ey, inv, one),
-                                         _mm512_cmp_pd_mask(ey, one, _CMP_EQ_OQ),
-                                         _mm512_add_pd(_mm512_sub_pd(c, one), s), inv);
-        res->coef = _mm512_mul_pd(_mm512_mul_pd(sc, inv), wy);
-        res->lab = _mm512_mul_pd(sc, _mm512_sub_pd(
-            _mm512_mul_pd(zero, _mm512_sub_pd(_mm512_set1_pd(a->wsum), wy)),
-            _mm512_mul_pd(wy, omp)));
-        _mm512_mask_storeu_pd(w->lz + k, valid, wy);
-        _mm512_mask_storeu_pd(w->rl + k, valid, _mm512_sub_pd(xy, m));
-    }
-    special &= valid;
     _mm512_mask_storeu_pd(w->m + k, valid, m);
     _mm512_mask_storeu_pd(w->s + k, valid, s);
     _mm512_mask_storeu_pd(w->c + k, valid, c);
-    _mm512_mask_storeu_pd(w->special + k, valid, _mm512_maskz_mov_pd(special, one));
-    return special;
+    _mm512_mask_storeu_pd(w->lz + k, valid, r->lz);
+    _mm512_mask_storeu_pd(w->special + k, valid, _mm512_maskz_mov_pd(sp, _mm512_set1_pd(1.0)));
+    t->n_special += __builtin_popcount(sp);
+    if (a->mode == LOSSOPT_ROWS_LSE) {
+        _mm512_mask_storeu_pd(a->row_value + i0, valid & (__mmask8)~sp, r->coef);
+    } else if (a->mode == LOSSOPT_ROWS_CE) {
+        _mm512_mask_storeu_pd(w->rl + k, valid, r->rl);
+        if (a->row_value)
+            _mm512_mask_storeu_pd(a->row_value + i0, valid & (__mmask8)~sp, r->rl);
+        t->loss = _mm512_mask_add_pd(t->loss, valid & (__mmask8)~sp, t->loss, r->rl);
+    }
+}
+
+/* the kernels' result: *loss, the block's loss from the lanes of t.loss
+ * added in lane order, and the number of special rows */
+LOSSOPT_TARGET_V4 static inline ptrdiff_t lossopt_rows_result(const lossopt_rows_tally *t,
+                                                             double *loss)
+{
+    double v[8], r = 0.0;
+    _mm512_storeu_pd(v, t->loss);
+    for (int l = 0; l < 8; l++)
+        r += v[l];
+    *loss = r;
+    return t->n_special;
 }
 
 /* 8 values of T at p as doubles / stored from doubles, lanes cm only */
@@ -379,12 +389,10 @@ LOSSOPT_ROWS_INLINE __mmask8 lossopt_rows_group8(
 #define LOSSOPT_ROWS_STORE8_F32(p, cm, v) _mm256_mask_storeu_ps(p, cm, _mm512_cvtpd_ps(v))
 
 /* Row outputs written row by row, in float64, for the rows `store` among 8
- * (row r: a + r * as, out + r * os): out = (mul_r a - m_r) - lz_r, lane r of
- * the vectors mul, m, lz broadcast (vpermpd: the per-row values are not
- * read back from memory, where a scalar load of a lane just stored by a
- * vector store would wait for the store); log_softmax from x (mul 1),
- * softmax and the CE gradient from the row-major exponentials of long rows
- * (m, lz 0: out = mul_r a exactly). */
+ * (row r: a + r * as, out + r * os): out = (mul_r a - m_r) - lz_r, a NULL
+ * array standing for ones (mul) or zeros (m, lz): log_softmax from x
+ * (mul NULL), softmax and the CE gradient from the row-major exponentials
+ * of long rows (m, lz NULL: out = mul_r a exactly). */
 #define LOSSOPT_ROWS_DEFINE_ROW_OUTPUTS(T, SFX, LOAD8, STORE8)                       \
     LOSSOPT_ROWS_INLINE void lossopt_rows_affine8_##SFX(const T *a, ptrdiff_t as,    \
         T *out, ptrdiff_t os, ptrdiff_t C, __mmask8 store, __m512d mul, __m512d m,   \
@@ -409,109 +417,33 @@ LOSSOPT_ROWS_INLINE __mmask8 lossopt_rows_group8(
 LOSSOPT_ROWS_DEFINE_ROW_OUTPUTS(double, f64, LOSSOPT_ROWS_LOAD8_F64, LOSSOPT_ROWS_STORE8_F64)
 LOSSOPT_ROWS_DEFINE_ROW_OUTPUTS(float, f32, LOSSOPT_ROWS_LOAD8_F32, LOSSOPT_ROWS_STORE8_F32)
 
-/* The finishing pass (see lossopt_rows_group8) over the block's nr rows (x,
- * out at the block's first row); returns the number of special rows, and
- * (CE) *w->loss, the regular rows' losses: rows k mod 8 summed in lane k in
- * row order, then the lanes in order (a fixed order for a given block). */
-#define LOSSOPT_ROWS_DEFINE_FINISH(T, SFX)                                           \
-    LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_finish_##SFX(                    \
-        const lossopt_rows_args *a, const int mode, const T *x, T *out, ptrdiff_t r0, \
-        ptrdiff_t nr, const lossopt_rows_arrays *w)                                  \
-    {                                                                                \
-        const __m512d one = _mm512_set1_pd(1.0), zero = _mm512_setzero_pd();         \
-        __m512d tally = zero;                                                        \
-        ptrdiff_t n_special = 0;                                                     \
-        for (ptrdiff_t k = 0; k < nr; k += 8) {                                      \
-            const __mmask8 valid = (__mmask8)lossopt_rows_first(lossopt_rows_count(nr - k, 8));\
-            const __m512d m = _mm512_maskz_loadu_pd(valid, w->m + k);                \
-            const __m512d s = _mm512_maskz_loadu_pd(valid, w->s + k);                \
-            const __m512d c = _mm512_maskz_loadu_pd(valid, w->c + k);                \
-            __mmask8 sp = _mm512_cmp_pd_mask(_mm512_maskz_loadu_pd(valid, w->special + k),\
-                                             zero, _CMP_NEQ_UQ) & valid;             \
-            __m512d lz = zero;                       /* (softmax: not used) */       \
-            if (mode != LOSSOPT_ROWS_SOFTMAX) {                                      \
-                if ((_mm512_cmp_pd_mask(c, one, _CMP_NEQ_UQ) & valid) == 0)          \
-                    lz = lossopt_rows_log1p8(s);     /* every row has one maximum */ \
-                else                                                                 \
-                    lz = _mm512_add_pd(lossopt_rows_log1p8(_mm512_div_pd(s, c)),     \
-                                       lossopt_rows_log1p8(_mm512_sub_pd(c, one)));  \
-            }                                                                        \
-            if (mode == LOSSOPT_ROWS_LSE) {                                          \
-                const __m512d lse = _mm512_add_pd(lz, m);                            \
-                sp |= lossopt_rows_nonfinite8(lse) & valid;                          \
-                _mm512_mask_storeu_pd(w->special + k, valid, _mm512_maskz_mov_pd(sp, one));\
-                _mm512_mask_storeu_pd(a->row_value + r0 + k, valid & (__mmask8)~sp, lse);\
-            } else if (mode == LOSSOPT_ROWS_CE) {                                    \
-                /* (the group pass left A = w_y in lz, x_y - m in rl) */              \
-                const __m512d wy = _mm512_maskz_loadu_pd(valid, w->lz + k);          \
-                const __m512d acc1 = _mm512_maskz_loadu_pd(valid, w->rl + k);        \
-                const __m512d swk = a->sw ? _mm512_maskz_loadu_pd(valid, a->sw + r0 + k) : one;\
-                const __m512d loss = _mm512_maskz_mul_pd(                            \
-                    _mm512_cmp_pd_mask(wy, zero, _CMP_NEQ_UQ), wy, _mm512_sub_pd(lz, acc1));\
-                const __m512d rl = _mm512_maskz_mul_pd(                              \
-                    _mm512_cmp_pd_mask(swk, zero, _CMP_NEQ_UQ), swk, loss);          \
-                _mm512_mask_storeu_pd(w->rl + k, valid, rl);                         \
-                if (a->row_value)                                                    \
-                    _mm512_mask_storeu_pd(a->row_value + r0 + k, valid & (__mmask8)~sp, rl);\
-                tally = _mm512_mask_add_pd(tally, valid & (__mmask8)~sp, tally, rl); \
-            } else if (mode == LOSSOPT_ROWS_LOG_SOFTMAX) {                           \
-                lossopt_rows_affine8_##SFX(x + k * a->xs, a->xs, out + k * a->os, a->os,\
-                                           a->n_cols, valid & (__mmask8)~sp, one, m, lz);\
-            }                                                                        \
-            _mm512_mask_storeu_pd(w->lz + k, valid, lz);                             \
-            n_special += __builtin_popcount(sp);                                     \
-        }                                                                            \
-        double v[8], r = 0.0;                                                        \
-        _mm512_storeu_pd(v, tally);                                                  \
-        for (int l = 0; l < 8; l++)                                                  \
-            r += v[l];                                                               \
-        *w->loss = r;                                                                \
-        return n_special;                                                            \
-    }
-LOSSOPT_ROWS_DEFINE_FINISH(double, f64)
-LOSSOPT_ROWS_DEFINE_FINISH(float, f32)
-
-/* (the kernel for one mode: called with `mode` a constant by
- * lossopt_rows_f64_avx512, and specialised for it by the compiler (constant
- * propagation clones), so that no loop tests it; not inlined, so that each
- * copy keeps its own small stack frame for its columns) */
-LOSSOPT_TARGET_V4 static __attribute__((noinline)) ptrdiff_t lossopt_rows_f64_mode(
+LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_f64_avx512(
     const lossopt_rows_args *a, const double *x, double *out, ptrdiff_t r0, ptrdiff_t nr,
-    const lossopt_rows_arrays *w, const int mode)
+    const lossopt_rows_arrays *w)
 {
     const ptrdiff_t C = a->n_cols, xs = a->xs, os = a->os;
+    const int mode = a->mode;
     const __m512d one = _mm512_set1_pd(1.0);
-    /* column j of a group's rows: the columns of the next group are
-     * gathered before the exponentials of this one (X_next), so that the
-     * exponentials' loads find their columns in the cache rather than
-     * waiting on the stores just made */
-    __m512d Xbuf[2][LOSSOPT_ROWS_MAX_C];
-    /* 1. the columns, and the rows' maxima (ignoring NaN: a row whose
-     * maximum is then not finite is checked for NaN by the engine) */
-    __m512d m_next = nr > 0 ? lossopt_rows_columns_f64(x, xs, lossopt_rows_count(nr, 8), C,
-                                                       Xbuf[0]) : _mm512_setzero_pd();
+    __m512d X[LOSSOPT_ROWS_MAX_C];        /* column j of the group's rows */
+    lossopt_rows_tally tally = {0, _mm512_setzero_pd()};
     for (ptrdiff_t g = 0; g < nr; g += 8) {
         const int nv = lossopt_rows_count(nr - g, 8);
         const __mmask8 valid = (__mmask8)lossopt_rows_first(nv);
         const double *xrows = x + g * xs;
-        __m512d *X = Xbuf[(g >> 3) & 1];
-        const __m512d m8 = m_next;
-        if (g + 8 < nr)
-            m_next = lossopt_rows_columns_f64(xrows + 8 * xs, xs, lossopt_rows_count(nr - g - 8, 8),
-                                              C, Xbuf[((g >> 3) + 1) & 1]);
+        /* 1. the columns, and the rows' maxima (ignoring NaN: a row whose
+         * maximum is then not finite is checked for NaN by the engine) */
+        const __m512d m8 = lossopt_rows_columns_f64(xrows, xs, nv, C, X);
         /* 2. exponentials (in place of the columns) and their sums */
         __m512d s8 = _mm512_setzero_pd(), c8 = _mm512_setzero_pd();
         __m512d xy = _mm512_setzero_pd(), ey = _mm512_setzero_pd();
         __m512i y = _mm512_setzero_si512();
-        if (mode == LOSSOPT_ROWS_CE)
-            y = lossopt_rows_labels8(a->labels + r0 + g, valid, a->ignore_index);
+        if (mode == LOSSOPT_ROWS_CE) {
+            y = _mm512_maskz_loadu_epi64(valid, a->labels + r0 + g);
+            xy = lossopt_rows_label_x8(xrows, xs, nv, a->labels + r0 + g, a->ignore_index);
+            ey = lossopt_exp_v8(_mm512_sub_pd(xy, m8));    /* = e at the label */
+        }
         for (ptrdiff_t j = 0; j < C; j++) {
             __m512d e = lossopt_exp_v8(_mm512_sub_pd(X[j], m8));
-            if (mode == LOSSOPT_ROWS_CE) {        /* the label entries x_y, e_y */
-                const __mmask8 at = _mm512_cmpeq_epi64_mask(y, _mm512_set1_epi64(j));
-                xy = _mm512_mask_mov_pd(xy, at, X[j]);
-                ey = _mm512_mask_mov_pd(ey, at, e);
-            }
             X[j] = e;
             __mmask8 is1 = _mm512_cmp_pd_mask(e, one, _CMP_EQ_OQ);
             c8 = _mm512_mask_add_pd(c8, is1, c8, one);
@@ -519,27 +451,28 @@ LOSSOPT_TARGET_V4 static __attribute__((noinline)) ptrdiff_t lossopt_rows_f64_mo
         }
         /* 3. the rows' coefficients */
         lossopt_rows_res8 res8;
-        __mmask8 sp = lossopt_rows_group8(a, mode, r0 + g, g, valid, m8, s8, c8, xy, ey, y, w,
-                                          &res8);
-        /* 4. the outputs of the regular rows (log_softmax: in the finishing pass) */
+        __mmask8 sp = lossopt_rows_coefs8(a, r0 + g, valid, m8, s8, c8, xy, ey, y, &res8);
+        lossopt_rows_keep8(a, r0 + g, g, valid, sp, m8, s8, c8, &res8, w, &tally);
+        /* 4. the outputs of the regular rows */
         const __mmask8 store = valid & (__mmask8)~sp;
         double *orows = out + g * os;
-        if (mode == LOSSOPT_ROWS_LSE || mode == LOSSOPT_ROWS_LOG_SOFTMAX ||
-                (mode == LOSSOPT_ROWS_CE && !a->want_grad) || !store)
+        if (mode == LOSSOPT_ROWS_LOG_SOFTMAX) {
+            lossopt_rows_affine8_f64(xrows, xs, orows, os, C, store, one, m8, res8.lz);
+            continue;
+        }
+        if (mode == LOSSOPT_ROWS_LSE || (mode == LOSSOPT_ROWS_CE && !a->want_grad) || !store)
             continue;
         for (ptrdiff_t j0 = 0; j0 < C; j0 += 8) {
             const int w = lossopt_rows_count(C - j0, 8);
             __m512d v[8];
-            for (int j = 0; j < 8; j++) {
+            for (int j = 0; j < 8; j++)
                 v[j] = j < w ? _mm512_mul_pd(res8.coef, X[j0 + j]) : _mm512_setzero_pd();
-                if (mode == LOSSOPT_ROWS_CE)      /* the label entry */
-                    v[j] = _mm512_mask_mov_pd(v[j], _mm512_cmpeq_epi64_mask(
-                        y, _mm512_set1_epi64(j0 + j)), res8.lab);
-            }
             lossopt_rows_store_cols8(v, w, store, orows, os, j0);
         }
+        if (mode == LOSSOPT_ROWS_CE)
+            lossopt_rows_put_labels(res8.lab, store, a->labels + r0 + g, 0, orows, os);
     }
-    return lossopt_rows_finish_f64(a, mode, x, out, r0, nr, w);
+    return lossopt_rows_result(&tally, w->loss);
 }
 
 /* the lower / upper 8 floats of v as doubles */
@@ -571,18 +504,16 @@ LOSSOPT_ROWS_INLINE __m512 lossopt_rows_expf_diff(__m512 xv, __m512 m, __m512 ne
     return lossopt_expf_v16(th, _mm512_maskz_mov_ps(inr, tl));
 }
 
-/* (the kernel for one mode: called with `mode` a constant by
- * lossopt_rows_f32_avx512, and specialised for it by the compiler (constant
- * propagation clones), so that no loop tests it; not inlined, so that each
- * copy keeps its own small stack frame for its columns) */
-LOSSOPT_TARGET_V4 static __attribute__((noinline)) ptrdiff_t lossopt_rows_f32_mode(
+LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_f32_avx512(
     const lossopt_rows_args *a, const float *x, float *out, ptrdiff_t r0, ptrdiff_t nr,
-    const lossopt_rows_arrays *w, const int mode)
+    const lossopt_rows_arrays *w)
 {
     const ptrdiff_t C = a->n_cols, xs = a->xs, os = a->os;
+    const int mode = a->mode;
     const __m512 onef = _mm512_set1_ps(1.0f);
     const __m512d one = _mm512_set1_pd(1.0);
     __m512 X[LOSSOPT_ROWS_MAX_C];
+    lossopt_rows_tally tally = {0, _mm512_setzero_pd()};
     for (ptrdiff_t g = 0; g < nr; g += 16) {
         const int nv = lossopt_rows_count(nr - g, 16);
         const __mmask16 valid = (__mmask16)lossopt_rows_first(nv);
@@ -591,23 +522,18 @@ LOSSOPT_TARGET_V4 static __attribute__((noinline)) ptrdiff_t lossopt_rows_f32_mo
         /* exp(th + tl), th + tl = x - m exactly (the engine's two-sum) */
         __m512d s_lo = _mm512_setzero_pd(), s_hi = s_lo, c_lo = s_lo, c_hi = s_lo;
         __m512 xy = _mm512_setzero_ps(), ey = xy;
-        __m512i y_lo = _mm512_setzero_si512(), y_hi = y_lo, y16 = y_lo;
+        __m512i y_lo = _mm512_setzero_si512(), y_hi = y_lo;
         if (mode == LOSSOPT_ROWS_CE) {
-            y_lo = lossopt_rows_labels8(a->labels + r0 + g, (__mmask8)valid, a->ignore_index);
-            y_hi = lossopt_rows_labels8(a->labels + r0 + g + 8, (__mmask8)(valid >> 8),
-                                        a->ignore_index);
-            /* as 16 int32 (labels < 64, or -1) */
-            y16 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi64_epi32(y_lo)),
-                                     _mm512_cvtepi64_epi32(y_hi), 1);
+            y_lo = _mm512_maskz_loadu_epi64((__mmask8)valid, a->labels + r0 + g);
+            y_hi = _mm512_maskz_loadu_epi64((__mmask8)(valid >> 8), a->labels + r0 + g + 8);
         }
         const __m512 negm = _mm512_sub_ps(_mm512_setzero_ps(), m16);
+        if (mode == LOSSOPT_ROWS_CE) {
+            xy = lossopt_rows_label_x16(xrows, xs, nv, a->labels + r0 + g, a->ignore_index);
+            ey = lossopt_rows_expf_diff(xy, m16, negm);       /* = e at the label */
+        }
         for (ptrdiff_t j = 0; j < C; j++) {
             __m512 e = lossopt_rows_expf_diff(X[j], m16, negm);
-            if (mode == LOSSOPT_ROWS_CE) {        /* the label entries x_y, e_y */
-                const __mmask16 at = _mm512_cmpeq_epi32_mask(y16, _mm512_set1_epi32((int)j));
-                xy = _mm512_mask_mov_ps(xy, at, X[j]);
-                ey = _mm512_mask_mov_ps(ey, at, e);
-            }
             X[j] = e;
             __mmask16 is1 = _mm512_cmp_ps_mask(e, onef, _CMP_EQ_OQ);
             __mmask8 is1_lo = (__mmask8)is1, is1_hi = (__mmask8)(is1 >> 8);
@@ -619,21 +545,30 @@ LOSSOPT_TARGET_V4 static __attribute__((noinline)) ptrdiff_t lossopt_rows_f32_mo
         lossopt_rows_res8 rlo, rhi;
         __m512d m_lo = lossopt_rows_lo8(m16), m_hi = lossopt_rows_hi8(m16);
         __mmask8 v_lo = (__mmask8)valid, v_hi = (__mmask8)(valid >> 8);
-        __mmask8 sp_lo = lossopt_rows_group8(a, mode, r0 + g, g, v_lo, m_lo, s_lo, c_lo,
+        __mmask8 sp_lo = lossopt_rows_coefs8(a, r0 + g, v_lo, m_lo, s_lo, c_lo,
                                              lossopt_rows_lo8(xy), lossopt_rows_lo8(ey),
-                                             y_lo, w, &rlo);
+                                             y_lo, &rlo);
         __mmask8 sp_hi = 0;
         if (v_hi)
-            sp_hi = lossopt_rows_group8(a, mode, r0 + g + 8, g + 8, v_hi, m_hi, s_hi, c_hi,
-                                        lossopt_rows_hi8(xy), lossopt_rows_hi8(ey), y_hi, w,
+            sp_hi = lossopt_rows_coefs8(a, r0 + g + 8, v_hi, m_hi, s_hi, c_hi,
+                                        lossopt_rows_hi8(xy), lossopt_rows_hi8(ey), y_hi,
                                         &rhi);
+        lossopt_rows_keep8(a, r0 + g, g, v_lo, sp_lo, m_lo, s_lo, c_lo, &rlo, w, &tally);
+        if (v_hi)
+            lossopt_rows_keep8(a, r0 + g + 8, g + 8, v_hi, sp_hi, m_hi, s_hi, c_hi, &rhi, w,
+                               &tally);
         const __mmask16 store16 = valid & (__mmask16)~(sp_lo | ((unsigned)sp_hi << 8));
-        if (mode == LOSSOPT_ROWS_LSE || mode == LOSSOPT_ROWS_LOG_SOFTMAX ||
-                (mode == LOSSOPT_ROWS_CE && !a->want_grad) || !store16)
+        if (mode == LOSSOPT_ROWS_LOG_SOFTMAX) {
+            lossopt_rows_affine8_f32(xrows, xs, out + g * os, os, C, (__mmask8)store16, one,
+                                     m_lo, rlo.lz);
+            if (v_hi)
+                lossopt_rows_affine8_f32(xrows + 8 * xs, xs, out + (g + 8) * os, os, C,
+                                         (__mmask8)(store16 >> 8), one, m_hi, rhi.lz);
+            continue;
+        }
+        if (mode == LOSSOPT_ROWS_LSE || (mode == LOSSOPT_ROWS_CE && !a->want_grad) || !store16)
             continue;
         float *orows = out + g * os;
-        const __m512 lab16 = mode == LOSSOPT_ROWS_CE
-            ? lossopt_rows_join16(rlo.lab, v_hi ? rhi.lab : one) : onef;
         for (ptrdiff_t j0 = 0; j0 < C; j0 += 16) {
             const int w = lossopt_rows_count(C - j0, 16);
             const __mmask16 cm = (__mmask16)lossopt_rows_first(w);
@@ -646,39 +581,21 @@ LOSSOPT_TARGET_V4 static __attribute__((noinline)) ptrdiff_t lossopt_rows_f32_mo
                 __m512d glo = _mm512_mul_pd(rlo.coef, lossopt_rows_lo8(X[j0 + j]));
                 __m512d ghi = _mm512_mul_pd(v_hi ? rhi.coef : one, lossopt_rows_hi8(X[j0 + j]));
                 v[j] = lossopt_rows_join16(glo, ghi);
-                if (mode == LOSSOPT_ROWS_CE)      /* the label entry */
-                    v[j] = _mm512_mask_mov_ps(v[j], _mm512_cmpeq_epi32_mask(
-                        y16, _mm512_set1_epi32((int)(j0 + j))), lab16);
             }
             lossopt_rows_t16(v);
             for (int r = 0; r < 16; r++)
                 if (store16 >> r & 1)
                     _mm512_mask_storeu_ps(orows + r * os + j0, cm, v[r]);
         }
+        if (mode == LOSSOPT_ROWS_CE) {
+            lossopt_rows_put_labels(rlo.lab, (__mmask8)store16, a->labels + r0 + g, 1, orows, os);
+            if (v_hi)
+                lossopt_rows_put_labels(rhi.lab, (__mmask8)(store16 >> 8), a->labels + r0 + g + 8,
+                                        1, orows + 8 * os, os);
+        }
     }
-    return lossopt_rows_finish_f32(a, mode, x, out, r0, nr, w);
+    return lossopt_rows_result(&tally, w->loss);
 }
-
-/* the short-row kernels, lossopt_rows_f64_avx512 and _f32: one copy per mode */
-#define LOSSOPT_ROWS_DEFINE_SHORT(T, SFX)                                            \
-    LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_##SFX##_avx512(                  \
-        const lossopt_rows_args *a, const T *x, T *out, ptrdiff_t r0, ptrdiff_t nr,  \
-        const lossopt_rows_arrays *w)                                                \
-    {                                                                                \
-        switch (a->mode) {                                                           \
-        case LOSSOPT_ROWS_LSE:                                                       \
-            return lossopt_rows_##SFX##_mode(a, x, out, r0, nr, w, LOSSOPT_ROWS_LSE);\
-        case LOSSOPT_ROWS_SOFTMAX:                                                   \
-            return lossopt_rows_##SFX##_mode(a, x, out, r0, nr, w, LOSSOPT_ROWS_SOFTMAX);\
-        case LOSSOPT_ROWS_LOG_SOFTMAX:                                               \
-            return lossopt_rows_##SFX##_mode(a, x, out, r0, nr, w,                   \
-                                             LOSSOPT_ROWS_LOG_SOFTMAX);              \
-        default:                                                                     \
-            return lossopt_rows_##SFX##_mode(a, x, out, r0, nr, w, LOSSOPT_ROWS_CE); \
-        }                                                                            \
-    }
-LOSSOPT_ROWS_DEFINE_SHORT(double, f64)
-LOSSOPT_ROWS_DEFINE_SHORT(float, f32)
 
 /*
  * Long rows (LOSSOPT_FUSED_ROW_MIN classes or more, a block's rows fitting
@@ -686,7 +603,7 @@ LOSSOPT_ROWS_DEFINE_SHORT(float, f32)
  * transposes: per row the maximum (vector lanes, then across them), the
  * exponentials into e (row-major) with their sums s and c in vector lanes
  * (then added across them, a fixed order), then per 8 rows the
- * coefficients as for short rows (lossopt_rows_group8), and the outputs row
+ * coefficients as for short rows (lossopt_rows_coefs8), and the outputs row
  * by row: e times the row's coefficient, or (x - m) - lz.
  */
 /* the maximum of the row's C entries (NaN ignored, as the short rows') */
@@ -763,6 +680,7 @@ LOSSOPT_ROWS_INLINE void lossopt_rows_row_exp_f32(const float *xr, ptrdiff_t C, 
         const int mode = a->mode;                                                    \
         double xy[LOSSOPT_BLOCK_ELEMS / LOSSOPT_FUSED_ROW_MIN + 8];                   \
         double ey[LOSSOPT_BLOCK_ELEMS / LOSSOPT_FUSED_ROW_MIN + 8];                   \
+        lossopt_rows_tally tally = {0, _mm512_setzero_pd()};                         \
         for (ptrdiff_t k = 0; k < nr; k++) {                                         \
             const T *xr = x + k * xs;                                                \
             const double m = (double)lossopt_rows_row_max_##SFX(xr, C);              \
@@ -784,16 +702,22 @@ LOSSOPT_ROWS_INLINE void lossopt_rows_row_exp_f32(const float *xr, ptrdiff_t C, 
             const __m512d s8 = _mm512_maskz_loadu_pd(valid, w->s + g);                \
             const __m512d c8 = _mm512_maskz_loadu_pd(valid, w->c + g);                \
             if (mode == LOSSOPT_ROWS_CE) {                                           \
-                y = lossopt_rows_labels8(a->labels + r0 + g, valid, a->ignore_index); \
+                y = _mm512_maskz_loadu_epi64(valid, a->labels + r0 + g);             \
                 xy8 = _mm512_maskz_loadu_pd(valid, xy + g);                          \
                 ey8 = _mm512_maskz_loadu_pd(valid, ey + g);                          \
             }                                                                        \
-            __mmask8 sp = lossopt_rows_group8(a, mode, r0 + g, g, valid, m8, s8, c8, xy8, ey8,\
-                                              y, w, &res8);                          \
+            __mmask8 sp = lossopt_rows_coefs8(a, r0 + g, valid, m8, s8, c8, xy8, ey8, y,\
+                                              &res8);                                \
+            lossopt_rows_keep8(a, r0 + g, g, valid, sp, m8, s8, c8, &res8, w, &tally); \
             const __mmask8 store = valid & (__mmask8)~sp;                            \
-            if (!store || mode == LOSSOPT_ROWS_LSE || mode == LOSSOPT_ROWS_LOG_SOFTMAX ||\
+            if (!store || mode == LOSSOPT_ROWS_LSE ||                                \
                     (mode == LOSSOPT_ROWS_CE && !a->want_grad))                      \
                 continue;                                                            \
+            if (mode == LOSSOPT_ROWS_LOG_SOFTMAX) {                                  \
+                lossopt_rows_affine8_##SFX(x + g * xs, xs, out + g * os, os, C, store,  \
+                                           _mm512_set1_pd(1.0), m8, res8.lz);        \
+                continue;                                                            \
+            }                                                                        \
             lossopt_rows_affine8_##SFX(e + g * C, C, out + g * os, os, C, store,     \
                                        res8.coef, _mm512_setzero_pd(),               \
                                        _mm512_setzero_pd());                         \
@@ -801,7 +725,7 @@ LOSSOPT_ROWS_INLINE void lossopt_rows_row_exp_f32(const float *xr, ptrdiff_t C, 
                 lossopt_rows_put_labels(res8.lab, store, a->labels + r0 + g,         \
                                         sizeof(T) == sizeof(float), out + g * os, os);\
         }                                                                            \
-        return lossopt_rows_finish_##SFX(a, mode, x, out, r0, nr, w);                \
+        return lossopt_rows_result(&tally, w->loss);                                    \
     }
 LOSSOPT_ROWS_DEFINE_LONG(double, f64)
 LOSSOPT_ROWS_DEFINE_LONG(float, f32)
