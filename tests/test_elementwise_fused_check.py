@@ -2,13 +2,17 @@
 kernel checks the targets (variances, for the Gaussian NLL) of each span of
 a block before it computes the span, and stops the block at the first span
 holding a bad one (that span and the rest of the block are left unwritten);
-Python raises the same ValueError afterwards.  Covered here: the error and
-its message for a bad value in the first, a middle (in a later span) and the
-last (partial) block, on one and two threads, with and without out= and with
-out=pred (checked before anything is written: pred stays as it was); the
-inputs never modified; which parts the kernel writes and the count it
-returns; and the results of the checking pass equal to the unchecked one and
-to NumPy float64 references."""
+Python raises the same ValueError afterwards.  The fused check runs where
+nothing the caller sees is written (loss only, or a gradient into a fresh
+array); with a caller's out= the targets are checked in one vectorised pass
+before anything is written (DESIGN.md section 6: an error is raised before
+any output is written, and inputs are never modified).  Covered here: the
+error and its message for a bad value in the first, a middle (in a later
+span) and the last (partial) block, on one and two threads, with and without
+out= and with out=pred or a view of an input; out= and the inputs unchanged;
+which parts the kernel writes and the count it returns; and the results of
+the checking pass equal to the unchecked one and to NumPy float64
+references."""
 
 import numpy as np
 import pytest
@@ -64,8 +68,9 @@ def test_bad_target_raises_inputs_unmodified(rng, name, dtype, where, threads):
             np.testing.assert_array_equal(pred, pred0)
             np.testing.assert_array_equal(target, target0)
             if out is not None:
-                # the bad value's span and the rest of its block are never written
-                assert (out[_unwritten(POSITIONS[where])] == 7.0).all()
+                # a caller's out= is checked for before anything is written
+                # (DESIGN.md section 6): not a value of it changes
+                assert (out == 7.0).all()
         # out=pred: checked before anything is written
         with pytest.raises(ValueError, match=message):
             loss.loss_and_gradient(pred, target, out=pred)
@@ -174,3 +179,51 @@ def test_out_equals_allocated_and_reference(rng, dtype):
     ref = np.maximum(0.0, 1.0 - y * pred.astype(np.float64)).mean()
     np.testing.assert_allclose(v2, ref, rtol=1e-12)
     np.testing.assert_array_equal(g2, (_np_hinge_grad(pred, target) / N).astype(dtype))
+
+
+@pytest.mark.parametrize("case", ["float32_sample_weight", "pred_view", "target_view",
+                                  "gaussian_var_view", "gaussian_pred_view"])
+def test_bad_target_never_modifies_an_input_out_is_a_view_of(rng, case):
+    """out= an array that one of the caller's inputs is a view of, or is
+    itself, where the input is copied by the conversion (a reversed view, a
+    float32 sample_weight): the domain is checked before anything is written,
+    so the input is unchanged when the ValueError comes (the fused check
+    alone would have written part of the gradient over it)."""
+    n = 3 * BLOCK + 7
+    if case == "float32_sample_weight":
+        pred = rng.normal(size=n).astype(np.float32)
+        target = (rng.random(n) * 3).astype(np.float32)
+        target[2 * BLOCK + 100] = -1.0
+        sw = np.ones(n, np.float32)
+        before = sw.copy()
+        with pytest.raises(ValueError, match="target must be non-negative"):
+            lossopt.PoissonNLL().loss_and_gradient(pred, target, sample_weight=sw, out=sw)
+        np.testing.assert_array_equal(sw, before)
+        return
+    buf = rng.normal(size=n)
+    before = buf.copy()
+    if case == "pred_view":
+        target = _labels(rng, n)
+        target[2 * BLOCK + 100] = 0.5
+        with pytest.raises(ValueError, match="binary labels"):
+            lossopt.Hinge().loss_and_gradient(buf[::-1], target, out=buf)
+    elif case == "target_view":
+        buf[:] = _labels(rng, n)
+        buf[2 * BLOCK + 100] = 0.5
+        before = buf.copy()
+        with pytest.raises(ValueError, match="binary labels"):
+            lossopt.Hinge().loss_and_gradient(rng.normal(size=n), buf[::-1], out=buf)
+    elif case == "gaussian_var_view":
+        buf[:] = rng.uniform(0.5, 2.0, n)
+        buf[2 * BLOCK + 100] = -1.0
+        before = buf.copy()
+        with pytest.raises(ValueError, match="var"):
+            lossopt.GaussianNLL().loss_and_gradient(rng.normal(size=n), rng.normal(size=n),
+                                                    buf[::-1], out=(buf, None))
+    else:
+        var = rng.uniform(0.5, 2.0, n)
+        var[2 * BLOCK + 100] = -1.0
+        with pytest.raises(ValueError, match="var"):
+            lossopt.GaussianNLL().loss_and_gradient(buf[::-1], rng.normal(size=n), var,
+                                                    out=(None, buf))
+    np.testing.assert_array_equal(buf, before)

@@ -115,10 +115,6 @@ class Loss:
             As for calling the loss.
         out : ndarray of `pred`'s shape and float dtype, optional
             Written with the gradient and returned; may be `pred` itself.
-            The element-wise losses check their targets' domain within
-            their one pass over the data: on a target outside it they raise
-            ValueError, and `out` may then hold part of a gradient (never
-            when `out` is `pred`: the inputs are never modified).
 
         Returns
         -------

@@ -88,19 +88,15 @@ class ElementwiseLoss(Loss):
         options = self._kernel_options(pred.shape)
         n = p2.shape[0]
         denominator = float(n) if sw is None else float(np.sum(sw))
-        grad = gradient_target(out, pred.shape, p2, (t2, sw)) if want_grad else None
-        # The domain is checked in the kernel's own pass (block by block, each
-        # block's targets before the block is computed; this raises
-        # afterwards), so a gradient written into the caller's out= may have
-        # been written in part when a target is bad.  But the inputs are never
-        # modified: a gradient written over pred itself (out=pred) is not
-        # started with bad targets: then one vectorised pass checks them
-        # before anything is written, and the kernel skips its check
-        # (check_domain=False).
-        checked = (self._check_target is not None and grad is not None and
-                   overlaps(grad, p2))
+        # The domain is checked in the kernel's own pass (it counts the targets
+        # outside, and this raises afterwards), but a gradient written into
+        # the caller's out= must not be started with bad targets: then one
+        # vectorised pass checks them before anything is written, and the
+        # kernel skips its check (check_domain=False).
+        checked = out is not None and self._check_target is not None
         if checked and _regression.count_outside(self._target_domain, t2):
             self._check_target(t2)
+        grad = gradient_target(out, pred.shape, p2, (t2, sw)) if want_grad else None
         row_loss = np.empty(n) if reduction == "none" else None
         total, n_bad = type(self)._kernel_fn(p2, t2, grad, sw,
                                              grad_scale(reduction, denominator), row_loss,

@@ -459,11 +459,7 @@ class GaussianNLL(Loss):
             As for calling the loss.
         out : pair (out_pred, out_var), optional
             Arrays of `pred`'s and `var`'s shapes to write the two
-            gradients into; either may be None.  The variances are checked
-            within the one pass over the data: on a negative one ValueError
-            is raised, and these arrays may then hold part of a gradient
-            (never when one of them is `pred`: the inputs are never
-            modified).
+            gradients into; either may be None.
 
         Returns
         -------
@@ -532,6 +528,10 @@ class GaussianNLL(Loss):
         out_pred, out_var = out
         if overlaps(out_pred, out_var):
             raise ValueError("out_pred and out_var overlap; pass two separate arrays")
+        if (out_pred is not None or out_var is not None) and var.size == pred.size:
+            if _regression.count_outside(_regression.NONNEGATIVE, v2):
+                check_nonnegative_array(v2, "var")           # before anything is written
+            checked = True
         n = p2.shape[0]
         denominator = float(n) if sw is None else float(np.sum(sw))
         grad = grad_var = None
@@ -544,16 +544,6 @@ class GaussianNLL(Loss):
                 if out_var is not None:
                     check_out(out_var, var.shape, p2.dtype, "out_var")
                 grad_var = np.empty(p2.shape, dtype=p2.dtype)
-        # The kernel checks the variances block by block in its one pass (a
-        # gradient in the caller's out may then be written in part when one
-        # is negative); a gradient written over an input (out_pred or out_var
-        # is pred itself) is not started with bad variances: they are checked
-        # here first, and the kernel skips its check.
-        if not checked and any(g is not None and (overlaps(g, p2) or overlaps(g, v2))
-                               for g in (grad, grad_var)):
-            if _regression.count_outside(_regression.NONNEGATIVE, v2):
-                check_nonnegative_array(v2, "var")           # before anything is written
-            checked = True
         row_loss = np.empty(n) if reduction == "none" else None
         total, n_bad = _regression.gaussian_nll(
             p2, t2, v2, grad, grad_var, sw, grad_scale(reduction, denominator), row_loss,
