@@ -498,17 +498,18 @@ def test_unweighted_weston_watkins_short_rows(rng, c, dtype):
     row's NaN found from its lanes) against the scalar reference, NaN and
     infinities included; loss-only and in-place calls give the same bits,
     and so do 1 and 2 threads."""
-    n = 5003                                          # several blocks, 2 threads
+    n = max(5003, 32768 // c + 17)    # several blocks; N C above the 2-thread threshold
     x = (rng.normal(size=(n, c)) * 2).astype(dtype)
     y = rng.integers(0, c, size=n)
     specials = [np.nan, np.inf, -np.inf]
     for i in rng.choice(n, 60, replace=False):
         x[i, rng.integers(0, c)] = specials[rng.integers(0, 3)]
+    with np.errstate(invalid="ignore", over="ignore"):
+        ref, ref_grad_sum = scalar_reference(x, y, 1.0, "weston_watkins", 1,
+                                             np.full(n, 1.0 / c), 1.0)
     for reduction, scale in (("mean", 1.0 / n), ("sum", 1.0)):
         loss = lossopt.MulticlassHinge(reduction=reduction)
-        with np.errstate(invalid="ignore", over="ignore"):
-            ref, ref_grad = scalar_reference(x, y, 1.0, "weston_watkins", 1,
-                                             np.full(n, 1.0 / c), scale)
+        ref_grad = ref_grad_sum * scale
         results = []
         for threads in (1, 2):
             with lossopt.threads(threads), np.errstate(invalid="ignore", over="ignore"):

@@ -156,7 +156,7 @@ def test_large_logits_against_mpmath(rng, c, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("c", [1, 9, 17])
+@pytest.mark.parametrize("c", [1, 9, 17, 100, 1000])
 def test_logsumexp_b_bit_identical_on_1_and_2_threads(rng, c, dtype):
     """(the cross-entropy and KL: tests/test_probs_blocks.py,
     test_probs_threads_bit_identical, which covers these C too)"""
