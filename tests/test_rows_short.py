@@ -2,7 +2,7 @@
 log_softmax and the label cross-entropy without `where`, b or label
 smoothing, on the x86-64-v4 path: rows of fewer than 64 classes in one pass,
 8 (float64) or 16 (float32) rows at a time, longer rows that fit the
-engine's block buffer (2048 values; float64: up to 256 classes) row by row;
+engine's block buffer (2048 values) row by row;
 by the engine elsewhere (tests/test_isa_paths.py runs this file on every
 path).
 
@@ -162,8 +162,9 @@ def test_the_kernels_run_on_the_v4_path():
     from lossopt._kernels import _runtime
     v4 = _runtime.simd_path().startswith("x86-64-v4")
     expect = {(10, False): "short", (63, True): "short", (64, False): "long",
-              (256, False): "long", (257, False): None, (2048, True): "long",
-              (2049, True): None}
+              (256, False): "long", (257, False): "long", (1000, False): "long",
+              (2048, True): "long", (2048, False): "long", (2049, True): None,
+              (2049, False): None}
     for (c, is_float), kernel in expect.items():
         assert _softmax.rows_kernel(c, is_float) == (kernel if v4 else None), (c, is_float)
     # a long row only while the block fits the 2048-value buffer
