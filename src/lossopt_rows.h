@@ -725,12 +725,11 @@ LOSSOPT_ROWS_INLINE void lossopt_rows_row_exp_f32(const float *xr, ptrdiff_t C, 
 /* the long-row kernels, lossopt_rows_long_f64 and _f32 (e: the block's
  * exponentials, nr * C values of T) */
 #define LOSSOPT_ROWS_DEFINE_LONG(T, SFX)                                             \
-    LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_long_##SFX(                      \
+    LOSSOPT_ROWS_INLINE ptrdiff_t lossopt_rows_long_body_##SFX(                      \
         const lossopt_rows_args *a, const T *x, T *out, ptrdiff_t r0, ptrdiff_t nr,  \
-        T *e, const lossopt_rows_arrays *w)                                          \
+        T *e, const lossopt_rows_arrays *w, const int mode)                          \
     {                                                                                \
         const ptrdiff_t C = a->n_cols, xs = a->xs, os = a->os;                       \
-        const int mode = a->mode;                                                    \
         double xy[LOSSOPT_BLOCK_ELEMS / LOSSOPT_FUSED_ROW_MIN + 8];                   \
         double ey[LOSSOPT_BLOCK_ELEMS / LOSSOPT_FUSED_ROW_MIN + 8];                   \
         lossopt_rows_tally tally = {0, _mm512_setzero_pd()};                         \
@@ -739,13 +738,16 @@ LOSSOPT_ROWS_INLINE void lossopt_rows_row_exp_f32(const float *xr, ptrdiff_t C, 
         for (ptrdiff_t k = 0; k < nr; k++) {                                         \
             const T *xr = x + k * xs;                                                \
             const double m = w->m[k];                                                \
+            const uintptr_t px = lossopt_rows_ahead(xr, nr * xs, sizeof(T));         \
+            const uintptr_t po = lossopt_rows_ahead(out, (nr + k) * os, sizeof(T));  \
+            /* the exponentials kept only where an output is made of them */        \
             if (mode == LOSSOPT_ROWS_LSE)                                            \
-                lossopt_rows_row_exp_##SFX(xr, C, m, NULL, &w->s[k], &w->c[k],       \
-                                           lossopt_rows_ahead(xr, nr * xs, sizeof(T)), 0);\
+                lossopt_rows_row_exp_##SFX(xr, C, m, NULL, &w->s[k], &w->c[k], px, 0); \
+            else if (mode == LOSSOPT_ROWS_LOG_SOFTMAX)                               \
+                lossopt_rows_row_exp_##SFX(xr, C, m, NULL, &w->s[k], &w->c[k], px, po);\
             else                                                                     \
                 lossopt_rows_row_exp_##SFX(xr, C, m, e + k * C, &w->s[k], &w->c[k],  \
-                                           lossopt_rows_ahead(xr, nr * xs, sizeof(T)),   \
-                                           lossopt_rows_ahead(out, (nr + k) * os, sizeof(T)));\
+                                           px, po);                                  \
             if (mode == LOSSOPT_ROWS_CE) {                                           \
                 const ptrdiff_t y = a->labels[r0 + k];                               \
                 const ptrdiff_t yy = y == a->ignore_index ? 0 : y;                   \
@@ -786,6 +788,24 @@ LOSSOPT_ROWS_INLINE void lossopt_rows_row_exp_f32(const float *xr, ptrdiff_t C, 
                                         sizeof(T) == sizeof(float), out + g * os, os);\
         }                                                                            \
         return lossopt_rows_result(&tally, w->loss);                                    \
+    }                                                                                \
+    /* one copy of the body per mode, each compiled with its mode a constant */     \
+    LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_long_##SFX(                      \
+        const lossopt_rows_args *a, const T *x, T *out, ptrdiff_t r0, ptrdiff_t nr,  \
+        T *e, const lossopt_rows_arrays *w)                                          \
+    {                                                                                \
+        switch (a->mode) {                                                           \
+        case LOSSOPT_ROWS_LSE:                                                       \
+            return lossopt_rows_long_body_##SFX(a, x, out, r0, nr, e, w, LOSSOPT_ROWS_LSE);\
+        case LOSSOPT_ROWS_SOFTMAX:                                                   \
+            return lossopt_rows_long_body_##SFX(a, x, out, r0, nr, e, w,             \
+                                                LOSSOPT_ROWS_SOFTMAX);               \
+        case LOSSOPT_ROWS_LOG_SOFTMAX:                                               \
+            return lossopt_rows_long_body_##SFX(a, x, out, r0, nr, e, w,             \
+                                                LOSSOPT_ROWS_LOG_SOFTMAX);           \
+        default:                                                                     \
+            return lossopt_rows_long_body_##SFX(a, x, out, r0, nr, e, w, LOSSOPT_ROWS_CE);\
+        }                                                                            \
     }
 LOSSOPT_ROWS_DEFINE_LONG(double, f64)
 LOSSOPT_ROWS_DEFINE_LONG(float, f32)
