@@ -645,7 +645,9 @@ static inline uintptr_t lossopt_rows_ahead(const void *p, ptrdiff_t n, size_t sz
 }
 
 /* e = exp(x - m) of one row into er (NULL: not kept), and its sums s (of
- * the e != 1) and c (the number of e == 1), float64.  Each line of the row
+ * the e != 1) and c (the number of e == 1, counted as an integer: popcount
+ * of the compare masks, off the vector units; the same value as adding
+ * ones), float64.  Each line of the row
  * asks for the same line of the next block's x (px) and, where the kernel
  * writes outputs, of its output (po, else NULL) to be brought into L2
  * (prefetches never fault, past the array's end included): the block's
@@ -654,7 +656,7 @@ static inline uintptr_t lossopt_rows_ahead(const void *p, ptrdiff_t n, size_t sz
  * streamed, 100 classes: softmax -16 %, CE -20 %). */
 LOSSOPT_ROWS_INLINE void lossopt_rows_exp_step_f64(const double *xr, ptrdiff_t j, __mmask8 cm,
                                                    __m512d mb, double *er, uintptr_t px,
-                                                   uintptr_t po, __m512d *s8, __m512d *c8)
+                                                   uintptr_t po, __m512d *s8, ptrdiff_t *n1)
 {
     const __m512d one = _mm512_set1_pd(1.0);
     _mm_prefetch((const char *)(px + (uintptr_t)j * sizeof *xr), _MM_HINT_T1);
@@ -664,7 +666,7 @@ LOSSOPT_ROWS_INLINE void lossopt_rows_exp_step_f64(const double *xr, ptrdiff_t j
     if (er)
         _mm512_mask_storeu_pd(er + j, cm, e);
     __mmask8 is1 = _mm512_cmp_pd_mask(e, one, _CMP_EQ_OQ);
-    *c8 = _mm512_mask_add_pd(*c8, is1 & cm, *c8, one);
+    *n1 += __builtin_popcount((unsigned)(is1 & cm));
     *s8 = _mm512_mask_add_pd(*s8, (__mmask8)~is1 & cm, *s8, e);
 }
 
@@ -673,23 +675,23 @@ LOSSOPT_ROWS_INLINE void lossopt_rows_row_exp_f64(const double *xr, ptrdiff_t C,
                                                   uintptr_t px, uintptr_t po)
 {
     const __m512d mb = _mm512_set1_pd(m);
-    __m512d s8 = _mm512_setzero_pd(), c8 = s8;
+    __m512d s8 = _mm512_setzero_pd();
+    ptrdiff_t n1 = 0;
     ptrdiff_t j = 0;
     for (; j + 8 <= C; j += 8)          /* full vectors: no mask to compute */
-        lossopt_rows_exp_step_f64(xr, j, (__mmask8)0xFF, mb, er, px, po, &s8, &c8);
+        lossopt_rows_exp_step_f64(xr, j, (__mmask8)0xFF, mb, er, px, po, &s8, &n1);
     if (j < C)
         lossopt_rows_exp_step_f64(xr, j, (__mmask8)lossopt_rows_first((int)(C - j)), mb, er,
-                                  px, po, &s8, &c8);
+                                  px, po, &s8, &n1);
     *s = _mm512_reduce_add_pd(s8);
-    *c = _mm512_reduce_add_pd(c8);
+    *c = (double)n1;
 }
 
 LOSSOPT_ROWS_INLINE void lossopt_rows_exp_step_f32(const float *xr, ptrdiff_t j, __mmask16 cm,
                                                    __m512 mb, __m512 negm, float *er,
                                                    uintptr_t px, uintptr_t po, __m512d *s_lo,
-                                                   __m512d *s_hi, __m512d *c_lo, __m512d *c_hi)
+                                                   __m512d *s_hi, ptrdiff_t *n1)
 {
-    const __m512d one = _mm512_set1_pd(1.0);
     _mm_prefetch((const char *)(px + (uintptr_t)j * sizeof *xr), _MM_HINT_T1);
     if (po)
         _mm_prefetch((const char *)(po + (uintptr_t)j * sizeof *xr), _MM_HINT_T1);
@@ -698,9 +700,7 @@ LOSSOPT_ROWS_INLINE void lossopt_rows_exp_step_f32(const float *xr, ptrdiff_t j,
         _mm512_mask_storeu_ps(er + j, cm, e);
     __mmask16 is1 = _mm512_cmp_ps_mask(e, _mm512_set1_ps(1.0f), _CMP_EQ_OQ);
     __mmask16 no1 = (__mmask16)~is1 & cm;
-    is1 &= cm;
-    *c_lo = _mm512_mask_add_pd(*c_lo, (__mmask8)is1, *c_lo, one);
-    *c_hi = _mm512_mask_add_pd(*c_hi, (__mmask8)(is1 >> 8), *c_hi, one);
+    *n1 += __builtin_popcount((unsigned)(is1 & cm));
     *s_lo = _mm512_mask_add_pd(*s_lo, (__mmask8)no1, *s_lo, lossopt_rows_lo8(e));
     *s_hi = _mm512_mask_add_pd(*s_hi, (__mmask8)(no1 >> 8), *s_hi, lossopt_rows_hi8(e));
 }
@@ -710,16 +710,17 @@ LOSSOPT_ROWS_INLINE void lossopt_rows_row_exp_f32(const float *xr, ptrdiff_t C, 
                                                   uintptr_t px, uintptr_t po)
 {
     const __m512 mb = _mm512_set1_ps((float)m), negm = _mm512_set1_ps(-(float)m);
-    __m512d s_lo = _mm512_setzero_pd(), s_hi = s_lo, c_lo = s_lo, c_hi = s_lo;
+    __m512d s_lo = _mm512_setzero_pd(), s_hi = s_lo;
+    ptrdiff_t n1 = 0;
     ptrdiff_t j = 0;
     for (; j + 16 <= C; j += 16)
         lossopt_rows_exp_step_f32(xr, j, (__mmask16)0xFFFF, mb, negm, er, px, po, &s_lo,
-                                  &s_hi, &c_lo, &c_hi);
+                                  &s_hi, &n1);
     if (j < C)
         lossopt_rows_exp_step_f32(xr, j, (__mmask16)lossopt_rows_first((int)(C - j)), mb,
-                                  negm, er, px, po, &s_lo, &s_hi, &c_lo, &c_hi);
+                                  negm, er, px, po, &s_lo, &s_hi, &n1);
     *s = _mm512_reduce_add_pd(s_lo) + _mm512_reduce_add_pd(s_hi);
-    *c = _mm512_reduce_add_pd(c_lo) + _mm512_reduce_add_pd(c_hi);
+    *c = (double)n1;
 }
 
 /* the long-row kernels, lossopt_rows_long_f64 and _f32 (e: the block's
