@@ -525,7 +525,9 @@ LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_f32_avx512(
         const float *xrows = x + g * xs;
         const __m512 m16 = lossopt_rows_columns_f32(xrows, xs, nv, C, X);
         /* exp(th + tl), th + tl = x - m exactly (the engine's two-sum) */
-        __m512d s_lo = _mm512_setzero_pd(), s_hi = s_lo, c_lo = s_lo, c_hi = s_lo;
+        __m512d s_lo = _mm512_setzero_pd(), s_hi = s_lo, c_lo, c_hi;
+        /* the counts c in float lanes: integers below 64, exact */
+        __m512 c16 = _mm512_setzero_ps();
         __m512 xy = _mm512_setzero_ps(), ey = xy;
         __m512i y_lo = _mm512_setzero_si512(), y_hi = y_lo;
         if (mode == LOSSOPT_ROWS_CE) {
@@ -542,11 +544,12 @@ LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_f32_avx512(
             X[j] = e;
             __mmask16 is1 = _mm512_cmp_ps_mask(e, onef, _CMP_EQ_OQ);
             __mmask8 is1_lo = (__mmask8)is1, is1_hi = (__mmask8)(is1 >> 8);
-            c_lo = _mm512_mask_add_pd(c_lo, is1_lo, c_lo, one);
-            c_hi = _mm512_mask_add_pd(c_hi, is1_hi, c_hi, one);
+            c16 = _mm512_mask_add_ps(c16, is1, c16, onef);
             s_lo = _mm512_mask_add_pd(s_lo, (__mmask8)~is1_lo, s_lo, lossopt_rows_lo8(e));
             s_hi = _mm512_mask_add_pd(s_hi, (__mmask8)~is1_hi, s_hi, lossopt_rows_hi8(e));
         }
+        c_lo = lossopt_rows_lo8(c16);
+        c_hi = lossopt_rows_hi8(c16);
         lossopt_rows_res8 rlo, rhi;
         __m512d m_lo = lossopt_rows_lo8(m16), m_hi = lossopt_rows_hi8(m16);
         __mmask8 v_lo = (__mmask8)valid, v_hi = (__mmask8)(valid >> 8);
