@@ -28,6 +28,7 @@ cdef extern from *:
 
 from _common cimport floating
 from _elementwise cimport (run_elementwise, elem_params, lossopt_elem_params,
+                           lossopt_elem_margin_v4_runs,
                            BINARY_CROSS_ENTROPY, PERCEPTRON, HINGE, SQUARED_HINGE)
 
 
@@ -73,3 +74,14 @@ def hinge(const floating[:, ::1] pred, const floating[:, ::1] target,
     return run_elementwise(elem_params(SQUARED_HINGE if squared else HINGE, margin), pred,
                            target, none, grad, none, sample_weight, grad_scale, row_loss,
                            n_threads, min_parallel, check_domain)
+
+
+def margin_loop(str name, bint is_float):
+    """Test hook: "avx512" when a flat call without sample weights and
+    per-sample losses of the margin loss `name` ("perceptron", "hinge" or
+    "squared_hinge") on float32 (is_float) or float64 data runs the AVX-512
+    loop of src/lossopt_elementwise.h (lossopt_margin_plain_f32_v4), else
+    None."""
+    cdef int kind = {"perceptron": PERCEPTRON, "hinge": HINGE,
+                     "squared_hinge": SQUARED_HINGE}[name]
+    return "avx512" if lossopt_elem_margin_v4_runs(kind, is_float) else None

@@ -45,6 +45,7 @@ cdef extern from "lossopt_elementwise.h" nogil:
     Py_ssize_t lossopt_count_outside_f64(int domain, const double *x, Py_ssize_t n)
     Py_ssize_t lossopt_count_outside_f32(int domain, const float *x, Py_ssize_t n)
     int lossopt_elem_domain(int kind)
+    bint lossopt_elem_margin_v4_runs(int kind, int is_float)
     bint lossopt_elem_checks_var(int kind)
 
     ctypedef struct lossopt_elem_params:

@@ -37,8 +37,10 @@
  * pre-sweep over chunks of LOSSOPT_ELEM_CHUNK elements before the fused loop
  * ("the pre-sweeps" below; on x86-64-v4 with AVX-512 table exp/log), and
  * their commonest call (flat, unweighted, with a gradient) has a whole
- * AVX-512 loop on x86-64-v4 (lossopt_elem_plain_*), as has the float64
- * Gaussian NLL's.
+ * AVX-512 loop on x86-64-v4 (lossopt_elem_plain_*), as have the float64
+ * Gaussian NLL's and the float hinge, squared hinge and perceptron's
+ * (lossopt_margin_plain_f32_v4: GCC's double loop with conversions was
+ * compute-bound there).
  */
 #ifndef LOSSOPT_ELEMENTWISE_H
 #define LOSSOPT_ELEMENTWISE_H
@@ -73,7 +75,14 @@ typedef struct {
     const double *col;
 } lossopt_elem_params;
 
+
 #define LOSSOPT_HALF_LN_2PI 0.91893853320467274178
+
+/* the margin losses of a sign label: perceptron, hinge, squared hinge */
+static inline int lossopt_elem_is_margin(int kind)
+{
+    return kind == LOSSOPT_PERCEPTRON || kind == LOSSOPT_HINGE || kind == LOSSOPT_SQUARED_HINGE;
+}
 
 /* ------------------------------------------------------ per-element math -- */
 
@@ -474,6 +483,143 @@ LOSSOPT_TARGET_V4 static void lossopt_logclamp_parts_f32_avx512(const float *v, 
  * (lossopt_poisson_chunk_*_v4): one loop, e^p by the table exp, whose short
  * dependency chain needs no separate sweep.
  */
+/*
+ * The hinge, the squared hinge and the perceptron criterion of float data on
+ * the x86-64-v4 path (flat, without sample weights and per-sample losses,
+ * with or without a gradient), 16 lanes: GCC's loop over the double
+ * formulas (lossopt_el_hinge, lossopt_el_perceptron) was compute-bound
+ * (1.2-1.4 x np.add streaming 1e7 floats, where the float64 loop runs at
+ * np.add's speed).  The label y = +-1 and z = y p are exact in float; what
+ * rounds is computed in double as there: u = margin - z, the squared
+ * hinge's h^2 and its gradient scale (-2 y h), the loss sums.  The
+ * perceptron's max(0, -z) and every gradient of +-1 times scale are exact in
+ * float (scale * -y rounded to float is -y times scale rounded).  NaN
+ * propagates as in the generic loop (a NaN u or z: NaN loss and gradient).
+ * Vectors start where p is 64-byte aligned (the first one takes the
+ * elements before: no load of p splits a cache line), the same with and
+ * without a gradient, so the loss's lanes, hence its bits, are too.
+ * (Non-temporal stores of g, tried for the 1e7-value case, were no faster
+ * with g aligned and 40 % slower with g at NumPy's usual 16-byte offset.)
+ * Returns the loss sum.
+ */
+/* the constants of the loop below */
+typedef struct {
+    __m512 one, mone, zero, ngsc, thr;
+    __m512d margin, zd, sc2;
+} lossopt_margin_consts_v4;
+
+/* one vector of 16 elements (the lanes m) of the loss `kind` (a constant),
+ * its loss added to acc0 (lanes 0-7) and acc1 (8-15), its gradient stored
+ * when has_g */
+LOSSOPT_TARGET_V4 static inline __attribute__((always_inline)) void lossopt_margin_vec_f32_v4(
+    const int kind, const int has_g, const lossopt_margin_consts_v4 *c, const float *p,
+    const float *t, float *g, __mmask16 m, __m512d *acc0, __m512d *acc1)
+{
+    const __m512 pv = _mm512_maskz_loadu_ps(m, p), tv = _mm512_maskz_loadu_ps(m, t);
+    /* y = +-1 (NaN for a NaN label, as lossopt_pm1), z = y p: exact */
+    const __m512 y = _mm512_add_ps(
+        _mm512_mask_blend_ps(_mm512_cmp_ps_mask(tv, c->one, _CMP_EQ_OQ), c->mone, c->one),
+        _mm512_sub_ps(tv, tv));
+    const __m512 z = _mm512_mul_ps(y, pv);
+    /* hinge: on = u > 0 or NaN; perceptron: on = !(z >= 0), the lanes of -z */
+    const __mmask16 on = _mm512_mask_cmp_ps_mask(m, z, c->thr, _CMP_NGE_UQ);
+    __m512 gf = c->zero;
+    if (kind == LOSSOPT_PERCEPTRON) {
+        /* l = max(0, -z) (NaN kept), exact in float; g = -y where z <= 0,
+         * 0 where z > 0, z if NaN */
+        const __m512 lf = _mm512_sub_ps(c->zero, z);
+        *acc0 = _mm512_mask_add_pd(*acc0, (__mmask8)on, *acc0,
+                                   _mm512_cvtps_pd(_mm512_castps512_ps256(lf)));
+        *acc1 = _mm512_mask_add_pd(*acc1, (__mmask8)(on >> 8), *acc1,
+                                   _mm512_cvtps_pd(_mm512_extractf32x8_ps(lf, 1)));
+        if (has_g)
+            gf = _mm512_mask_mov_ps(
+                _mm512_maskz_mul_ps((__mmask16)~_mm512_cmp_ps_mask(z, c->zero, _CMP_GT_OQ),
+                                    y, c->ngsc),
+                _mm512_cmp_ps_mask(z, z, _CMP_UNORD_Q), z);
+    } else {
+        /* u = margin - z in double; the loss on the lanes `on` (h = u there, 0 else) */
+        const __m512d u0 = _mm512_sub_pd(c->margin, _mm512_cvtps_pd(_mm512_castps512_ps256(z)));
+        const __m512d u1 = _mm512_sub_pd(c->margin, _mm512_cvtps_pd(_mm512_extractf32x8_ps(z, 1)));
+        if (kind == LOSSOPT_SQUARED_HINGE) {
+            *acc0 = _mm512_mask_add_pd(*acc0, (__mmask8)on, *acc0, _mm512_mul_pd(u0, u0));
+            *acc1 = _mm512_mask_add_pd(*acc1, (__mmask8)(on >> 8), *acc1, _mm512_mul_pd(u1, u1));
+            if (has_g) {
+                /* scale (-2 y h) = y (h (-2 scale)), y = +-1: h (-2 scale) rounded
+                 * once, to float, its sign set by y (NaN for a NaN label) */
+                const __m512d d0 = _mm512_mul_pd(u0, c->sc2), d1 = _mm512_mul_pd(u1, c->sc2);
+                gf = _mm512_maskz_mul_ps(on, y, _mm512_insertf32x8(
+                    _mm512_castps256_ps512(_mm512_cvtpd_ps(d0)), _mm512_cvtpd_ps(d1), 1));
+            }
+        } else {
+            *acc0 = _mm512_mask_add_pd(*acc0, (__mmask8)on, *acc0, u0);
+            *acc1 = _mm512_mask_add_pd(*acc1, (__mmask8)(on >> 8), *acc1, u1);
+            if (has_g)  /* -y where u > 0, 0 where u <= 0, NaN where u is */
+                gf = _mm512_mask_mov_ps(_mm512_maskz_mul_ps(on, y, c->ngsc),
+                                        _mm512_cmp_ps_mask(z, z, _CMP_UNORD_Q), z);
+        }
+    }
+    if (has_g)
+        _mm512_mask_storeu_ps(g, m, gf);
+}
+
+/* the loop: a first vector up to p's next 64-byte boundary, full vectors,
+ * the rest */
+LOSSOPT_TARGET_V4 static inline __attribute__((always_inline)) double lossopt_margin_loop_f32_v4(
+    const int kind, const int has_g, const lossopt_margin_consts_v4 *c, const float *p,
+    const float *t, float *g, ptrdiff_t n)
+{
+    const uintptr_t pa = (uintptr_t)p;
+    ptrdiff_t k = pa % sizeof(float) ? 0 : (ptrdiff_t)(((64u - (pa & 63u)) & 63u) / sizeof(float));
+    __m512d acc0 = c->zd, acc1 = c->zd;
+    k = k < n ? k : n;
+    if (k)
+        lossopt_margin_vec_f32_v4(kind, has_g, c, p, t, g, (__mmask16)((1u << k) - 1u),
+                                  &acc0, &acc1);
+    for (; k + 16 <= n; k += 16)
+        lossopt_margin_vec_f32_v4(kind, has_g, c, p + k, t + k, has_g ? g + k : g,
+                                  (__mmask16)0xffff, &acc0, &acc1);
+    if (k < n)
+        lossopt_margin_vec_f32_v4(kind, has_g, c, p + k, t + k, has_g ? g + k : g,
+                                  (__mmask16)((1u << (n - k)) - 1u), &acc0, &acc1);
+    return _mm512_reduce_add_pd(_mm512_add_pd(acc0, acc1));
+}
+
+LOSSOPT_TARGET_V4 static double lossopt_margin_plain_f32_v4(const lossopt_elem_params *Pp,
+                                                            const float *p, const float *t,
+                                                            float *g, ptrdiff_t n,
+                                                            double scale)
+{
+    lossopt_margin_consts_v4 c;
+    /* u > 0 or NaN <=> !(z >= thr), thr the least float >= margin (z is a
+     * float; the margin is finite: lossopt_elem_flat_* sends an infinite or
+     * NaN one to the generic loop) */
+    float thr = (float)Pp->a;
+    thr = (double)thr < Pp->a ? nextafterf(thr, INFINITY) : thr;
+    c.one = _mm512_set1_ps(1.0f);
+    c.mone = _mm512_set1_ps(-1.0f);
+    c.zero = _mm512_setzero_ps();
+    c.ngsc = _mm512_set1_ps(-(float)scale);
+    c.thr = _mm512_set1_ps(Pp->kind == LOSSOPT_PERCEPTRON ? 0.0f : thr);
+    c.margin = _mm512_set1_pd(Pp->a);
+    c.zd = _mm512_setzero_pd();
+    c.sc2 = _mm512_set1_pd(-2.0 * scale);
+    switch (Pp->kind * 2 + (g != NULL)) {
+    case LOSSOPT_PERCEPTRON * 2:
+        return lossopt_margin_loop_f32_v4(LOSSOPT_PERCEPTRON, 0, &c, p, t, g, n);
+    case LOSSOPT_PERCEPTRON * 2 + 1:
+        return lossopt_margin_loop_f32_v4(LOSSOPT_PERCEPTRON, 1, &c, p, t, g, n);
+    case LOSSOPT_HINGE * 2:
+        return lossopt_margin_loop_f32_v4(LOSSOPT_HINGE, 0, &c, p, t, g, n);
+    case LOSSOPT_HINGE * 2 + 1:
+        return lossopt_margin_loop_f32_v4(LOSSOPT_HINGE, 1, &c, p, t, g, n);
+    case LOSSOPT_SQUARED_HINGE * 2:
+        return lossopt_margin_loop_f32_v4(LOSSOPT_SQUARED_HINGE, 0, &c, p, t, g, n);
+    default:
+        return lossopt_margin_loop_f32_v4(LOSSOPT_SQUARED_HINGE, 1, &c, p, t, g, n);
+    }
+}
+
 #define LOSSOPT_STORE8_F64(ptr, m, v) _mm512_mask_storeu_pd(ptr, m, v)
 #define LOSSOPT_STORE8_F32(ptr, m, v) _mm256_mask_storeu_ps(ptr, m, _mm512_cvtpd_ps(v))
 #define LOSSOPT_DEFINE_V4_BCE(T, SUFFIX, LOAD, STORE)                                \
@@ -567,7 +713,11 @@ LOSSOPT_TARGET_V4 static void lossopt_logclamp_parts_f32_avx512(const float *v, 
         while (c0 < n) {                                                             \
             const ptrdiff_t m = n - c0 > LOSSOPT_ELEM_CHUNK ? LOSSOPT_ELEM_CHUNK : n - c0; \
             T *gc = g ? g + c0 : NULL;           /* NULL: no gradient */             \
-            if (Pp->kind == LOSSOPT_BINARY_CROSS_ENTROPY)                            \
+            if (lossopt_elem_is_margin(Pp->kind))  /* float data, finite margin */  \
+                total += lossopt_margin_plain_f32_v4(Pp, (const float *)(const void *)(p + c0), \
+                                                     (const float *)(const void *)(t + c0), \
+                                                     (float *)(void *)gc, m, scale); \
+            else if (Pp->kind == LOSSOPT_BINARY_CROSS_ENTROPY)                       \
                 total += lossopt_bce_chunk_##SUFFIX##_v4(Pp, p + c0, t + c0, gc, m, scale); \
             else if (Pp->kind == LOSSOPT_GAUSSIAN_NLL)                               \
                 total += lossopt_gauss_chunk_##SUFFIX##_v4(Pp, p + c0, t + c0, v + c0, \
@@ -759,6 +909,32 @@ LOSSOPT_ALWAYS_INLINE int lossopt_elem_has_pre(const int kind, const int is_floa
            (is_float && kind == LOSSOPT_GAUSSIAN_NLL);
 }
 
+/* Whether a flat call without weights and per-sample losses of the loss
+ * `kind` takes lossopt_elem_plain_* (an AVX-512 loop of its own on x86-64-v4):
+ * the binary cross-entropy, the Poisson NLL on log rates (full=False), the
+ * float64 Gaussian NLL and the float margin losses */
+static inline int lossopt_elem_takes_plain(int kind, int is_float)
+{
+    return kind == LOSSOPT_BINARY_CROSS_ENTROPY || kind == LOSSOPT_POISSON_NLL_LOG ||
+           (kind == LOSSOPT_GAUSSIAN_NLL && !is_float) ||
+           (lossopt_elem_is_margin(kind) && is_float);
+}
+
+/* Test hook: 1 when that call of the margin loss `kind` on float (is_float)
+ * or double data runs lossopt_margin_plain_f32_v4 (on the x86-64-v4 path),
+ * else 0 */
+static inline int lossopt_elem_margin_v4_runs(int kind, int is_float)
+{
+#if LOSSOPT_HAVE_DISPATCH
+    return lossopt_elem_is_margin(kind) && lossopt_elem_takes_plain(kind, is_float) &&
+           lossopt_isa_level() == LOSSOPT_ISA_V4;
+#else
+    (void)kind;
+    (void)is_float;
+    return 0;
+#endif
+}
+
 #define LOSSOPT_DEFINE_ELEMENTWISE(T, SUFFIX)                                          \
     /* elements [j0, j1) of the flat loop; with `pre`, pa and pb hold the parts   \
      * of the pre-sweep for j0.. */                                                \
@@ -824,25 +1000,51 @@ LOSSOPT_ALWAYS_INLINE int lossopt_elem_has_pre(const int kind, const int is_floa
         }                                                                            \
         return acc;                                                                  \
     }                                                                                \
-    /* the flat BCE, Poisson NLL (log rates, full=False) and float64 Gaussian  \
-     * NLL without weights and row losses (g NULL: no gradient): an entry point \
+    /* the generic flat loop without weights and row losses, with g or not */ \
+    LOSSOPT_ALWAYS_INLINE double lossopt_elem_plain_range_##SUFFIX(                  \
+        const int kind, const lossopt_elem_params P, const T *p, const T *t,         \
+        const T *v, T *g, T *gv, ptrdiff_t n, double scale)                          \
+    {                                                                                \
+        return g ? lossopt_elem_range_##SUFFIX(kind, P, p, t, v, g, gv, NULL, NULL, 0, n, \
+                                               scale, 1, 0, 0, 0, NULL, NULL)        \
+                 : lossopt_elem_range_##SUFFIX(kind, P, p, t, v, g, gv, NULL, NULL, 0, n, \
+                                               scale, 0, 0, 0, 0, NULL, NULL);       \
+    }                                                                                \
+    /* the margin losses' generic flat loop (a constant kind in each) */        \
+    LOSSOPT_ALWAYS_INLINE double lossopt_elem_margin_##SUFFIX(                       \
+        const lossopt_elem_params P, const T *p, const T *t, T *g, ptrdiff_t n,      \
+        double scale)                                                                \
+    {                                                                                \
+        switch (P.kind) {                                                            \
+        case LOSSOPT_PERCEPTRON:                                                     \
+            return lossopt_elem_plain_range_##SUFFIX(LOSSOPT_PERCEPTRON, P, p, t, NULL, g, \
+                                                     NULL, n, scale);                \
+        case LOSSOPT_HINGE:                                                          \
+            return lossopt_elem_plain_range_##SUFFIX(LOSSOPT_HINGE, P, p, t, NULL, g, \
+                                                     NULL, n, scale);                \
+        default:                                                                     \
+            return lossopt_elem_plain_range_##SUFFIX(LOSSOPT_SQUARED_HINGE, P, p, t, NULL, \
+                                                     g, NULL, n, scale);             \
+        }                                                                            \
+    }                                                                                \
+    /* the flat BCE, Poisson NLL (log rates, full=False), float64 Gaussian    \
+     * NLL and float margin losses without weights and row losses (g NULL: no \
+     * gradient; lossopt_elem_takes_plain): an entry point                     \
      * of its own, whose x86-64-v4 variant is lossopt_elem_plain_*_avx512 */     \
     LOSSOPT_ALWAYS_INLINE void lossopt_elem_plain_##SUFFIX##_body(                   \
         const lossopt_elem_params *Pp, const T *p, const T *t, const T *v, T *g,     \
         T *gv, ptrdiff_t n, double scale, double *sum)                               \
     {                                                                                \
-        if (Pp->kind == LOSSOPT_BINARY_CROSS_ENTROPY)                                \
+        if (lossopt_elem_is_margin(Pp->kind))      /* float data only */           \
+            *sum = lossopt_elem_margin_##SUFFIX(*Pp, p, t, g, n, scale);            \
+        else if (Pp->kind == LOSSOPT_BINARY_CROSS_ENTROPY)                           \
             *sum = g ? lossopt_elem_chunks_##SUFFIX(LOSSOPT_BINARY_CROSS_ENTROPY, *Pp, p, t, \
                                                     NULL, g, NULL, NULL, NULL, n, scale, 1, 0, 0) \
                      : lossopt_elem_chunks_##SUFFIX(LOSSOPT_BINARY_CROSS_ENTROPY, *Pp, p, t, \
                                                     NULL, g, NULL, NULL, NULL, n, scale, 0, 0, 0); \
         else if (Pp->kind == LOSSOPT_GAUSSIAN_NLL)  /* double data only */           \
-            *sum = g ? lossopt_elem_range_##SUFFIX(LOSSOPT_GAUSSIAN_NLL, *Pp, p, t, v, g, \
-                                                   gv, NULL, NULL, 0, n, scale, 1, 0, 0, \
-                                                   0, NULL, NULL)                    \
-                     : lossopt_elem_range_##SUFFIX(LOSSOPT_GAUSSIAN_NLL, *Pp, p, t, v, g, \
-                                                   gv, NULL, NULL, 0, n, scale, 0, 0, 0, \
-                                                   0, NULL, NULL);                   \
+            *sum = lossopt_elem_plain_range_##SUFFIX(LOSSOPT_GAUSSIAN_NLL, *Pp, p, t, v, g, \
+                                                     gv, n, scale);                  \
         else                                                                         \
             *sum = g ? lossopt_elem_chunks_##SUFFIX(LOSSOPT_POISSON_NLL_LOG, *Pp, p, t, NULL, \
                                                     g, NULL, NULL, NULL, n, scale, 1, 0, 0) \
@@ -859,9 +1061,9 @@ LOSSOPT_ALWAYS_INLINE int lossopt_elem_has_pre(const int kind, const int is_floa
         double scale, const int has_g, const int has_w, const int has_rl)            \
     {                                                                                \
         double acc = 0.0;                                                            \
-        if ((kind == LOSSOPT_BINARY_CROSS_ENTROPY || kind == LOSSOPT_POISSON_NLL_LOG || \
-             (kind == LOSSOPT_GAUSSIAN_NLL && sizeof(T) == sizeof(double)))          \
-            && !has_w && !has_rl)    /* with or without g: the same loss bits */   \
+        if (lossopt_elem_takes_plain(kind, sizeof(T) == sizeof(float))               \
+            && !has_w && !has_rl     /* with or without g: the same loss bits */   \
+            && (!lossopt_elem_is_margin(kind) || isfinite(P.a)))                    \
             lossopt_elem_plain_##SUFFIX(&P, p, t, v, has_g ? g : NULL, gv, n, scale, &acc); \
         else if (lossopt_elem_has_pre(kind, sizeof(T) == sizeof(float)))             \
             acc = lossopt_elem_chunks_##SUFFIX(kind, P, p, t, v, g, gv, w, rl, n,    \
