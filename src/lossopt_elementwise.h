@@ -497,7 +497,9 @@ LOSSOPT_TARGET_V4 static void lossopt_logclamp_parts_f32_avx512(const float *v, 
  * propagates as in the generic loop (a NaN u or z: NaN loss and gradient).
  * Vectors start where p is 64-byte aligned (the first one takes the
  * elements before: no load of p splits a cache line), the same with and
- * without a gradient, so the loss's lanes, hence its bits, are too.
+ * without a gradient, so the loss's lanes, hence its bits, are too; and the
+ * lanes' sums are rotated to the elements' index classes before they are
+ * added, so the bits do not depend on p's address either.
  * (Non-temporal stores of g, tried for the 1e7-value case, were no faster
  * with g aligned and 40 % slower with g at NumPy's usual 16-byte offset.)
  * Returns the loss sum.
@@ -563,26 +565,50 @@ LOSSOPT_TARGET_V4 static inline __attribute__((always_inline)) void lossopt_marg
         _mm512_mask_storeu_ps(g, m, gf);
 }
 
+/* p - n elements (n <= 16), for a masked access whose lanes before p are
+ * off (masked-off lanes never fault): integer arithmetic, no pointer before
+ * the array */
+#define LOSSOPT_MARGIN_BACK(T, p, n) ((T *)(void *)((uintptr_t)(p) - (uintptr_t)(n) * sizeof *(p)))
+
 /* the loop: a first vector up to p's next 64-byte boundary, full vectors,
- * the rest */
+ * the rest.  The first vector sits where it would in an aligned array (its
+ * elements in the lanes 16 - k0 .. 15, k0 the elements before the boundary,
+ * read and written under a mask), so lane l always holds the elements of
+ * index = l + k0 (mod 16); the sums are rotated by k0 before the lanes are
+ * added, so each index class is summed in index order in the same lane
+ * whatever p's address: the loss's bits do not depend on where the arrays
+ * lie (a copy or a slice of the same values gives the same loss). */
 LOSSOPT_TARGET_V4 static inline __attribute__((always_inline)) double lossopt_margin_loop_f32_v4(
     const int kind, const int has_g, const lossopt_margin_consts_v4 *c, const float *p,
     const float *t, float *g, ptrdiff_t n)
 {
     const uintptr_t pa = (uintptr_t)p;
-    ptrdiff_t k = pa % sizeof(float) ? 0 : (ptrdiff_t)(((64u - (pa & 63u)) & 63u) / sizeof(float));
+    const ptrdiff_t k0 = pa % sizeof(float) ? 0
+                       : (ptrdiff_t)(((64u - (pa & 63u)) & 63u) / sizeof(float));
     __m512d acc0 = c->zd, acc1 = c->zd;
-    k = k < n ? k : n;
-    if (k)
-        lossopt_margin_vec_f32_v4(kind, has_g, c, p, t, g, (__mmask16)((1u << k) - 1u),
-                                  &acc0, &acc1);
+    ptrdiff_t k = k0 < n ? k0 : n;
+    if (k) {
+        const ptrdiff_t back = 16 - k0;
+        lossopt_margin_vec_f32_v4(kind, has_g, c, LOSSOPT_MARGIN_BACK(const float, p, back),
+                                  LOSSOPT_MARGIN_BACK(const float, t, back),
+                                  has_g ? LOSSOPT_MARGIN_BACK(float, g, back) : g,
+                                  (__mmask16)(((1u << k) - 1u) << back), &acc0, &acc1);
+    }
     for (; k + 16 <= n; k += 16)
         lossopt_margin_vec_f32_v4(kind, has_g, c, p + k, t + k, has_g ? g + k : g,
                                   (__mmask16)0xffff, &acc0, &acc1);
     if (k < n)
         lossopt_margin_vec_f32_v4(kind, has_g, c, p + k, t + k, has_g ? g + k : g,
                                   (__mmask16)((1u << (n - k)) - 1u), &acc0, &acc1);
-    return _mm512_reduce_add_pd(_mm512_add_pd(acc0, acc1));
+    /* lane j of (r0, r1) = lane (j - k0) mod 16 of (acc0, acc1): index class j */
+    const __m512i rot = _mm512_and_si512(
+        _mm512_sub_epi64(_mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0), _mm512_set1_epi64(k0)),
+        _mm512_set1_epi64(15));
+    const __m512d r0 = _mm512_permutex2var_pd(acc0, rot, acc1);
+    const __m512d r1 = _mm512_permutex2var_pd(
+        acc0, _mm512_and_si512(_mm512_add_epi64(rot, _mm512_set1_epi64(8)), _mm512_set1_epi64(15)),
+        acc1);
+    return _mm512_reduce_add_pd(_mm512_add_pd(r0, r1));
 }
 
 LOSSOPT_TARGET_V4 static double lossopt_margin_plain_f32_v4(const lossopt_elem_params *Pp,
@@ -713,7 +739,8 @@ LOSSOPT_TARGET_V4 static double lossopt_margin_plain_f32_v4(const lossopt_elem_p
         while (c0 < n) {                                                             \
             const ptrdiff_t m = n - c0 > LOSSOPT_ELEM_CHUNK ? LOSSOPT_ELEM_CHUNK : n - c0; \
             T *gc = g ? g + c0 : NULL;           /* NULL: no gradient */             \
-            if (lossopt_elem_is_margin(Pp->kind))  /* float data, finite margin */  \
+            /* float data (the float64 margin losses never come here), finite margin */ \
+            if (sizeof(T) == sizeof(float) && lossopt_elem_is_margin(Pp->kind))     \
                 total += lossopt_margin_plain_f32_v4(Pp, (const float *)(const void *)(p + c0), \
                                                      (const float *)(const void *)(t + c0), \
                                                      (float *)(void *)gc, m, scale); \

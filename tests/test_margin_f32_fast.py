@@ -107,3 +107,51 @@ def test_threads_give_the_same_bits(rng, name):
     ref_l, ref_g = reference(name, p, t, 1.0, 1.0 / n)
     assert v1 == pytest.approx(ref_l.mean(), rel=1e-12)
     np.testing.assert_array_equal(g1, ref_g.astype(np.float32))
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_the_loss_does_not_depend_on_the_arrays_address(rng, name):
+    """The same values at every offset from a cache line give the same loss
+    bits (the review found the AVX-512 loop's lanes following p's address)
+    and the same gradient; no NaN, so the values are compared."""
+    n = 1000
+    p = (rng.normal(size=n) * 2).astype(np.float32)
+    t = rng.choice([-1.0, 1.0], size=n).astype(np.float32)
+    loss = LOSSES[name](reduction="sum")
+    ref_value, ref_grad = loss.loss_and_gradient(p, t)
+    ref_l, _ = reference(name, p, t, 1.0, 1.0)
+    assert ref_value == pytest.approx(ref_l.sum(), rel=1e-12)
+    buf_p = np.empty(n + 32, np.float32)
+    buf_t = np.empty(n + 32, np.float32)
+    for off_p in range(16):
+        for off_t in (0, 5):
+            q = buf_p[off_p:off_p + n]
+            u = buf_t[off_t:off_t + n]
+            q[:] = p
+            u[:] = t
+            assert loss(q, u) == ref_value, (off_p, off_t)
+            value, grad = loss.loss_and_gradient(q, u)
+            assert value == ref_value, (off_p, off_t)
+            np.testing.assert_array_equal(grad, ref_grad)
+            # in place: the gradient written over the shifted predictions
+            v2, g2 = loss.loss_and_gradient(q, u, out=q)
+            assert g2 is q and v2 == ref_value
+            np.testing.assert_array_equal(q, ref_grad)
+
+
+@pytest.mark.parametrize("name", ["hinge", "squared_hinge"])
+@pytest.mark.parametrize("margin", [0.7, -0.3, 1e-46, 0.1])
+def test_margins_not_exact_in_float32(name, margin):
+    """A margin that float32 does not hold exactly: the predictions either
+    side of float32(margin) (and at it) against NumPy float64 — u = margin -
+    y p > 0 decides the kink in double."""
+    m32 = np.float32(margin)
+    around = [np.nextafter(m32, np.float32(-np.inf)), m32, np.nextafter(m32, np.float32(np.inf))]
+    p = np.array(around * 12 + [-v for v in around] * 12, np.float32)
+    t = np.array([1.0] * 36 + [-1.0] * 36, np.float32)
+    loss = LOSSES[name](margin=margin, reduction="sum")
+    value, grad = loss.loss_and_gradient(p, t)
+    ref_l, ref_g = reference(name, p, t, margin, 1.0)
+    np.testing.assert_array_equal(grad, ref_g.astype(np.float32))
+    assert value == pytest.approx(ref_l.sum(), rel=1e-12, abs=1e-300)
+    assert loss(p, t) == value
