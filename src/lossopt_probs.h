@@ -33,10 +33,12 @@
  * 2.3 / 2.9 to 1.6 / 2.2.  The long rows then took the block's maxima
  * first (the probability targets) and ask for the next block's lines while
  * the exponentials run (all three): streaming 1e7 values block by block
- * (float64 / float32), the cross-entropy with probabilities went from 1.78
- * / 1.57 to 1.65 / 1.51 ns per value at 100 classes and from 2.39 / 1.48
- * to 1.73 / 1.30 at 1000, logsumexp with b from 1.52 / 0.84 to 1.13 / 0.77
- * at 1000 classes (unchanged at 100).
+ * (float64 / float32, ns per value, min of 5 interleaved runs), the
+ * cross-entropy with probabilities went from 1.87 / 1.56 to 1.68 / 1.52 at
+ * 100 classes and from 2.46 / 1.53 to 1.93 / 1.32 at 1000, the KL
+ * divergence from 2.72 / 2.53 to 2.61 / 2.47 and from 3.11 / 2.40 to
+ * 2.25 / 2.15, logsumexp with b from 1.54 / 0.87 to 1.17 / 0.80 at 1000
+ * classes (at 100: 1.29 / 0.95 to 1.31 / 0.97, within the noise).
  *
  * The formulas are the engine's (finalize_cross_entropy, finalize_lse in
  * _softmax.pyx); rows they do not cover (a maximum that is not finite, a
@@ -459,10 +461,12 @@ LOSSOPT_PROBS_DEFINE_MAXIMA(float, f32)
  * (or b) p and, where the kernel writes a gradient, its output (0: none).
  * The memory otherwise idles while the exponentials run, and they idle
  * while the next rows' lines come in.  Into L1 (_MM_HINT_T0): measured
- * (1e7 values streamed block by block, Zen 4, 1 thread), into L1 beat into
- * L2 for every kernel here, by up to 15 % (logsumexp with b at 1000
- * classes); logsumexp with b at 100 classes, the lightest kernel, gains
- * nothing (0 to +3 %, within the noise), every other case 3-30 %. */
+ * (1e7 values streamed block by block, Zen 4, 1 thread), into L2 (T1, as
+ * lossopt_rows.h) made logsumexp with b 15-20 % slower at 100 classes and
+ * the float32 rows of 100-512 classes 5-10 % slower than no prefetching;
+ * into L1 logsumexp with b is 12-14 % faster than into L2 at 1000 classes
+ * and as fast as without at 100 (within 2 %, the noise), the other kernels
+ * 2-30 % faster than without. */
 typedef struct {
     uintptr_t x, p, out;
 } lossopt_probs_next;
