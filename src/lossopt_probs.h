@@ -38,7 +38,8 @@
  * 100 classes and from 2.46 / 1.53 to 1.93 / 1.32 at 1000, the KL
  * divergence from 2.72 / 2.53 to 2.61 / 2.47 and from 3.11 / 2.40 to
  * 2.25 / 2.15, logsumexp with b from 1.54 / 0.87 to 1.17 / 0.80 at 1000
- * classes (at 100: 1.29 / 0.95 to 1.31 / 0.97, within the noise).
+ * classes and from 1.27 / 0.95 to 1.17 / 0.97 at 100 (float32: within the
+ * noise).
  *
  * The formulas are the engine's (finalize_cross_entropy, finalize_lse in
  * _softmax.pyx); rows they do not cover (a maximum that is not finite, a
