@@ -244,7 +244,7 @@ def test_logsumexp_b_against_mpmath(rng, c, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("c", [2, 9, 17, 100])
+@pytest.mark.parametrize("c", [2, 9, 17, 100, 1000])
 def test_logsumexp_b_signs_zeros_and_where_like_scipy(rng, c, dtype):
     sc = pytest.importorskip("scipy.special")
     n = 2 * max(1, 2048 // c) + 7

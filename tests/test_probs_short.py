@@ -99,10 +99,11 @@ def test_class_weights_and_label_smoothing(rng, c, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("c", [1, 7, 8, 9, 16, 17])
+@pytest.mark.parametrize("c", [1, 7, 8, 9, 16, 17, 100, 1000])
 def test_special_rows_inside_a_group(rng, c, dtype):
     """Rows the kernel leaves to the engine, between ordinary rows of the
-    same group of 8 / 16: +inf, NaN, all -inf, weight 0 with NaN."""
+    same group of 8 / 16 (long rows: of the same block, whose maxima are
+    taken before any exponential): +inf, NaN, all -inf, weight 0 with NaN."""
     n = 37
     z, t = make(rng, n, c, dtype)
     z[3, 0] = np.inf
