@@ -437,23 +437,12 @@ LOSSOPT_TARGET_V4 static void lossopt_probs_short_f32(
  * t = 0 and c_j = 0: nothing added.  (The same sums in the same order as
  * before the maxima went first: the results are bit for bit the same.)
  */
-/* the maxima of a block's rows first, into mk (lossopt_probs_maxima_f64 /
- * _f32): the exponentials' pass of a row then need not wait for its maximum
- * (its chain's latency and the reduction across the lanes).  With the next
- * block's lines prefetched (below) 0-9 % faster than each row's maximum
- * before its exponentials; without them slower (the maxima's pass then
- * waits for the memory alone).  logsumexp with b keeps each row's maximum
- * before its exponentials: taking them first measured no better there. */
-#define LOSSOPT_PROBS_DEFINE_MAXIMA(T, SFX)                                          \
-    LOSSOPT_ROWS_INLINE void lossopt_probs_maxima_##SFX(const T *x, ptrdiff_t xs,    \
-                                                        ptrdiff_t nr, ptrdiff_t C,   \
-                                                        double *mk)                  \
-    {                                                                                \
-        for (ptrdiff_t k = 0; k < nr; k++)                                           \
-            mk[k] = (double)lossopt_rows_row_max_##SFX(x + k * xs, C);               \
-    }
-LOSSOPT_PROBS_DEFINE_MAXIMA(double, f64)
-LOSSOPT_PROBS_DEFINE_MAXIMA(float, f32)
+/* The CE with probabilities and KL take the block's maxima first
+ * (lossopt_rows_block_maxima_*): with the next block's lines prefetched
+ * (below) 0-9 % faster than each row's maximum before its exponentials;
+ * without them slower (the maxima's pass then waits for the memory alone).
+ * logsumexp with b keeps each row's maximum before its exponentials: taking
+ * them first measured no better there. */
 
 /* The lines of the next block that a long row's exponentials' pass asks
  * for, as lossopt_rows.h's long rows do (lossopt_rows_ahead: integer
@@ -531,7 +520,7 @@ LOSSOPT_TARGET_V4 static void lossopt_probs_long_f64(
 {
     double *e = LOSSOPT_WS_ARRAY(ws, LOSSOPT_PROBS_E);
     double *mk = LOSSOPT_WS_ARRAY(ws, LOSSOPT_PROBS_M);
-    lossopt_probs_maxima_f64(x, xs, nr, C, mk);
+    lossopt_rows_block_maxima_f64(x, xs, nr, C, mk);
     for (ptrdiff_t k = 0; k < nr; k++) {
         const double *xr = x + k * xs, *pr = p + k * ps;
         const double m = mk[k];
@@ -573,7 +562,7 @@ LOSSOPT_TARGET_V4 static void lossopt_probs_long_f32(
 {
     float *e = (float *)LOSSOPT_WS_ARRAY(ws, LOSSOPT_PROBS_E);
     double *mk = LOSSOPT_WS_ARRAY(ws, LOSSOPT_PROBS_M);
-    lossopt_probs_maxima_f32(x, xs, nr, C, mk);
+    lossopt_rows_block_maxima_f32(x, xs, nr, C, mk);
     for (ptrdiff_t k = 0; k < nr; k++) {
         const float *xr = x + k * xs, *pr = p + k * ps;
         const float mf = (float)mk[k];

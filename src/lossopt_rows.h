@@ -639,6 +639,21 @@ LOSSOPT_ROWS_DEFINE_ROW_MAX(double, f64, 8, __m512d, __mmask8, _mm512_mask_loadu
 LOSSOPT_ROWS_DEFINE_ROW_MAX(float, f32, 16, __m512, __mmask16, _mm512_mask_loadu_ps,
                             _mm512_set1_ps, _mm512_max_ps, _mm512_reduce_max_ps)
 
+/* the maxima of a block's nr rows (row k at x + k * xs) into mk, all before
+ * any row's exponentials, which then need not wait for their row's maximum
+ * (its chains' latency and the reduction across the lanes):
+ * lossopt_rows_block_maxima_f64 / _f32 */
+#define LOSSOPT_ROWS_DEFINE_BLOCK_MAXIMA(T, SFX)                                     \
+    LOSSOPT_ROWS_INLINE void lossopt_rows_block_maxima_##SFX(const T *x, ptrdiff_t xs,\
+                                                             ptrdiff_t nr, ptrdiff_t C,\
+                                                             double *mk)             \
+    {                                                                                \
+        for (ptrdiff_t k = 0; k < nr; k++)                                           \
+            mk[k] = (double)lossopt_rows_row_max_##SFX(x + k * xs, C);               \
+    }
+LOSSOPT_ROWS_DEFINE_BLOCK_MAXIMA(double, f64)
+LOSSOPT_ROWS_DEFINE_BLOCK_MAXIMA(float, f32)
+
 /* the address of p + n elements of size sz as an integer (0 for p NULL):
  * only ever prefetched, which never faults, so it may lie past the array's
  * end, where pointer arithmetic would be undefined */
@@ -739,8 +754,7 @@ LOSSOPT_ROWS_INLINE void lossopt_rows_row_exp_f32(const float *xr, ptrdiff_t C, 
         double xy[LOSSOPT_BLOCK_ELEMS / LOSSOPT_FUSED_ROW_MIN + 8];                   \
         double ey[LOSSOPT_BLOCK_ELEMS / LOSSOPT_FUSED_ROW_MIN + 8];                   \
         lossopt_rows_tally tally = {0, _mm512_setzero_pd()};                         \
-        for (ptrdiff_t k = 0; k < nr; k++)  /* maxima first: no wait on each */      \
-            w->m[k] = (double)lossopt_rows_row_max_##SFX(x + k * xs, C);             \
+        lossopt_rows_block_maxima_##SFX(x, xs, nr, C, w->m);  /* maxima first */    \
         for (ptrdiff_t k = 0; k < nr; k++) {                                         \
             const T *xr = x + k * xs;                                                \
             const double m = w->m[k];                                                \
