@@ -45,7 +45,9 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False, *, where=
         `return_sign`); an entry with ``b == 0`` is absent, even if `a` is
         infinite or NaN there.  When `a` and `b` are both float32, the
         result is float32 and `b` is read as it is (its values are exact in
-        the float64 sums); otherwise both are taken in float64.
+        the float64 sums); otherwise both are taken in float64.  A `b`
+        broadcast along the rows that are reduced (one scale per class,
+        say) is read in place, without a copy of `a`'s size.
     keepdims : bool, optional
         Keep the reduced axes with size one.
     return_sign : bool, optional
@@ -107,7 +109,9 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False, *, where=
         mask_rows = _rows.to_rows(as_mask(where, a.shape), axes)[0].view(np.uint8)
         kw["where_arr"] = mask_rows
     if b is not None:
-        b_rows = np.ascontiguousarray(_rows.to_rows(b, axes)[0])
+        # a b broadcast along the rows (e.g. one scale per class, shape (C,))
+        # stays a view with row stride 0: no (N, C) copy
+        b_rows = _rows.to_rows(b, axes)[0]
         kw["b_arr"] = b_rows
     out = np.empty(rows.shape[0], dtype=np.float64)
     sign = np.empty(rows.shape[0], dtype=np.float64) if return_sign else None

@@ -98,6 +98,50 @@ def test_b_broadcasts(rng):
         lossopt.logsumexp(a, b=np.ones(5))
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_cols", [3, 10, 100, 1000])
+@pytest.mark.parametrize("b_shape", [(1, -1), (-1,), (3000, 1)])
+def test_broadcast_b_is_read_in_place(rng, dtype, n_cols, b_shape):
+    """A b broadcast along the rows (one scale per class) is read as a view
+    with row stride 0, not copied to (N, C): the same bits as the full
+    array (signed b too), scipy's values, and no allocation of the
+    broadcast size."""
+    import tracemalloc
+    a = (rng.normal(size=(3000, n_cols)) * 5).astype(dtype)
+    shape = tuple(n_cols if k == -1 else k for k in b_shape)
+    b_pos = rng.uniform(0.1, 2, size=shape).astype(dtype)
+    b_signed = rng.uniform(-0.5, 2, size=shape).astype(dtype)
+    where = rng.uniform(size=a.shape) > 0.2
+    for kw in ({}, {"where": where}):
+        for b in (b_pos, b_signed):
+            got, sign = lossopt.logsumexp(a, axis=1, b=b, return_sign=True, **kw)
+            full, full_sign = lossopt.logsumexp(
+                a, axis=1, b=np.ascontiguousarray(np.broadcast_to(b, a.shape)),
+                return_sign=True, **kw)
+            np.testing.assert_array_equal(got, full)
+            np.testing.assert_array_equal(sign, full_sign)
+        # (positive b: the sums do not cancel; float32 exponentials are
+        # float, so an absolute error of a few float32 epsilons of the
+        # logits' size where m + log(s) nearly cancels)
+        x = np.where(kw.get("where", True), a, -np.inf).astype(np.float64)
+        ref = sc.logsumexp(x, axis=1, b=b_pos.astype(np.float64))
+        if dtype == np.float64:
+            np.testing.assert_allclose(lossopt.logsumexp(a, axis=1, b=b_pos, **kw), ref,
+                                       rtol=1e-14)
+        else:
+            np.testing.assert_allclose(lossopt.logsumexp(a, axis=1, b=b_pos, **kw), ref,
+                                       rtol=1e-6, atol=1e-6)
+    if (shape[0] == 1 or len(shape) == 1) and n_cols >= 100:
+        # (an (N, 1) column is copied to rows of unit stride: N values)
+        tracemalloc.start()
+        try:
+            lossopt.logsumexp(a, axis=1, b=b_pos)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak < a.nbytes / 4
+
+
 def test_b_zero_ignores_inf_and_nan():
     a = np.array([np.inf, np.nan, 1.0])
     assert lossopt.logsumexp(a, b=[0, 0, 1]) == 1.0
