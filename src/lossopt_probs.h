@@ -989,14 +989,22 @@ LOSSOPT_ROWS_INLINE __mmask16 lossopt_lse_b_mask16(const unsigned char *mr, ptrd
         const T *xr, const T *br, const unsigned char *mr, ptrdiff_t C)              \
     {                                                                                \
         const VT ninf = SET1(-INFINITY);                                             \
-        VT mv = ninf;                                                                \
-        for (ptrdiff_t j = 0; j < C; j += G) {                                       \
+        VT mv[4] = {ninf, ninf, ninf, ninf};                                         \
+        ptrdiff_t j = 0;                                                             \
+        for (; j + 4 * G <= C; j += 4 * G)   /* full vectors, four max chains */    \
+            for (int q = 0; q < 4; q++) {                                            \
+                const ptrdiff_t jq = j + q * G;                                      \
+                const MASK pres = CMP((MASK)lossopt_lse_b_mask16(mr, jq, (MASK)-1),  \
+                                      LOADZ((MASK)-1, br + jq), ZERO(), _CMP_NEQ_UQ);\
+                mv[q] = MAX(LOADM(ninf, pres, xr + jq), mv[q]);                      \
+            }                                                                        \
+        for (; j < C; j += G) {                                                      \
             const MASK cm = (MASK)lossopt_rows_first(lossopt_rows_count(C - j, G));  \
             const MASK pres = CMP((MASK)lossopt_lse_b_mask16(mr, j, cm), LOADZ(cm, br + j), \
                                   ZERO(), _CMP_NEQ_UQ);                              \
-            mv = MAX(LOADM(ninf, pres, xr + j), mv);                                 \
+            mv[0] = MAX(LOADM(ninf, pres, xr + j), mv[0]);                           \
         }                                                                            \
-        return REDUCE(mv);                                                           \
+        return REDUCE(MAX(MAX(mv[0], mv[1]), MAX(mv[2], mv[3])));                    \
     }
 LOSSOPT_LSE_B_DEFINE_ROW_MAX(double, f64, 8, __m512d, __mmask8, _mm512_set1_pd,
                              _mm512_maskz_loadu_pd, _mm512_mask_loadu_pd, _mm512_mask_cmp_pd_mask,
@@ -1020,6 +1028,25 @@ LOSSOPT_ROWS_INLINE void lossopt_lse_b_fetch(const lossopt_probs_next *nx, uintp
         _mm_prefetch((const char *)(nm + (uintptr_t)j), _MM_HINT_T0);
 }
 
+/* one vector of a row's entries j .. j + G - 1 (cm: those that exist) into
+ * the sums s, c (lossopt_lse_b_add8), asking for the lines ahead:
+ * lossopt_lse_b_step_f64 (G = 8), _f32 (G = 16, float exponentials as the
+ * short rows', sums in float64) */
+LOSSOPT_ROWS_INLINE void lossopt_lse_b_step_f64(const double *xr, const double *br,
+                                                const unsigned char *mr, ptrdiff_t j,
+                                                __mmask8 cm, __m512d m,
+                                                const lossopt_probs_next *nx, uintptr_t nm,
+                                                __m512d *s, __m512d *c)
+{
+    lossopt_lse_b_fetch(nx, nm, j, sizeof *xr);
+    const __m512d bv = _mm512_maskz_loadu_pd(cm, br + j);
+    const __mmask8 pres = _mm512_mask_cmp_pd_mask((__mmask8)lossopt_lse_b_mask16(mr, j, cm), bv,
+                                                  _mm512_setzero_pd(), _CMP_NEQ_UQ);
+    const __m512d ev = lossopt_exp_v8(
+        _mm512_sub_pd(_mm512_mask_loadu_pd(_mm512_set1_pd(-INFINITY), pres, xr + j), m));
+    lossopt_lse_b_add8(s, c, ev, _mm512_maskz_mov_pd(pres, bv));
+}
+
 LOSSOPT_TARGET_V4 static void lossopt_lse_b_long_f64(const double *x, ptrdiff_t xs,
                                                      const unsigned char *mask, ptrdiff_t ms,
                                                      const double *b, ptrdiff_t bs,
@@ -1035,20 +1062,32 @@ LOSSOPT_TARGET_V4 static void lossopt_lse_b_long_f64(const double *x, ptrdiff_t 
         const uintptr_t nm = lossopt_rows_ahead(mr, LOSSOPT_LSE_B_AHEAD_F64 * ms, 1);
         const __m512d m = _mm512_set1_pd(lossopt_lse_b_row_max_f64(xr, br, mr, C));
         __m512d s = _mm512_setzero_pd(), c = s;
-        for (ptrdiff_t j = 0; j < C; j += 8) {
-            const __mmask8 cm = (__mmask8)lossopt_rows_first(lossopt_rows_count(C - j, 8));
-            lossopt_lse_b_fetch(&nx, nm, j, sizeof *x);
-            const __m512d bv = _mm512_maskz_loadu_pd(cm, br + j);
-            const __mmask8 pres = _mm512_mask_cmp_pd_mask(
-                (__mmask8)lossopt_lse_b_mask16(mr, j, cm), bv, _mm512_setzero_pd(),
-                _CMP_NEQ_UQ);
-            const __m512d ev = lossopt_exp_v8(
-                _mm512_sub_pd(_mm512_mask_loadu_pd(ninf, pres, xr + j), m));
-            lossopt_lse_b_add8(&s, &c, ev, _mm512_maskz_mov_pd(pres, bv));
-        }
+        ptrdiff_t j = 0;
+        for (; j + 8 <= C; j += 8)      /* full vectors: no mask to compute */
+            lossopt_lse_b_step_f64(xr, br, mr, j, (__mmask8)0xFF, m, &nx, nm, &s, &c);
+        if (j < C)
+            lossopt_lse_b_step_f64(xr, br, mr, j, (__mmask8)lossopt_rows_first((int)(C - j)), m,
+                                   &nx, nm, &s, &c);
         lossopt_lse_b_keep8(ws, k, 1, m, _mm512_set1_pd(_mm512_reduce_add_pd(s)),
                             _mm512_set1_pd(_mm512_reduce_add_pd(c)));
     }
+}
+
+LOSSOPT_ROWS_INLINE void lossopt_lse_b_step_f32(const float *xr, const float *br,
+                                                const unsigned char *mr, ptrdiff_t j,
+                                                __mmask16 cm, __m512 m, __m512 negm,
+                                                const lossopt_probs_next *nx, uintptr_t nm,
+                                                __m512d *s, __m512d *c)
+{
+    lossopt_lse_b_fetch(nx, nm, j, sizeof *xr);
+    const __m512 bv = _mm512_maskz_loadu_ps(cm, br + j);
+    const __mmask16 pres = _mm512_mask_cmp_ps_mask(lossopt_lse_b_mask16(mr, j, cm), bv,
+                                                   _mm512_setzero_ps(), _CMP_NEQ_UQ);
+    const __m512 ev = lossopt_rows_expf_diff(
+        _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), pres, xr + j), m, negm);
+    const __m512 bp = _mm512_maskz_mov_ps(pres, bv);
+    lossopt_lse_b_add8(s, c, lossopt_rows_lo8(ev), lossopt_rows_lo8(bp));
+    lossopt_lse_b_add8(s, c, lossopt_rows_hi8(ev), lossopt_rows_hi8(bp));
 }
 
 LOSSOPT_TARGET_V4 static void lossopt_lse_b_long_f32(const float *x, ptrdiff_t xs,
@@ -1056,7 +1095,6 @@ LOSSOPT_TARGET_V4 static void lossopt_lse_b_long_f32(const float *x, ptrdiff_t x
                                                      const float *b, ptrdiff_t bs,
                                                      ptrdiff_t nr, ptrdiff_t C, double *ws)
 {
-    const __m512 ninf = _mm512_set1_ps(-INFINITY);
     for (ptrdiff_t k = 0; k < nr; k++) {
         const float *xr = x + k * xs, *br = b + k * bs;
         const unsigned char *mr = mask ? mask + k * ms : NULL;
@@ -1066,18 +1104,12 @@ LOSSOPT_TARGET_V4 static void lossopt_lse_b_long_f32(const float *x, ptrdiff_t x
         const float mf = lossopt_lse_b_row_max_f32(xr, br, mr, C);
         const __m512 m = _mm512_set1_ps(mf), negm = _mm512_set1_ps(-mf);
         __m512d s = _mm512_setzero_pd(), c = s;
-        for (ptrdiff_t j = 0; j < C; j += 16) {
-            const __mmask16 cm = (__mmask16)lossopt_rows_first(lossopt_rows_count(C - j, 16));
-            lossopt_lse_b_fetch(&nx, nm, j, sizeof *x);
-            const __m512 bv = _mm512_maskz_loadu_ps(cm, br + j);
-            const __mmask16 pres = _mm512_mask_cmp_ps_mask(lossopt_lse_b_mask16(mr, j, cm), bv,
-                                                           _mm512_setzero_ps(), _CMP_NEQ_UQ);
-            const __m512 ev = lossopt_rows_expf_diff(_mm512_mask_loadu_ps(ninf, pres, xr + j), m,
-                                                     negm);
-            const __m512 bp = _mm512_maskz_mov_ps(pres, bv);
-            lossopt_lse_b_add8(&s, &c, lossopt_rows_lo8(ev), lossopt_rows_lo8(bp));
-            lossopt_lse_b_add8(&s, &c, lossopt_rows_hi8(ev), lossopt_rows_hi8(bp));
-        }
+        ptrdiff_t j = 0;
+        for (; j + 16 <= C; j += 16)    /* full vectors: no mask to compute */
+            lossopt_lse_b_step_f32(xr, br, mr, j, (__mmask16)0xFFFF, m, negm, &nx, nm, &s, &c);
+        if (j < C)
+            lossopt_lse_b_step_f32(xr, br, mr, j, (__mmask16)lossopt_rows_first((int)(C - j)),
+                                   m, negm, &nx, nm, &s, &c);
         lossopt_lse_b_keep8(ws, k, 1, _mm512_set1_pd((double)mf),
                             _mm512_set1_pd(_mm512_reduce_add_pd(s)),
                             _mm512_set1_pd(_mm512_reduce_add_pd(c)));
