@@ -682,7 +682,8 @@ LOSSOPT_ROWS_INLINE void lossopt_rows_exp_step_f64(const double *xr, ptrdiff_t j
     _mm_prefetch((const char *)(px + (uintptr_t)j * sizeof *xr), _MM_HINT_T0);
     if (po)
         _mm_prefetch((const char *)(po + (uintptr_t)j * sizeof *xr), _MM_HINT_T0);
-    __m512d e = lossopt_exp_v8(_mm512_sub_pd(_mm512_maskz_loadu_pd(cm, xr + j), mb));
+    /* x - m <= 0 (or NaN): the exp without its upper clamp */
+    __m512d e = lossopt_exp_v8_nonpos(_mm512_sub_pd(_mm512_maskz_loadu_pd(cm, xr + j), mb));
     if (er)
         _mm512_mask_storeu_pd(er + j, cm, e);
     __mmask8 is1 = _mm512_cmp_pd_mask(e, one, _CMP_EQ_OQ);
@@ -707,15 +708,37 @@ LOSSOPT_ROWS_INLINE void lossopt_rows_row_exp_f64(const double *xr, ptrdiff_t C,
     *c = (double)n1;
 }
 
+/* exp(x - m) of a long row's floats, x - m = th + tl exactly as in
+ * lossopt_rows_expf_diff (tl = 0 where th <= -104; th <= 0 or NaN, so the
+ * upper bound of the range and the exp's upper clamp change nothing and are
+ * left out: the same bits).  fast2sum: the row's |x| are all below
+ * 2^(E(m) + 1) (lossopt_rows_block_maxima_split_f32), so tl = x - (th + m)
+ * is exact (Fast2Sum, 2 operations instead of the two-sum's 5). */
+LOSSOPT_ROWS_INLINE __m512 lossopt_rows_expf_long(__m512 xv, __m512 mb, __m512 negm,
+                                                  const int fast2sum)
+{
+    const __m512 th = _mm512_sub_ps(xv, mb);
+    const __mmask16 inr = _mm512_cmp_ps_mask(th, _mm512_set1_ps(-104.0f), _CMP_GT_OQ);
+    __m512 tl;
+    if (fast2sum) {
+        tl = _mm512_maskz_sub_ps(inr, xv, _mm512_add_ps(th, mb));
+    } else {
+        __m512 bp = _mm512_sub_ps(th, xv), ap = _mm512_sub_ps(th, bp);
+        tl = _mm512_maskz_add_ps(inr, _mm512_sub_ps(xv, ap), _mm512_sub_ps(negm, bp));
+    }
+    return lossopt_expf_v16_nonpos(th, tl);
+}
+
 LOSSOPT_ROWS_INLINE void lossopt_rows_exp_step_f32(const float *xr, ptrdiff_t j, __mmask16 cm,
                                                    __m512 mb, __m512 negm, float *er,
                                                    uintptr_t px, uintptr_t po, __m512d *s_lo,
-                                                   __m512d *s_hi, ptrdiff_t *n1)
+                                                   __m512d *s_hi, ptrdiff_t *n1,
+                                                   const int fast2sum)
 {
     _mm_prefetch((const char *)(px + (uintptr_t)j * sizeof *xr), _MM_HINT_T0);
     if (po)
         _mm_prefetch((const char *)(po + (uintptr_t)j * sizeof *xr), _MM_HINT_T0);
-    __m512 e = lossopt_rows_expf_diff(_mm512_maskz_loadu_ps(cm, xr + j), mb, negm);
+    __m512 e = lossopt_rows_expf_long(_mm512_maskz_loadu_ps(cm, xr + j), mb, negm, fast2sum);
     if (er)
         _mm512_mask_storeu_ps(er + j, cm, e);
     __mmask16 is1 = _mm512_cmp_ps_mask(e, _mm512_set1_ps(1.0f), _CMP_EQ_OQ);
@@ -725,9 +748,10 @@ LOSSOPT_ROWS_INLINE void lossopt_rows_exp_step_f32(const float *xr, ptrdiff_t j,
     *s_hi = _mm512_mask_add_pd(*s_hi, (__mmask8)(no1 >> 8), *s_hi, lossopt_rows_hi8(e));
 }
 
-LOSSOPT_ROWS_INLINE void lossopt_rows_row_exp_f32(const float *xr, ptrdiff_t C, double m,
-                                                  float *er, double *s, double *c,
-                                                  uintptr_t px, uintptr_t po)
+LOSSOPT_ROWS_INLINE void lossopt_rows_row_exp_f32_with(const float *xr, ptrdiff_t C, double m,
+                                                       float *er, double *s, double *c,
+                                                       uintptr_t px, uintptr_t po,
+                                                       const int fast2sum)
 {
     const __m512 mb = _mm512_set1_ps((float)m), negm = _mm512_set1_ps(-(float)m);
     __m512d s_lo = _mm512_setzero_pd(), s_hi = s_lo;
@@ -735,17 +759,144 @@ LOSSOPT_ROWS_INLINE void lossopt_rows_row_exp_f32(const float *xr, ptrdiff_t C, 
     ptrdiff_t j = 0;
     for (; j + 16 <= C; j += 16)
         lossopt_rows_exp_step_f32(xr, j, (__mmask16)0xFFFF, mb, negm, er, px, po, &s_lo,
-                                  &s_hi, &n1);
+                                  &s_hi, &n1, fast2sum);
     if (j < C)
         lossopt_rows_exp_step_f32(xr, j, (__mmask16)lossopt_rows_first((int)(C - j)), mb,
-                                  negm, er, px, po, &s_lo, &s_hi, &n1);
+                                  negm, er, px, po, &s_lo, &s_hi, &n1, fast2sum);
     *s = _mm512_reduce_add_pd(s_lo) + _mm512_reduce_add_pd(s_hi);
     *c = (double)n1;
 }
 
+/* the row's exponentials with the split its entries allow (split: see
+ * lossopt_rows_long_maxima_f32) */
+LOSSOPT_ROWS_INLINE void lossopt_rows_row_exp_f32(const float *xr, ptrdiff_t C, double m,
+                                                  float *er, double *s, double *c,
+                                                  uintptr_t px, uintptr_t po, int fast2sum)
+{
+    if (fast2sum)
+        lossopt_rows_row_exp_f32_with(xr, C, m, er, s, c, px, po, 1);
+    else
+        lossopt_rows_row_exp_f32_with(xr, C, m, er, s, c, px, po, 0);
+}
+
+/* the f64 rows need no split (fast2sum ignored) */
+LOSSOPT_ROWS_INLINE void lossopt_rows_row_exp_f64_any(const double *xr, ptrdiff_t C, double m,
+                                                      double *er, double *s, double *c,
+                                                      uintptr_t px, uintptr_t po, int fast2sum)
+{
+    (void)fast2sum;
+    lossopt_rows_row_exp_f64(xr, C, m, er, s, c, px, po);
+}
+
+/* The block's row maxima into mk (as lossopt_rows_block_maxima_*) and, per
+ * row, whether Fast2Sum splits its x - m exactly (f2s[k] = 1): every |x| of
+ * the row below 2^(E(m) + 1), E(m) the exponent of a normal m (x <= m, so
+ * this is: the row's minimum above -2^(E(m) + 1)); the minimum ignores NaN
+ * as the maximum does.  f64: the maxima only (f2s left alone). */
+LOSSOPT_ROWS_INLINE void lossopt_rows_long_maxima_f64(const double *x, ptrdiff_t xs,
+                                                      ptrdiff_t nr, ptrdiff_t C, double *mk,
+                                                      unsigned char *f2s)
+{
+    (void)f2s;
+    lossopt_rows_block_maxima_f64(x, xs, nr, C, mk);
+}
+
+LOSSOPT_ROWS_INLINE void lossopt_rows_long_maxima_f32(const float *x, ptrdiff_t xs,
+                                                      ptrdiff_t nr, ptrdiff_t C, double *mk,
+                                                      unsigned char *f2s)
+{
+    for (ptrdiff_t k = 0; k < nr; k++) {
+        const float *xr = x + k * xs;
+        __m512 a0 = _mm512_set1_ps(-INFINITY), a1 = a0, b0 = _mm512_set1_ps(INFINITY), b1 = b0;
+        ptrdiff_t j = 0;
+        for (; j + 32 <= C; j += 32) {
+            const __m512 u = _mm512_loadu_ps(xr + j), v = _mm512_loadu_ps(xr + j + 16);
+            a0 = _mm512_max_ps(u, a0);
+            a1 = _mm512_max_ps(v, a1);
+            b0 = _mm512_min_ps(u, b0);
+            b1 = _mm512_min_ps(v, b1);
+        }
+        for (; j < C; j += 16) {
+            const __mmask16 cm = (__mmask16)lossopt_rows_first(lossopt_rows_count(C - j, 16));
+            a0 = _mm512_max_ps(_mm512_mask_loadu_ps(a0, cm, xr + j), a0);
+            b0 = _mm512_min_ps(_mm512_mask_loadu_ps(b0, cm, xr + j), b0);
+        }
+        const float m = _mm512_reduce_max_ps(_mm512_max_ps(a0, a1));
+        const float lo = _mm512_reduce_min_ps(_mm512_min_ps(b0, b1));
+        mk[k] = (double)m;
+        /* 2^(E(m) + 1) from m's exponent bits; m normal and finite only */
+        uint32_t bits;
+        memcpy(&bits, &m, sizeof bits);
+        const uint32_t ex = bits & 0x7F800000u;
+        int ok = 0;
+        if (ex != 0 && ex < 0x7F000000u) {
+            const uint32_t pb = ex + 0x00800000u;
+            float p;
+            memcpy(&p, &pb, sizeof p);
+            ok = lo > -p;
+        }
+        f2s[k] = (unsigned char)ok;
+    }
+}
+
+/* The long rows' softmax / CE-gradient outputs out = coef_r e of the rows
+ * `store` among 8 (row r: e + r * C, out + r * os).
+ * f64: the double product (lossopt_rows_affine8_f64).
+ * f32: in float arithmetic: the double coefficient split into two floats
+ * cf = fl(coef), cl = fl(coef - cf) (|cf + cl - coef| <= 2^-48 |coef|) and
+ * out = fma(e, cf, fl(e cl)): 3 operations per 16 values instead of the
+ * double product's 12 (conversions both ways).  Its result is fl(e coef
+ * (1 + d)), |d| <= 2^-46: within 0.5 ulp + 2^-46 relative of e coef, as
+ * fl32(fl64(e coef)) is (within 0.5 ulp + 2^-53); the two differ only where
+ * e coef lies within 2^-46 relative of a midpoint between floats.  Subnormal
+ * outputs: within 1 ulp (2^-149; fl(e cl) rounds there too).  Measured
+ * against fl32(e coef) in exact arithmetic, tests/test_rows_long_f32.py.
+ * Rows whose coefficient is outside [2^-100, 2^100] (not 0) take the double
+ * product (cf would over- or underflow). */
+LOSSOPT_ROWS_INLINE void lossopt_rows_scale8_f64(const double *e, ptrdiff_t C, double *out,
+                                                 ptrdiff_t os, __mmask8 store, __m512d coef)
+{
+    lossopt_rows_affine8_f64(e, C, out, os, C, store, coef, _mm512_setzero_pd(),
+                             _mm512_setzero_pd());
+}
+
+LOSSOPT_ROWS_INLINE void lossopt_rows_scale8_f32(const float *e, ptrdiff_t C, float *out,
+                                                 ptrdiff_t os, __mmask8 store, __m512d coef)
+{
+    const __m512d ac = _mm512_abs_pd(coef);
+    const __mmask8 in = _mm512_cmp_pd_mask(ac, _mm512_set1_pd(0x1p-100), _CMP_GE_OQ) &
+                        _mm512_cmp_pd_mask(ac, _mm512_set1_pd(0x1p100), _CMP_LE_OQ);
+    const __mmask8 ok = store & (in | _mm512_cmp_pd_mask(coef, _mm512_setzero_pd(),
+                                                         _CMP_EQ_OQ));
+    if (store & (__mmask8)~ok)
+        lossopt_rows_affine8_f32(e, C, out, os, C, store & (__mmask8)~ok, coef,
+                                 _mm512_setzero_pd(), _mm512_setzero_pd());
+    float cf[8], cl[8];
+    const __m256 cf8 = _mm512_cvtpd_ps(coef);
+    _mm256_storeu_ps(cf, cf8);
+    _mm256_storeu_ps(cl, _mm512_cvtpd_ps(_mm512_sub_pd(coef, _mm512_cvtps_pd(cf8))));
+    for (int r = 0; r < 8; r++) {
+        if (!(ok >> r & 1))
+            continue;
+        const float *er = e + r * C;
+        float *o = out + r * os;
+        const __m512 hb = _mm512_set1_ps(cf[r]), lb = _mm512_set1_ps(cl[r]);
+        ptrdiff_t j = 0;
+        for (; j + 16 <= C; j += 16) {
+            const __m512 v = _mm512_loadu_ps(er + j);
+            _mm512_storeu_ps(o + j, _mm512_fmadd_ps(v, hb, _mm512_mul_ps(v, lb)));
+        }
+        if (j < C) {
+            const __mmask16 cm = (__mmask16)lossopt_rows_first((int)(C - j));
+            const __m512 v = _mm512_maskz_loadu_ps(cm, er + j);
+            _mm512_mask_storeu_ps(o + j, cm, _mm512_fmadd_ps(v, hb, _mm512_mul_ps(v, lb)));
+        }
+    }
+}
+
 /* the long-row kernels, lossopt_rows_long_f64 and _f32 (e: the block's
  * exponentials, nr * C values of T) */
-#define LOSSOPT_ROWS_DEFINE_LONG(T, SFX)                                             \
+#define LOSSOPT_ROWS_DEFINE_LONG(T, SFX, ROW_EXP)                                    \
     LOSSOPT_ROWS_INLINE ptrdiff_t lossopt_rows_long_body_##SFX(                      \
         const lossopt_rows_args *a, const T *x, T *out, ptrdiff_t r0, ptrdiff_t nr,  \
         T *e, const lossopt_rows_arrays *w, const int mode)                          \
@@ -754,7 +905,8 @@ LOSSOPT_ROWS_INLINE void lossopt_rows_row_exp_f32(const float *xr, ptrdiff_t C, 
         double xy[LOSSOPT_BLOCK_ELEMS / LOSSOPT_FUSED_ROW_MIN + 8];                   \
         double ey[LOSSOPT_BLOCK_ELEMS / LOSSOPT_FUSED_ROW_MIN + 8];                   \
         lossopt_rows_tally tally = {0, _mm512_setzero_pd()};                         \
-        lossopt_rows_block_maxima_##SFX(x, xs, nr, C, w->m);  /* maxima first */    \
+        unsigned char f2s[LOSSOPT_BLOCK_ELEMS / LOSSOPT_FUSED_ROW_MIN + 8];            \
+        lossopt_rows_long_maxima_##SFX(x, xs, nr, C, w->m, f2s);  /* maxima first */\
         for (ptrdiff_t k = 0; k < nr; k++) {                                         \
             const T *xr = x + k * xs;                                                \
             const double m = w->m[k];                                                \
@@ -762,12 +914,11 @@ LOSSOPT_ROWS_INLINE void lossopt_rows_row_exp_f32(const float *xr, ptrdiff_t C, 
             const uintptr_t po = lossopt_rows_ahead(out, (nr + k) * os, sizeof(T));  \
             /* the exponentials kept only where an output is made of them */        \
             if (mode == LOSSOPT_ROWS_LSE)                                            \
-                lossopt_rows_row_exp_##SFX(xr, C, m, NULL, &w->s[k], &w->c[k], px, 0); \
+                ROW_EXP(xr, C, m, NULL, &w->s[k], &w->c[k], px, 0, f2s[k]);          \
             else if (mode == LOSSOPT_ROWS_LOG_SOFTMAX)                               \
-                lossopt_rows_row_exp_##SFX(xr, C, m, NULL, &w->s[k], &w->c[k], px, po);\
+                ROW_EXP(xr, C, m, NULL, &w->s[k], &w->c[k], px, po, f2s[k]);         \
             else                                                                     \
-                lossopt_rows_row_exp_##SFX(xr, C, m, e + k * C, &w->s[k], &w->c[k],  \
-                                           px, po);                                  \
+                ROW_EXP(xr, C, m, e + k * C, &w->s[k], &w->c[k], px, po, f2s[k]);    \
             if (mode == LOSSOPT_ROWS_CE) {                                           \
                 const ptrdiff_t y = a->labels[r0 + k];                               \
                 const ptrdiff_t yy = y == a->ignore_index ? 0 : y;                   \
@@ -800,9 +951,7 @@ LOSSOPT_ROWS_INLINE void lossopt_rows_row_exp_f32(const float *xr, ptrdiff_t C, 
                                            _mm512_set1_pd(1.0), m8, res8.lz);        \
                 continue;                                                            \
             }                                                                        \
-            lossopt_rows_affine8_##SFX(e + g * C, C, out + g * os, os, C, store,     \
-                                       res8.coef, _mm512_setzero_pd(),               \
-                                       _mm512_setzero_pd());                         \
+            lossopt_rows_scale8_##SFX(e + g * C, C, out + g * os, os, store, res8.coef);\
             if (mode == LOSSOPT_ROWS_CE)                                             \
                 lossopt_rows_put_labels(res8.lab, store, a->labels + r0 + g,         \
                                         sizeof(T) == sizeof(float), out + g * os, os);\
@@ -827,8 +976,8 @@ LOSSOPT_ROWS_INLINE void lossopt_rows_row_exp_f32(const float *xr, ptrdiff_t C, 
             return lossopt_rows_long_body_##SFX(a, x, out, r0, nr, e, w, LOSSOPT_ROWS_CE);\
         }                                                                            \
     }
-LOSSOPT_ROWS_DEFINE_LONG(double, f64)
-LOSSOPT_ROWS_DEFINE_LONG(float, f32)
+LOSSOPT_ROWS_DEFINE_LONG(double, f64, lossopt_rows_row_exp_f64_any)
+LOSSOPT_ROWS_DEFINE_LONG(float, f32, lossopt_rows_row_exp_f32)
 
 #endif  /* LOSSOPT_HAVE_DISPATCH */
 
