@@ -543,11 +543,11 @@ LOSSOPT_TARGET_V4 static inline __m512d lossopt_exp_v8(__m512d x)
     return lossopt_exp_v8_nonpos(_mm512_min_pd(_mm512_set1_pd(710.0), x));
 }
 
-LOSSOPT_TARGET_V4 static inline __m512 lossopt_expf_v16_nonpos(__m512 x, __m512 lo)
+/* lossopt_expf_v16_core: x already in [-104, 89] or NaN (no clamps) */
+LOSSOPT_TARGET_V4 static inline __m512 lossopt_expf_v16_core(__m512 x, __m512 lo)
 {
     const __m512 shift = _mm512_set1_ps(0x1.8p23f);
     const __m512 lhi = _mm512_set1_ps(0x1.62ep-5f), llo = _mm512_set1_ps(0x1.0bfbe8p-19f);
-    x = _mm512_max_ps(_mm512_set1_ps(-104.0f), x);
     __m512 kd = _mm512_fmadd_ps(x, _mm512_set1_ps(0x1.715476p+4f), shift);
     __m512 nd = _mm512_sub_ps(kd, shift);
     __m512 r = _mm512_fnmadd_ps(nd, lhi, x);                 /* exact */
@@ -559,6 +559,11 @@ LOSSOPT_TARGET_V4 static inline __m512 lossopt_expf_v16_nonpos(__m512 x, __m512 
     __m512 q = _mm512_fmadd_ps(_mm512_mul_ps(r, r), p, r);
     __m512 e = _mm512_add_ps(t, _mm512_fmadd_ps(t, q, tl));
     return _mm512_scalef_ps(e, _mm512_mul_ps(nd, _mm512_set1_ps(0.0625f)));
+}
+
+LOSSOPT_TARGET_V4 static inline __m512 lossopt_expf_v16_nonpos(__m512 x, __m512 lo)
+{
+    return lossopt_expf_v16_core(_mm512_max_ps(_mm512_set1_ps(-104.0f), x), lo);
 }
 
 LOSSOPT_TARGET_V4 static inline __m512 lossopt_expf_v16(__m512 x, __m512 lo)

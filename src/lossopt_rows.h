@@ -708,37 +708,47 @@ LOSSOPT_ROWS_INLINE void lossopt_rows_row_exp_f64(const double *xr, ptrdiff_t C,
     *c = (double)n1;
 }
 
+/* How a long float row's x - m is split and its exps clamped (split: the
+ * bits LOSSOPT_ROWS_SPLIT_*, per row, lossopt_rows_long_maxima_f32):
+ * _FAST: Fast2Sum (else the two-sum); _NEAR: every x - m of the row is
+ * above -100, so no lane needs the range mask or the exp's lower clamp. */
+enum { LOSSOPT_ROWS_SPLIT_FAST = 1, LOSSOPT_ROWS_SPLIT_NEAR = 2 };
+
 /* exp(x - m) of a long row's floats, x - m = th + tl exactly as in
  * lossopt_rows_expf_diff (tl = 0 where th <= -104; th <= 0 or NaN, so the
  * upper bound of the range and the exp's upper clamp change nothing and are
- * left out: the same bits).  fast2sum: the row's |x| are all below
- * 2^(E(m) + 1) (lossopt_rows_block_maxima_split_f32), so tl = x - (th + m)
- * is exact (Fast2Sum, 2 operations instead of the two-sum's 5). */
+ * left out; where the row is _NEAR, the range mask and the lower clamp
+ * change nothing either: the same bits as lossopt_rows_expf_diff in every
+ * case).  _FAST where the row's |x| are all below 2^(E(m) + 1): then
+ * tl = x - (th + m) exactly (Fast2Sum: 2 operations instead of the
+ * two-sum's 5). */
 LOSSOPT_ROWS_INLINE __m512 lossopt_rows_expf_long(__m512 xv, __m512 mb, __m512 negm,
-                                                  const int fast2sum)
+                                                  const int split)
 {
     const __m512 th = _mm512_sub_ps(xv, mb);
-    const __mmask16 inr = _mm512_cmp_ps_mask(th, _mm512_set1_ps(-104.0f), _CMP_GT_OQ);
     __m512 tl;
-    if (fast2sum) {
-        tl = _mm512_maskz_sub_ps(inr, xv, _mm512_add_ps(th, mb));
+    if (split & LOSSOPT_ROWS_SPLIT_FAST) {
+        tl = _mm512_sub_ps(xv, _mm512_add_ps(th, mb));
     } else {
         __m512 bp = _mm512_sub_ps(th, xv), ap = _mm512_sub_ps(th, bp);
-        tl = _mm512_maskz_add_ps(inr, _mm512_sub_ps(xv, ap), _mm512_sub_ps(negm, bp));
+        tl = _mm512_add_ps(_mm512_sub_ps(xv, ap), _mm512_sub_ps(negm, bp));
     }
-    return lossopt_expf_v16_nonpos(th, tl);
+    if (split & LOSSOPT_ROWS_SPLIT_NEAR)
+        return lossopt_expf_v16_core(th, tl);
+    const __mmask16 inr = _mm512_cmp_ps_mask(th, _mm512_set1_ps(-104.0f), _CMP_GT_OQ);
+    return lossopt_expf_v16_nonpos(th, _mm512_maskz_mov_ps(inr, tl));
 }
 
 LOSSOPT_ROWS_INLINE void lossopt_rows_exp_step_f32(const float *xr, ptrdiff_t j, __mmask16 cm,
                                                    __m512 mb, __m512 negm, float *er,
                                                    uintptr_t px, uintptr_t po, __m512d *s_lo,
                                                    __m512d *s_hi, ptrdiff_t *n1,
-                                                   const int fast2sum)
+                                                   const int split)
 {
     _mm_prefetch((const char *)(px + (uintptr_t)j * sizeof *xr), _MM_HINT_T0);
     if (po)
         _mm_prefetch((const char *)(po + (uintptr_t)j * sizeof *xr), _MM_HINT_T0);
-    __m512 e = lossopt_rows_expf_long(_mm512_maskz_loadu_ps(cm, xr + j), mb, negm, fast2sum);
+    __m512 e = lossopt_rows_expf_long(_mm512_maskz_loadu_ps(cm, xr + j), mb, negm, split);
     if (er)
         _mm512_mask_storeu_ps(er + j, cm, e);
     __mmask16 is1 = _mm512_cmp_ps_mask(e, _mm512_set1_ps(1.0f), _CMP_EQ_OQ);
@@ -751,7 +761,7 @@ LOSSOPT_ROWS_INLINE void lossopt_rows_exp_step_f32(const float *xr, ptrdiff_t j,
 LOSSOPT_ROWS_INLINE void lossopt_rows_row_exp_f32_with(const float *xr, ptrdiff_t C, double m,
                                                        float *er, double *s, double *c,
                                                        uintptr_t px, uintptr_t po,
-                                                       const int fast2sum)
+                                                       const int split)
 {
     const __m512 mb = _mm512_set1_ps((float)m), negm = _mm512_set1_ps(-(float)m);
     __m512d s_lo = _mm512_setzero_pd(), s_hi = s_lo;
@@ -759,10 +769,10 @@ LOSSOPT_ROWS_INLINE void lossopt_rows_row_exp_f32_with(const float *xr, ptrdiff_
     ptrdiff_t j = 0;
     for (; j + 16 <= C; j += 16)
         lossopt_rows_exp_step_f32(xr, j, (__mmask16)0xFFFF, mb, negm, er, px, po, &s_lo,
-                                  &s_hi, &n1, fast2sum);
+                                  &s_hi, &n1, split);
     if (j < C)
         lossopt_rows_exp_step_f32(xr, j, (__mmask16)lossopt_rows_first((int)(C - j)), mb,
-                                  negm, er, px, po, &s_lo, &s_hi, &n1, fast2sum);
+                                  negm, er, px, po, &s_lo, &s_hi, &n1, split);
     *s = _mm512_reduce_add_pd(s_lo) + _mm512_reduce_add_pd(s_hi);
     *c = (double)n1;
 }
@@ -771,28 +781,42 @@ LOSSOPT_ROWS_INLINE void lossopt_rows_row_exp_f32_with(const float *xr, ptrdiff_
  * lossopt_rows_long_maxima_f32) */
 LOSSOPT_ROWS_INLINE void lossopt_rows_row_exp_f32(const float *xr, ptrdiff_t C, double m,
                                                   float *er, double *s, double *c,
-                                                  uintptr_t px, uintptr_t po, int fast2sum)
+                                                  uintptr_t px, uintptr_t po, int split)
 {
-    if (fast2sum)
-        lossopt_rows_row_exp_f32_with(xr, C, m, er, s, c, px, po, 1);
-    else
+    /* one copy of the loop per split, each with it a constant */
+    switch (split) {
+    case LOSSOPT_ROWS_SPLIT_FAST | LOSSOPT_ROWS_SPLIT_NEAR:
+        lossopt_rows_row_exp_f32_with(xr, C, m, er, s, c, px, po,
+                                      LOSSOPT_ROWS_SPLIT_FAST | LOSSOPT_ROWS_SPLIT_NEAR);
+        break;
+    case LOSSOPT_ROWS_SPLIT_NEAR:
+        lossopt_rows_row_exp_f32_with(xr, C, m, er, s, c, px, po, LOSSOPT_ROWS_SPLIT_NEAR);
+        break;
+    case LOSSOPT_ROWS_SPLIT_FAST:
+        lossopt_rows_row_exp_f32_with(xr, C, m, er, s, c, px, po, LOSSOPT_ROWS_SPLIT_FAST);
+        break;
+    default:
         lossopt_rows_row_exp_f32_with(xr, C, m, er, s, c, px, po, 0);
+        break;
+    }
 }
 
-/* the f64 rows need no split (fast2sum ignored) */
+/* the f64 rows need no split (split ignored) */
 LOSSOPT_ROWS_INLINE void lossopt_rows_row_exp_f64_any(const double *xr, ptrdiff_t C, double m,
                                                       double *er, double *s, double *c,
-                                                      uintptr_t px, uintptr_t po, int fast2sum)
+                                                      uintptr_t px, uintptr_t po, int split)
 {
-    (void)fast2sum;
+    (void)split;
     lossopt_rows_row_exp_f64(xr, C, m, er, s, c, px, po);
 }
 
 /* The block's row maxima into mk (as lossopt_rows_block_maxima_*) and, per
- * row, whether Fast2Sum splits its x - m exactly (f2s[k] = 1): every |x| of
- * the row below 2^(E(m) + 1), E(m) the exponent of a normal m (x <= m, so
- * this is: the row's minimum above -2^(E(m) + 1)); the minimum ignores NaN
- * as the maximum does.  f64: the maxima only (f2s left alone). */
+ * row, the LOSSOPT_ROWS_SPLIT_* bits in f2s[k]: _FAST where every |x| of the
+ * row is below 2^(E(m) + 1), E(m) the exponent of a normal m (x <= m, so:
+ * the row's minimum above -2^(E(m) + 1); Fast2Sum is then exact); _NEAR
+ * where min - m > -100 (in double: exact enough for the margin; false
+ * where min is -inf or m +inf).  The minimum ignores NaN as the maximum
+ * does.  f64: the maxima only (f2s left alone). */
 LOSSOPT_ROWS_INLINE void lossopt_rows_long_maxima_f64(const double *x, ptrdiff_t xs,
                                                       ptrdiff_t nr, ptrdiff_t C, double *mk,
                                                       unsigned char *f2s)
@@ -833,8 +857,11 @@ LOSSOPT_ROWS_INLINE void lossopt_rows_long_maxima_f32(const float *x, ptrdiff_t 
             const uint32_t pb = ex + 0x00800000u;
             float p;
             memcpy(&p, &pb, sizeof p);
-            ok = lo > -p;
+            if (lo > -p)
+                ok = LOSSOPT_ROWS_SPLIT_FAST;
         }
+        if ((double)lo - (double)m > -100.0)
+            ok |= LOSSOPT_ROWS_SPLIT_NEAR;
         f2s[k] = (unsigned char)ok;
     }
 }
