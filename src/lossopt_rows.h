@@ -869,17 +869,19 @@ LOSSOPT_ROWS_INLINE void lossopt_rows_long_maxima_f32(const float *x, ptrdiff_t 
 /* The long rows' softmax / CE-gradient outputs out = coef_r e of the rows
  * `store` among 8 (row r: e + r * C, out + r * os).
  * f64: the double product (lossopt_rows_affine8_f64).
- * f32: in float arithmetic: the double coefficient split into two floats
- * cf = fl(coef), cl = fl(coef - cf) (|cf + cl - coef| <= 2^-48 |coef|) and
- * out = fma(e, cf, fl(e cl)): 3 operations per 16 values instead of the
- * double product's 12 (conversions both ways).  Its result is fl(e coef
- * (1 + d)), |d| <= 2^-46: within 0.5 ulp + 2^-46 relative of e coef, as
- * fl32(fl64(e coef)) is (within 0.5 ulp + 2^-53); the two differ only where
- * e coef lies within 2^-46 relative of a midpoint between floats.  Subnormal
- * outputs: within 1 ulp (2^-149; fl(e cl) rounds there too).  Measured
- * against fl32(e coef) in exact arithmetic, tests/test_rows_long_f32.py.
- * Rows whose coefficient is outside [2^-100, 2^100] (not 0) take the double
- * product (cf would over- or underflow). */
+ * f32: in float arithmetic, 4 operations per 16 values instead of the
+ * double product's 12 (conversions both ways): the double coefficient,
+ * scaled by 2^24, split into two floats h = fl(2^24 coef), l = fl(2^24 coef
+ * - h) (|h + l - 2^24 coef| <= 2^-48 |2^24 coef|), and
+ * out = fl(fma(e, h, fl(e l)) 2^-24).  Scaled, e l does not underflow
+ * where the output is a normal float; so a normal output is fl(e coef
+ * (1 + d)), |d| <= 2^-46, within 0.5 ulp + 2^-46 relative of e coef, as
+ * fl32(fl64(e coef)) is (0.5 ulp + 2^-53): the two differ only where e coef
+ * lies within 2^-46 relative of a midpoint between floats.  A subnormal
+ * output is rounded twice (24 bits, then the subnormal grid): within
+ * 0.5 ulp + 2^-47 of e coef.  Measured: tests/test_rows_long_f32.py.  Rows
+ * whose coefficient is outside [2^-100, 2^100] (and not 0) take the double
+ * product (h would overflow, l lose bits). */
 LOSSOPT_ROWS_INLINE void lossopt_rows_scale8_f64(const double *e, ptrdiff_t C, double *out,
                                                  ptrdiff_t os, __mmask8 store, __m512d coef)
 {
@@ -898,25 +900,91 @@ LOSSOPT_ROWS_INLINE void lossopt_rows_scale8_f32(const float *e, ptrdiff_t C, fl
     if (store & (__mmask8)~ok)
         lossopt_rows_affine8_f32(e, C, out, os, C, store & (__mmask8)~ok, coef,
                                  _mm512_setzero_pd(), _mm512_setzero_pd());
-    float cf[8], cl[8];
-    const __m256 cf8 = _mm512_cvtpd_ps(coef);
-    _mm256_storeu_ps(cf, cf8);
-    _mm256_storeu_ps(cl, _mm512_cvtpd_ps(_mm512_sub_pd(coef, _mm512_cvtps_pd(cf8))));
+    float hs[8], ls[8];
+    const __m512d c24 = _mm512_mul_pd(coef, _mm512_set1_pd(0x1p24));   /* exact */
+    const __m256 h8 = _mm512_cvtpd_ps(c24);
+    _mm256_storeu_ps(hs, h8);
+    _mm256_storeu_ps(ls, _mm512_cvtpd_ps(_mm512_sub_pd(c24, _mm512_cvtps_pd(h8))));
+    const __m512 down = _mm512_set1_ps(0x1p-24f);
     for (int r = 0; r < 8; r++) {
         if (!(ok >> r & 1))
             continue;
         const float *er = e + r * C;
         float *o = out + r * os;
-        const __m512 hb = _mm512_set1_ps(cf[r]), lb = _mm512_set1_ps(cl[r]);
+        const __m512 hb = _mm512_set1_ps(hs[r]), lb = _mm512_set1_ps(ls[r]);
         ptrdiff_t j = 0;
         for (; j + 16 <= C; j += 16) {
             const __m512 v = _mm512_loadu_ps(er + j);
-            _mm512_storeu_ps(o + j, _mm512_fmadd_ps(v, hb, _mm512_mul_ps(v, lb)));
+            _mm512_storeu_ps(o + j, _mm512_mul_ps(_mm512_fmadd_ps(v, hb, _mm512_mul_ps(v, lb)),
+                                                  down));
         }
         if (j < C) {
             const __mmask16 cm = (__mmask16)lossopt_rows_first((int)(C - j));
             const __m512 v = _mm512_maskz_loadu_ps(cm, er + j);
-            _mm512_mask_storeu_ps(o + j, cm, _mm512_fmadd_ps(v, hb, _mm512_mul_ps(v, lb)));
+            _mm512_mask_storeu_ps(o + j, cm, _mm512_mul_ps(_mm512_fmadd_ps(v, hb,
+                                                                           _mm512_mul_ps(v, lb)),
+                                                           down));
+        }
+    }
+}
+
+/* The long rows' log_softmax outputs out = (x - m) - lz of the rows `store`
+ * among 8 (row r: x + r * xs, out + r * os; split[r]: the rows' split bits).
+ * f64: in double (lossopt_rows_affine8_f64).
+ * f32: rows split by Fast2Sum in float arithmetic: x - m = th + tl exactly
+ * (th = fl(x - m), tl = x - fl(th + m)), lz = L + ll + d (L = fl(lz),
+ * ll = fl(lz - L), |d| <= 2^-48 lz), out = fl(fl(th - L) + fl(tl - ll)):
+ * 6 operations per 16 values instead of the double path's 12.  th - L adds
+ * two numbers <= 0, so |th - L| is |x - m - lz| within 2^-23 relative:
+ * the result is within 0.5 ulp (fl(th - L)) + 0.5 ulp (the last addition)
+ * + 2^-46 relative of the exact value, 1 ulp in all (the double path:
+ * 0.5 ulp); measured (tests/test_rows_long_f32.py): see there.  The other
+ * rows take the double path. */
+LOSSOPT_ROWS_INLINE void lossopt_rows_logsm8_f64(const double *x, ptrdiff_t xs, double *out,
+                                                 ptrdiff_t os, ptrdiff_t C, __mmask8 store,
+                                                 __m512d m, __m512d lz,
+                                                 const unsigned char *split)
+{
+    (void)split;
+    lossopt_rows_affine8_f64(x, xs, out, os, C, store, _mm512_set1_pd(1.0), m, lz);
+}
+
+LOSSOPT_ROWS_INLINE void lossopt_rows_logsm8_f32(const float *x, ptrdiff_t xs, float *out,
+                                                 ptrdiff_t os, ptrdiff_t C, __mmask8 store,
+                                                 __m512d m, __m512d lz,
+                                                 const unsigned char *split)
+{
+    __mmask8 fast = 0;
+    for (int r = 0; r < 8; r++)
+        if (store >> r & 1 && split[r] & LOSSOPT_ROWS_SPLIT_FAST)
+            fast |= (__mmask8)(1u << r);
+    if (store & (__mmask8)~fast)
+        lossopt_rows_affine8_f32(x, xs, out, os, C, store & (__mmask8)~fast,
+                                 _mm512_set1_pd(1.0), m, lz);
+    float mf[8], lh[8], ll[8];
+    const __m256 lh8 = _mm512_cvtpd_ps(lz);
+    _mm256_storeu_ps(mf, _mm512_cvtpd_ps(m));              /* exact: m is a float */
+    _mm256_storeu_ps(lh, lh8);
+    _mm256_storeu_ps(ll, _mm512_cvtpd_ps(_mm512_sub_pd(lz, _mm512_cvtps_pd(lh8))));
+    for (int r = 0; r < 8; r++) {
+        if (!(fast >> r & 1))
+            continue;
+        const float *xr = x + r * xs;
+        float *o = out + r * os;
+        const __m512 mb = _mm512_set1_ps(mf[r]), hb = _mm512_set1_ps(lh[r]),
+                     lb = _mm512_set1_ps(ll[r]);
+        ptrdiff_t j = 0;
+        for (; j + 16 <= C; j += 16) {
+            const __m512 v = _mm512_loadu_ps(xr + j), th = _mm512_sub_ps(v, mb);
+            const __m512 tl = _mm512_sub_ps(v, _mm512_add_ps(th, mb));
+            _mm512_storeu_ps(o + j, _mm512_add_ps(_mm512_sub_ps(th, hb), _mm512_sub_ps(tl, lb)));
+        }
+        if (j < C) {
+            const __mmask16 cm = (__mmask16)lossopt_rows_first((int)(C - j));
+            const __m512 v = _mm512_maskz_loadu_ps(cm, xr + j), th = _mm512_sub_ps(v, mb);
+            const __m512 tl = _mm512_sub_ps(v, _mm512_add_ps(th, mb));
+            _mm512_mask_storeu_ps(o + j, cm, _mm512_add_ps(_mm512_sub_ps(th, hb),
+                                                           _mm512_sub_ps(tl, lb)));
         }
     }
 }
@@ -974,8 +1042,8 @@ LOSSOPT_ROWS_INLINE void lossopt_rows_scale8_f32(const float *e, ptrdiff_t C, fl
                     (mode == LOSSOPT_ROWS_CE && !a->want_grad))                      \
                 continue;                                                            \
             if (mode == LOSSOPT_ROWS_LOG_SOFTMAX) {                                  \
-                lossopt_rows_affine8_##SFX(x + g * xs, xs, out + g * os, os, C, store,  \
-                                           _mm512_set1_pd(1.0), m8, res8.lz);        \
+                lossopt_rows_logsm8_##SFX(x + g * xs, xs, out + g * os, os, C, store,   \
+                                          m8, res8.lz, f2s + g);                     \
                 continue;                                                            \
             }                                                                        \
             lossopt_rows_scale8_##SFX(e + g * C, C, out + g * os, os, store, res8.coef);\
