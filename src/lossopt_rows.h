@@ -758,10 +758,37 @@ LOSSOPT_ROWS_INLINE void lossopt_rows_exp_step_f32(const float *xr, ptrdiff_t j,
     *s_hi = _mm512_mask_add_pd(*s_hi, (__mmask8)(no1 >> 8), *s_hi, lossopt_rows_hi8(e));
 }
 
+/* The partial sums of a block's float rows whose tail (the last C mod 16
+ * entries, 1 to 8 of them) is left for lossopt_rows_tails_f32, which takes
+ * the tails of two rows in one vector (row k in lanes 0-7, row k + 1 in
+ * lanes 8-15): at 100 classes a row's 7th vector held 4 entries.  The tail's
+ * exponentials and sums are the same values in the same lanes and order
+ * (s_lo lanes 0..t-1, last) as a vector of its own gives. */
+#define LOSSOPT_ROWS_MAX_BLOCK_ROWS (LOSSOPT_BLOCK_ELEMS / LOSSOPT_FUSED_ROW_MIN + 8)
+typedef struct {
+    __m512d s_lo[LOSSOPT_ROWS_MAX_BLOCK_ROWS], s_hi[LOSSOPT_ROWS_MAX_BLOCK_ROWS];
+    ptrdiff_t n1[LOSSOPT_ROWS_MAX_BLOCK_ROWS];
+} lossopt_rows_pending;
+
+/* a row's tail is left pending where it fits 8 lanes */
+static inline int lossopt_rows_tail_pends(ptrdiff_t C)
+{
+    return C % 16 != 0 && C % 16 <= 8;
+}
+
+/* the row's s and c from its lanes' sums */
+LOSSOPT_ROWS_INLINE void lossopt_rows_sums_f32(__m512d s_lo, __m512d s_hi, ptrdiff_t n1,
+                                               double *s, double *c)
+{
+    *s = _mm512_reduce_add_pd(s_lo) + _mm512_reduce_add_pd(s_hi);
+    *c = (double)n1;
+}
+
 LOSSOPT_ROWS_INLINE void lossopt_rows_row_exp_f32_with(const float *xr, ptrdiff_t C, double m,
                                                        float *er, double *s, double *c,
                                                        uintptr_t px, uintptr_t po,
-                                                       const int split)
+                                                       const int split,
+                                                       lossopt_rows_pending *st, ptrdiff_t k)
 {
     const __m512 mb = _mm512_set1_ps((float)m), negm = _mm512_set1_ps(-(float)m);
     __m512d s_lo = _mm512_setzero_pd(), s_hi = s_lo;
@@ -770,33 +797,104 @@ LOSSOPT_ROWS_INLINE void lossopt_rows_row_exp_f32_with(const float *xr, ptrdiff_
     for (; j + 16 <= C; j += 16)
         lossopt_rows_exp_step_f32(xr, j, (__mmask16)0xFFFF, mb, negm, er, px, po, &s_lo,
                                   &s_hi, &n1, split);
+    if (lossopt_rows_tail_pends(C)) {
+        st->s_lo[k] = s_lo;
+        st->s_hi[k] = s_hi;
+        st->n1[k] = n1;
+        return;
+    }
     if (j < C)
         lossopt_rows_exp_step_f32(xr, j, (__mmask16)lossopt_rows_first((int)(C - j)), mb,
                                   negm, er, px, po, &s_lo, &s_hi, &n1, split);
-    *s = _mm512_reduce_add_pd(s_lo) + _mm512_reduce_add_pd(s_hi);
-    *c = (double)n1;
+    lossopt_rows_sums_f32(s_lo, s_hi, n1, s, c);
+}
+
+/* The pending tails of the block's rows (e: their exponentials, NULL: not
+ * kept; out: the output, NULL: none to prefetch), two rows at a time, then
+ * every row's s and c. */
+LOSSOPT_ROWS_INLINE void lossopt_rows_tails_f32(const float *x, ptrdiff_t xs, ptrdiff_t nr,
+                                                ptrdiff_t C, const double *mk, float *e,
+                                                const float *out, ptrdiff_t os,
+                                                lossopt_rows_pending *st, double *s, double *c)
+{
+    if (!lossopt_rows_tail_pends(C))
+        return;
+    const ptrdiff_t j0 = C - C % 16;
+    const __mmask16 lo = (__mmask16)lossopt_rows_first((int)(C - j0));
+    for (ptrdiff_t k = 0; k < nr; k += 2) {
+        const int two = k + 1 < nr;
+        const __mmask16 hi = two ? (__mmask16)(lo << 8) : 0;
+        const float *x0 = x + k * xs, *x1 = x0 + (two ? xs : 0);
+        for (int r = 0; r <= two; r++) {
+            const float *xr = r ? x1 : x0;
+            _mm_prefetch((const char *)lossopt_rows_ahead(xr, nr * xs + j0, sizeof *xr),
+                         _MM_HINT_T0);
+            if (out)
+                _mm_prefetch((const char *)lossopt_rows_ahead(out, (nr + k + r) * os + j0,
+                                                              sizeof *out), _MM_HINT_T0);
+        }
+        const float m0 = (float)mk[k], m1 = (float)mk[two ? k + 1 : k];
+        const __m512 mb = _mm512_mask_mov_ps(_mm512_set1_ps(m0), hi, _mm512_set1_ps(m1));
+        __m512 v = _mm512_maskz_loadu_ps(lo, x0 + j0);
+        /* lanes 8.. of the second row's tail: entries j0.. at x1 + j0 - 8 + 8 */
+        if (two)
+            v = _mm512_mask_loadu_ps(v, hi, x1 + j0 - 8);
+        const __m512 ev = lossopt_rows_expf_long(v, mb, _mm512_sub_ps(_mm512_setzero_ps(), mb),
+                                                 0);
+        if (e) {
+            _mm512_mask_storeu_ps(e + k * C + j0, lo, ev);
+            if (two)
+                _mm512_mask_storeu_ps(e + (k + 1) * C + j0 - 8, hi, ev);
+        }
+        const __mmask16 is1 = _mm512_cmp_ps_mask(ev, _mm512_set1_ps(1.0f), _CMP_EQ_OQ);
+        const __mmask16 no1 = (__mmask16)~is1;
+        st->n1[k] += __builtin_popcount((unsigned)(is1 & lo));
+        st->s_lo[k] = _mm512_mask_add_pd(st->s_lo[k], (__mmask8)(no1 & lo), st->s_lo[k],
+                                         lossopt_rows_lo8(ev));
+        lossopt_rows_sums_f32(st->s_lo[k], st->s_hi[k], st->n1[k], &s[k], &c[k]);
+        if (two) {
+            st->n1[k + 1] += __builtin_popcount((unsigned)(is1 & hi));
+            st->s_lo[k + 1] = _mm512_mask_add_pd(st->s_lo[k + 1], (__mmask8)((no1 & hi) >> 8),
+                                                 st->s_lo[k + 1], lossopt_rows_hi8(ev));
+            lossopt_rows_sums_f32(st->s_lo[k + 1], st->s_hi[k + 1], st->n1[k + 1], &s[k + 1],
+                                  &c[k + 1]);
+        }
+    }
+}
+
+/* the f64 rows leave no tail pending */
+LOSSOPT_ROWS_INLINE void lossopt_rows_tails_f64(const double *x, ptrdiff_t xs, ptrdiff_t nr,
+                                                ptrdiff_t C, const double *mk, double *e,
+                                                const double *out, ptrdiff_t os,
+                                                lossopt_rows_pending *st, double *s, double *c)
+{
+    (void)x; (void)xs; (void)nr; (void)C; (void)mk; (void)e; (void)out; (void)os; (void)st;
+    (void)s; (void)c;
 }
 
 /* the row's exponentials with the split its entries allow (split: see
  * lossopt_rows_long_maxima_f32) */
 LOSSOPT_ROWS_INLINE void lossopt_rows_row_exp_f32(const float *xr, ptrdiff_t C, double m,
                                                   float *er, double *s, double *c,
-                                                  uintptr_t px, uintptr_t po, int split)
+                                                  uintptr_t px, uintptr_t po, int split,
+                                                  lossopt_rows_pending *st, ptrdiff_t k)
 {
     /* one copy of the loop per split, each with it a constant */
     switch (split) {
     case LOSSOPT_ROWS_SPLIT_FAST | LOSSOPT_ROWS_SPLIT_NEAR:
         lossopt_rows_row_exp_f32_with(xr, C, m, er, s, c, px, po,
-                                      LOSSOPT_ROWS_SPLIT_FAST | LOSSOPT_ROWS_SPLIT_NEAR);
+                                      LOSSOPT_ROWS_SPLIT_FAST | LOSSOPT_ROWS_SPLIT_NEAR, st, k);
         break;
     case LOSSOPT_ROWS_SPLIT_NEAR:
-        lossopt_rows_row_exp_f32_with(xr, C, m, er, s, c, px, po, LOSSOPT_ROWS_SPLIT_NEAR);
+        lossopt_rows_row_exp_f32_with(xr, C, m, er, s, c, px, po, LOSSOPT_ROWS_SPLIT_NEAR, st,
+                                      k);
         break;
     case LOSSOPT_ROWS_SPLIT_FAST:
-        lossopt_rows_row_exp_f32_with(xr, C, m, er, s, c, px, po, LOSSOPT_ROWS_SPLIT_FAST);
+        lossopt_rows_row_exp_f32_with(xr, C, m, er, s, c, px, po, LOSSOPT_ROWS_SPLIT_FAST, st,
+                                      k);
         break;
     default:
-        lossopt_rows_row_exp_f32_with(xr, C, m, er, s, c, px, po, 0);
+        lossopt_rows_row_exp_f32_with(xr, C, m, er, s, c, px, po, 0, st, k);
         break;
     }
 }
@@ -804,9 +902,10 @@ LOSSOPT_ROWS_INLINE void lossopt_rows_row_exp_f32(const float *xr, ptrdiff_t C, 
 /* the f64 rows need no split (split ignored) */
 LOSSOPT_ROWS_INLINE void lossopt_rows_row_exp_f64_any(const double *xr, ptrdiff_t C, double m,
                                                       double *er, double *s, double *c,
-                                                      uintptr_t px, uintptr_t po, int split)
+                                                      uintptr_t px, uintptr_t po, int split,
+                                                      lossopt_rows_pending *st, ptrdiff_t k)
 {
-    (void)split;
+    (void)split; (void)st; (void)k;
     lossopt_rows_row_exp_f64(xr, C, m, er, s, c, px, po);
 }
 
@@ -1001,6 +1100,7 @@ LOSSOPT_ROWS_INLINE void lossopt_rows_logsm8_f32(const float *x, ptrdiff_t xs, f
         double ey[LOSSOPT_BLOCK_ELEMS / LOSSOPT_FUSED_ROW_MIN + 8];                   \
         lossopt_rows_tally tally = {0, _mm512_setzero_pd()};                         \
         unsigned char f2s[LOSSOPT_BLOCK_ELEMS / LOSSOPT_FUSED_ROW_MIN + 8];            \
+        lossopt_rows_pending st;                                                      \
         lossopt_rows_long_maxima_##SFX(x, xs, nr, C, w->m, f2s);  /* maxima first */\
         for (ptrdiff_t k = 0; k < nr; k++) {                                         \
             const T *xr = x + k * xs;                                                \
@@ -1009,17 +1109,21 @@ LOSSOPT_ROWS_INLINE void lossopt_rows_logsm8_f32(const float *x, ptrdiff_t xs, f
             const uintptr_t po = lossopt_rows_ahead(out, (nr + k) * os, sizeof(T));  \
             /* the exponentials kept only where an output is made of them */        \
             if (mode == LOSSOPT_ROWS_LSE)                                            \
-                ROW_EXP(xr, C, m, NULL, &w->s[k], &w->c[k], px, 0, f2s[k]);          \
+                ROW_EXP(xr, C, m, NULL, &w->s[k], &w->c[k], px, 0, f2s[k], &st, k);  \
             else if (mode == LOSSOPT_ROWS_LOG_SOFTMAX)                               \
-                ROW_EXP(xr, C, m, NULL, &w->s[k], &w->c[k], px, po, f2s[k]);         \
+                ROW_EXP(xr, C, m, NULL, &w->s[k], &w->c[k], px, po, f2s[k], &st, k); \
             else                                                                     \
-                ROW_EXP(xr, C, m, e + k * C, &w->s[k], &w->c[k], px, po, f2s[k]);    \
-            if (mode == LOSSOPT_ROWS_CE) {                                           \
-                const ptrdiff_t y = a->labels[r0 + k];                               \
-                const ptrdiff_t yy = y == a->ignore_index ? 0 : y;                   \
-                xy[k] = (double)xr[yy];                                              \
-                ey[k] = (double)e[k * C + yy];                                       \
-            }                                                                        \
+                ROW_EXP(xr, C, m, e + k * C, &w->s[k], &w->c[k], px, po, f2s[k], &st, k);\
+        }                                                                            \
+        lossopt_rows_tails_##SFX(x, xs, nr, C, w->m,                                 \
+                                 mode == LOSSOPT_ROWS_LSE || mode == LOSSOPT_ROWS_LOG_SOFTMAX\
+                                     ? NULL : e,                                     \
+                                 mode == LOSSOPT_ROWS_LSE ? NULL : out, os, &st, w->s, w->c);\
+        for (ptrdiff_t k = 0; mode == LOSSOPT_ROWS_CE && k < nr; k++) {              \
+            const ptrdiff_t y = a->labels[r0 + k];                                   \
+            const ptrdiff_t yy = y == a->ignore_index ? 0 : y;                       \
+            xy[k] = (double)x[k * xs + yy];                                          \
+            ey[k] = (double)e[k * C + yy];                                           \
         }                                                                            \
         for (ptrdiff_t g = 0; g < nr; g += 8) {                                      \
             const __mmask8 valid = (__mmask8)lossopt_rows_first(lossopt_rows_count(nr - g, 8));\
