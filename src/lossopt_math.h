@@ -507,13 +507,16 @@ static const float lossopt_exp2f_16_lo[16] = {
     -0x1.a94b140000000p-26f, -0x1.3d56b20000000p-27f, -0x1.822dbc0000000p-27f, 0x1.52486c0000000p-27f,
 };
 
-LOSSOPT_TARGET_V4 static inline __m512d lossopt_exp_v8(__m512d x)
+/* lossopt_exp_v8_nonpos / lossopt_expf_v16_nonpos: the same exponentials
+ * for arguments known to be <= 0 or NaN (x - the maximum of a row), without
+ * the upper clamp, which changes no such argument (the same bits);
+ * lossopt_exp_v8 / lossopt_expf_v16 clamp and call them. */
+LOSSOPT_TARGET_V4 static inline __m512d lossopt_exp_v8_nonpos(__m512d x)
 {
     const __m512d shift = _mm512_set1_pd(0x1.8p52);
     const __m512d lhi = _mm512_set1_pd(0x1.62e42fefa0000p-5);     /* ln2/16 */
     const __m512d llo = _mm512_set1_pd(0x1.cf79abc9e3b3ap-44);
     /* min/max return their second operand when one is NaN: a NaN x stays */
-    x = _mm512_min_pd(_mm512_set1_pd(710.0), x);
     x = _mm512_max_pd(_mm512_set1_pd(-746.0), x);
     __m512d kd = _mm512_fmadd_pd(x, _mm512_set1_pd(0x1.71547652b82fep+4), shift);
     __m512d nd = _mm512_sub_pd(kd, shift);               /* 16 n + j */
@@ -535,12 +538,16 @@ LOSSOPT_TARGET_V4 static inline __m512d lossopt_exp_v8(__m512d x)
     return _mm512_scalef_pd(e, _mm512_mul_pd(nd, _mm512_set1_pd(0.0625)));
 }
 
-LOSSOPT_TARGET_V4 static inline __m512 lossopt_expf_v16(__m512 x, __m512 lo)
+LOSSOPT_TARGET_V4 static inline __m512d lossopt_exp_v8(__m512d x)
+{
+    return lossopt_exp_v8_nonpos(_mm512_min_pd(_mm512_set1_pd(710.0), x));
+}
+
+/* lossopt_expf_v16_core: x already in [-104, 89] or NaN (no clamps) */
+LOSSOPT_TARGET_V4 static inline __m512 lossopt_expf_v16_core(__m512 x, __m512 lo)
 {
     const __m512 shift = _mm512_set1_ps(0x1.8p23f);
     const __m512 lhi = _mm512_set1_ps(0x1.62ep-5f), llo = _mm512_set1_ps(0x1.0bfbe8p-19f);
-    x = _mm512_min_ps(_mm512_set1_ps(89.0f), x);
-    x = _mm512_max_ps(_mm512_set1_ps(-104.0f), x);
     __m512 kd = _mm512_fmadd_ps(x, _mm512_set1_ps(0x1.715476p+4f), shift);
     __m512 nd = _mm512_sub_ps(kd, shift);
     __m512 r = _mm512_fnmadd_ps(nd, lhi, x);                 /* exact */
@@ -552,6 +559,16 @@ LOSSOPT_TARGET_V4 static inline __m512 lossopt_expf_v16(__m512 x, __m512 lo)
     __m512 q = _mm512_fmadd_ps(_mm512_mul_ps(r, r), p, r);
     __m512 e = _mm512_add_ps(t, _mm512_fmadd_ps(t, q, tl));
     return _mm512_scalef_ps(e, _mm512_mul_ps(nd, _mm512_set1_ps(0.0625f)));
+}
+
+LOSSOPT_TARGET_V4 static inline __m512 lossopt_expf_v16_nonpos(__m512 x, __m512 lo)
+{
+    return lossopt_expf_v16_core(_mm512_max_ps(_mm512_set1_ps(-104.0f), x), lo);
+}
+
+LOSSOPT_TARGET_V4 static inline __m512 lossopt_expf_v16(__m512 x, __m512 lo)
+{
+    return lossopt_expf_v16_nonpos(_mm512_min_ps(_mm512_set1_ps(89.0f), x), lo);
 }
 
 /* full vectors, then the rest under a mask (nothing read or written past n) */
