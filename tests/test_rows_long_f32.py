@@ -29,7 +29,9 @@ import pytest
 
 import lossopt
 
-COLS = [64, 100, 257, 1000, 2048]
+# (73, 79: a row's own masked tail of 9 and 15 entries; 100, 1000: the
+# tails of two rows in one vector)
+COLS = [64, 73, 79, 100, 257, 1000, 2048]
 
 
 def reference_log_softmax(x):
@@ -115,3 +117,42 @@ def test_float32_long_rows_coefficients_far_from_one(rng):
         other[np.arange(8), y] = False
         finite = np.abs(g_ref) < np.finfo(np.float32).max
         assert ulps32(g[other & finite], g_ref[other & finite]).max() <= 2.5, w
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("c", [64, 73, 100, 257])
+def test_long_rows_with_entries_far_below_the_maximum(rng, dtype, c):
+    """Rows with one finite entry far below the maximum (x - m < -100: the
+    range mask and the exponential's lower clamp are needed there, the
+    rows are not "near"), mixed with near rows, rows holding +-inf or NaN
+    (left to the engine) and all -inf rows in the same blocks: softmax,
+    log_softmax, logsumexp and the CE gradient against float64 references
+    (without the per-row check, the rows of -1e30 and -3e38 gave NaN).
+    Only the finite rows are compared; the others go by the engine's rules
+    (tests/test_softmax.py, test_logsumexp.py)."""
+    n = 40
+    x = (rng.normal(size=(n, c)) * 3).astype(dtype)
+    far = [-1e30, -3e38, -4e5, -100.0, -101.0, -104.5, -1e4]
+    for i, v in enumerate(far):
+        x[3 * i, 9] = x[3 * i].max() + dtype(v)
+    x[1, 5] = np.inf
+    x[4, 7] = -np.inf
+    x[7, 2] = np.nan
+    x[10] = -np.inf
+    x64 = x.astype(np.float64)
+    rows = np.isfinite(x64).all(axis=1)       # (the others: the engine's rules)
+    f = x64[rows]
+    m = f.max(axis=1, keepdims=True)
+    lse = np.log(np.exp(f - m).sum(axis=1, keepdims=True)) + m
+    p_ref = np.exp(f - lse)
+    rtol = 1e-5 if dtype == np.float32 else 1e-13
+    tiny = 1e-38 if dtype == np.float32 else 1e-300
+    np.testing.assert_allclose(lossopt.logsumexp(x, axis=1)[rows], lse[:, 0], rtol=rtol)
+    np.testing.assert_allclose(lossopt.softmax(x, axis=1)[rows], p_ref, rtol=rtol, atol=tiny)
+    np.testing.assert_allclose(lossopt.log_softmax(x, axis=1)[rows], f - lse, rtol=rtol,
+                               atol=1e-5 if dtype == np.float32 else 1e-12)
+    y = rng.integers(0, c, size=int(rows.sum()))
+    _, g = lossopt.SoftmaxCrossEntropy().loss_and_gradient(x[rows], y)
+    g_ref = p_ref / rows.sum()
+    g_ref[np.arange(len(y)), y] -= 1.0 / rows.sum()
+    np.testing.assert_allclose(g, g_ref, rtol=rtol, atol=1e-12 if dtype == np.float32 else 1e-17)
