@@ -27,6 +27,7 @@
 #define LOSSOPT_MARGIN_H
 
 #include "lossopt_math.h"
+#include "lossopt_rows.h"    /* the in-register transposes of short rows */
 
 /* rows taken together, column by column, by the short-row path */
 #define LOSSOPT_MARGIN_CHUNK 64
@@ -666,6 +667,16 @@ LOSSOPT_V4_INLINE void lossopt_margin_sum2(__m512d a, __m512d b, double *sa, dou
             return a->g ? lossopt_ww_uniform_v4_##SUFFIX(a, r0, r1, 1, 16)           \
                         : lossopt_ww_uniform_v4_##SUFFIX(a, r0, r1, 0, 16);          \
         }                                                                            \
+        if (a->crammer_singer && a->n <= 16 && !a->sw && !a->cw && !a->row_loss &&   \
+            sizeof(T) == sizeof(float)) {                                            \
+            const int key = (a->g != NULL) * 2 + (a->p == 2);                        \
+            switch (key) {                                                           \
+            case 0: return lossopt_cs_columns_f32_v4(a, r0, r1, 0, 1);               \
+            case 1: return lossopt_cs_columns_f32_v4(a, r0, r1, 0, 2);               \
+            case 2: return lossopt_cs_columns_f32_v4(a, r0, r1, 1, 1);               \
+            default: return lossopt_cs_columns_f32_v4(a, r0, r1, 1, 2);              \
+            }                                                                        \
+        }                                                                            \
         /* want_g, p and the kind as constants */                                    \
         int key = (a->g != NULL) * 4 + (a->p == 2) * 2 + (a->crammer_singer != 0);   \
         switch (key) {                                                               \
@@ -679,6 +690,112 @@ LOSSOPT_V4_INLINE void lossopt_margin_sum2(__m512d a, __m512d b, double *sa, dou
         default: return lossopt_margin_v4_lim_##SUFFIX(a, r0, r1, 1, 2, 1);          \
         }                                                                            \
     }
+
+/* Crammer-Singer on float rows of at most 16 classes, no sample or class
+ * weights, no per-row losses: 16 rows at a time, transposed in registers
+ * (lossopt_rows_columns_f32: lane r holds row r, X[j] its column j), so the
+ * row's maximum over j != y, x_y, its NaN and its first maximiser k are
+ * vertical operations over the columns instead of a horizontal reduction
+ * per row (1.6-2 x faster on 10 classes).  The gradient is fill (0, or NaN
+ * when h is) but at k and y: each row's fill is stored as one masked vector,
+ * then d at k and -d at y.  The same formulas as lossopt_cs_row_v4_f32; the
+ * losses summed lane-wise over the block and across the lanes at its end
+ * (a fixed order, with or without a gradient).  Rows are read before any
+ * of the group is written (g may be x). */
+LOSSOPT_V4_INLINE double lossopt_cs_columns_f32_v4(const lossopt_margin_args *a,
+                                                   ptrdiff_t r0, ptrdiff_t r1, int want_g,
+                                                   int p)
+{
+    const lossopt_margin_args args = *a;   /* the stores cannot change it */
+    a = &args;
+    const ptrdiff_t C = a->n;
+    const __mmask16 cm = (__mmask16)lossopt_rows_first((int)C);
+    const double sc = a->gscale * a->inv_c;
+    const __m512d margin = _mm512_set1_pd(a->margin), zd = _mm512_setzero_pd();
+    const __m512d nand = _mm512_set1_pd(NAN), two_sc = _mm512_set1_pd(2.0 * sc);
+    __m512d tot0 = zd, tot1 = zd;
+    for (ptrdiff_t i = r0; i < r1; i += 16) {
+        const int nv = lossopt_rows_count(r1 - i, 16);
+        const __mmask16 rows = (__mmask16)lossopt_rows_first(nv);
+        const float *x = (const float *)a->x + i * a->xs;
+        __m512 X[16];
+        (void)lossopt_rows_columns_f32(x, a->xs, nv, C, X);
+        const __m512i Y = _mm512_inserti64x4(
+            _mm512_castsi256_si512(_mm512_cvtepi64_epi32(
+                _mm512_maskz_loadu_epi64((__mmask8)rows, a->labels + i))),
+            _mm512_cvtepi64_epi32(_mm512_maskz_loadu_epi64((__mmask8)(rows >> 8),
+                                                           a->labels + i + 8)), 1);
+        __m512 mx = _mm512_set1_ps(-INFINITY), xy = _mm512_setzero_ps();
+        __mmask16 nan = 0;
+        for (ptrdiff_t j = 0; j < C; j++) {
+            const __mmask16 isy = _mm512_cmpeq_epi32_mask(Y, _mm512_set1_epi32((int)j));
+            xy = _mm512_mask_mov_ps(xy, isy, X[j]);
+            nan |= _mm512_cmp_ps_mask(X[j], X[j], _CMP_UNORD_Q);
+            mx = _mm512_mask_max_ps(mx, (__mmask16)~isy, mx, X[j]);
+        }
+        /* h = (margin + mx) - x_y in double (NaN where the row holds one) */
+        __m512d h[2], v[2];
+        __mmask8 on[2], hnan[2];
+        for (int q = 0; q < 2; q++) {
+            const __m512d mxq = q ? lossopt_rows_hi8(mx) : lossopt_rows_lo8(mx);
+            const __m512d xyq = q ? lossopt_rows_hi8(xy) : lossopt_rows_lo8(xy);
+            h[q] = _mm512_mask_mov_pd(_mm512_sub_pd(_mm512_add_pd(margin, mxq), xyq),
+                                      (__mmask8)(nan >> (8 * q)), nand);
+            /* max(0, h)^p, NaN kept: 0 where h <= 0 */
+            v[q] = _mm512_mask_mov_pd(p == 2 ? _mm512_mul_pd(h[q], h[q]) : h[q],
+                                      _mm512_cmp_pd_mask(h[q], zd, _CMP_LE_OQ), zd);
+            on[q] = _mm512_cmp_pd_mask(h[q], zd, _CMP_GT_OQ);
+            hnan[q] = _mm512_cmp_pd_mask(h[q], h[q], _CMP_UNORD_Q);
+        }
+        tot0 = _mm512_mask_add_pd(tot0, (__mmask8)rows, tot0, v[0]);
+        tot1 = _mm512_mask_add_pd(tot1, (__mmask8)(rows >> 8), tot1, v[1]);
+        if (!want_g)
+            continue;
+        /* the first maximiser k over j != y (where h > 0, there is one) */
+        __m512i K = _mm512_setzero_si512();
+        for (ptrdiff_t j = C - 1; j >= 0; j--) {
+            const __mmask16 noty = _mm512_cmpneq_epi32_mask(Y, _mm512_set1_epi32((int)j));
+            K = _mm512_mask_mov_epi32(K, _mm512_mask_cmp_ps_mask(noty, X[j], mx, _CMP_EQ_OQ),
+                                      _mm512_set1_epi32((int)j));
+        }
+        /* d = sc d(max(0, h)^p)/dh, rounded to float; the fill of each row */
+        const __m512 d = p == 2 ? lossopt_rows_join16(_mm512_mul_pd(two_sc, h[0]),
+                                                      _mm512_mul_pd(two_sc, h[1]))
+                                : _mm512_set1_ps((float)sc);
+        const __m512 fill = _mm512_maskz_mov_ps(
+            (__mmask16)(hnan[0] | (unsigned)hnan[1] << 8), lossopt_rows_join16(h[0], h[1]));
+        const __mmask16 on16 = (__mmask16)(on[0] | (unsigned)on[1] << 8);
+        /* at k: d where h > 0, else the fill; at y: -d, else the fill */
+        float fl[16], dk[16], dy[16];
+        int kl[16], yl[16];
+        _mm512_storeu_ps(fl, fill);
+        _mm512_storeu_ps(dk, _mm512_mask_mov_ps(fill, on16, d));
+        _mm512_storeu_ps(dy, _mm512_mask_xor_ps(fill, on16, d, _mm512_set1_ps(-0.0f)));
+        _mm512_storeu_si512(kl, K);
+        _mm512_storeu_si512(yl, Y);
+        float *g = (float *)a->g + i * a->gs;
+        if (a->gs == C && !(hnan[0] | hnan[1])) {
+            /* the group's rows are one run of nv C zeros: whole vectors */
+            const ptrdiff_t len = nv * C;
+            ptrdiff_t e = 0;
+            for (; e + 16 <= len; e += 16)
+                _mm512_storeu_ps(g + e, _mm512_setzero_ps());
+            if (e < len)
+                _mm512_mask_storeu_ps(g + e, (__mmask16)lossopt_rows_first((int)(len - e)),
+                                      _mm512_setzero_ps());
+        } else {
+            for (int r = 0; r < nv; r++)
+                _mm512_mask_storeu_ps(g + r * a->gs, cm, _mm512_set1_ps(fl[r]));
+        }
+        for (int r = 0; r < nv; r++, g += a->gs) {
+            g[kl[r]] = dk[r];
+            g[yl[r]] = dy[r];
+        }
+    }
+    double s, unused;
+    lossopt_margin_sum2(_mm512_add_pd(tot0, tot1), zd, &s, &unused);
+    return s;
+}
 
 LOSSOPT_DEFINE_MARGIN_AVX512(double, f64)
 LOSSOPT_DEFINE_MARGIN_AVX512(float, f32)
