@@ -155,13 +155,16 @@ LOSSOPT_ROWS_INLINE void lossopt_rows_t4x2(__m512d *z)
  * row's end or the last row) and an in-register transpose; returns the
  * rows' maxima (vmaxpd / vmaxps keep the maximum so far where x is NaN).
  * lossopt_rows_columns_f64 (G = 8), _f32 (G = 16). */
-#define LOSSOPT_ROWS_DEFINE_COLUMNS(T, SFX, G, VT, MASK, LOADU, TRANSPOSE, MAX, SET1)  \
+#define LOSSOPT_ROWS_DEFINE_COLUMNS(T, SFX, G, VT, MASK, LOADU, TRANSPOSE, MAX, SET1,  \
+                                    NARROW)                                          \
     LOSSOPT_ROWS_INLINE VT lossopt_rows_columns_##SFX(const T *p, ptrdiff_t xs,      \
         int nv, ptrdiff_t C, VT *X)                                                  \
     {                                                                                \
         VT m = SET1(-INFINITY);                                                      \
         for (ptrdiff_t j0 = 0; j0 < C; j0 += G) {                                    \
             const int w = lossopt_rows_count(C - j0, G);                             \
+            if (NARROW(p, xs, nv, j0, w, X + j0, &m))                                \
+                continue;                                                            \
             const MASK cm = (MASK)lossopt_rows_first(w);                             \
             VT v[G];                                                                 \
             for (int r = 0; r < G; r++)                                              \
@@ -231,10 +234,47 @@ LOSSOPT_ROWS_INLINE void lossopt_rows_t16(__m512 *r)
     }
 }
 
+/* A chunk of w <= 4 columns of 8 double rows (10 classes: columns 8, 9) in
+ * four vectors [row r | row r + 4] (masked loads: lanes 0 .. w-1 from row r,
+ * lanes 4 .. 4 + w-1 from row r + 4, read 4 elements back, whose lanes are
+ * off) and the 4 x 2 network (8 shuffles, not the 8 x 8 transpose's 24);
+ * returns 0 (nothing done) for a wider chunk */
+LOSSOPT_ROWS_INLINE int lossopt_rows_narrow_f64(const double *p, ptrdiff_t xs, int nv,
+                                                ptrdiff_t j0, int w, __m512d *X, __m512d *m)
+{
+    if (w > 4)
+        return 0;
+    const unsigned cm = lossopt_rows_first(w);
+    __m512d z[4];
+    for (int r = 0; r < 4; r++) {
+        const double *lo = p + (r < nv ? r : 0) * xs + j0;
+        const double *hi = (const double *)(uintptr_t)((uintptr_t)(p + (r + 4 < nv ? r + 4 : 0) * xs + j0)
+                                                       - 4 * sizeof(double));
+        z[r] = _mm512_mask_loadu_pd(_mm512_maskz_loadu_pd((__mmask8)(r < nv ? cm : 0), lo),
+                                    (__mmask8)(r + 4 < nv ? cm << 4 : 0), hi);
+    }
+    lossopt_rows_t4x2(z);
+    for (int j = 0; j < w; j++) {
+        X[j] = z[j];
+        *m = _mm512_max_pd(z[j], *m);
+    }
+    return 1;
+}
+
+/* (float rows take every chunk through the 16 x 16 transpose) */
+LOSSOPT_ROWS_INLINE int lossopt_rows_narrow_f32(const float *p, ptrdiff_t xs, int nv,
+                                                ptrdiff_t j0, int w, __m512 *X, __m512 *m)
+{
+    (void)p; (void)xs; (void)nv; (void)j0; (void)w; (void)X; (void)m;
+    return 0;
+}
+
 LOSSOPT_ROWS_DEFINE_COLUMNS(double, f64, 8, __m512d, __mmask8, _mm512_maskz_loadu_pd,
-                            lossopt_rows_t8, _mm512_max_pd, _mm512_set1_pd)
+                            lossopt_rows_t8, _mm512_max_pd, _mm512_set1_pd,
+                            lossopt_rows_narrow_f64)
 LOSSOPT_ROWS_DEFINE_COLUMNS(float, f32, 16, __m512, __mmask16, _mm512_maskz_loadu_ps,
-                            lossopt_rows_t16, _mm512_max_ps, _mm512_set1_ps)
+                            lossopt_rows_t16, _mm512_max_ps, _mm512_set1_ps,
+                            lossopt_rows_narrow_f32)
 
 /* The results of 8 rows (global rows i0 .. i0 + 7, `valid` of them), in
  * float64, from their maxima m, sums s and c, and (CE) the label's entry of
