@@ -535,16 +535,17 @@ def test_unweighted_weston_watkins_short_rows(rng, c, dtype):
 
 
 @pytest.mark.parametrize("c", [1, 2, 7, 9, 10, 15, 16, 17])
-@pytest.mark.parametrize("p", [1, 2])
+@pytest.mark.parametrize("p, margin", [(1, 1.0), (2, 1.0), (1, 0.0), (2, -0.5), (1, 2.5)])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_unweighted_crammer_singer_short_rows(rng, c, p, dtype):
+def test_unweighted_crammer_singer_short_rows(rng, c, p, margin, dtype):
     """Crammer-Singer without weights on rows of at most 16 classes (on the
     x86-64-v4 path, float32: 16 rows at a time, transposed in registers, the
     gradient's zeros stored as whole vectors) against the scalar reference:
     ties for the first maximiser (integer scores), NaN and infinities, a
     partial last group of rows, scores that are a slice of a wider array;
     the gradient has the bits of the weighted path (sample weights of 1);
-    loss-only and in-place calls and 1 or 2 threads give the same bits."""
+    loss-only and in-place calls and 1 or 2 threads give the same bits; on
+    finite scores, the value of loss_and_gradient against the reference too."""
     n = max(5003, 32768 // c + 17)    # several blocks; N C above the 2-thread threshold
     wide = np.empty((n, c + 3), dtype)
     x = wide[:, :c]                   # rows c + 3 apart
@@ -555,11 +556,12 @@ def test_unweighted_crammer_singer_short_rows(rng, c, p, dtype):
     for i in rng.choice(n, 60, replace=False):
         x[i, rng.integers(0, c)] = specials[rng.integers(0, 3)]
     with np.errstate(invalid="ignore", over="ignore"):
-        ref, ref_grad_sum = scalar_reference(x, y, 1.0, "crammer_singer", p)
+        ref, ref_grad_sum = scalar_reference(x, y, margin, "crammer_singer", p)
     xf = np.nan_to_num(x, nan=0.5, posinf=3.0, neginf=-3.0)
-    ref_finite, _ = scalar_reference(xf, y, 1.0, "crammer_singer", p)
+    ref_finite, ref_finite_grad = scalar_reference(xf, y, margin, "crammer_singer", p)
     for reduction, scale in (("mean", 1.0 / n), ("sum", 1.0)):
-        loss = lossopt.MulticlassHinge(kind="crammer_singer", p=p, reduction=reduction)
+        loss = lossopt.MulticlassHinge(kind="crammer_singer", p=p, margin=margin,
+                                       reduction=reduction)
         ref_grad = ref_grad_sum * scale
         with np.errstate(invalid="ignore", over="ignore"):
             weighted = loss.gradient(x, y, np.ones(n))
@@ -579,8 +581,14 @@ def test_unweighted_crammer_singer_short_rows(rng, c, p, dtype):
         for v, g, v2, z in results:
             assert np.isnan(v) and np.isnan(v2)
             assert g.tobytes() == results[0][1].tobytes() == z.tobytes()
-        # finite rows: the value against the reference
-        np.testing.assert_allclose(loss(xf, y), ref_finite.sum() * scale, rtol=1e-12)
+        # finite rows: the values against the reference
+        vf, gf = loss.loss_and_gradient(xf, y)
+        assert loss(xf, y) == vf
+        wide_out = np.full((n, c + 2), 7.0, dtype)     # a gradient with rows c + 2 apart
+        assert loss.loss_and_gradient(xf, y, out=wide_out[:, :c])[0] == vf
+        assert wide_out[:, :c].tobytes() == gf.tobytes() and (wide_out[:, c:] == 7).all()
+        np.testing.assert_allclose(vf, ref_finite.sum() * scale, rtol=1e-12, atol=1e-300)
+        np.testing.assert_allclose(gf, ref_finite_grad * scale, rtol=rtol, atol=1e-300)
         vals = {loss(np.ascontiguousarray(xf), y)}
         with lossopt.threads(2):
             vals.add(loss(xf, y))

@@ -23,7 +23,7 @@ import lossopt
 from lossopt._kernels import _softmax
 from helpers import reference_cross_entropy
 
-COLS = [1, 2, 7, 8, 9, 10, 15, 16, 17, 33, 63, 64, 65, 100, 256, 257, 1000, 2048]
+COLS = [1, 2, 7, 8, 9, 10, 11, 12, 15, 16, 17, 33, 63, 64, 65, 100, 256, 257, 1000, 2048]
 ROWS = [1, 7, 17, 203]
 DTYPES = [np.float64, np.float32]
 PAD = 2049                   # pads a row past the kernels' 2048 classes
