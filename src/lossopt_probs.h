@@ -1026,24 +1026,28 @@ LOSSOPT_ROWS_INLINE __mmask16 lossopt_lse_b_mask16(const unsigned char *mr, ptrd
 #define LOSSOPT_LSE_B_DEFINE_ROW_MAX(T, SFX, G, VT, MASK, SET1, LOADZ, LOADM, CMP, MAX, ZERO, \
                                      REDUCE)                                         \
     LOSSOPT_TARGET_V4 static inline T lossopt_lse_b_row_max_##SFX(                   \
-        const T *xr, const T *br, const unsigned char *mr, ptrdiff_t C)              \
+        const T *xr, const T *br, const unsigned char *mr, ptrdiff_t C, int *absent) \
     {                                                                                \
         const VT ninf = SET1(-INFINITY);                                             \
         VT mv[4] = {ninf, ninf, ninf, ninf};                                         \
+        unsigned off = 0;                   /* lanes of absent entries (b == 0) */   \
         ptrdiff_t j = 0;                                                             \
         for (; j + 4 * G <= C; j += 4 * G)   /* full vectors, four max chains */    \
             for (int q = 0; q < 4; q++) {                                            \
                 const ptrdiff_t jq = j + q * G;                                      \
                 const MASK pres = CMP((MASK)lossopt_lse_b_mask16(mr, jq, (MASK)-1),  \
                                       LOADZ((MASK)-1, br + jq), ZERO(), _CMP_NEQ_UQ);\
+                off |= (MASK)~pres;                                                  \
                 mv[q] = MAX(LOADM(ninf, pres, xr + jq), mv[q]);                      \
             }                                                                        \
         for (; j < C; j += G) {                                                      \
             const MASK cm = (MASK)lossopt_rows_first(lossopt_rows_count(C - j, G));  \
             const MASK pres = CMP((MASK)lossopt_lse_b_mask16(mr, j, cm), LOADZ(cm, br + j), \
                                   ZERO(), _CMP_NEQ_UQ);                              \
+            off |= cm & (MASK)~pres;                                                 \
             mv[0] = MAX(LOADM(ninf, pres, xr + j), mv[0]);                           \
         }                                                                            \
+        *absent = off != 0;                                                          \
         return REDUCE(MAX(MAX(mv[0], mv[1]), MAX(mv[2], mv[3])));                    \
     }
 LOSSOPT_LSE_B_DEFINE_ROW_MAX(double, f64, 8, __m512d, __mmask8, _mm512_set1_pd,
@@ -1074,12 +1078,16 @@ LOSSOPT_ROWS_INLINE void lossopt_lse_b_fetch(const lossopt_probs_next *nx, uintp
  * short rows', sums in float64) */
 LOSSOPT_ROWS_INLINE void lossopt_lse_b_step_f64(const double *xr, const double *br,
                                                 const unsigned char *mr, ptrdiff_t j,
-                                                __mmask8 cm, __m512d m,
+                                                __mmask8 cm, const int all, __m512d m,
                                                 const lossopt_probs_next *nx, uintptr_t nm,
                                                 __m512d *s, __m512d *c)
 {
     lossopt_lse_b_fetch(nx, nm, j, sizeof *xr);
     const __m512d bv = _mm512_maskz_loadu_pd(cm, br + j);
+    if (all) {   /* every entry of the row present, a full vector: no mask */
+        lossopt_lse_b_add8(s, c, lossopt_exp_v8(_mm512_sub_pd(_mm512_loadu_pd(xr + j), m)), bv);
+        return;
+    }
     const __mmask8 pres = _mm512_mask_cmp_pd_mask((__mmask8)lossopt_lse_b_mask16(mr, j, cm), bv,
                                                   _mm512_setzero_pd(), _CMP_NEQ_UQ);
     const __m512d ev = lossopt_exp_v8(
@@ -1100,14 +1108,19 @@ LOSSOPT_TARGET_V4 static void lossopt_lse_b_long_f64(const double *x, ptrdiff_t 
                                                             LOSSOPT_LSE_B_AHEAD_F64, k,
                                                             sizeof *x);
         const uintptr_t nm = lossopt_rows_ahead(mr, LOSSOPT_LSE_B_AHEAD_F64 * ms, 1);
-        const __m512d m = _mm512_set1_pd(lossopt_lse_b_row_max_f64(xr, br, mr, C));
+        int absent;
+        const __m512d m = _mm512_set1_pd(lossopt_lse_b_row_max_f64(xr, br, mr, C, &absent));
         __m512d s = _mm512_setzero_pd(), c = s;
         ptrdiff_t j = 0;
-        for (; j + 8 <= C; j += 8)      /* full vectors: no mask to compute */
-            lossopt_lse_b_step_f64(xr, br, mr, j, (__mmask8)0xFF, m, &nx, nm, &s, &c);
+        if (absent)
+            for (; j + 8 <= C; j += 8)      /* full vectors: no mask to compute */
+                lossopt_lse_b_step_f64(xr, br, mr, j, (__mmask8)0xFF, 0, m, &nx, nm, &s, &c);
+        else  /* and every entry present (no b == 0, every where= true): none to apply */
+            for (; j + 8 <= C; j += 8)
+                lossopt_lse_b_step_f64(xr, br, mr, j, (__mmask8)0xFF, 1, m, &nx, nm, &s, &c);
         if (j < C)
-            lossopt_lse_b_step_f64(xr, br, mr, j, (__mmask8)lossopt_rows_first((int)(C - j)), m,
-                                   &nx, nm, &s, &c);
+            lossopt_lse_b_step_f64(xr, br, mr, j, (__mmask8)lossopt_rows_first((int)(C - j)), 0,
+                                   m, &nx, nm, &s, &c);
         lossopt_lse_b_keep8(ws, k, 1, m, _mm512_set1_pd(_mm512_reduce_add_pd(s)),
                             _mm512_set1_pd(_mm512_reduce_add_pd(c)));
     }
@@ -1115,12 +1128,18 @@ LOSSOPT_TARGET_V4 static void lossopt_lse_b_long_f64(const double *x, ptrdiff_t 
 
 LOSSOPT_ROWS_INLINE void lossopt_lse_b_step_f32(const float *xr, const float *br,
                                                 const unsigned char *mr, ptrdiff_t j,
-                                                __mmask16 cm, __m512 m, __m512 negm,
-                                                const lossopt_probs_next *nx, uintptr_t nm,
-                                                __m512d *s, __m512d *c)
+                                                __mmask16 cm, const int all, __m512 m,
+                                                __m512 negm, const lossopt_probs_next *nx,
+                                                uintptr_t nm, __m512d *s, __m512d *c)
 {
     lossopt_lse_b_fetch(nx, nm, j, sizeof *xr);
     const __m512 bv = _mm512_maskz_loadu_ps(cm, br + j);
+    if (all) {   /* every entry of the row present, a full vector: no mask */
+        const __m512 ev = lossopt_rows_expf_diff(_mm512_loadu_ps(xr + j), m, negm);
+        lossopt_lse_b_add8(s, c, lossopt_rows_lo8(ev), lossopt_rows_lo8(bv));
+        lossopt_lse_b_add8(s, c, lossopt_rows_hi8(ev), lossopt_rows_hi8(bv));
+        return;
+    }
     const __mmask16 pres = _mm512_mask_cmp_ps_mask(lossopt_lse_b_mask16(mr, j, cm), bv,
                                                    _mm512_setzero_ps(), _CMP_NEQ_UQ);
     const __m512 ev = lossopt_rows_expf_diff(
@@ -1141,15 +1160,22 @@ LOSSOPT_TARGET_V4 static void lossopt_lse_b_long_f32(const float *x, ptrdiff_t x
         const lossopt_probs_next nx = lossopt_probs_next_of(xr, xs, br, bs, NULL, 0, nr, k,
                                                             sizeof *x);
         const uintptr_t nm = lossopt_rows_ahead(mr, nr * ms, 1);
-        const float mf = lossopt_lse_b_row_max_f32(xr, br, mr, C);
+        int absent;
+        const float mf = lossopt_lse_b_row_max_f32(xr, br, mr, C, &absent);
         const __m512 m = _mm512_set1_ps(mf), negm = _mm512_set1_ps(-mf);
         __m512d s = _mm512_setzero_pd(), c = s;
         ptrdiff_t j = 0;
-        for (; j + 16 <= C; j += 16)    /* full vectors: no mask to compute */
-            lossopt_lse_b_step_f32(xr, br, mr, j, (__mmask16)0xFFFF, m, negm, &nx, nm, &s, &c);
+        if (absent)
+            for (; j + 16 <= C; j += 16)    /* full vectors: no mask to compute */
+                lossopt_lse_b_step_f32(xr, br, mr, j, (__mmask16)0xFFFF, 0, m, negm, &nx, nm,
+                                       &s, &c);
+        else  /* and every entry present (no b == 0, every where= true): none to apply */
+            for (; j + 16 <= C; j += 16)
+                lossopt_lse_b_step_f32(xr, br, mr, j, (__mmask16)0xFFFF, 1, m, negm, &nx, nm,
+                                       &s, &c);
         if (j < C)
             lossopt_lse_b_step_f32(xr, br, mr, j, (__mmask16)lossopt_rows_first((int)(C - j)),
-                                   m, negm, &nx, nm, &s, &c);
+                                   0, m, negm, &nx, nm, &s, &c);
         lossopt_lse_b_keep8(ws, k, 1, _mm512_set1_pd((double)mf),
                             _mm512_set1_pd(_mm512_reduce_add_pd(s)),
                             _mm512_set1_pd(_mm512_reduce_add_pd(c)));
