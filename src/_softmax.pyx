@@ -81,6 +81,7 @@ cdef extern from "lossopt_rows.h" nogil:
         double wsum
         const double *sw
         double grad_scale
+        double smoothing
         int want_grad
         double *row_value
     Py_ssize_t lossopt_rows_short(int is_float, const lossopt_rows_args *a, const void *x,
@@ -468,8 +469,8 @@ cdef inline bint short_rows(const RowArgs *a, const floating *x, floating *out,
     cdef lossopt_rows_args ra = lossopt_rows_args(
         mode=a.mode, n_cols=a.n_cols, xs=a.x_stride, os=a.out_stride, labels=a.labels,
         ignore_index=a.ignore_index, w=a.class_weight, wsum=a.class_weight_sum,
-        sw=a.sample_weight, grad_scale=a.grad_scale, want_grad=a.want_grad,
-        row_value=a.row_value)
+        sw=a.sample_weight, grad_scale=a.grad_scale, smoothing=a.smoothing,
+        want_grad=a.want_grad, row_value=a.row_value)
     cdef double loss = 0.0
     cdef Py_ssize_t k, i, n_special
     cdef int flag
@@ -627,7 +628,7 @@ cdef inline void rows_block(const RowArgs *a, const floating *x, floating *out,
     if C <= BLOCK_ELEMS and a.mode == MODE_CE_PROBS:
         a.block_loss[blk] = probs_block(a, x, out, probs, r0, nr, ws)
         return
-    if (plain and C <= BLOCK_ELEMS and a.mode != MODE_CE_PROBS and a.smoothing == 0.0 and
+    if (plain and C <= BLOCK_ELEMS and a.mode != MODE_CE_PROBS and
             short_rows(a, x, out, blk, r0, nr, buf, rm, rflag, rs, rc, rlz, rtlogt)):
         return
     for k in range(nr):

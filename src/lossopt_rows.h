@@ -7,7 +7,10 @@
  * five passes over a block: maxima, shift + exp column-major, sums, log, the
  * rows' coefficients, the output pass.  Here the same results are computed
  * in one pass over the data, for the case without `where` mask, without b
- * (logsumexp), without label smoothing and without probability targets:
+ * (logsumexp) and without probability targets (the cross-entropy with
+ * labels with or without label smoothing: its extra terms, a row's
+ * sum_j w_j (x_j - m) and the gradient's - sc eps/C w_j, ride along the
+ * exponentials' and the outputs' passes, see lossopt_rows_acc_w8):
  *
  *   G rows at a time (8 doubles or 16 floats, one AVX-512 vector): the
  *   rows' chunks of G columns are loaded (masked at the row's end) and
@@ -60,7 +63,7 @@ enum {
     LOSSOPT_ROWS_LSE = 0,
     LOSSOPT_ROWS_SOFTMAX = 1,
     LOSSOPT_ROWS_LOG_SOFTMAX = 2,
-    LOSSOPT_ROWS_CE = 3,          /* cross-entropy with class labels, no smoothing */
+    LOSSOPT_ROWS_CE = 3,          /* cross-entropy with class labels */
 };
 
 typedef struct {
@@ -73,6 +76,7 @@ typedef struct {
     double wsum;                  /* their sum */
     const double *sw;             /* sample weights of all rows; NULL = ones */
     double grad_scale;
+    double smoothing;             /* CE: label smoothing eps in [0, 1] */
     int want_grad;                /* CE: write the gradient into out */
     double *row_value;            /* lse (LSE) / weighted loss (CE) of all rows; CE: may be NULL */
 } lossopt_rows_args;
@@ -281,16 +285,23 @@ LOSSOPT_ROWS_DEFINE_COLUMNS(float, f32, 16, __m512, __mmask16, _mm512_maskz_load
  * x (xy) and of e (ey) and the labels y:
  *   lz = log(c + s);
  *   coef: LSE the lse lz + m, softmax 1 / (c + s), log_softmax lz, CE the
- *   gradient's factor alpha = sc A / (c + s), A = w_y, sc = grad_scale sw;
- *   CE: lab = the label entry's gradient, rl = the row's weighted loss.
+ *   gradient's factor alpha = sc A / (c + s), sc = grad_scale sw;
+ *   CE: lab = the label entry's gradient, rl = the row's weighted loss, sc.
+ * CE with label smoothing eps (the engine's finalize_cross_entropy; keep =
+ * 1 - eps, eps_c = eps / C, W = sum_k w_k, acc2 = sum_k w_k (x_k - m) over
+ * the w_k != 0):
+ *   loss = keep w_y (lz - (x_y - m)) + eps_c (W lz - acc2),
+ *   A = keep w_y + eps_c W,  lab = sc (eps_c (W - w_y) - A (1 - p_y)),
+ * and the other entries' gradient alpha e_j - sc eps_c w_j (the caller's);
+ * eps = 0 gives A = w_y and the formulas without smoothing, bit for bit.
  * Returns the special rows (among `valid`). */
 typedef struct {
-    __m512d lz, coef, lab, rl;
+    __m512d lz, coef, lab, rl, sc;
 } lossopt_rows_res8;
 
 LOSSOPT_ROWS_INLINE __mmask8 lossopt_rows_coefs8(
     const lossopt_rows_args *a, ptrdiff_t i0, __mmask8 valid, __m512d m, __m512d s,
-    __m512d c, __m512d xy, __m512d ey, __m512i y, lossopt_rows_res8 *res)
+    __m512d c, __m512d xy, __m512d ey, __m512i y, __m512d acc2, lossopt_rows_res8 *res)
 {
     const __m512d one = _mm512_set1_pd(1.0), zero = _mm512_setzero_pd();
     __mmask8 special = lossopt_rows_nonfinite8(m);
@@ -315,7 +326,8 @@ LOSSOPT_ROWS_INLINE __mmask8 lossopt_rows_coefs8(
         res->coef = lz;
         break;
     default: {
-        /* the engine's finalize_cross_entropy with eps = 0, keep = 1 */
+        /* the engine's finalize_cross_entropy (eps = 0: keep = 1, A = w_y) */
+        const double eps = a->smoothing, keep = 1.0 - eps, eps_c = eps / (double)a->n_cols;
         __mmask8 ign = _mm512_cmpeq_epi64_mask(y, _mm512_set1_epi64(a->ignore_index));
         __m512i yy = _mm512_mask_mov_epi64(y, ign, _mm512_setzero_si512());
         __m512d wy = a->w ? _mm512_mask_i64gather_pd(one, valid & (__mmask8)~ign, yy, a->w, 8)
@@ -324,18 +336,26 @@ LOSSOPT_ROWS_INLINE __mmask8 lossopt_rows_coefs8(
         __m512d sc = _mm512_mul_pd(_mm512_set1_pd(a->grad_scale), swk);
         special |= ign | _mm512_cmp_pd_mask(sc, zero, _CMP_EQ_OQ);
         __m512d acc1 = _mm512_sub_pd(xy, m);
-        __m512d loss = _mm512_maskz_mul_pd(_mm512_cmp_pd_mask(wy, zero, _CMP_NEQ_UQ), wy,
+        __m512d kw = _mm512_mul_pd(_mm512_set1_pd(keep), wy);
+        __m512d loss = _mm512_maskz_mul_pd(_mm512_cmp_pd_mask(kw, zero, _CMP_NEQ_UQ), kw,
                                            _mm512_sub_pd(lz, acc1));
+        const __m512d wsum = _mm512_set1_pd(a->wsum), epsc = _mm512_set1_pd(eps_c);
+        __m512d A = kw;
+        if (eps != 0.0) {
+            loss = _mm512_add_pd(loss, _mm512_mul_pd(epsc, _mm512_sub_pd(
+                _mm512_mul_pd(wsum, lz), acc2)));
+            A = _mm512_add_pd(kw, _mm512_mul_pd(epsc, wsum));
+        }
         __m512d inv = _mm512_div_pd(one, _mm512_add_pd(c, s));
         /* 1 - p_y, from the other terms when e_y == 1 (exact when p_y rounds to 1) */
         __m512d omp = _mm512_mask_mul_pd(_mm512_fnmadd_pd(ey, inv, one),
                                          _mm512_cmp_pd_mask(ey, one, _CMP_EQ_OQ),
                                          _mm512_add_pd(_mm512_sub_pd(c, one), s), inv);
         res->rl = _mm512_maskz_mul_pd(_mm512_cmp_pd_mask(swk, zero, _CMP_NEQ_UQ), swk, loss);
-        res->coef = _mm512_mul_pd(_mm512_mul_pd(sc, inv), wy);
+        res->coef = _mm512_mul_pd(_mm512_mul_pd(sc, inv), A);
         res->lab = _mm512_mul_pd(sc, _mm512_sub_pd(
-            _mm512_mul_pd(zero, _mm512_sub_pd(_mm512_set1_pd(a->wsum), wy)),
-            _mm512_mul_pd(wy, omp)));
+            _mm512_mul_pd(epsc, _mm512_sub_pd(wsum, wy)), _mm512_mul_pd(A, omp)));
+        res->sc = sc;
         break;
     }
     }
@@ -470,12 +490,34 @@ LOSSOPT_TARGET_V4 static inline ptrdiff_t lossopt_rows_result(const lossopt_rows
 LOSSOPT_ROWS_DEFINE_ROW_OUTPUTS(double, f64, LOSSOPT_ROWS_LOAD8_F64, LOSSOPT_ROWS_STORE8_F64)
 LOSSOPT_ROWS_DEFINE_ROW_OUTPUTS(float, f32, LOSSOPT_ROWS_LOAD8_F32, LOSSOPT_ROWS_STORE8_F32)
 
+/* Label smoothing's two extra terms, column j of 8 rows (w: the class
+ * weights, NULL for ones):
+ *   acc + w_j d, d = x_j - m: the sum sum_j w_j (x_j - m) in order j, over
+ *   the w_j != 0 (a class weighted 0 adds nothing, also where x_j = -inf);
+ *   the gradient entry alpha e_j - sc eps_c w_j (the engine's grad_row,
+ *   c_j = eps_c w_j), in float64. */
+LOSSOPT_ROWS_INLINE __m512d lossopt_rows_acc_w8(__m512d acc, __m512d d, const double *w,
+                                                ptrdiff_t j)
+{
+    if (w == NULL)
+        return _mm512_add_pd(acc, d);
+    return w[j] != 0.0 ? _mm512_fmadd_pd(_mm512_set1_pd(w[j]), d, acc) : acc;
+}
+
+LOSSOPT_ROWS_INLINE __m512d lossopt_rows_smooth_out8(__m512d alpha, __m512d e, __m512d sc,
+                                                     const lossopt_rows_args *a, ptrdiff_t j)
+{
+    const double cj = a->smoothing / (double)a->n_cols * (a->w ? a->w[j] : 1.0);
+    return _mm512_fnmadd_pd(sc, _mm512_set1_pd(cj), _mm512_mul_pd(alpha, e));
+}
+
 LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_f64_avx512(
     const lossopt_rows_args *a, const double *x, double *out, ptrdiff_t r0, ptrdiff_t nr,
     const lossopt_rows_arrays *w)
 {
     const ptrdiff_t C = a->n_cols, xs = a->xs, os = a->os;
     const int mode = a->mode;
+    const int smooth = mode == LOSSOPT_ROWS_CE && a->smoothing != 0.0;
     const __m512d one = _mm512_set1_pd(1.0);
     __m512d X[LOSSOPT_ROWS_MAX_C];        /* column j of the group's rows */
     lossopt_rows_tally tally = {0, _mm512_setzero_pd()};
@@ -495,8 +537,13 @@ LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_f64_avx512(
             xy = lossopt_rows_label_x8(xrows, xs, nv, a->labels + r0 + g, a->ignore_index);
             ey = lossopt_exp_v8(_mm512_sub_pd(xy, m8));    /* = e at the label */
         }
+        /* (CE with label smoothing: acc2 = sum_j w_j (x_j - m)) */
+        __m512d acc2 = _mm512_setzero_pd();
         for (ptrdiff_t j = 0; j < C; j++) {
-            __m512d e = lossopt_exp_v8(_mm512_sub_pd(X[j], m8));
+            const __m512d d = _mm512_sub_pd(X[j], m8);
+            if (smooth)
+                acc2 = lossopt_rows_acc_w8(acc2, d, a->w, j);
+            __m512d e = lossopt_exp_v8(d);
             X[j] = e;
             __mmask8 is1 = _mm512_cmp_pd_mask(e, one, _CMP_EQ_OQ);
             c8 = _mm512_mask_add_pd(c8, is1, c8, one);
@@ -504,7 +551,8 @@ LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_f64_avx512(
         }
         /* 3. the rows' coefficients */
         lossopt_rows_res8 res8;
-        __mmask8 sp = lossopt_rows_coefs8(a, r0 + g, valid, m8, s8, c8, xy, ey, y, &res8);
+        __mmask8 sp = lossopt_rows_coefs8(a, r0 + g, valid, m8, s8, c8, xy, ey, y, acc2,
+                                          &res8);
         lossopt_rows_keep8(a, r0 + g, g, valid, sp, m8, s8, c8, &res8, w, &tally);
         /* 4. the outputs of the regular rows */
         const __mmask8 store = valid & (__mmask8)~sp;
@@ -519,7 +567,9 @@ LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_f64_avx512(
             const int w = lossopt_rows_count(C - j0, 8);
             __m512d v[8];
             for (int j = 0; j < 8; j++)
-                v[j] = j < w ? _mm512_mul_pd(res8.coef, X[j0 + j]) : _mm512_setzero_pd();
+                v[j] = j >= w ? _mm512_setzero_pd()
+                     : smooth ? lossopt_rows_smooth_out8(res8.coef, X[j0 + j], res8.sc, a, j0 + j)
+                              : _mm512_mul_pd(res8.coef, X[j0 + j]);
             lossopt_rows_store_cols8(v, w, store, orows, os, j0);
         }
         if (mode == LOSSOPT_ROWS_CE)
@@ -563,6 +613,7 @@ LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_f32_avx512(
 {
     const ptrdiff_t C = a->n_cols, xs = a->xs, os = a->os;
     const int mode = a->mode;
+    const int smooth = mode == LOSSOPT_ROWS_CE && a->smoothing != 0.0;
     const __m512 onef = _mm512_set1_ps(1.0f);
     const __m512d one = _mm512_set1_pd(1.0);
     __m512 X[LOSSOPT_ROWS_MAX_C];
@@ -587,7 +638,16 @@ LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_f32_avx512(
             xy = lossopt_rows_label_x16(xrows, xs, nv, a->labels + r0 + g, a->ignore_index);
             ey = lossopt_rows_expf_diff(xy, m16, negm);       /* = e at the label */
         }
+        /* (CE with label smoothing: acc2 = sum_j w_j (x_j - m), in float64) */
+        __m512d acc2_lo = _mm512_setzero_pd(), acc2_hi = acc2_lo;
+        const __m512d m_lo = lossopt_rows_lo8(m16), m_hi = lossopt_rows_hi8(m16);
         for (ptrdiff_t j = 0; j < C; j++) {
+            if (smooth) {
+                acc2_lo = lossopt_rows_acc_w8(acc2_lo, _mm512_sub_pd(lossopt_rows_lo8(X[j]), m_lo),
+                                              a->w, j);
+                acc2_hi = lossopt_rows_acc_w8(acc2_hi, _mm512_sub_pd(lossopt_rows_hi8(X[j]), m_hi),
+                                              a->w, j);
+            }
             __m512 e = lossopt_rows_expf_diff(X[j], m16, negm);
             X[j] = e;
             __mmask16 is1 = _mm512_cmp_ps_mask(e, onef, _CMP_EQ_OQ);
@@ -599,16 +659,15 @@ LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_f32_avx512(
         c_lo = lossopt_rows_lo8(c16);
         c_hi = lossopt_rows_hi8(c16);
         lossopt_rows_res8 rlo, rhi;
-        __m512d m_lo = lossopt_rows_lo8(m16), m_hi = lossopt_rows_hi8(m16);
         __mmask8 v_lo = (__mmask8)valid, v_hi = (__mmask8)(valid >> 8);
         __mmask8 sp_lo = lossopt_rows_coefs8(a, r0 + g, v_lo, m_lo, s_lo, c_lo,
                                              lossopt_rows_lo8(xy), lossopt_rows_lo8(ey),
-                                             y_lo, &rlo);
+                                             y_lo, acc2_lo, &rlo);
         __mmask8 sp_hi = 0;
         if (v_hi)
             sp_hi = lossopt_rows_coefs8(a, r0 + g + 8, v_hi, m_hi, s_hi, c_hi,
                                         lossopt_rows_hi8(xy), lossopt_rows_hi8(ey), y_hi,
-                                        &rhi);
+                                        acc2_hi, &rhi);
         lossopt_rows_keep8(a, r0 + g, g, v_lo, sp_lo, m_lo, s_lo, c_lo, &rlo, w, &tally);
         if (v_hi)
             lossopt_rows_keep8(a, r0 + g + 8, g + 8, v_hi, sp_hi, m_hi, s_hi, c_hi, &rhi, w,
@@ -634,8 +693,16 @@ LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_f32_avx512(
                     v[j] = _mm512_setzero_ps();
                     continue;
                 }
-                __m512d glo = _mm512_mul_pd(rlo.coef, lossopt_rows_lo8(X[j0 + j]));
-                __m512d ghi = _mm512_mul_pd(v_hi ? rhi.coef : one, lossopt_rows_hi8(X[j0 + j]));
+                const __m512d alo = rlo.coef, ahi = v_hi ? rhi.coef : one;
+                const __m512d elo = lossopt_rows_lo8(X[j0 + j]), ehi = lossopt_rows_hi8(X[j0 + j]);
+                __m512d glo, ghi;
+                if (smooth) {
+                    glo = lossopt_rows_smooth_out8(alo, elo, rlo.sc, a, j0 + j);
+                    ghi = lossopt_rows_smooth_out8(ahi, ehi, v_hi ? rhi.sc : one, a, j0 + j);
+                } else {
+                    glo = _mm512_mul_pd(alo, elo);
+                    ghi = _mm512_mul_pd(ahi, ehi);
+                }
                 v[j] = lossopt_rows_join16(glo, ghi);
             }
             lossopt_rows_t16(v);
@@ -1075,6 +1142,57 @@ LOSSOPT_ROWS_INLINE void lossopt_rows_scale8_f32(const float *e, ptrdiff_t C, fl
     }
 }
 
+/* Long rows, CE with label smoothing (the terms of lossopt_rows_acc_w8 and
+ * lossopt_rows_smooth_out8 along a row): lossopt_rows_acc2_*, a row's
+ * sum_j w_j (x_j - m) over the w_j != 0, in float64 (vector lanes, then
+ * across them: a fixed order); lossopt_rows_smooth8_*, the gradient of the
+ * rows `store` among 8 (row r: e + r * C, out + r * os),
+ * out_j = alpha_r e_j - sc_r eps_c w_j, in float64, rounded once. */
+#define LOSSOPT_ROWS_DEFINE_SMOOTH_LONG(T, SFX, LOAD8, STORE8)                        \
+    LOSSOPT_ROWS_INLINE double lossopt_rows_acc2_##SFX(const T *xr, ptrdiff_t C,      \
+                                                       double m, const double *w)    \
+    {                                                                                \
+        const __m512d mb = _mm512_set1_pd(m);                                        \
+        __m512d acc = _mm512_setzero_pd();                                           \
+        for (ptrdiff_t j = 0; j < C; j += 8) {                                       \
+            const __mmask8 cm = (__mmask8)lossopt_rows_first(lossopt_rows_count(C - j, 8));\
+            const __m512d d = _mm512_sub_pd(LOAD8(cm, xr + j), mb);                  \
+            if (w == NULL) {                                                         \
+                acc = _mm512_mask_add_pd(acc, cm, acc, d);                           \
+            } else {                                                                 \
+                const __m512d wv = _mm512_maskz_loadu_pd(cm, w + j);                 \
+                acc = _mm512_mask3_fmadd_pd(wv, d, acc, cm & _mm512_cmp_pd_mask(     \
+                    wv, _mm512_setzero_pd(), _CMP_NEQ_UQ));                          \
+            }                                                                        \
+        }                                                                            \
+        return _mm512_reduce_add_pd(acc);                                            \
+    }                                                                                \
+    LOSSOPT_ROWS_INLINE void lossopt_rows_smooth8_##SFX(                             \
+        const T *e, ptrdiff_t C, T *out, ptrdiff_t os, __mmask8 store, __m512d alpha,\
+        __m512d sc, const lossopt_rows_args *a)                                      \
+    {                                                                                \
+        const double eps_c = a->smoothing / (double)C;                               \
+        for (int r = 0; r < 8; r++) {                                                \
+            if (!(store >> r & 1))                                                   \
+                continue;                                                            \
+            const __m512i lane = _mm512_set1_epi64(r);                               \
+            const __m512d ab = _mm512_permutexvar_pd(lane, alpha);                   \
+            const __m512d sb = _mm512_permutexvar_pd(lane, sc);                      \
+            const T *er = e + r * C;                                                 \
+            T *o = out + r * os;                                                     \
+            for (ptrdiff_t j = 0; j < C; j += 8) {                                   \
+                const __mmask8 cm = (__mmask8)lossopt_rows_first(lossopt_rows_count(C - j, 8));\
+                const __m512d cj = a->w ? _mm512_mul_pd(_mm512_set1_pd(eps_c),       \
+                                                        _mm512_maskz_loadu_pd(cm, a->w + j))\
+                                        : _mm512_set1_pd(eps_c);                     \
+                STORE8(o + j, cm, _mm512_fnmadd_pd(sb, cj,                           \
+                                                   _mm512_mul_pd(ab, LOAD8(cm, er + j))));\
+            }                                                                        \
+        }                                                                            \
+    }
+LOSSOPT_ROWS_DEFINE_SMOOTH_LONG(double, f64, LOSSOPT_ROWS_LOAD8_F64, LOSSOPT_ROWS_STORE8_F64)
+LOSSOPT_ROWS_DEFINE_SMOOTH_LONG(float, f32, LOSSOPT_ROWS_LOAD8_F32, LOSSOPT_ROWS_STORE8_F32)
+
 /* the long-row kernels, lossopt_rows_long_f64 and _f32 (e: the block's
  * exponentials, nr * C values of T) */
 #define LOSSOPT_ROWS_DEFINE_LONG(T, SFX, ROW_EXP)                                    \
@@ -1085,6 +1203,8 @@ LOSSOPT_ROWS_INLINE void lossopt_rows_scale8_f32(const float *e, ptrdiff_t C, fl
         const ptrdiff_t C = a->n_cols, xs = a->xs, os = a->os;                       \
         double xy[LOSSOPT_BLOCK_ELEMS / LOSSOPT_FUSED_ROW_MIN + 8];                   \
         double ey[LOSSOPT_BLOCK_ELEMS / LOSSOPT_FUSED_ROW_MIN + 8];                   \
+        double acc2[LOSSOPT_BLOCK_ELEMS / LOSSOPT_FUSED_ROW_MIN + 8];                 \
+        const int smooth = mode == LOSSOPT_ROWS_CE && a->smoothing != 0.0;           \
         lossopt_rows_tally tally = {0, _mm512_setzero_pd()};                         \
         unsigned char f2s[LOSSOPT_BLOCK_ELEMS / LOSSOPT_FUSED_ROW_MIN + 8];            \
         lossopt_rows_pending st;                                                      \
@@ -1111,6 +1231,8 @@ LOSSOPT_ROWS_INLINE void lossopt_rows_scale8_f32(const float *e, ptrdiff_t C, fl
             const ptrdiff_t yy = y == a->ignore_index ? 0 : y;                       \
             xy[k] = (double)x[k * xs + yy];                                          \
             ey[k] = (double)e[k * C + yy];                                           \
+            if (smooth)       /* (the block's rows are in cache after the exps) */   \
+                acc2[k] = lossopt_rows_acc2_##SFX(x + k * xs, C, w->m[k], a->w);     \
         }                                                                            \
         for (ptrdiff_t g = 0; g < nr; g += 8) {                                      \
             const __mmask8 valid = (__mmask8)lossopt_rows_first(lossopt_rows_count(nr - g, 8));\
@@ -1125,8 +1247,10 @@ LOSSOPT_ROWS_INLINE void lossopt_rows_scale8_f32(const float *e, ptrdiff_t C, fl
                 xy8 = _mm512_maskz_loadu_pd(valid, xy + g);                          \
                 ey8 = _mm512_maskz_loadu_pd(valid, ey + g);                          \
             }                                                                        \
+            const __m512d acc28 = smooth ? _mm512_maskz_loadu_pd(valid, acc2 + g)     \
+                                         : _mm512_setzero_pd();                      \
             __mmask8 sp = lossopt_rows_coefs8(a, r0 + g, valid, m8, s8, c8, xy8, ey8, y,\
-                                              &res8);                                \
+                                              acc28, &res8);                         \
             lossopt_rows_keep8(a, r0 + g, g, valid, sp, m8, s8, c8, &res8, w, &tally); \
             const __mmask8 store = valid & (__mmask8)~sp;                            \
             if (!store || mode == LOSSOPT_ROWS_LSE ||                                \
@@ -1140,7 +1264,11 @@ LOSSOPT_ROWS_INLINE void lossopt_rows_scale8_f32(const float *e, ptrdiff_t C, fl
                                            _mm512_set1_pd(1.0), m8, res8.lz);        \
                 continue;                                                            \
             }                                                                        \
-            lossopt_rows_scale8_##SFX(e + g * C, C, out + g * os, os, store, res8.coef);\
+            if (smooth)                                                              \
+                lossopt_rows_smooth8_##SFX(e + g * C, C, out + g * os, os, store, res8.coef,\
+                                           res8.sc, a);                              \
+            else                                                                     \
+                lossopt_rows_scale8_##SFX(e + g * C, C, out + g * os, os, store, res8.coef);\
             if (mode == LOSSOPT_ROWS_CE)                                             \
                 lossopt_rows_put_labels(res8.lab, store, a->labels + r0 + g,         \
                                         sizeof(T) == sizeof(float), out + g * os, os);\

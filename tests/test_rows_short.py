@@ -1,6 +1,6 @@
 """The kernels for plain rows (src/lossopt_rows.h): logsumexp, softmax,
-log_softmax and the label cross-entropy without `where`, b or label
-smoothing, on the x86-64-v4 path: rows of fewer than 64 classes in one pass,
+log_softmax and the label cross-entropy (with or without label smoothing)
+without `where` or b, on the x86-64-v4 path: rows of fewer than 64 classes in one pass,
 8 (float64) or 16 (float32) rows at a time, longer rows that fit the
 engine's block buffer (2048 values) row by row;
 by the engine elsewhere (tests/test_isa_paths.py runs this file on every
@@ -267,6 +267,100 @@ def test_views_in_place_and_untouched_gaps(rng, dtype, n_cols):
                                                         -100), **tol(dtype))
 
 
+def smoothed_reference(x, y, w, sw, eps, ignore=-100):
+    """Label-smoothed cross-entropy, float64, row by row from its definition
+    (torch's): per-row weighted losses and the gradient of their sum.
+    loss = (1-eps) w_y (-log p_y) + (eps/C) sum_{w_j != 0} w_j (-log p_j) (the
+    first term 0 where (1-eps) w_y is 0);
+    d/dx_j = sw (p_j A - (eps/C) w_j - (1-eps) w_y [j == y]),
+    A = (1-eps) w_y + (eps/C) sum_k w_k.  Rows with NaN or +inf: NaN; rows
+    of -inf only, ignored labels and weight-0 samples: 0."""
+    x = np.asarray(x, np.float64)
+    n, c = x.shape
+    w = np.ones(c) if w is None else np.asarray(w, np.float64)
+    loss, grad = np.zeros(n), np.zeros((n, c))
+    for i in range(n):
+        z = x[i]
+        if y[i] == ignore or sw[i] == 0 or (z == -np.inf).all():
+            continue
+        if np.isnan(z).any() or (z == np.inf).any():
+            loss[i] = np.nan
+            grad[i] = np.nan
+            continue
+        m, top = z.max(), z.argmax()
+        with np.errstate(divide="ignore"):      # log1p: exact where p_y is near 1
+            lse = np.log1p(np.exp(np.delete(z, top) - m).sum())
+        logp = (z - m) - lse
+        p = np.exp(logp)
+        on = w != 0
+        smooth = -(w[on] * logp[on]).sum()
+        label = (1 - eps) * w[y[i]] * -logp[y[i]] if (1 - eps) * w[y[i]] != 0 else 0.0
+        loss[i] = sw[i] * (label + eps / c * smooth)
+        a = (1 - eps) * w[y[i]] + eps / c * w.sum()
+        grad[i] = sw[i] * (p * a - eps / c * w)
+        grad[i, y[i]] -= sw[i] * (1 - eps) * w[y[i]]
+    return loss, grad
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n_cols", COLS)
+@pytest.mark.parametrize("eps", [0.1, 1.0])
+def test_label_smoothing_matches_its_definition(rng, dtype, n_cols, eps):
+    # regular rows, then the same rows with the special ones scattered among
+    # them (in groups of 8 / 16 and across the long rows' blocks), with class
+    # weights (one of them 0) and sample weights (some 0), ignored labels
+    for x in [(rng.normal(size=(203, n_cols)) * 6).astype(dtype),
+              mixed(n_cols, dtype, rng)]:
+        n = x.shape[0]
+        y = rng.integers(0, n_cols, n)
+        y[rng.choice(n, 6, replace=False)] = -100
+        sw = rng.uniform(0.1, 1.0, n)
+        sw[rng.choice(n, 5, replace=False)] = 0.0
+        w = rng.uniform(0.5, 2.0, n_cols)
+        w[n_cols // 2] = 0.0
+        for cw, weights in [(None, np.ones(n)), (w, sw)]:
+            loss = lossopt.SoftmaxCrossEntropy(label_smoothing=eps, class_weight=cw,
+                                               reduction="none")
+            with np.errstate(all="ignore"):
+                v, g = loss.loss_and_gradient(x, y, weights)
+                _, gs = lossopt.SoftmaxCrossEntropy(
+                    label_smoothing=eps, class_weight=cw,
+                    reduction="sum").loss_and_gradient(x, y, weights)
+                ref_v, ref_g = smoothed_reference(x, y, cw, weights, eps)
+            assert g.dtype == dtype
+            np.testing.assert_array_equal(g, gs)      # "none": the sum's gradient
+            np.testing.assert_allclose(v, ref_v, rtol=1e-13 if dtype == np.float64 else 1.2e-7,
+                                       atol=1e-300, equal_nan=True)
+            np.testing.assert_allclose(g, ref_g, equal_nan=True, **tol(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n_cols", [1, 3, 10, 63, 64, 100, 2048])
+def test_label_smoothing_mean_and_minus_inf_classes(rng, dtype, n_cols):
+    # torch's mean (divided by the active rows' w_y sw); a -inf logit (p = 0)
+    # with eps > 0 makes the row's loss +inf (the smoothing puts mass on
+    # it), its gradient stays finite: -sc eps/C w_j there
+    n = 37
+    x = (rng.normal(size=(n, n_cols)) * 3).astype(dtype)
+    y = rng.integers(0, n_cols, n)
+    sw = rng.uniform(0.5, 2.0, n)
+    loss = lossopt.SoftmaxCrossEntropy(label_smoothing=0.2)
+    value, grad = loss.loss_and_gradient(x, y, sw)
+    np.testing.assert_allclose(value, reference_cross_entropy(
+        x.astype(np.float64), y, label_smoothing=0.2, sample_weight=sw),
+        rtol=1e-13 if dtype == np.float64 else 1e-6)
+    _, ref_g = smoothed_reference(x, y, None, sw, 0.2)
+    np.testing.assert_allclose(grad, ref_g / sw.sum(), **tol(dtype))
+    if n_cols == 1:
+        return
+    x[5, (y[5] + 1) % n_cols] = -np.inf
+    per, g = lossopt.SoftmaxCrossEntropy(label_smoothing=0.2,
+                                         reduction="none").loss_and_gradient(x, y)
+    assert per[5] == np.inf and np.isfinite(per[np.arange(n) != 5]).all()
+    assert np.isfinite(g).all()
+    assert g[5, (y[5] + 1) % n_cols] == np.asarray(-0.2 / n_cols, dtype)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("n_cols", [3, 10, 17, 100])
 def test_bit_identical_for_any_thread_count(rng, dtype, n_cols):
@@ -291,6 +385,11 @@ def test_bit_identical_for_any_thread_count(rng, dtype, n_cols):
             x, g, y, None, None, 0.0, None, -100, 0.0, 1.0 / n, rl, nt, logits_arr=x,
             grad_arr=g, min_parallel=0)
         got += [g, rl, np.array([total])]
+        g = np.empty_like(x)           # with label smoothing
+        total = _softmax.softmax_cross_entropy_rows(
+            x, g, y, None, None, float(n_cols), None, -100, 0.1, 1.0 / n, rl, nt,
+            logits_arr=x, grad_arr=g, min_parallel=0)
+        got += [g, rl.copy(), np.array([total])]
         results.append(got)
     for other in results[1:]:
         for a, b in zip(results[0], other):
