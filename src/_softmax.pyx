@@ -29,9 +29,10 @@ axis last, unit stride) and processes it in blocks of rows:
 The inner loops (row maxima, shifts, exp, log1p, sums) are the vectorised C
 helpers of lossopt_math.h.
 
-Plain rows (no `where`, no b, no label smoothing, no probability targets)
-that fit the buffer take a shortcut on the x86-64-v4 path (short_rows,
-lossopt_rows.h): rows of fewer than 64 classes in one pass, 8 / 16 rows at
+Rows without b or probability targets (with or without `where`, with or
+without label smoothing) that fit the buffer take a shortcut on the
+x86-64-v4 path (short_rows, lossopt_rows.h; `where` by a copy of the block
+with the absent entries -inf): rows of fewer than 64 classes in one pass, 8 / 16 rows at
 a time transposed in registers, longer rows row by row; the results are
 those of steps 1-4, and the rows they leave (a maximum that is not finite,
 an ignored label, weight 0) get the per-row formulas below.
@@ -89,6 +90,14 @@ cdef extern from "lossopt_rows.h" nogil:
                                   double *s, double *c, double *lz, double *rl,
                                   double *special, double *loss)
     int lossopt_rows_kernel_for(int is_float, Py_ssize_t n_cols, Py_ssize_t nr)
+    Py_ssize_t lossopt_rows_masked_copy_f64(const double *x, Py_ssize_t xs,
+                                            const unsigned char *mask, Py_ssize_t ms,
+                                            Py_ssize_t nr, Py_ssize_t C, double *tile,
+                                            double *nan_rows)
+    Py_ssize_t lossopt_rows_masked_copy_f32(const float *x, Py_ssize_t xs,
+                                            const unsigned char *mask, Py_ssize_t ms,
+                                            Py_ssize_t nr, Py_ssize_t C, float *tile,
+                                            double *nan_rows)
 
 
 cdef extern from "lossopt_probs.h" nogil:
@@ -460,11 +469,14 @@ cdef inline double finalize_cross_entropy(const RowArgs *a, const floating *xr,
 cdef inline bint short_rows(const RowArgs *a, const floating *x, floating *out,
                             Py_ssize_t blk, Py_ssize_t r0, Py_ssize_t nr, floating *buf,
                             double *rm, double *rspecial, double *rs, double *rc, double *rlz,
-                            double *rl) noexcept nogil:
-    """The block's rows by the kernels of lossopt_rows.h (plain rows that fit
-    the buffer buf, on the x86-64-v4 path: short rows in one pass, long rows
-    row by row), the rows they leave (special) by the formulas below; False
-    where those kernels do not run (the engine then does the block).
+                            double *rl, floating *tile, double *nan_rows) noexcept nogil:
+    """The block's rows by the kernels of lossopt_rows.h (rows without b that
+    fit the buffer buf, on the x86-64-v4 path: short rows in one pass, long
+    rows row by row), the rows they leave (special) by the formulas below;
+    False where those kernels do not run (the engine then does the block).
+    Rows with a `where` mask (logsumexp, softmax, log_softmax) are copied into
+    tile first, absent entries as -inf (lossopt_rows_masked_copy_*; nan_rows:
+    its per-row NaN flags).
     rm .. rl: per-row arrays of the workspace (m, special, s, c, lz, loss)."""
     cdef lossopt_rows_args ra = lossopt_rows_args(
         mode=a.mode, n_cols=a.n_cols, xs=a.x_stride, os=a.out_stride, labels=a.labels,
@@ -472,15 +484,33 @@ cdef inline bint short_rows(const RowArgs *a, const floating *x, floating *out,
         sw=a.sample_weight, grad_scale=a.grad_scale, smoothing=a.smoothing,
         want_grad=a.want_grad, row_value=a.row_value)
     cdef double loss = 0.0
-    cdef Py_ssize_t k, i, n_special
+    cdef Py_ssize_t k, i, n_special, n_nan = 0
     cdef int flag
     cdef const floating *xr
+    cdef const floating *xk = x + r0 * a.x_stride
     cdef floating *outr = NULL
-    n_special = lossopt_rows_short(floating is float, &ra, x + r0 * a.x_stride,
+    if a.mask != NULL:
+        if lossopt_rows_kernel_for(sizeof(floating) == sizeof(float), a.n_cols, nr) == 0:
+            return False
+        if floating is float:
+            n_nan = lossopt_rows_masked_copy_f32(xk, a.x_stride, a.mask + r0 * a.mask_stride,
+                                                 a.mask_stride, nr, a.n_cols, tile, nan_rows)
+        else:
+            n_nan = lossopt_rows_masked_copy_f64(xk, a.x_stride, a.mask + r0 * a.mask_stride,
+                                                 a.mask_stride, nr, a.n_cols, tile, nan_rows)
+        xk = tile
+        ra.xs = a.n_cols
+    n_special = lossopt_rows_short(floating is float, &ra, xk,
                                    out + r0 * a.out_stride if out != NULL else NULL,
                                    r0, nr, buf, rm, rs, rc, rlz, rl, rspecial, &loss)
     if n_special < 0:
         return False
+    if n_nan > 0 and a.mode != MODE_LSE:
+        # a NaN among a row's present entries: its outputs are NaN, the absent
+        # ones back to 0 / -inf (the engine's rule; special rows: below)
+        for k in range(nr):
+            if nan_rows[k] != 0.0 and rspecial[k] == 0.0:
+                mask_row(a, out + (r0 + k) * a.out_stride, r0 + k)
     if a.mode == MODE_LSE and a.row_sign != NULL:
         for k in range(nr):
             if rspecial[k] == 0.0:
@@ -628,8 +658,11 @@ cdef inline void rows_block(const RowArgs *a, const floating *x, floating *out,
     if C <= BLOCK_ELEMS and a.mode == MODE_CE_PROBS:
         a.block_loss[blk] = probs_block(a, x, out, probs, r0, nr, ws)
         return
-    if (plain and C <= BLOCK_ELEMS and a.mode != MODE_CE_PROBS and
-            short_rows(a, x, out, blk, r0, nr, buf, rm, rflag, rs, rc, rlz, rtlogt)):
+    if (a.b == NULL and C <= BLOCK_ELEMS and a.mode != MODE_CE_PROBS and
+            (a.mask == NULL or a.mode == MODE_LSE or a.mode == MODE_SOFTMAX or
+             a.mode == MODE_LOG_SOFTMAX) and
+            short_rows(a, x, out, blk, r0, nr, buf, rm, rflag, rs, rc, rlz, rtlogt,
+                       <floating *>rtmp, rtmp + BLOCK_ELEMS)):
         return
     for k in range(nr):
         rs[k] = 0.0

@@ -1310,6 +1310,69 @@ LOSSOPT_ROWS_DEFINE_LONG(float, f32, lossopt_rows_row_exp_f32)
  * Returns the number of special rows, or -1 where there is no such kernel
  * (the engine then does all).
  */
+/* Rows with a `where` mask (logsumexp, softmax, log_softmax): the block's
+ * rows copied into tile (nr rows of C, contiguous) with the absent entries
+ * (mask 0) as -inf, which the kernels above then take as plain rows: an
+ * absent entry adds exp(-inf) = 0 to the sums (whatever x holds there, NaN
+ * and +inf included), its softmax output is 0 and its log_softmax output
+ * -inf, the engine's values for an absent entry; rows with no entry
+ * present have the maximum -inf and are left to the engine.  A row with a
+ * NaN among its present entries (nan_rows[k] = 1; the number of them is
+ * returned) gets NaN in every output from the kernels, the absent entries
+ * included: the caller puts those back to 0 / -inf, as the engine does.  The copy
+ * stays in L1 (at most LOSSOPT_BLOCK_ELEMS values), so the mask costs one
+ * pass over it instead of the engine's five passes.
+ * lossopt_rows_masked_copy_f64 / _f32. */
+#if LOSSOPT_HAVE_DISPATCH
+/* (x86-64-v4 only, as the kernels: the mask bytes of G entries tested into
+ * a lane mask, x loaded under it over a vector of -inf) */
+#define LOSSOPT_ROWS_DEFINE_MASKED_COPY(T, SFX, G, MASK, SET1, MASKLOAD, STORE, CMP)  \
+    LOSSOPT_TARGET_V4 static ptrdiff_t lossopt_rows_masked_copy_##SFX(               \
+        const T *x, ptrdiff_t xs, const unsigned char *mask, ptrdiff_t ms,           \
+        ptrdiff_t nr, ptrdiff_t C, T *tile, double *nan_rows)                        \
+    {                                                                                \
+        const __m128i none = _mm_setzero_si128();                                    \
+        ptrdiff_t n_nan = 0;                                                         \
+        for (ptrdiff_t k = 0; k < nr; k++) {                                         \
+            const T *xr = x + k * xs;                                                \
+            const unsigned char *mr = mask + k * ms;                                 \
+            T *t = tile + k * C;                                                     \
+            MASK nan = 0;                                                            \
+            for (ptrdiff_t j = 0; j < C; j += G) {                                   \
+                const MASK cm = (MASK)lossopt_rows_first(lossopt_rows_count(C - j, G));\
+                const __m128i mb = _mm_maskz_loadu_epi8((__mmask16)cm, mr + j);      \
+                const MASK present = (MASK)_mm_cmpneq_epi8_mask(mb, none);           \
+                const __typeof__(SET1(0)) v = MASKLOAD(SET1((T)-INFINITY), present, xr + j);\
+                nan |= CMP(v, v, _CMP_UNORD_Q);                                      \
+                STORE(t + j, cm, v);                                                 \
+            }                                                                        \
+            nan_rows[k] = nan ? 1.0 : 0.0;                                           \
+            n_nan += nan != 0;                                                       \
+        }                                                                            \
+        return n_nan;                                                                \
+    }
+LOSSOPT_ROWS_DEFINE_MASKED_COPY(double, f64, 8, __mmask8, _mm512_set1_pd, _mm512_mask_loadu_pd,
+                                _mm512_mask_storeu_pd, _mm512_cmp_pd_mask)
+LOSSOPT_ROWS_DEFINE_MASKED_COPY(float, f32, 16, __mmask16, _mm512_set1_ps, _mm512_mask_loadu_ps,
+                                _mm512_mask_storeu_ps, _mm512_cmp_ps_mask)
+#else
+/* (no kernels to feed: never called) */
+static inline ptrdiff_t lossopt_rows_masked_copy_f64(const double *x, ptrdiff_t xs,
+    const unsigned char *mask, ptrdiff_t ms, ptrdiff_t nr, ptrdiff_t C, double *tile,
+    double *nan_rows)
+{
+    (void)x; (void)xs; (void)mask; (void)ms; (void)nr; (void)C; (void)tile; (void)nan_rows;
+    return 0;
+}
+static inline ptrdiff_t lossopt_rows_masked_copy_f32(const float *x, ptrdiff_t xs,
+    const unsigned char *mask, ptrdiff_t ms, ptrdiff_t nr, ptrdiff_t C, float *tile,
+    double *nan_rows)
+{
+    (void)x; (void)xs; (void)mask; (void)ms; (void)nr; (void)C; (void)tile; (void)nan_rows;
+    return 0;
+}
+#endif
+
 enum { LOSSOPT_ROWS_NONE = 0, LOSSOPT_ROWS_SHORT = 1, LOSSOPT_ROWS_LONG = 2 };
 
 /* Which kernel takes a block of nr rows of n_cols values (LOSSOPT_ROWS_*):

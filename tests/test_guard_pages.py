@@ -107,6 +107,24 @@ def test_row_kernels(guarded, rng, dtype, n_cols, at_end):
         np.testing.assert_allclose(grad, (ref_sm - onehot) / n_rows, rtol=1e-4, atol=1e-6)
         np.testing.assert_allclose(value, -np.log(ref_sm[np.arange(n_rows), yv]).mean(),
                                    rtol=1e-5)
+        # a where= mask (the block copied with absent entries -inf), in its own
+        # guarded mapping, and label smoothing (its extra terms per column)
+        mv = rng.random((n_rows, n_cols)) < 0.8
+        mv[:, 0] = True
+        mask = guarded(mv, at_end)
+        out = guarded(np.zeros_like(xv), at_end)
+        lossopt.softmax(x, axis=1, where=mask, out=out)
+        ref_w = np.where(mv, np.exp(xv - xv.max(axis=1, keepdims=True,
+                                                initial=-np.inf, where=mv)), 0.0)
+        np.testing.assert_allclose(out, ref_w / ref_w.sum(axis=1, keepdims=True),
+                                   rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(lossopt.logsumexp(x, axis=1, where=mask),
+                                   np.log(np.where(mv, np.exp(xv.astype(np.float64)),
+                                                   0.0).sum(axis=1)), rtol=1e-5)
+        grad = guarded(np.zeros_like(xv), at_end)
+        lossopt.SoftmaxCrossEntropy(label_smoothing=0.3).loss_and_gradient(x, y, out=grad)
+        np.testing.assert_allclose(grad, (ref_sm - 0.7 * onehot - 0.3 / n_cols) / n_rows,
+                                   rtol=1e-4, atol=1e-6)
         # probability targets and the KL divergence (their own block kernels)
         t = guarded(ref_sm[::-1].astype(dtype), at_end)
         grad2 = guarded(np.zeros_like(xv), at_end)

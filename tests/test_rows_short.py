@@ -267,6 +267,55 @@ def test_views_in_place_and_untouched_gaps(rng, dtype, n_cols):
                                                         -100), **tol(dtype))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n_cols", COLS)
+def test_where_masks_on_the_kernels(rng, dtype, n_cols):
+    # the kernels take a where= mask as rows with the absent entries -inf:
+    # absent NaN / +inf are ignored, a row with nothing present gives 0 /
+    # -inf / -inf; masks of the full shape, broadcast along rows / columns,
+    # x strided; special rows (NaN, +inf, -inf, huge) among regular ones
+    n = 53
+    xs = [mixed(n_cols, dtype, rng, n_rows=n),
+          (rng.normal(size=(n, 2 * n_cols)) * 5).astype(dtype)[:, ::2]]
+    full = rng.random((n, n_cols)) < 0.7
+    full[4] = False
+    full[5, :] = True
+    masks = [full, full[:1], np.broadcast_to(rng.random((n, 1)) < 0.8, (n, n_cols))]
+    for x in xs:
+        x = x.copy() if x is xs[0] else x
+        for where in masks:
+            m = np.broadcast_to(where, (n, n_cols))
+            xa = np.where(m, x, x.dtype.type(np.nan))        # absent: anything
+            if n_cols > 1:
+                xa[:, 0] = np.where(m[:, 0], xa[:, 0], np.inf)
+            with np.errstate(all="ignore"):
+                p = lossopt.softmax(xa, axis=1, where=where)
+                lp = lossopt.log_softmax(xa, axis=1, where=where)
+                lse = lossopt.logsumexp(xa, axis=1, where=where)
+                # the reference: the present entries alone, float64
+                x64 = np.where(m, x.astype(np.float64), -np.inf)
+            for i in range(n):
+                if not m[i].any():
+                    assert (p[i] == 0).all() and (lp[i] == -np.inf).all()
+                    assert lse[i] == -np.inf
+                    continue
+                z = x64[i][m[i]]
+                if np.isnan(z).any():
+                    # NaN present: NaN results, the absent entries still 0 / -inf
+                    assert np.isnan(lse[i]) and np.isnan(p[i][m[i]]).all()
+                    assert (p[i][~m[i]] == 0).all() and (lp[i][~m[i]] == -np.inf).all()
+                    continue
+                if not np.isfinite(z.max()):
+                    continue           # (+inf present: tests/test_softmax.py)
+                if (np.abs(z) > 1e200).any():
+                    continue
+                assert (p[i][~m[i]] == 0).all() and (lp[i][~m[i]] == -np.inf).all()
+                np.testing.assert_allclose(p[i][m[i]], sc.softmax(z), rtol=tol(dtype)["rtol"],
+                                           atol=1e-300)
+                np.testing.assert_allclose(lp[i][m[i]], sc.log_softmax(z), **tol(dtype))
+                np.testing.assert_allclose(lse[i], sc.logsumexp(z), **lse_tol(dtype))
+
+
 def smoothed_reference(x, y, w, sw, eps, ignore=-100):
     """Label-smoothed cross-entropy, float64, row by row from its definition
     (torch's): per-row weighted losses and the gradient of their sum.
