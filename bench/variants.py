@@ -5,8 +5,9 @@ call's, measured side by side (interleaved rounds, one thread).
 
 Variants: the cross-entropy with label smoothing, class weights, sample
 weights, reduction="none" (all with out=), and logsumexp / softmax /
-log_softmax with a `where=` mask (10 % of the entries absent), at the sizes
-of the ratio table.  A ratio near 1 means the option rides along the plain
+log_softmax with a `where=` mask (10 % of the entries absent) and over axis 0
+of the same values stored classes first, (C, N), at the sizes of the ratio
+table.  A ratio near 1 means the option rides along the plain
 kernel; the plain kernels' own speed is in `python -m bench.report`.
 """
 
@@ -26,6 +27,8 @@ def cases(x, y, rng):
     cw = rng.uniform(0.5, 2.0, c)
     sw = rng.uniform(0.5, 2.0, n)
     mask = rng.random(x.shape) > 0.1
+    xt = np.ascontiguousarray(x.T)       # the classes first
+    gt = np.empty_like(xt)
     plain_ce = lossopt.SoftmaxCrossEntropy()
     smooth = lossopt.SoftmaxCrossEntropy(label_smoothing=0.1)
     weighted = lossopt.SoftmaxCrossEntropy(class_weight=cw)
@@ -41,9 +44,11 @@ def cases(x, y, rng):
     for name, f, kw in [("logsumexp", lossopt.logsumexp, {}),
                         ("softmax", lossopt.softmax, {"out": g}),
                         ("log_softmax", lossopt.log_softmax, {"out": g})]:
+        kw_t = {"out": gt} if kw else {}
         rows[name] = {
             name: lambda f=f, kw=kw: f(x, axis=1, **kw),
             "where=": lambda f=f, kw=kw: f(x, axis=1, where=mask, **kw),
+            "of (C, N), axis=0": lambda f=f, kw=kw_t: f(xt, axis=0, **kw),
         }
     return ce, rows
 
@@ -56,7 +61,7 @@ def main(argv=None):
     rng = np.random.default_rng(0)
     print(f"lossopt {lossopt.__version__}; 1 thread; ratio = variant time / plain time "
           "(same run, best of interleaved rounds)")
-    print(f"{'size':<14}{'dtype':<9}{'variant':<36}{'plain ms':>10}{'ratio':>8}")
+    print(f"{'size':<14}{'dtype':<9}{'variant':<38}{'plain ms':>10}{'ratio':>8}")
     with lossopt.threads(1):
         for n, c in SIZES:
             n = n // 10 if args.quick else n
@@ -69,7 +74,7 @@ def main(argv=None):
                     base, t0 = next(iter(t.items()))
                     for name, tv in list(t.items())[1:]:
                         print(f"{f'({n}, {c})':<14}{np.dtype(dtype).name:<9}"
-                              f"{base + ' ' + name:<36}{t0 * 1e3:10.2f}{tv / t0:8.2f}",
+                              f"{base + ' ' + name:<38}{t0 * 1e3:10.2f}{tv / t0:8.2f}",
                               flush=True)
     return 0
 

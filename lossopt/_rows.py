@@ -69,3 +69,31 @@ def from_rows(rows, shape, perm):
         return rows.reshape(shape)
     moved_shape = tuple(shape[p] for p in perm)
     return rows.reshape(moved_shape).transpose(np.argsort(perm))
+
+
+# The samples of an axis that is not the last, in place (src/lossopt_cols.h)
+COLS_MIN_INNER = 8   # below 8 samples side by side a tile is mostly empty lanes
+
+
+def cols_layout(a, axes):
+    """(A, C, B) where reducing C-contiguous `a` over its one axis `axes`
+    that is not the last can run in place: `a` viewed as (A, C, B), the
+    samples B side by side (lossopt_cols.h); else None (the rows' way)."""
+    from ._kernels import _softmax
+    if (len(axes) != 1 or a.ndim < 2 or axes[0] == a.ndim - 1 or a.size == 0 or
+            not a.flags.c_contiguous or not _softmax.cols_available()):
+        return None
+    ax = axes[0]
+    inner = math.prod(a.shape[ax + 1:])
+    if inner < COLS_MIN_INNER:
+        return None
+    return math.prod(a.shape[:ax]), a.shape[ax], inner
+
+
+def special_samples(x, layout, special):
+    """The samples the column kernels left (special != 0): their indices
+    (a, i) into the (A, C, B) view and their values as (k, C) rows."""
+    A, C, B = layout
+    k = np.flatnonzero(special)
+    a, i = np.divmod(k, B)
+    return a, i, np.ascontiguousarray(x.reshape(A, C, B)[a, :, i])

@@ -102,6 +102,9 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False, *, where=
         a = a.reshape(1)
         b = None if b is None else b.reshape(1)
     axes = normalize_axes(axis, a.ndim)
+    layout = None if (where is not None or b is not None) else _rows.cols_layout(a, axes)
+    if layout is not None:
+        return _logsumexp_cols(a, axes, layout, keepdims, return_sign)
     rows, batch, perm = _rows.to_rows(a, axes)
     kw = {"x_arr": rows}
     mask_rows = b_rows = None
@@ -128,6 +131,54 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False, *, where=
     return shaped(out)
 
 
+def _logsumexp_cols(a, axes, layout, keepdims, return_sign):
+    """logsumexp over one axis that is not the last of a C-contiguous `a`,
+    in place (lossopt_cols.h); the samples it leaves by the row engine."""
+    A, C, B = layout
+    out = np.empty(A * B)
+    special = np.empty(A * B, dtype=np.uint8)
+    flat = a.reshape(-1)
+    _softmax.cols_rows(flat, flat[:0].copy(), out, special, 0, A, C, B, get_num_threads())
+    sign = np.ones(A * B) if return_sign else None
+    if special.any():
+        ai, ii, rows = _rows.special_samples(a, layout, special)
+        r = np.empty(len(rows))
+        rs = np.empty(len(rows)) if return_sign else None
+        _softmax.logsumexp_rows(rows, r, rs, None, None, 1, x_arr=rows)
+        out[ai * B + ii] = r
+        if return_sign:
+            sign[ai * B + ii] = rs
+
+    def shaped(r):
+        r = r.astype(a.dtype, copy=False).reshape(
+            [n for i, n in enumerate(a.shape) if i not in axes])
+        if keepdims:
+            r = r.reshape([1 if i in axes else n for i, n in enumerate(a.shape)])
+        return _scalar_or_array(r)
+
+    if return_sign:
+        return shaped(out), shaped(sign)
+    return shaped(out)
+
+
+def _softmax_cols(x, layout, out, log):
+    """softmax / log_softmax over one axis that is not the last of a
+    C-contiguous `x`, in place (lossopt_cols.h), into `out` (C-contiguous,
+    not overlapping x) or a new array; the samples it leaves by the row
+    engine."""
+    A, C, B = layout
+    target = np.empty_like(x, order="C") if out is None else out
+    special = np.empty(A * B, dtype=np.uint8)
+    _softmax.cols_rows(x.reshape(-1), target.reshape(-1), np.empty(0), special,
+                       2 if log else 1, A, C, B, get_num_threads())
+    if special.any():
+        ai, ii, rows = _rows.special_samples(x, layout, special)
+        res = np.empty_like(rows)
+        _softmax.softmax_rows(rows, res, log, None, 1, x_arr=rows, out_arr=res)
+        target.reshape(A, C, B)[ai, :, ii] = res
+    return target
+
+
 def _softmax_family(x, axis, where, out, log):
     x = as_float_array(x, "x")
     scalar = x.ndim == 0
@@ -137,6 +188,11 @@ def _softmax_family(x, axis, where, out, log):
         check_out(out, () if scalar else x.shape, x.dtype)
         out_full = out.reshape(x.shape)
     axes = normalize_axes(axis, x.ndim)
+    layout = None if where is not None else _rows.cols_layout(x, axes)
+    if layout is not None and (out is None or (
+            out.flags.c_contiguous and not np.may_share_memory(out, x))):
+        res = _softmax_cols(x, layout, out_full if out is not None else None, log)
+        return res if out is None else out
     rows, _, perm = _rows.to_rows(x, axes)
     kw = {"x_arr": rows}
     mask_rows = None

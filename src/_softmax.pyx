@@ -100,6 +100,13 @@ cdef extern from "lossopt_rows.h" nogil:
                                             double *nan_rows)
 
 
+cdef extern from "lossopt_cols.h" nogil:
+    int lossopt_cols_available()
+    void lossopt_cols_range(int is_float, int mode, const void *x, void *out, Py_ssize_t C,
+                            Py_ssize_t B, Py_ssize_t a, Py_ssize_t i0, Py_ssize_t i1,
+                            double *lse, unsigned char *special)
+
+
 cdef extern from "lossopt_probs.h" nogil:
     int lossopt_probs_kernel_for(Py_ssize_t n_cols, int lse_b, int has_mask)
 
@@ -120,7 +127,12 @@ cdef enum:
 
 # per-thread workspace: the exp buffer, five per-row arrays (m, flag, s, c, lz),
 # for the KL divergence the targets' sum t log t per row and its buffer, and
-# the short rows' per-row output coefficients (Deferred: three arrays and skip)
+# the short rows' per-row output coefficients (Deferred: three arrays and skip).
+# short_rows (the kernels of lossopt_rows.h) uses the buffer and the five
+# per-row arrays, the t log t array for the row losses, and with a where=
+# mask the t log t buffer (rtmp) as the block's masked copy and the first
+# Deferred array (alpha) as its per-row NaN flags: nothing else runs on them
+# meanwhile
 cdef enum:
     WS_ARRAYS = 12
 
@@ -896,6 +908,60 @@ def logsumexp_rows(const floating[:, :] x, double[::1] out, double[::1] sign=Non
     with nogil:
         run_rows(&a, &x[0, 0], <floating *>NULL, <const floating *>NULL, n_threads,
                  min_parallel)
+
+
+def cols_available():
+    """True where cols_rows has its kernel (the x86-64-v4 path)."""
+    return bool(lossopt_cols_available())
+
+
+# samples per work item of cols_rows: 8 tiles of 8 doubles (4 of 16 floats)
+cdef enum:
+    COLS_CHUNK = 64
+
+
+def cols_rows(const floating[::1] x, floating[::1] out, double[::1] lse,
+              unsigned char[::1] special, int mode, Py_ssize_t A, Py_ssize_t C,
+              Py_ssize_t B, int n_threads=1, Py_ssize_t min_parallel=-1):
+    """logsumexp (mode 0, into lse), softmax (1) or log_softmax (2, into out)
+    over the middle axis of x viewed as a C-contiguous (A, C, B) array
+    (lossopt_cols.h), for the x86-64-v4 path (cols_available()).  special[k]
+    (k = a * B + i) is set for the samples left to the caller (maximum or
+    result not finite: the row engine's rules); their outputs are not
+    written meaningfully.  out is not x (the softmax keeps its exponentials
+    in out before scaling them)."""
+    cdef Py_ssize_t n_per = (B + COLS_CHUNK - 1) // COLS_CHUNK
+    cdef Py_ssize_t n_items = A * n_per, t, a, i0
+    cdef floating *op = NULL
+    cdef double *lp = NULL
+    cdef int nt
+    if x.shape[0] != A * C * B or special.shape[0] != A * B:
+        raise ValueError("cols_rows: x must hold A * C * B values, special A * B")
+    if mode == MODE_LSE:
+        if lse.shape[0] != A * B:
+            raise ValueError("cols_rows: lse must hold A * B values")
+        lp = &lse[0]
+    else:
+        if out.shape[0] != x.shape[0]:
+            raise ValueError("cols_rows: out must have x's size")
+        op = &out[0]
+    if n_items == 0 or C == 0:
+        return
+    nt = threads_for(A * B * C, n_items, n_threads,
+                     PARALLEL_MIN_EXP_ELEMS if min_parallel < 0 else min_parallel)
+    with nogil:
+        if nt == 1:
+            for t in range(n_items):
+                a = t // n_per
+                i0 = (t % n_per) * COLS_CHUNK
+                lossopt_cols_range(floating is float, mode, &x[0], op, C, B, a, i0,
+                                   min(i0 + COLS_CHUNK, B), lp, &special[0])
+        else:
+            for t in prange(n_items, num_threads=nt, schedule='static'):
+                a = t // n_per
+                i0 = (t % n_per) * COLS_CHUNK
+                lossopt_cols_range(floating is float, mode, &x[0], op, C, B, a, i0,
+                                   min(i0 + COLS_CHUNK, B), lp, &special[0])
 
 
 def softmax_rows(const floating[:, :] x, floating[:, :] out, bint log,

@@ -6,8 +6,9 @@
  * The engine takes short rows (n_cols below LOSSOPT_FUSED_ROW_MIN) in about
  * five passes over a block: maxima, shift + exp column-major, sums, log, the
  * rows' coefficients, the output pass.  Here the same results are computed
- * in one pass over the data, for the case without `where` mask, without b
- * (logsumexp) and without probability targets (the cross-entropy with
+ * in one pass over the data, for the case without `where` mask (a mask is
+ * applied before, by a copy of the block: lossopt_rows_masked_copy_*),
+ * without b (logsumexp) and without probability targets (the cross-entropy with
  * labels with or without label smoothing: its extra terms, a row's
  * sum_j w_j (x_j - m) and the gradient's - sc eps/C w_j, ride along the
  * exponentials' and the outputs' passes, see lossopt_rows_acc_w8):

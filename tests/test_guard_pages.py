@@ -125,6 +125,30 @@ def test_row_kernels(guarded, rng, dtype, n_cols, at_end):
         lossopt.SoftmaxCrossEntropy(label_smoothing=0.3).loss_and_gradient(x, y, out=grad)
         np.testing.assert_allclose(grad, (ref_sm - 0.7 * onehot - 0.3 / n_cols) / n_rows,
                                    rtol=1e-4, atol=1e-6)
+        # ... with class and sample weights (each in its own mapping)
+        wv = np.linspace(0.5, 2.0, n_cols)
+        swv = np.linspace(0.2, 1.0, n_rows)
+        grad = guarded(np.zeros_like(xv), at_end)
+        lossopt.SoftmaxCrossEntropy(label_smoothing=0.3, class_weight=guarded(wv, at_end),
+                                    reduction="sum").loss_and_gradient(
+            x, y, guarded(swv, at_end), out=grad)
+        a_coef = 0.7 * wv[yv] + 0.3 / n_cols * wv.sum()
+        want = swv[:, None] * (ref_sm * a_coef[:, None] - 0.3 / n_cols * wv
+                               - 0.7 * onehot * wv[yv][:, None])
+        np.testing.assert_allclose(grad, want, rtol=1e-4, atol=1e-6)
+        # a mask broadcast along the rows (row stride 0)
+        row_mask = guarded(mv[:1], at_end)
+        out = guarded(np.zeros_like(xv), at_end)
+        lossopt.log_softmax(x, axis=1, where=np.broadcast_to(row_mask, xv.shape), out=out)
+        assert (out[:, ~mv[0]] == -np.inf).all() and np.isfinite(out[:, mv[0]]).all()
+        # the classes first: (C, N) over axis 0, the samples side by side in
+        # place (lossopt_cols.h), N around the tiles' 8 / 16
+        xt = guarded(np.ascontiguousarray(xv.T), at_end)
+        out_t = guarded(np.zeros_like(xv.T), at_end)
+        lossopt.softmax(xt, axis=0, out=out_t)
+        np.testing.assert_allclose(out_t, ref_sm.T, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(lossopt.logsumexp(xt, axis=0),
+                                   np.log(np.exp(xv.astype(np.float64)).sum(axis=1)), rtol=1e-5)
         # probability targets and the KL divergence (their own block kernels)
         t = guarded(ref_sm[::-1].astype(dtype), at_end)
         grad2 = guarded(np.zeros_like(xv), at_end)

@@ -28,7 +28,8 @@ KERNEL_TESTS = ["test_exp.py", "test_logsumexp.py", "test_softmax.py", "test_exp
                 "test_multiclass_hinge.py", "test_optim_reference.py", "test_rows_short.py",
                 "test_probs_blocks.py", "test_probs_short.py", "test_elementwise_fast_paths.py",
                 "test_elementwise_sweeps.py", "test_guard_pages.py",
-                "test_elementwise_fused_check.py", "test_margin_f32_fast.py", "test_rows_long_f32.py"]
+                "test_elementwise_fused_check.py", "test_margin_f32_fast.py", "test_rows_long_f32.py",
+                "test_cols.py"]
 # the slowest test of the set (4 s), whose rows are covered by the others
 SKIP = "not test_rows_longer_than_a_block"
 # LOSSOPT_SIMD value -> the start of the path's name in `lossopt info`

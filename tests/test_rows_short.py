@@ -411,7 +411,7 @@ def test_label_smoothing_mean_and_minus_inf_classes(rng, dtype, n_cols):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("n_cols", [3, 10, 17, 100])
+@pytest.mark.parametrize("n_cols", [3, 10, 17, 100, 256])
 def test_bit_identical_for_any_thread_count(rng, dtype, n_cols):
     n = 4099
     x = mixed(n_cols, dtype, rng, n_rows=n)
@@ -433,12 +433,32 @@ def test_bit_identical_for_any_thread_count(rng, dtype, n_cols):
         total = _softmax.softmax_cross_entropy_rows(
             x, g, y, None, None, 0.0, None, -100, 0.0, 1.0 / n, rl, nt, logits_arr=x,
             grad_arr=g, min_parallel=0)
-        got += [g, rl, np.array([total])]
+        got += [g, rl.copy(), np.array([total])]
         g = np.empty_like(x)           # with label smoothing
         total = _softmax.softmax_cross_entropy_rows(
             x, g, y, None, None, float(n_cols), None, -100, 0.1, 1.0 / n, rl, nt,
             logits_arr=x, grad_arr=g, min_parallel=0)
         got += [g, rl.copy(), np.array([total])]
+        # class and sample weights with the smoothing
+        g = np.empty_like(x)
+        w = np.linspace(0.5, 2.0, n_cols)
+        sw = np.linspace(0.1, 1.0, n)
+        total = _softmax.softmax_cross_entropy_rows(
+            x, g, y, None, w, float(w.sum()), sw, -100, 0.1, 1.0 / n, rl, nt,
+            logits_arr=x, grad_arr=g, min_parallel=0)
+        got += [g, rl.copy(), np.array([total])]
+        # a where= mask (each thread's own copy of its block), with present NaN
+        mask = (np.arange(n * n_cols).reshape(n, n_cols) % 7 != 3).view(np.uint8)
+        for log in (False, True):
+            o = np.empty_like(x)
+            _softmax.softmax_rows(x, o, log, mask, n_threads=nt, x_arr=x, out_arr=o,
+                                  where_arr=mask, min_parallel=0)
+            got.append(o)
+        lse = np.empty(n)
+        with np.errstate(all="ignore"):
+            _softmax.logsumexp_rows(x, lse, None, mask, None, n_threads=nt, x_arr=x,
+                                    where_arr=mask, min_parallel=0)
+        got.append(lse)
         results.append(got)
     for other in results[1:]:
         for a, b in zip(results[0], other):
