@@ -4,7 +4,10 @@ expit (sigmoid) and log_expit.
 These are drop-in replacements for the functions of the same names in
 ``scipy.special`` (same arguments, same results to rounding), computed by the
 compiled row kernels in one pass, plus a ``where=`` mask.  Results for float32
-input are float32, computed with float64 sums.
+input are float32, computed with float64 sums.  Over an axis that is not the
+last of a C-contiguous array (``axis=0`` of a (C, N) batch, the channels of
+(N, C, H, W) images) the values are read in place, without a transposed
+copy; the results are the same.
 """
 
 import numpy as np
