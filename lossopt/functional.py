@@ -122,16 +122,19 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False, *, where=
     out = np.empty(rows.shape[0], dtype=np.float64)
     sign = np.empty(rows.shape[0], dtype=np.float64) if return_sign else None
     _softmax.logsumexp_rows(rows, out, sign, mask_rows, b_rows, get_num_threads(), **kw)
+    return _lse_result(out, sign, a, axes, batch, keepdims)
 
+
+def _lse_result(out, sign, a, axes, batch, keepdims):
+    """logsumexp's float64 results per sample (and signs, None without
+    return_sign) in a's dtype and the reduced shape."""
     def shaped(r):
         r = r.astype(a.dtype, copy=False).reshape(batch)
         if keepdims:
             r = r.reshape([1 if i in axes else n for i, n in enumerate(a.shape)])
         return _scalar_or_array(r)
 
-    if return_sign:
-        return shaped(out), shaped(sign)
-    return shaped(out)
+    return shaped(out) if sign is None else (shaped(out), shaped(sign))
 
 
 def _logsumexp_cols(a, axes, layout, keepdims, return_sign):
@@ -151,17 +154,8 @@ def _logsumexp_cols(a, axes, layout, keepdims, return_sign):
         out[ai * B + ii] = r
         if return_sign:
             sign[ai * B + ii] = rs
-
-    def shaped(r):
-        r = r.astype(a.dtype, copy=False).reshape(
-            [n for i, n in enumerate(a.shape) if i not in axes])
-        if keepdims:
-            r = r.reshape([1 if i in axes else n for i, n in enumerate(a.shape)])
-        return _scalar_or_array(r)
-
-    if return_sign:
-        return shaped(out), shaped(sign)
-    return shaped(out)
+    batch = [n for i, n in enumerate(a.shape) if i not in axes]
+    return _lse_result(out, sign, a, axes, batch, keepdims)
 
 
 def _softmax_cols(x, layout, out, log):
