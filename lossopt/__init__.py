@@ -34,6 +34,7 @@ if not _check_build.simd_request_valid():
         "'x86-64-v3', 'x86-64-v4' (aliases 'sse2', 'avx2', 'avx512'); it is ignored and "
         "the kernels run the best path this CPU supports", RuntimeWarning, stacklevel=2)
 from ._threads import get_num_threads, set_num_threads, threads
+from ._memory import output_cache_info, set_output_cache
 from .functional import expit, log_expit, log_softmax, logsumexp, sigmoid, softmax
 from .losses import (Loss, SoftmaxCrossEntropy, SquaredError, softmax_cross_entropy,
                      squared_error)
@@ -46,6 +47,7 @@ from .losses import KLDivergence, MulticlassHinge, kl_divergence, multiclass_hin
 __all__ = [
     "__version__",
     "get_num_threads", "set_num_threads", "threads",
+    "set_output_cache", "output_cache_info",
     "logsumexp", "softmax", "log_softmax", "expit", "sigmoid", "log_expit",
     "Loss", "SoftmaxCrossEntropy", "softmax_cross_entropy",
     "SquaredError", "squared_error",

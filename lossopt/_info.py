@@ -7,6 +7,7 @@ import numpy as np
 
 from . import functional as F
 from ._kernels import _runtime
+from ._memory import output_cache_info
 from ._threads import get_num_threads
 from . import losses as L
 from .losses import KLDivergence, MulticlassHinge, SoftmaxCrossEntropy, SquaredError
@@ -26,6 +27,7 @@ def build_info():
         "simd": _runtime.simd_path(),
         "simd_best": _runtime.simd_best_path(),
         "simd_env": os.environ.get("LOSSOPT_SIMD", ""),
+        "output_cache": output_cache_info()["limit"],
         **_runtime.constants(),
     }
 
@@ -219,6 +221,8 @@ def info(stream=None):
         f"blocks   : {b['block_elems']} elements; threads from "
         f"{b['parallel_min_exp_elems']} (exp-bound) / "
         f"{b['parallel_min_stream_elems']} (streaming) elements",
+        f"outputs  : " + (f"cache of {b['output_cache'] / 2**20:g} MiB for outputs of 1 MiB or more"
+                          if b["output_cache"] else "cache off"),
         "",
         "self-check against NumPy float64 references:",
     ]

@@ -14,6 +14,7 @@ classes, and for float32 up to 2048).
 import numpy as np
 
 from . import _rows
+from ._memory import empty
 from ._kernels import _sigmoid, _softmax
 from ._threads import get_num_threads
 from ._validation import (as_float_array, as_mask, check_out, normalize_axes,
@@ -120,8 +121,8 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False, *, where=
         # stays a view with row stride 0: no (N, C) copy
         b_rows = _rows.to_rows(b, axes)[0]
         kw["b_arr"] = b_rows
-    out = np.empty(rows.shape[0], dtype=np.float64)
-    sign = np.empty(rows.shape[0], dtype=np.float64) if return_sign else None
+    out = empty(rows.shape[0], np.float64)
+    sign = empty(rows.shape[0], np.float64) if return_sign else None
     _softmax.logsumexp_rows(rows, out, sign, mask_rows, b_rows, get_num_threads(), **kw)
     return _lse_result(out, sign, a, axes, batch, keepdims)
 
@@ -142,7 +143,7 @@ def _logsumexp_cols(a, axes, layout, keepdims, return_sign):
     """logsumexp over one axis that is not the last of a C-contiguous `a`,
     in place (lossopt_cols.h); the samples it leaves by the row engine."""
     A, C, B = layout
-    out = np.empty(A * B)
+    out = empty(A * B, np.float64)
     special = np.empty(A * B, dtype=np.uint8)
     flat = a.reshape(-1)
     _softmax.cols_rows(flat, flat[:0].copy(), out, special, 0, A, C, B, get_num_threads())
@@ -165,7 +166,7 @@ def _softmax_cols(x, layout, out, log):
     not overlapping x) or a new array; the samples it leaves by the row
     engine."""
     A, C, B = layout
-    target = np.empty_like(x, order="C") if out is None else out
+    target = empty(x.shape, x.dtype) if out is None else out
     special = np.empty(A * B, dtype=np.uint8)
     _softmax.cols_rows(x.reshape(-1), target.reshape(-1), np.empty(0), special,
                        2 if log else 1, A, C, B, get_num_threads())
@@ -202,7 +203,7 @@ def _softmax_family(x, axis, where, out, log):
     if out is not None:
         target = _rows.out_rows(out_full, perm, rows, others=(mask_rows,))
     if target is None:
-        target = np.empty(rows.shape, dtype=x.dtype)
+        target = empty(rows.shape, x.dtype)
     kw["out_arr"] = target
     _softmax.softmax_rows(rows, target, log, mask_rows, get_num_threads(), **kw)
     if out is None:
@@ -308,7 +309,7 @@ def _elementwise(x, out, log):
              out.__array_interface__["data"][0] == x.__array_interface__["data"][0])):
         flat_out = out.reshape(-1)
     else:
-        flat_out = np.empty(x.size, dtype=x.dtype)
+        flat_out = empty(x.size, x.dtype)
     _sigmoid.sigmoid(flat_in, flat_out, log, get_num_threads())
     if out is None:
         res = flat_out.reshape(x.shape)

@@ -7,6 +7,7 @@ Used by the softmax cross-entropy, the KL divergence and the multiclass hinge.
 
 import numpy as np
 
+from .._memory import empty
 from .. import _rows
 from .._validation import as_float_array, check_int, normalize_axes
 
@@ -67,7 +68,7 @@ def gradient_rows(out, logits, rows, perm, others):
     if out is not None:
         grad = _rows.out_rows(out, perm, rows, others=others)
     if grad is None:
-        grad = np.empty(rows.shape, dtype=logits.dtype)
+        grad = empty(rows.shape, logits.dtype)
     return grad
 
 

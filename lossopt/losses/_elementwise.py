@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 
+from .._memory import empty
 from .._kernels import _regression
 from .._threads import get_num_threads
 from .._validation import as_float_array, as_weights, check_out, overlaps
@@ -34,14 +35,14 @@ def gradient_target(out, shape, p2, others, name="out"):
     when it is C-contiguous and overlaps no input other than being `pred`
     exactly, else a new array (copied into `out` afterwards)."""
     if out is None:
-        return np.empty(p2.shape, dtype=p2.dtype)
+        return empty(p2.shape, p2.dtype)
     check_out(out, shape, p2.dtype, name)
     if out.flags.c_contiguous and out.size and not any(overlaps(out, o) for o in others):
         g = out.reshape(p2.shape)
         if not overlaps(g, p2) or g.__array_interface__["data"][0] == \
                 p2.__array_interface__["data"][0]:
             return g
-    return np.empty(p2.shape, dtype=p2.dtype)
+    return empty(p2.shape, p2.dtype)
 
 
 def finish_gradient(grad, out, shape):
@@ -97,7 +98,7 @@ class ElementwiseLoss(Loss):
         if checked and _regression.count_outside(self._target_domain, t2):
             self._check_target(t2)
         grad = gradient_target(out, pred.shape, p2, (t2, sw)) if want_grad else None
-        row_loss = np.empty(n) if reduction == "none" else None
+        row_loss = empty(n, np.float64) if reduction == "none" else None
         total, n_bad = type(self)._kernel_fn(p2, t2, grad, sw,
                                              grad_scale(reduction, denominator), row_loss,
                                              get_num_threads(), check_domain=not checked,

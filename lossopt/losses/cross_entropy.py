@@ -4,6 +4,7 @@ targets' entropy.  Kernel: ``src/_softmax.pyx`` (MODE_CE_*, ``kl``)."""
 
 import numpy as np
 
+from .._memory import empty
 from .._kernels import _softmax
 from .._threads import get_num_threads
 from .._validation import as_weights, check_fraction, check_int, check_out
@@ -164,7 +165,7 @@ def _softmax_rows_loss(logits, axis, batch, labels, probs, target, cw, ignore, e
 
     grad = gradient_rows(out, logits, rows, perm, (probs_rows, target, cw, sw, labels)) \
         if want_grad else None
-    row_loss = np.empty(rows.shape[0]) if reduction == "none" else None
+    row_loss = empty(rows.shape[0], np.float64) if reduction == "none" else None
     total = _softmax.softmax_cross_entropy_rows(
         rows, grad, labels, probs_rows, cw,
         float(np.sum(cw)) if cw is not None else float(n_classes),

@@ -3,6 +3,7 @@ losses of multiclass support vector machines.  Kernel: ``src/_margin.pyx``."""
 
 import numpy as np
 
+from .._memory import empty
 from .._kernels import _margin
 from .._threads import get_num_threads
 from .._validation import as_weights, check_finite_float, check_out
@@ -149,7 +150,7 @@ class MulticlassHinge(Loss):
         denominator = float(rows.shape[0]) if sw is None else float(np.sum(sw))
         grad = gradient_rows(out, scores, rows, perm, (target, cw, sw, labels)) \
             if want_grad else None
-        row_loss = np.empty(rows.shape[0]) if reduction == "none" else None
+        row_loss = empty(rows.shape[0], np.float64) if reduction == "none" else None
         # labels are checked by the kernel: block by block within its one pass
         # when only arrays of our own are written, all of them first when the
         # gradient goes straight into the caller's out (nothing written then)

@@ -15,6 +15,7 @@ contribute loss 0 and gradient 0.
 
 import numpy as np
 
+from .._memory import empty
 from .._kernels import _regression
 from .._threads import get_num_threads
 from .._validation import (as_float_array, check_nonnegative_array, check_out,
@@ -543,8 +544,8 @@ class GaussianNLL(Loss):
             else:
                 if out_var is not None:
                     check_out(out_var, var.shape, p2.dtype, "out_var")
-                grad_var = np.empty(p2.shape, dtype=p2.dtype)
-        row_loss = np.empty(n) if reduction == "none" else None
+                grad_var = empty(p2.shape, p2.dtype)
+        row_loss = empty(n, np.float64) if reduction == "none" else None
         total, n_bad = _regression.gaussian_nll(
             p2, t2, v2, grad, grad_var, sw, grad_scale(reduction, denominator), row_loss,
             get_num_threads(), eps=eps, full=bool(self.full), check_domain=not checked)
