@@ -250,4 +250,14 @@ def _limit_from_environment():
     return int(mb * (1 << 20))
 
 
+def _lock_after_fork():
+    """A new lock in a forked child: the parent's may have been held by a
+    thread the child does not have.  (The cached blocks are the child's own
+    copies and stay valid.)"""
+    global lock
+    lock = PyThread_allocate_lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_lock_after_fork)
 set_limit(_limit_from_environment())

@@ -218,3 +218,26 @@ def test_environment_variable(value, limit, warns):
                          capture_output=True, text=True, check=True, cwd=os.path.dirname(__file__))
     assert int(res.stdout.split()[-1]) == limit
     assert ("LOSSOPT_OUTPUT_CACHE_MB" in res.stderr) == warns
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_uses_the_cache(cache):
+    """The child gets a lock of its own (the parent's may be held by a thread
+    the child lacks) and its copies of the cached blocks."""
+    a = empty(2 * MIB, np.uint8)
+    p = address(a)
+    del a
+    pid = os.fork()
+    if pid == 0:                                   # pragma: no cover - the child
+        ok = False
+        try:
+            b = empty(2 * MIB, np.uint8)
+            b[...] = 3
+            ok = address(b) == p and (b == 3).all()
+            del b
+            ok = ok and lossopt.output_cache_info()["blocks"] == 1
+        finally:
+            os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    assert lossopt.output_cache_info()["blocks"] == 1
