@@ -17,7 +17,7 @@ from ._validation import check_int
 
 empty = _outputs.empty
 
-MAX_LIMIT = 2**62
+MAX_LIMIT = _outputs.MAX_LIMIT     # (2**62 where size_t has 64 bits)
 
 
 def set_output_cache(max_bytes):
@@ -40,8 +40,9 @@ def set_output_cache(max_bytes):
     -----
     Only arrays of 1 MiB or more go through the cache, and a block comes
     back to it only when no array or view uses it any more.  The arrays are
-    ordinary C-contiguous, writable NumPy arrays made over the block
-    (``base`` is the block, ``flags.owndata`` False).
+    ordinary C-contiguous, writable NumPy arrays made over the block (their
+    ``base`` chain leads to it; ``flags.owndata`` is False, so
+    ``ndarray.resize`` refuses them: use ``np.resize`` or a copy).
 
     Examples
     --------

@@ -11,14 +11,28 @@ import math
 
 import numpy as np
 
+from ._memory import empty
 from ._validation import overlaps
 
 
-def _kernel_ready(r):
-    """`r` itself when its rows have unit stride, else a contiguous copy."""
-    if (r.shape[1] > 1 and r.strides[1] != r.itemsize) or r.strides[0] % r.itemsize:
-        return np.ascontiguousarray(r)
-    return r
+def _unit_stride_rows(r):
+    return not ((r.shape[1] > 1 and r.strides[1] != r.itemsize) or r.strides[0] % r.itemsize)
+
+
+def _rows_view(moved, n, k):
+    """`moved` viewed as (n, k) rows of unit stride, or None where that takes
+    a copy."""
+    if moved.flags.c_contiguous:
+        return moved.reshape(n, k)
+    try:
+        r = np.reshape(moved, (n, k), copy=False)
+    except TypeError:                  # NumPy < 2.1: no copy= (reshape may copy)
+        r = moved.reshape(n, k)
+        if not np.may_share_memory(r, moved):
+            return r                   # already a contiguous copy
+    except ValueError:                 # a view cannot hold that shape
+        return None
+    return r if _unit_stride_rows(r) else None
 
 
 def permutation(ndim, axes):
@@ -33,7 +47,15 @@ def to_rows(a, axes):
     n_batch = a.ndim - len(axes)
     batch = moved.shape[:n_batch]
     n, k = math.prod(batch), math.prod(moved.shape[n_batch:])
-    return _kernel_ready(moved.reshape(n, k)), batch, perm
+    rows = _rows_view(moved, n, k)
+    if rows is None:
+        # a C-contiguous copy, over the output cache's memory (the copy of a
+        # large transposed or strided input is dropped after the call, so
+        # the next call's copy reuses its block)
+        rows = empty(moved.shape, moved.dtype)
+        np.copyto(rows, moved)
+        rows = rows.reshape(n, k)
+    return rows, batch, perm
 
 
 def _same_layout(a, b):
@@ -54,7 +76,7 @@ def out_rows(out, perm, x_rows, others=()):
     r = out.transpose(perm).reshape(n, k)
     if not np.may_share_memory(r, out):
         return None
-    if (k > 1 and r.strides[1] != r.itemsize) or r.strides[0] % r.itemsize:
+    if not _unit_stride_rows(r):
         return None
     if any(overlaps(r, o) for o in others):
         return None

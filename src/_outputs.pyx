@@ -21,11 +21,14 @@ Rules:
 * a block is reused for a request of between 4/5 and all of its size;
 * the arrays are C-contiguous, writable, aligned to 64 bytes (2 MiB from
   4 MiB on, with transparent huge pages asked for on Linux:
-  src/lossopt_blocks.h); their ``base`` is the block object, as for any
-  array made over a buffer (``flags.owndata`` is False).
+  src/lossopt_blocks.h); their ``base`` chain leads to the block object, as
+  for any array made over a buffer (``flags.owndata`` is False).
 
 The cache's state is guarded by a lock, so threads may allocate and drop
-arrays concurrently.
+arrays concurrently.  Nothing between acquire() and release() calls into
+Python or allocates a Python object: that could run the garbage collector,
+whose freeing of a cached array would take the lock again (a deadlock), or
+give the GIL to a thread waiting for the lock.
 """
 
 import os
@@ -53,6 +56,7 @@ MIN_BYTES = 1 << 20
 MAX_BLOCKS = 8
 DEFAULT_LIMIT = 256 << 20
 ENV = "LOSSOPT_OUTPUT_CACHE_MB"
+MAX_LIMIT = min(SIZE_MAX, 2 ** 62)
 
 cdef enum:
     N_SLOTS = 8                    # = MAX_BLOCKS
@@ -201,9 +205,12 @@ def empty(shape, dtype):
         shape = (shape,) if np.ndim(shape) == 0 else tuple(shape)
     n = 1
     for d in shape:
+        if d < 0:
+            return np.empty(shape, dtype)     # (its error)
         n *= d
     nbytes = n * dtype.itemsize
-    if n < 0 or nbytes < MIN_BYTES or limit_bytes == 0 or nbytes > SIZE_MAX // 2:
+    # object arrays are filled with None by np.empty: never over a block
+    if nbytes < MIN_BYTES or limit_bytes == 0 or nbytes > SIZE_MAX // 2 or dtype.hasobject:
         return np.empty(shape, dtype)
     return np.ndarray(shape, dtype, buffer=take(<size_t>nbytes))
 
@@ -214,9 +221,10 @@ def set_limit(max_bytes):
     global limit_bytes
     cdef void *freed[N_SLOTS + 1]
     cdef int n, k
-    previous = limit_bytes
+    cdef size_t value = max_bytes, previous
     acquire()
-    limit_bytes = max_bytes
+    previous = limit_bytes
+    limit_bytes = value
     n = trim(0, freed)
     release()
     for k in range(n):
@@ -227,11 +235,17 @@ def set_limit(max_bytes):
 def info():
     """The cache's state: limit, bytes and blocks held, blocks reused and
     made new (since the module was loaded)."""
+    cdef size_t limit, held
+    cdef int blocks
+    cdef Py_ssize_t reused, new
     acquire()
-    res = {"limit": limit_bytes, "held": held_bytes, "blocks": n_slots,
-           "reused": n_reused, "new": n_new}
+    limit = limit_bytes
+    held = held_bytes
+    blocks = n_slots
+    reused = n_reused
+    new = n_new
     release()
-    return res
+    return {"limit": limit, "held": held, "blocks": blocks, "reused": reused, "new": new}
 
 
 def _limit_from_environment():
@@ -243,7 +257,8 @@ def _limit_from_environment():
         if not (0 <= mb < 2 ** 40):
             raise ValueError
     except ValueError:
-        warnings.warn(f"{ENV}={value!r} is not a size in MiB (a number >= 0); the output "
+        warnings.warn(f"{ENV}={value!r} is not a size in MiB (a number from 0 to 2**40); "
+                      f"the output "
                       f"cache keeps its default of {DEFAULT_LIMIT >> 20} MiB",
                       RuntimeWarning, stacklevel=2)
         return DEFAULT_LIMIT
@@ -255,7 +270,10 @@ def _lock_after_fork():
     thread the child does not have.  (The cached blocks are the child's own
     copies and stay valid.)"""
     global lock
-    lock = PyThread_allocate_lock()
+    cdef PyThread_type_lock fresh = PyThread_allocate_lock()
+    if fresh == NULL:
+        raise MemoryError("lossopt: cannot allocate the output cache's lock")
+    lock = fresh
 
 
 if hasattr(os, "register_at_fork"):

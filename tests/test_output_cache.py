@@ -241,3 +241,166 @@ def test_a_forked_child_uses_the_cache(cache):
     _, status = os.waitpid(pid, 0)
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
     assert lossopt.output_cache_info()["blocks"] == 1
+
+
+def test_layout_copies_come_from_the_cache(cache, rng):
+    """A reduction over axes that need a copy into rows (here the channels of a
+    non-contiguous (N, C, H, W) slice) copies into cached memory, reused by
+    the next call; the results match scipy's."""
+    from scipy import special
+    x = rng.standard_normal((16, 10, 128, 192))[:, :, :, ::2]   # strided: no view
+    assert x.size * 8 > 8 * MIB and x[:, 0].size * 8 > MIB
+    ref = special.logsumexp(x, axis=1)
+    ref_sm = special.softmax(x, axis=(1, 2))
+    loss = lossopt.SoftmaxCrossEntropy(reduction="none", axis=1)
+    y = rng.integers(0, 10, (16, 128, 96))
+    ref_ce = -np.take_along_axis(special.log_softmax(x, axis=1), y[:, None], axis=1)[:, 0]
+    for _ in range(3):
+        before = lossopt.output_cache_info()
+        np.testing.assert_allclose(lossopt.logsumexp(x, axis=1), ref, rtol=1e-14)
+        np.testing.assert_allclose(lossopt.softmax(x, axis=(1, 2)), ref_sm, rtol=1e-13)
+        np.testing.assert_allclose(loss(x, y), ref_ce, rtol=1e-13, atol=1e-15)
+        after = lossopt.output_cache_info()
+    assert after["reused"] >= before["reused"] + 4     # copies and outputs
+    assert after["new"] == before["new"]          # the third round made nothing new
+
+
+def _arrays(result):
+    """The arrays of a result (nested tuples), in order."""
+    if isinstance(result, tuple):
+        return [a for r in result for a in _arrays(r)]
+    return [np.asarray(result)]
+
+
+def _poison(arrays, keep=None):
+    for a in arrays:
+        if a.nbytes >= MIB and a.flags.writeable and not np.shares_memory(a, keep):
+            a.view(np.uint8)[...] = 0xFF
+
+
+def test_every_output_site_on_poisoned_blocks(cache, rng):
+    """Every kind of output lossopt allocates, at sizes that go through the
+    cache (per-sample arrays of 150000 values: 1.2 MB), computed on blocks
+    that held garbage (the previous call's outputs, overwritten with 0xFF
+    bytes: NaN in floats), equals the result with the cache off, dtype
+    included."""
+    n = 150_000
+    x = rng.standard_normal((n, 7))
+    x32 = x.astype(np.float32)
+    t = rng.random((n, 7))
+    y = rng.integers(0, 7, n)
+    xc = np.ascontiguousarray(x.T)                 # (C, N): axis 0 in place
+    var = rng.random((n, 1)) + 0.5
+    f_out = np.empty((7, n)).T                     # F-ordered: computed elsewhere, copied
+    calls = {
+        "logsumexp sign": lambda: lossopt.logsumexp(x, axis=1, return_sign=True),
+        "logsumexp (C, N)": lambda: lossopt.logsumexp(xc, axis=0),
+        "softmax (C, N)": lambda: lossopt.softmax(xc, axis=0),
+        "log_softmax (C, N) float32": lambda: lossopt.log_softmax(xc.astype(np.float32), axis=0),
+        "log_softmax where": lambda: lossopt.log_softmax(x, axis=1, where=x > -1.0),
+        "expit": lambda: lossopt.expit(x32),
+        "CE none": lambda: lossopt.SoftmaxCrossEntropy(reduction="none").loss_and_gradient(x, y),
+        "CE none float32": lambda: lossopt.SoftmaxCrossEntropy(
+            reduction="none").loss_and_gradient(x32, y),
+        "CE probs none": lambda: lossopt.SoftmaxCrossEntropy(
+            reduction="none").loss_and_gradient(x, t / t.sum(axis=1, keepdims=True)),
+        "KL none": lambda: lossopt.KLDivergence(reduction="none").loss_and_gradient(x, t),
+        "hinge none": lambda: lossopt.MulticlassHinge(reduction="none").loss_and_gradient(x, y),
+        "squared error none": lambda: lossopt.SquaredError(reduction="none").loss_and_gradient(x, t),
+        "squared error, F-ordered out": lambda: lossopt.SquaredError().loss_and_gradient(
+            x, t, out=f_out),
+        "Gaussian NLL, broadcast var": lambda: lossopt.GaussianNLL(
+            reduction="none").loss_and_gradient(x, t, var),
+        "BCE none float32": lambda: lossopt.BinaryCrossEntropy(
+            reduction="none").loss_and_gradient(x32, (t > 0.5).astype(np.float32)),
+    }
+    previous = lossopt.set_output_cache(0)
+    try:
+        ref = {k: [a.copy() for a in _arrays(c())] for k, c in calls.items()}
+    finally:
+        lossopt.set_output_cache(previous)
+    for name, call in calls.items():
+        first = _arrays(call())
+        # (the F-ordered out= is the caller's array: the cache holds the
+        # internal gradient, copied into it, and that one is not poisoned)
+        assert name == "squared error, F-ordered out" or any(
+            isinstance(a.base, _outputs.Block) or
+            isinstance(getattr(a.base, "base", None), _outputs.Block)
+            for a in first if a.nbytes >= MIB), name
+        _poison(first, keep=f_out)                 # garbage in the blocks ...
+        del first
+        reused = lossopt.output_cache_info()["reused"]
+        got = _arrays(call())                      # ... that this call reuses
+        assert lossopt.output_cache_info()["reused"] > reused, name
+        assert len(got) == len(ref[name]), name
+        for g, r in zip(got, ref[name]):
+            assert g.dtype == r.dtype and g.shape == r.shape, name
+            np.testing.assert_array_equal(g, r, err_msg=name)
+        del got
+
+
+def test_object_dtypes_never_come_from_the_cache(cache):
+    a = empty(2 * MIB, np.uint8)
+    a[...] = 0x41
+    del a                                           # a cached block full of 0x41
+    o = empty((MIB // 4,), object)
+    assert o.flags.owndata and o[0] is None and o[-1] is None
+    s = empty((MIB // 4,), np.dtype([("a", "f8"), ("b", "O")]))
+    assert s.flags.owndata and s[0]["b"] is None
+    assert lossopt.output_cache_info()["blocks"] == 1
+
+
+def test_info_under_garbage_collection_does_not_deadlock(cache):
+    """output_cache_info builds its dict outside the lock: the allocation
+    may run the garbage collector, which may free a cached array, whose
+    block then takes the lock (before: the thread waited on itself)."""
+    import gc
+
+    class Holder:
+        pass
+
+    threshold = gc.get_threshold()
+    keep = []
+    try:
+        for _ in range(20):
+            h = Holder()
+            h.self = h                  # a cycle: freed by the collector only
+            h.array = empty(2 * MIB, np.uint8)
+            del h
+            keep.append([{} for _ in range(200)])
+            gc.set_threshold(1)
+            lossopt.output_cache_info()
+            gc.set_threshold(*threshold)
+    finally:
+        gc.set_threshold(*threshold)
+    gc.collect()
+    assert lossopt.output_cache_info()["blocks"] >= 1
+
+
+def test_reuse_boundary_and_eviction_order(cache):
+    a = empty(5 * MIB, np.uint8)
+    p = address(a)
+    del a
+    small = empty(4 * MIB - 1, np.uint8)            # below 4/5 of the block: new
+    assert address(small) != p
+    exact = empty(4 * MIB, np.uint8)                # 4/5 of it: reused
+    assert address(exact) == p
+    del small, exact
+    lossopt.set_output_cache(0)
+    lossopt.set_output_cache(_outputs.DEFAULT_LIMIT)
+    arrays = [empty(2 * MIB + k * 4096, np.uint8) for k in range(_outputs.MAX_BLOCKS + 1)]
+    addresses = [address(a) for a in arrays]
+    for k in range(len(arrays)):                    # freed in order: the first is evicted
+        arrays[k] = None
+    assert lossopt.output_cache_info()["blocks"] == _outputs.MAX_BLOCKS
+    made = lossopt.output_cache_info()["new"]
+    smallest = empty(2 * MIB, np.uint8)             # every cached block fits: the smallest
+    assert address(smallest) == addresses[1]        # (the first one was evicted)
+    assert lossopt.output_cache_info()["new"] == made
+
+
+def test_set_output_cache_upper_bound(cache):
+    lossopt.set_output_cache(_outputs.MAX_LIMIT)
+    assert lossopt.output_cache_info()["limit"] == _outputs.MAX_LIMIT
+    with pytest.raises(ValueError, match="max_bytes must be an integer in"):
+        lossopt.set_output_cache(_outputs.MAX_LIMIT + 1)
