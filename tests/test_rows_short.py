@@ -106,6 +106,11 @@ def mixed(n_cols, dtype, rng, n_rows=53):
     x = rng.normal(size=(n_rows, n_cols)) * 4
     sp = special_rows(n_cols, rng)
     at = rng.choice(n_rows, size=min(len(sp), n_rows), replace=False)
+    if n_rows > 1025:
+        # and at the edges of the short rows' blocks of 512 rows (and of the
+        # slices of test_rows_do_not_depend_on_their_block)
+        edges = np.array([0, 52, 53, 511, 512, 699, 700, 1023, 1024, n_rows - 1])
+        at = np.concatenate([edges, np.setdiff1d(at, edges)])[:len(at)]
     x[at] = sp[:len(at)]
     with np.errstate(over="ignore"):        # float32: 1e300 -> inf on purpose
         return x.astype(dtype)
@@ -408,6 +413,42 @@ def test_label_smoothing_mean_and_minus_inf_classes(rng, dtype, n_cols):
     assert per[5] == np.inf and np.isfinite(per[np.arange(n) != 5]).all()
     assert np.isfinite(g).all()
     assert g[5, (y[5] + 1) % n_cols] == np.asarray(-0.2 / n_cols, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n_cols", [1, 10, 17, 63, 64, 100])
+def test_rows_do_not_depend_on_their_block(rng, dtype, n_cols):
+    """A row's results are the same bits whatever block it falls in and
+    wherever in the block: the short rows' blocks hold 512 rows (block_rows
+    in _softmax.pyx), the long rows' 2048 // C; 1300 rows with the special
+    rows at the blocks' edges, computed whole and in slices of 53 and 700."""
+    n = 1300
+    x = mixed(n_cols, dtype, rng, n_rows=n)
+    y = rng.integers(0, n_cols, n)
+    y[::97] = -100
+    sw = rng.uniform(0.1, 1.0, n)
+    sw[::89] = 0.0
+    w = rng.uniform(0.5, 2.0, n_cols)
+    calls = [
+        lambda a, k: lossopt.softmax(a, axis=1),
+        lambda a, k: lossopt.log_softmax(a, axis=1),
+        lambda a, k: lossopt.logsumexp(a, axis=1, return_sign=True),
+        lambda a, k: lossopt.SoftmaxCrossEntropy(reduction="none").loss_and_gradient(
+            a, y[k]),
+        lambda a, k: lossopt.SoftmaxCrossEntropy(
+            reduction="none", class_weight=w, label_smoothing=0.1).loss_and_gradient(
+                a, y[k], sw[k]),
+    ]
+    with np.errstate(all="ignore"):
+        for call in calls:
+            whole = call(x, slice(0, n))
+            whole = whole if isinstance(whole, tuple) else (whole,)
+            for size in (53, 700):
+                parts = [call(x[i:i + size], slice(i, i + size)) for i in range(0, n, size)]
+                parts = [p if isinstance(p, tuple) else (p,) for p in parts]
+                for j, ref in enumerate(whole):
+                    got = np.concatenate([p[j] for p in parts])
+                    np.testing.assert_array_equal(got, ref)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
