@@ -77,6 +77,7 @@ from _common cimport (floating, BLOCK_ELEMS, lossopt_exp_array, lossopt_expf_arr
 
 
 cdef extern from "lossopt_rows.h" nogil:
+    enum: LOSSOPT_ROWS_SHORT
     ctypedef struct lossopt_rows_args:
         int mode
         Py_ssize_t n_cols, xs, os
@@ -836,7 +837,7 @@ cdef inline Py_ssize_t block_rows(const RowArgs *a, bint is_float) noexcept nogi
     if a.n_cols <= 0:
         return BLOCK_ELEMS
     if (a.mask == NULL and a.b == NULL and a.mode != MODE_CE_PROBS and
-            lossopt_rows_kernel_for(is_float, a.n_cols, 1) == 1):
+            lossopt_rows_kernel_for(is_float, a.n_cols, 1) == LOSSOPT_ROWS_SHORT):
         return max(SHORT_BLOCK_ROWS, BLOCK_ELEMS // a.n_cols)
     return max(<Py_ssize_t>1, BLOCK_ELEMS // a.n_cols)
 
