@@ -36,7 +36,7 @@ import warnings
 
 import numpy as np
 
-from cpython.buffer cimport PyBUF_FORMAT, PyBUF_ND, PyBUF_STRIDES, PyBUF_WRITABLE
+from cpython.buffer cimport PyBUF_FORMAT, PyBUF_ND, PyBUF_STRIDES
 from libc.stdint cimport SIZE_MAX
 
 
@@ -111,8 +111,9 @@ cdef int trim(size_t room, void **freed) noexcept nogil:
 
 
 cdef class Block:
-    """A block of memory an array of lossopt's is made over (its ``base``);
-    back to the cache when the last array using it is gone."""
+    """A block of memory an array of lossopt's is made over (at the end of
+    its ``base`` chain); back to the cache when the last array using it is
+    gone."""
     cdef void *raw
     cdef char *data
     cdef size_t cap
