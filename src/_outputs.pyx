@@ -3,8 +3,9 @@
 
 A call that returns a new array (a gradient, a softmax, a per-sample loss)
 needs fresh memory.  Memory fresh from the operating system is zeroed by it
-page by page on first touch: for an 80 MB gradient about 6 ms, as long as
-a 10-class cross-entropy of the same size takes to compute.  In a training
+page by page on first touch: for an 80 MB gradient about 6 ms, a third to
+a half of the time the cross-entropy of that size takes to compute (1e6 x 10
+or 1e5 x 100 float64 logits: 20 and 12 ms, one thread).  In a training
 loop the previous step's gradient has usually been dropped by then, so its
 block is kept here and handed to the next call of about the same size.
 
