@@ -123,12 +123,15 @@ def as_mask(where, shape, name="where"):
 
 
 def as_weights(w, shape, name):
-    """Non-negative float64 weights of exactly `shape` (NaN propagates)."""
+    """Non-negative float64 weights of exactly `shape` (NaN propagates; it
+    does not hide a negative weight beside it: the least weight is taken
+    without the NaNs, np.fmin, where np.min would give NaN)."""
     arr = as_float_array(w, name, dtype=np.float64)
     if arr.shape != tuple(shape):
         raise ValueError(f"{name} must have shape {tuple(shape)}, got {arr.shape}")
-    if arr.size and np.min(arr) < 0:
-        raise ValueError(f"{name} must be non-negative, got a minimum of {np.min(arr)}")
+    least = np.fmin.reduce(arr, axis=None) if arr.size else 0.0
+    if least < 0:
+        raise ValueError(f"{name} must be non-negative, got a minimum of {least}")
     return np.ascontiguousarray(arr)
 
 

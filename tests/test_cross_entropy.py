@@ -291,6 +291,13 @@ def test_threads_bit_identical(rng):
     ({}, dict(target=[0, 1, 2]), ValueError, "target holds class labels, so its shape"),
     ({}, dict(target=np.zeros((2, 4))), ValueError, "target holds class probabilities"),
     ({}, dict(target=-np.ones((2, 3))), ValueError, "probabilities must be non-negative"),
+    # a NaN does not hide a negative value beside it (np.min would return NaN)
+    ({}, dict(target=np.array([[0.5, np.nan, -0.5], [0.0, 1.0, 0.0]])), ValueError,
+     r"probabilities must be non-negative, got a minimum of -0\.5"),
+    ({"class_weight": [np.nan, -1, 1]}, {}, ValueError,
+     r"class_weight must be non-negative, got a minimum of -1\.0"),
+    ({}, dict(sample_weight=[-2.0, np.nan]), ValueError,
+     r"sample_weight must be non-negative, got a minimum of -2\.0"),
     ({}, dict(target=np.array([True, False])), TypeError, "target must hold integer"),
     ({"label_smoothing": 1.5}, {}, ValueError, r"label_smoothing must be in \[0, 1\]"),
     ({"label_smoothing": "a"}, {}, TypeError, "label_smoothing must be a float"),

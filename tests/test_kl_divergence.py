@@ -208,6 +208,9 @@ def test_empty():
 
 @pytest.mark.parametrize("kwargs, call, exc, msg", [
     ({}, dict(target=-np.ones((2, 3))), ValueError, "target probabilities must be non-neg"),
+    # a NaN does not hide a negative target beside it (np.min would return NaN)
+    ({}, dict(target=np.array([[np.nan, -0.25, 1.0], [0.5, 0.5, 0.0]])), ValueError,
+     r"target probabilities must be non-negative, got a minimum of -0\.25"),
     ({}, dict(target=[0, 1]), TypeError, "target must hold float class probabilities"),
     ({}, dict(target=np.zeros((2, 4))), ValueError, "target holds class probabilities"),
     ({"log_target": "yes"}, {}, TypeError, "log_target must be a bool"),
@@ -215,6 +218,8 @@ def test_empty():
     ({"axis": 3}, {}, ValueError, "axis 3 is out of bounds"),
     ({}, dict(sample_weight=[1.0]), ValueError, r"sample_weight must have shape \(2,\)"),
     ({}, dict(sample_weight=[1.0, -1.0]), ValueError, "sample_weight must be non-negative"),
+    ({}, dict(sample_weight=[np.nan, -1.0]), ValueError,
+     r"sample_weight must be non-negative, got a minimum of -1\.0"),
     ({}, dict(pred=np.float64(0.0), target=np.float64(1.0)), ValueError,
      "logits must have at least one dimension"),
     ({}, dict(out=np.empty((2, 3), np.float32)), TypeError, "out must have dtype float64"),

@@ -39,7 +39,10 @@ def label_array(target, batch, n_classes, ignore_index=None, name="target"):
 def probability_array(target, logits, log_target=False, name="target"):
     """Class probabilities of the logits' shape and dtype (non-negative; rows
     need not sum to 1).  With `log_target` the target holds their logarithms
-    (any real or -inf) and the probabilities are exp(target), a new array."""
+    (any real or -inf) and the probabilities are exp(target), a new array.
+    NaN is not negative (it propagates to the loss), but it does not hide a
+    negative value beside it: the least value is taken without the NaNs
+    (np.fmin; np.min would return NaN and accept the array)."""
     if target.shape != logits.shape:
         raise ValueError(
             f"{name} holds class probabilities (float dtype), so its shape must be "
@@ -48,9 +51,10 @@ def probability_array(target, logits, log_target=False, name="target"):
     probs = as_float_array(target, name, dtype=logits.dtype)
     if log_target:
         return np.exp(probs)
-    if probs.size and np.min(probs) < 0:
+    least = np.fmin.reduce(probs, axis=None) if probs.size else 0.0
+    if least < 0:
         raise ValueError(f"{name} probabilities must be non-negative, got a minimum of "
-                         f"{np.min(probs)}")
+                         f"{least}")
     return probs
 
 
