@@ -221,7 +221,7 @@ def info(stream=None):
         f"blocks   : {b['block_elems']} elements; threads from "
         f"{b['parallel_min_exp_elems']} (exp-bound) / "
         f"{b['parallel_min_stream_elems']} (streaming) elements",
-        f"outputs  : " + (f"cache of {b['output_cache'] / 2**20:g} MiB for outputs of 1 MiB or more"
+        "outputs  : " + (f"cache of {b['output_cache'] / 2**20:g} MiB for outputs of 1 MiB or more"
                           if b["output_cache"] else "cache off"),
         "",
         "self-check against NumPy float64 references:",

@@ -122,14 +122,22 @@ def as_mask(where, shape, name="where"):
                          f"input's shape {shape}") from None
 
 
+def least_value(arr):
+    """The least value of a float array with its NaNs left out (0.0 for an
+    empty array, NaN when every value is NaN): for the checks of
+    non-negative inputs, where NaN
+    propagates but must not hide a negative value beside it (np.min would
+    return NaN, which no comparison rejects).  One pass, as fast as np.min."""
+    return np.fmin.reduce(arr, axis=None) if arr.size else 0.0
+
+
 def as_weights(w, shape, name):
     """Non-negative float64 weights of exactly `shape` (NaN propagates; it
-    does not hide a negative weight beside it: the least weight is taken
-    without the NaNs, np.fmin, where np.min would give NaN)."""
+    does not hide a negative weight beside it: see least_value)."""
     arr = as_float_array(w, name, dtype=np.float64)
     if arr.shape != tuple(shape):
         raise ValueError(f"{name} must have shape {tuple(shape)}, got {arr.shape}")
-    least = np.fmin.reduce(arr, axis=None) if arr.size else 0.0
+    least = least_value(arr)
     if least < 0:
         raise ValueError(f"{name} must be non-negative, got a minimum of {least}")
     return np.ascontiguousarray(arr)

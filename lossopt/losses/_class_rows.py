@@ -9,7 +9,7 @@ import numpy as np
 
 from .._memory import empty
 from .. import _rows
-from .._validation import as_float_array, check_int, normalize_axes
+from .._validation import as_float_array, check_int, least_value, normalize_axes
 
 
 def class_logits(logits, axis, name="logits"):
@@ -41,8 +41,7 @@ def probability_array(target, logits, log_target=False, name="target"):
     need not sum to 1).  With `log_target` the target holds their logarithms
     (any real or -inf) and the probabilities are exp(target), a new array.
     NaN is not negative (it propagates to the loss), but it does not hide a
-    negative value beside it: the least value is taken without the NaNs
-    (np.fmin; np.min would return NaN and accept the array)."""
+    negative value beside it (least_value)."""
     if target.shape != logits.shape:
         raise ValueError(
             f"{name} holds class probabilities (float dtype), so its shape must be "
@@ -51,7 +50,7 @@ def probability_array(target, logits, log_target=False, name="target"):
     probs = as_float_array(target, name, dtype=logits.dtype)
     if log_target:
         return np.exp(probs)
-    least = np.fmin.reduce(probs, axis=None) if probs.size else 0.0
+    least = least_value(probs)
     if least < 0:
         raise ValueError(f"{name} probabilities must be non-negative, got a minimum of "
                          f"{least}")

@@ -11,7 +11,7 @@ import numbers
 
 import numpy as np
 
-from .._validation import (as_real, check_bool, check_fraction, check_int,
+from .._validation import (check_bool, check_fraction, check_int,
                            check_nonnegative, check_positive_float)
 
 __all__ = ["fit", "check_options", "OPTIMIZERS", "LR_SCHEDULES"]
